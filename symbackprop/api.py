@@ -1,0 +1,41 @@
+"""The front door: :func:`backprop` of a network or of any SymPy expression."""
+
+from __future__ import annotations
+
+import sympy as sp
+
+from .derive import Derivation, derive
+from .network import Graph
+
+
+def backprop(net_or_expr, wrt=None) -> Derivation:
+    """Derive ∂J/∂p for every p in ``wrt`` by one reverse sweep of the chain rule.
+
+    ``net_or_expr`` is a :class:`Graph` (e.g. from :func:`symbackprop.mlp`) or a SymPy expression;
+    ``wrt`` defaults to the network's parameters, or all the symbols of an expression (by name).
+    ``d[p]`` is the closed form; ``d.chain(p)``, ``d.gradient(p)`` and ``d.delta(step)`` the other views.
+
+    >>> import sympy as sp
+    >>> x, y = sp.symbols("x y")
+    >>> backprop(x * sp.sin(y), wrt=[y])[y]
+    x*cos(y)
+    """
+    graph = net_or_expr if isinstance(net_or_expr, Graph) else Graph.from_expr(net_or_expr)
+    return derive(graph, _check_wrt(graph, wrt))
+
+
+def _check_wrt(graph: Graph, wrt) -> tuple[sp.Symbol, ...]:
+    if wrt is None:
+        return graph.params
+    if isinstance(wrt, (sp.Symbol, str)):
+        wrt = [wrt]
+    by_name = {v.name: v for v in graph.variables}
+    chosen = []
+    for item in wrt:
+        name = item if isinstance(item, str) else getattr(item, "name", None)
+        if not isinstance(item, (sp.Symbol, str)) or name not in by_name or (isinstance(item, sp.Symbol) and item != by_name[name]):
+            known = ", ".join(by_name)
+            raise ValueError(f"cannot differentiate with respect to {item!r}: it does not occur in the expression (its symbols: {known})")
+        if by_name[name] not in chosen:
+            chosen.append(by_name[name])
+    return tuple(chosen)

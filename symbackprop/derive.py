@@ -1,0 +1,218 @@
+"""The chain rule as one reverse sweep over a graph's steps, with local partials only.
+
+For each step ``v = f(u_1, …, u_k)``, taken from the output backwards, every argument gets
+``δ_u += δ_v · ∂f/∂u`` (``δ_v = ∂J/∂v``); a variable ``p`` gets ``∂J/∂p = Σ_c δ_c · ∂f_c/∂p``
+over the steps ``c`` that use it. The sweep records each local partial once; from them come the
+three views of every gradient:
+
+- the **chain view** (:meth:`Derivation.chain`): per path from J down to p, the product of local
+  factors ``∂J/∂a₃ · ∂a₃/∂z₃ · ∂z₃/∂w₅``;
+- the **delta view** (:attr:`Derivation.deltas`, :meth:`Derivation.gradient`): ``∂J/∂w₅ = δ_z₃ a₁``
+  with every shared δ named once, linear in the size of the network;
+- the **closed form** (``derivation[p]``): deltas and steps substituted back, in the variables only.
+
+>>> import sympy as sp
+>>> from symbackprop import mlp
+>>> net = mlp([1, 1, 1], activation="sigmoid", loss="bce")
+>>> d = derive(net, net.params)
+>>> d.delta(sp.Symbol("z2"))
+a2 - y1
+>>> d.gradient(sp.Symbol("w2"))
+a1*delta_z2
+>>> d[sp.Symbol("w2")]
+(-y1 + sigmoid(b2 + w2*sigmoid(b1 + w1*x1)))*sigmoid(b1 + w1*x1)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import sympy as sp
+
+from . import naming
+from .network import Graph
+from .simplify import local_partial, step_values
+
+MAX_PATHS = 10_000
+
+
+@dataclass(frozen=True)
+class Factor:
+    """One local factor ``∂of/∂wrt = expr`` of a chain (``expr`` in step symbols)."""
+
+    of: sp.Symbol
+    wrt: sp.Symbol
+    expr: sp.Expr
+
+
+@dataclass(frozen=True)
+class Path:
+    """The factors along one path from the output down to a variable, output first."""
+
+    factors: tuple[Factor, ...]
+
+    @property
+    def expr(self) -> sp.Expr:
+        return sp.Mul(*[factor.expr for factor in self.factors])
+
+
+@dataclass(frozen=True)
+class Chain:
+    """∂J/∂wrt as a sum over paths of products of local factors (the textbook view)."""
+
+    wrt: sp.Symbol
+    paths: tuple[Path, ...]
+
+    @property
+    def expr(self) -> sp.Expr:
+        return sp.Add(*[path.expr for path in self.paths])
+
+
+@dataclass(frozen=True)
+class Derivation:
+    """The result of one reverse sweep over ``graph`` for the variables ``wrt``.
+
+    ``partials`` maps each edge ``(step, argument)`` to its local partial; ``consumers`` maps each
+    step or variable to the steps that use it; ``deltas`` lists the named deltas of the delta view
+    in sweep order as ``(δ symbol, expression)``; ``gradients`` maps each variable to ∂J/∂p in the
+    delta view.
+    """
+
+    graph: Graph
+    wrt: tuple[sp.Symbol, ...]
+    partials: Mapping[tuple[sp.Symbol, sp.Symbol], sp.Expr]
+    consumers: Mapping[sp.Symbol, tuple[sp.Symbol, ...]]
+    deltas: tuple[tuple[sp.Symbol, sp.Expr], ...]
+    gradients: Mapping[sp.Symbol, sp.Expr]
+    _inline: Mapping[sp.Symbol, sp.Expr] = field(repr=False, compare=False)
+    _cache: dict = field(default_factory=dict, init=False, repr=False, compare=False, hash=False)
+
+    def __getitem__(self, p: sp.Symbol) -> sp.Expr:
+        """The closed form of ∂J/∂p, in the graph's variables only (built on first access)."""
+        if p not in self._cache:
+            self._cache[p] = self.closed(self.gradient(p))
+        return self._cache[p]
+
+    def __iter__(self):
+        return iter(self.wrt)
+
+    def __len__(self) -> int:
+        return len(self.wrt)
+
+    def gradient(self, p: sp.Symbol) -> sp.Expr:
+        """∂J/∂p in the delta view: named deltas times local partials."""
+        if p not in self.gradients:
+            known = ", ".join(map(str, self.wrt))
+            raise KeyError(f"{p} is not among the variables of this derivation ({known})")
+        return self.gradients[p]
+
+    def delta(self, step: sp.Symbol) -> sp.Expr:
+        """δ_step = ∂J/∂step in the delta view: in terms of step symbols and later named deltas."""
+        symbol = naming.delta(step)
+        for name, expr in self.deltas:
+            if name == symbol:
+                return expr
+        if step in self._inline:
+            return self._inline[step]
+        raise KeyError(f"{step} is not a step on a path from the variables to {self.graph.output}")
+
+    def chain(self, p: sp.Symbol, max_paths: int = MAX_PATHS) -> Chain:
+        """∂J/∂p as a sum over paths, each a product of local factors from the output down to p.
+
+        The number of paths grows exponentially with depth; beyond ``max_paths`` this raises
+        and the delta view (:meth:`gradient`) is the one to use.
+        """
+        self.gradient(p)  # validates p
+        counts: dict[sp.Symbol, int] = {}
+        for step in reversed(self.graph.steps):
+            s = step.symbol
+            counts[s] = 1 if s == self.graph.output or s in self.graph.fused else sum(counts.get(c, 0) for c in self.consumers.get(s, ()))
+        total = sum(counts.get(c, 0) for c in self.consumers[p])
+        if total > max_paths:
+            raise ValueError(f"∂J/∂{p} has {total} chain-rule paths (more than max_paths={max_paths}); use the delta view")
+
+        memo: dict[sp.Symbol, list[tuple[Factor, ...]]] = {}
+
+        def paths_from_output(s: sp.Symbol) -> list[tuple[Factor, ...]]:
+            if s == self.graph.output:
+                return [()]
+            if s in self.graph.fused:
+                return [(Factor(self.graph.output, s, self.graph.fused[s]),)]
+            if s not in memo:
+                memo[s] = [path + (Factor(c, s, self.partials[c, s]),) for c in self.consumers[s] for path in paths_from_output(c)]
+            return memo[s]
+
+        paths = [path + (Factor(c, p, self.partials[c, p]),) for c in self.consumers[p] for path in paths_from_output(c)]
+        return Chain(p, tuple(Path(path) for path in paths))
+
+    def closed(self, expr: sp.Expr) -> sp.Expr:
+        """``expr`` with named deltas and step symbols replaced by their values in the variables."""
+        return expr.xreplace(self._closed_values())
+
+    def _closed_values(self) -> dict[sp.Symbol, sp.Expr]:
+        key = "closed values"
+        if key not in self._cache:
+            values = self.graph.closed_steps()
+            for symbol, expr in self.deltas:  # sweep order: a delta uses later deltas only
+                values[symbol] = expr.xreplace(values)
+            self._cache[key] = values
+        return self._cache[key]
+
+
+def derive(graph: Graph, wrt: Sequence[sp.Symbol]) -> Derivation:
+    """One reverse sweep over ``graph``: local partials, named deltas and delta-view gradients."""
+    wrt = tuple(wrt)
+    steps = graph.steps
+    step_symbols = {step.symbol for step in steps}
+
+    # Forward: which steps depend on a variable of wrt. Only those need a delta.
+    active = set(wrt)
+    for step in steps:
+        if step.expr.free_symbols & active:
+            active.add(step.symbol)
+
+    # Local partials of every active edge, and who consumes what.
+    values = step_values(steps)
+    partials: dict[tuple[sp.Symbol, sp.Symbol], sp.Expr] = {}
+    consumers: dict[sp.Symbol, list[sp.Symbol]] = {}
+    for step in steps:
+        for u in sorted(step.expr.free_symbols & active, key=sp.default_sort_key):
+            partials[step.symbol, u] = local_partial(step.expr, u, values)
+            consumers.setdefault(u, []).append(step.symbol)
+
+    # A delta is named when a variable's gradient uses it or more than one other delta does;
+    # a delta used once is written into its user instead. The output's delta is 1.
+    uses = {s: 0 for s in step_symbols}
+    for (step, u), _ in partials.items():
+        if u in step_symbols:
+            uses[step] += 1
+    named = {step for (step, u) in partials if u not in step_symbols or uses[step] > 1}
+    named.discard(graph.output)
+
+    delta_of: dict[sp.Symbol, sp.Expr] = {graph.output: sp.S.One}  # how a delta appears in others
+    definition: dict[sp.Symbol, sp.Expr] = {}
+    for step in reversed(steps):
+        s = step.symbol
+        if s == graph.output or s not in active:
+            continue
+        if s in graph.fused:
+            definition[s] = graph.fused[s]
+        else:
+            definition[s] = sp.Add(*[delta_of[c] * partials[c, s] for c in consumers.get(s, ()) if c in delta_of])
+        delta_of[s] = naming.delta(s) if s in named else definition[s]
+
+    gradients = {p: sp.Add(*[delta_of[c] * partials[c, p] for c in consumers.get(p, ())]) for p in wrt}
+
+    # Keep only the named deltas that a gradient needs, in sweep order.
+    step_of = {naming.delta(s): s for s in named}
+    needed: set[sp.Symbol] = set()
+    frontier = list(gradients.values())
+    while frontier:
+        for symbol in frontier.pop().free_symbols & step_of.keys():
+            if symbol not in needed:
+                needed.add(symbol)
+                frontier.append(definition[step_of[symbol]])
+    deltas = tuple((naming.delta(st.symbol), definition[st.symbol]) for st in reversed(steps) if naming.delta(st.symbol) in needed)
+    inline = {s: expr for s, expr in definition.items() if s not in named}
+    return Derivation(graph, wrt, partials, {u: tuple(cs) for u, cs in consumers.items()}, deltas, gradients, inline)

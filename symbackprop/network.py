@@ -1,0 +1,260 @@
+"""Networks and expressions as graphs: straight-line programs of named SymPy steps.
+
+A :class:`Graph` is an ordered tuple of :class:`Step` assignments ``symbol = expr``; each ``expr``
+uses the graph's variables (inputs, targets, parameters) and the symbols of earlier steps only.
+The last step is the output (the loss ``J`` of a network, ``f`` of an expression).
+
+>>> net = mlp([2, 1], activation="sigmoid", loss="half_sse")
+>>> [f"{s.symbol} = {s.expr}" for s in net.steps]
+['z1 = b1 + w1*x1 + w2*x2', 'a1 = sigmoid(z1)', 'J = (-a1 + y1)**2/2']
+>>> net.loss
+(y1 - sigmoid(b1 + w1*x1 + w2*x2))**2/2
+"""
+
+from __future__ import annotations
+
+import numbers
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import sympy as sp
+
+from . import naming
+from .primitives import ACTIVATIONS, FUSED_DELTAS, LOSSES
+from .simplify import recognize_activations
+
+BIAS_MODES = ("per_neuron", "per_layer", None)
+
+
+@dataclass(frozen=True)
+class Step:
+    """One named assignment ``symbol = expr`` of a graph.
+
+    ``role`` says what the step is: ``"pre_activation"`` (z), ``"activation"`` (a), ``"loss"`` (J)
+    or ``"operation"`` (an intermediate of an expression). ``layer`` and ``neuron`` number the
+    steps of a network (1-based, neurons across the whole network); they are ``None`` elsewhere.
+    """
+
+    symbol: sp.Symbol
+    expr: sp.Expr
+    role: str = "operation"
+    layer: int | None = None
+    neuron: int | None = None
+
+
+@dataclass(frozen=True)
+class Graph:
+    """A straight-line program of named SymPy steps, the input of :func:`symbackprop.backprop`.
+
+    ``fused`` maps a step to its delta ∂J/∂step where a rule collapses the chain further than the
+    generic sweep would (softmax + cross-entropy); ``description`` says in words what it computes.
+    """
+
+    steps: tuple[Step, ...]
+    inputs: tuple[sp.Symbol, ...] = ()
+    targets: tuple[sp.Symbol, ...] = ()
+    params: tuple[sp.Symbol, ...] = ()
+    fused: Mapping[sp.Symbol, sp.Expr] = field(default_factory=dict)
+    description: str = ""
+    _closed: dict = field(default_factory=dict, init=False, repr=False, compare=False, hash=False)
+
+    def __post_init__(self):
+        if not self.steps:
+            raise ValueError("a graph needs at least one step")
+        known = set(self.variables)
+        for step in self.steps:
+            if step.symbol in known:
+                raise ValueError(f"step {step.symbol} reuses the name of a variable or an earlier step")
+            unknown = step.expr.free_symbols - known
+            if unknown:
+                names = ", ".join(sorted(map(str, unknown)))
+                raise ValueError(f"step {step.symbol} = {step.expr} uses {names}, defined neither as a variable nor earlier")
+            known.add(step.symbol)
+        missing = set(self.fused) - {s.symbol for s in self.steps}
+        if missing:
+            raise ValueError(f"fused deltas name steps that do not exist: {sorted(map(str, missing))}")
+
+    @property
+    def variables(self) -> tuple[sp.Symbol, ...]:
+        """The leaves: inputs, targets and parameters."""
+        return self.inputs + self.targets + self.params
+
+    @property
+    def output(self) -> sp.Symbol:
+        """The symbol of the last step (``J`` of a network)."""
+        return self.steps[-1].symbol
+
+    @property
+    def loss(self) -> sp.Expr:
+        """The output as one composed expression in the variables only."""
+        return self.closed_steps()[self.output]
+
+    def step(self, symbol: sp.Symbol) -> Step:
+        """The step that defines ``symbol``.
+
+        >>> mlp([1, 1]).step(sp.Symbol("a1")).expr
+        sigmoid(z1)
+        """
+        for step in self.steps:
+            if step.symbol == symbol:
+                return step
+        raise KeyError(f"{symbol} is not a step of this graph; steps: {', '.join(str(s.symbol) for s in self.steps)}")
+
+    def closed_steps(self) -> dict[sp.Symbol, sp.Expr]:
+        """Every step symbol → its value in the variables only.
+
+        Built once, step by step, each from its arguments' closed forms: the work follows the DAG,
+        never the (exponentially larger) tree of a deep network's composition.
+        """
+        if not self._closed:
+            closed: dict[sp.Symbol, sp.Expr] = {}
+            for step in self.steps:
+                closed[step.symbol] = step.expr.xreplace(closed)
+            self._closed.update(closed)
+        return dict(self._closed)
+
+    @classmethod
+    def from_expr(cls, expr, name: str = naming.EXPRESSION_OUTPUT) -> Graph:
+        """Break any SymPy expression into one step per operation (its DAG, shared parts once).
+
+        Its free symbols become the parameters (sorted by name); hand-written sigmoids
+        ``1/(1 + exp(-u))`` and softpluses ``log(1 + exp(u))`` are recognised as such.
+
+        >>> x, y = sp.symbols("x y")
+        >>> from symbackprop import sigmoid
+        >>> g = Graph.from_expr(x * sigmoid(y) + x)
+        >>> [f"{s.symbol} = {s.expr}" for s in g.steps]
+        ['v1 = sigmoid(y)', 'v2 = v1*x', 'f = v2 + x']
+        """
+        expr = _as_expression(expr)
+        expr = recognize_activations(expr)
+        variables = tuple(sorted(expr.free_symbols, key=lambda s: s.name))
+        if not variables:
+            raise ValueError(f"the expression {expr} has no symbols to differentiate with respect to")
+        taken = {s.name for s in variables}
+        output = naming.fresh_one(name, taken)
+        taken.add(output.name)
+        fresh = naming.fresh(naming.EXPRESSION_STEP, taken)
+
+        symbol_of: dict[sp.Expr, sp.Symbol] = {}
+        steps: list[Step] = []
+        for node in _postorder(expr):
+            symbol = output if node == expr else next(fresh)
+            rebuilt = node.func(*[symbol_of.get(arg, arg) for arg in node.args])
+            steps.append(Step(symbol, rebuilt))
+            symbol_of[node] = symbol
+        if not steps:  # the expression is a single symbol
+            steps.append(Step(output, expr))
+        return cls(tuple(steps), params=variables, description=f"{output} = {expr}")
+
+
+def _as_expression(expr) -> sp.Expr:
+    if isinstance(expr, str):
+        raise TypeError("pass a SymPy expression; to parse a string safely, use symbackprop.parse_expr")
+    try:
+        expr = sp.sympify(expr, strict=True)
+    except (sp.SympifyError, TypeError) as error:
+        raise TypeError(f"cannot use {expr!r} as an expression: {error}") from None
+    if not isinstance(expr, sp.Expr) or isinstance(expr, sp.MatrixBase) or not expr.is_commutative:
+        raise TypeError(f"expected a scalar SymPy expression, got {type(expr).__name__}: {expr}")
+    return expr
+
+
+def _postorder(expr: sp.Expr):
+    """Compound sub-expressions that involve a symbol, each once, children before parents."""
+    seen: set = set()
+    stack = [(expr, False)]
+    while stack:
+        node, expanded = stack.pop()
+        if node in seen or not isinstance(node, sp.Expr) or node.is_Atom or not node.free_symbols:
+            continue
+        if expanded:
+            seen.add(node)
+            yield node
+        else:
+            stack.append((node, True))
+            stack.extend((arg, False) for arg in reversed(node.args))
+
+
+def mlp(layers: Sequence[int], activation="sigmoid", loss: str = "half_sse", bias: str | None = "per_neuron") -> Graph:
+    """A fully connected network as a graph of named steps z_i = Σ w a + b, a_i = g(z_i), J.
+
+    ``layers`` is ``[n_inputs, hidden…, n_outputs]``; ``activation`` one name or one per
+    non-input layer (names in :data:`symbackprop.primitives.ACTIVATIONS`); ``loss`` one of
+    :data:`symbackprop.primitives.LOSSES`; ``bias`` ``"per_neuron"``, ``"per_layer"`` (one bias
+    shared by a layer's neurons) or ``None``. Neurons are numbered across the network; weights
+    layer by layer, target neuron first, then source neuron; ``params`` lists weights, then biases.
+    Cross-entropy after a softmax takes the targets to be a probability vector (Σ y = 1).
+
+    >>> net = mlp([2, 2, 2, 1], bias="per_layer")
+    >>> net.params
+    (w1, w2, w3, w4, w5, w6, w7, w8, w9, w10, b1, b2, b3)
+    >>> net.step(sp.Symbol("z3")).expr
+    a1*w5 + a2*w6 + b2
+    """
+    layers = _check_layers(layers)
+    activations = _check_activations(activation, len(layers) - 1)
+    if loss not in LOSSES:
+        raise ValueError(f"unknown loss {loss!r}; known losses: {', '.join(LOSSES)}")
+    if bias not in BIAS_MODES:
+        raise ValueError(f"unknown bias mode {bias!r}; use one of: {', '.join(map(repr, BIAS_MODES))}")
+
+    inputs = tuple(naming.input_(i) for i in range(1, layers[0] + 1))
+    targets = tuple(naming.target(i) for i in range(1, layers[-1] + 1))
+    weights: list[sp.Symbol] = []
+    biases: list[sp.Symbol] = []
+    steps: list[Step] = []
+    previous: tuple[sp.Symbol, ...] = inputs
+    neuron = 0
+    for layer, (width, name) in enumerate(zip(layers[1:], activations), start=1):
+        if bias == "per_layer":
+            biases.append(naming.bias(len(biases) + 1))
+        zs = []
+        for _ in range(width):
+            neuron += 1
+            row = [naming.weight(len(weights) + j) for j in range(1, len(previous) + 1)]
+            weights.extend(row)
+            if bias == "per_neuron":
+                biases.append(naming.bias(len(biases) + 1))
+            offset = (biases[-1],) if bias else ()
+            z = naming.pre_activation(neuron)
+            steps.append(Step(z, sp.Add(*[w * a for w, a in zip(row, previous)], *offset), "pre_activation", layer, neuron))
+            zs.append(z)
+        first = neuron - width + 1
+        previous = tuple(naming.activation(i) for i in range(first, neuron + 1))
+        for k, (z, a) in enumerate(zip(zs, previous), start=1):
+            value = ACTIVATIONS[name](k, *zs) if name == "softmax" else ACTIVATIONS[name](z)
+            steps.append(Step(a, value, "activation", layer, first + k - 1))
+    steps.append(Step(naming.loss(), LOSSES[loss](targets, previous), "loss"))
+
+    rule = FUSED_DELTAS.get((activations[-1], loss))
+    fused = {z: rule(a, y) for z, a, y in zip(zs, previous, targets)} if rule else {}
+    names = activations[0] if len(set(activations)) == 1 else ", ".join(activations)
+    description = f"{'-'.join(map(str, layers))} network, {names}, loss {loss}, bias {bias}"
+    return Graph(tuple(steps), inputs, targets, tuple(weights + biases), fused, description)
+
+
+def _check_layers(layers) -> tuple[int, ...]:
+    if isinstance(layers, (str, bytes)) or not isinstance(layers, Sequence):
+        raise TypeError(f"layers must be a list of layer sizes like [2, 2, 1], got {layers!r}")
+    if len(layers) < 2:
+        raise ValueError(f"layers needs at least an input and an output size, got {list(layers)}")
+    for size in layers:
+        if isinstance(size, bool) or not isinstance(size, numbers.Integral) or size < 1:
+            raise ValueError(f"layer sizes must be positive integers, got {list(layers)}")
+    return tuple(int(size) for size in layers)
+
+
+def _check_activations(activation, count: int) -> tuple[str, ...]:
+    if isinstance(activation, str):
+        names = (activation,) * count
+    elif isinstance(activation, Sequence):
+        names = tuple(activation)
+    else:
+        raise TypeError(f"activation must be a name or a list of names, got {activation!r}")
+    if len(names) != count:
+        raise ValueError(f"got {len(names)} activations for {count} non-input layers; give one name or one per layer")
+    for name in names:
+        if name not in ACTIVATIONS:
+            raise ValueError(f"unknown activation {name!r}; known activations: {', '.join(ACTIVATIONS)}")
+    return names

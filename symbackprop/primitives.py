@@ -1,0 +1,395 @@
+"""Activations and losses: SymPy functions that differentiate in terms of themselves.
+
+Each primitive keeps its rules side by side: numeric evaluation (``eval`` and ``_eval_evalf``),
+the derivative (``fdiff``, written with the function itself, e.g. σ' = σ(1 − σ), so derivatives
+stay small and never overflow), LaTeX (``_latex``) and a numerically stable NumPy form
+(``_numpycode``: finite at |z| = 800 with no floating-point warnings).
+
+>>> import sympy as sp
+>>> z = sp.Symbol("z")
+>>> sp.diff(sigmoid(z), z)
+(1 - sigmoid(z))*sigmoid(z)
+>>> sigmoid(sp.Float(0.0))
+0.500000000000000
+"""
+
+from __future__ import annotations
+
+import sympy as sp
+from mpmath.libmp import prec_to_dps
+from sympy.core.function import ArgumentIndexError
+
+__all__ = [
+    "sigmoid",
+    "tanh",
+    "relu",
+    "leaky_relu",
+    "softplus",
+    "softmax",
+    "binary_cross_entropy",
+    "cross_entropy",
+    "ACTIVATIONS",
+    "LOSSES",
+]
+
+tanh = sp.tanh  # SymPy's own: d tanh = 1 − tanh², printed as numpy.tanh (stable)
+
+
+def _is_float(arg) -> bool:
+    return isinstance(arg, sp.Float)
+
+
+class _Primitive(sp.Function):
+    """Shared evaluation: numeric values through the elementary rewrite of the function."""
+
+    def _eval_evalf(self, prec):
+        return self._eval_rewrite_as_exp(*self.args)._eval_evalf(prec)
+
+
+class sigmoid(_Primitive):
+    r"""Logistic sigmoid σ(z) = 1 / (1 + e^{−z}); σ'(z) = σ(z)(1 − σ(z)).
+
+    >>> sigmoid(0)
+    1/2
+    """
+
+    nargs = 1
+
+    @classmethod
+    def eval(cls, z):
+        if _is_float(z):
+            return cls._eval_rewrite_as_exp(z).evalf(prec_to_dps(z._prec))
+        if z.is_zero:
+            return sp.S.Half
+        return None
+
+    def fdiff(self, argindex=1):
+        if argindex != 1:
+            raise ArgumentIndexError(self, argindex)
+        return self * (1 - self)
+
+    @staticmethod
+    def _eval_rewrite_as_exp(z, **kwargs):
+        return 1 / (1 + sp.exp(-z))
+
+    def _latex(self, printer, exp=None):
+        body = r"\sigma\left(%s\right)" % printer._print(self.args[0])
+        return body if exp is None else r"%s^{%s}" % (body, exp)
+
+    def _numpycode(self, printer):
+        # σ(z) = exp(−log(1 + e^{−z})): no overflow for any z, exact 0 and 1 in the tails.
+        np = printer._module_format
+        return "%s(-%s(0, -(%s)))" % (np("numpy.exp"), np("numpy.logaddexp"), printer._print(self.args[0]))
+
+
+class softplus(_Primitive):
+    r"""softplus(z) = ln(1 + e^{z}); softplus'(z) = σ(z).
+
+    >>> import sympy as sp
+    >>> sp.diff(softplus(sp.Symbol("z")), "z")
+    sigmoid(z)
+    """
+
+    nargs = 1
+
+    @classmethod
+    def eval(cls, z):
+        if _is_float(z):
+            return cls._eval_rewrite_as_exp(z).evalf(prec_to_dps(z._prec))
+        return None
+
+    def fdiff(self, argindex=1):
+        if argindex != 1:
+            raise ArgumentIndexError(self, argindex)
+        return sigmoid(self.args[0])
+
+    @staticmethod
+    def _eval_rewrite_as_exp(z, **kwargs):
+        return sp.log(1 + sp.exp(z))
+
+    def _latex(self, printer, exp=None):
+        body = r"\operatorname{softplus}\left(%s\right)" % printer._print(self.args[0])
+        return body if exp is None else r"%s^{%s}" % (body, exp)
+
+    def _numpycode(self, printer):
+        return "%s(0, %s)" % (printer._module_format("numpy.logaddexp"), printer._print(self.args[0]))
+
+
+class relu(_Primitive):
+    r"""Rectified linear unit max(0, z). Its derivative is the step H(z) with H(0) = 0:
+    at the kink z = 0 we use the subgradient 0, as PyTorch and JAX do.
+
+    >>> import sympy as sp
+    >>> relu(-2), relu(3)
+    (0, 3)
+    >>> sp.diff(relu(sp.Symbol("z")), "z").subs("z", 0)
+    0
+    """
+
+    nargs = 1
+
+    @classmethod
+    def eval(cls, z):
+        if z.is_extended_nonnegative:
+            return z
+        if z.is_extended_negative:
+            return sp.S.Zero
+        return None
+
+    def fdiff(self, argindex=1):
+        if argindex != 1:
+            raise ArgumentIndexError(self, argindex)
+        return sp.Heaviside(self.args[0], 0)
+
+    @staticmethod
+    def _eval_rewrite_as_exp(z, **kwargs):
+        return sp.Max(z, 0)
+
+    def _latex(self, printer, exp=None):
+        body = r"\operatorname{ReLU}\left(%s\right)" % printer._print(self.args[0])
+        return body if exp is None else r"%s^{%s}" % (body, exp)
+
+    def _numpycode(self, printer):
+        return "%s(%s, 0.0)" % (printer._module_format("numpy.maximum"), printer._print(self.args[0]))
+
+
+class leaky_relu(_Primitive):
+    r"""Leaky ReLU: z for z > 0, slope·z otherwise (slope 1/100 unless given).
+    Derivative: 1 for z > 0, the slope for z ≤ 0 (the kink takes the slope, as ReLU takes 0).
+
+    >>> import sympy as sp
+    >>> leaky_relu(-2)
+    -1/50
+    >>> sp.diff(leaky_relu(sp.Symbol("z")), "z").subs("z", -1)
+    1/100
+    """
+
+    nargs = (1, 2)
+
+    def __new__(cls, z, slope=sp.Rational(1, 100), **kwargs):
+        return super().__new__(cls, z, slope, **kwargs)
+
+    @classmethod
+    def eval(cls, z, slope):
+        if z.is_extended_nonnegative:
+            return z
+        if z.is_extended_negative:
+            return slope * z
+        return None
+
+    def fdiff(self, argindex=1):
+        z, slope = self.args
+        if argindex == 1:
+            return slope + (1 - slope) * sp.Heaviside(z, 0)
+        if argindex == 2:
+            return z * (1 - sp.Heaviside(z, 0))
+        raise ArgumentIndexError(self, argindex)
+
+    @staticmethod
+    def _eval_rewrite_as_exp(z, slope, **kwargs):
+        return sp.Max(z, slope * z) if slope.is_nonnegative and slope <= 1 else sp.Piecewise((z, z > 0), (slope * z, True))
+
+    def _latex(self, printer, exp=None):
+        body = r"\operatorname{LeakyReLU}\left(%s\right)" % printer._print(self.args[0])
+        return body if exp is None else r"%s^{%s}" % (body, exp)
+
+    def _numpycode(self, printer):
+        z = printer._print(self.args[0])
+        slope = printer._print(self.args[1])
+        return "%s(%s > 0, %s, (%s)*%s)" % (printer._module_format("numpy.where"), z, z, slope, z)
+
+
+class softmax(_Primitive):
+    r"""Component k (1-based) of the softmax of z_1 … z_n: e^{z_k} / Σ_j e^{z_j}.
+
+    ``softmax(k, z1, …, zn)``; ∂softmax_k/∂z_j = softmax_k (δ_kj − softmax_j).
+
+    >>> import sympy as sp
+    >>> z1, z2 = sp.symbols("z1 z2")
+    >>> sp.diff(softmax(1, z1, z2), z2)
+    -softmax(1, z1, z2)*softmax(2, z1, z2)
+    """
+
+    @classmethod
+    def eval(cls, k, *zs):
+        if not (k.is_Integer and 1 <= int(k) <= len(zs)):
+            raise ValueError(f"softmax index must be an integer from 1 to {len(zs)}, got {k}")
+        if len(zs) == 1:
+            return sp.S.One
+        if all(_is_float(z) for z in zs):
+            return cls._eval_rewrite_as_exp(k, *zs).evalf(prec_to_dps(min(z._prec for z in zs)))
+        return None
+
+    @property
+    def index(self) -> int:
+        return int(self.args[0])
+
+    @property
+    def logits(self) -> tuple:
+        return self.args[1:]
+
+    def fdiff(self, argindex=2):
+        if argindex < 2 or argindex > len(self.args):
+            raise ArgumentIndexError(self, argindex)
+        j = argindex - 1
+        same = 1 if j == self.index else 0
+        return self * (same - softmax(j, *self.logits))
+
+    @staticmethod
+    def _eval_rewrite_as_exp(k, *zs, **kwargs):
+        return sp.exp(zs[int(k) - 1]) / sp.Add(*[sp.exp(z) for z in zs])
+
+    def _latex(self, printer, exp=None):
+        zs = ", ".join(printer._print(z) for z in self.logits)
+        body = r"\operatorname{softmax}_{%d}\left(%s\right)" % (self.index, zs)
+        return body if exp is None else r"%s^{%s}" % (body, exp)
+
+    def _numpycode(self, printer):
+        np = printer._module_format
+        zs = [printer._print(z) for z in self.logits]
+        lse = "%s.reduce(%s(%s))" % (np("numpy.logaddexp"), np("numpy.broadcast_arrays"), ", ".join(zs))
+        return "%s(%s - %s)" % (np("numpy.exp"), zs[self.index - 1], lse)
+
+
+class binary_cross_entropy(_Primitive):
+    r"""One output's binary cross-entropy −[y ln ŷ + (1 − y) ln(1 − ŷ)].
+
+    ∂/∂ŷ = (ŷ − y) / (ŷ(1 − ŷ)), which cancels against σ' = ŷ(1 − ŷ) to the familiar ŷ − y.
+    After a sigmoid the NumPy form uses the logit (softplus(z) − y z), so it stays finite.
+
+    >>> import sympy as sp
+    >>> y, z = sp.symbols("y z")
+    >>> sp.diff(binary_cross_entropy(y, sigmoid(z)), z)
+    -y + sigmoid(z)
+    """
+
+    nargs = 2
+
+    @classmethod
+    def eval(cls, y, yhat):
+        if _is_float(yhat) and (y.is_Number):
+            return cls._eval_rewrite_as_exp(y, yhat).evalf(prec_to_dps(yhat._prec))
+        return None
+
+    def fdiff(self, argindex=1):
+        y, yhat = self.args
+        if argindex == 1:
+            return sp.log(1 - yhat) - sp.log(yhat)
+        if argindex == 2:
+            return (yhat - y) / (yhat * (1 - yhat))
+        raise ArgumentIndexError(self, argindex)
+
+    @staticmethod
+    def _eval_rewrite_as_exp(y, yhat, **kwargs):
+        return -(y * sp.log(yhat) + (1 - y) * sp.log(1 - yhat))
+
+    def _latex(self, printer, exp=None):
+        y, yhat = (printer._print(a) for a in self.args)
+        body = r"-\left[%s \ln %s + \left(1 - %s\right) \ln\left(1 - %s\right)\right]" % (
+            y, printer.parenthesize(self.args[1], 1000), y, yhat)
+        return body if exp is None else r"\left(%s\right)^{%s}" % (body, exp)
+
+    def _numpycode(self, printer):
+        np = printer._module_format
+        y, yhat = self.args
+        if isinstance(yhat, sigmoid):  # on the logit: softplus(z) − y·z, finite for every z
+            z = printer._print(yhat.args[0])
+            return "(%s(0, %s) - (%s)*(%s))" % (np("numpy.logaddexp"), z, printer._print(y), z)
+        y, yhat = printer._print(y), printer._print(yhat)
+        return "(-((%s)*%s(%s) + (1 - (%s))*%s(-(%s))))" % (y, np("numpy.log"), yhat, y, np("numpy.log1p"), yhat)
+
+
+class cross_entropy(_Primitive):
+    r"""One output's cross-entropy term −y ln p.
+
+    Summed over the outputs of a softmax, with targets that form a probability vector
+    (Σ_k y_k = 1, e.g. one-hot), the delta at the logits collapses to p − y
+    (see :data:`FUSED_DELTAS`). After a softmax the NumPy form uses the log-sum-exp of the logits.
+
+    >>> import sympy as sp
+    >>> y, p = sp.symbols("y p")
+    >>> sp.diff(cross_entropy(y, p), p)
+    -y/p
+    """
+
+    nargs = 2
+
+    @classmethod
+    def eval(cls, y, p):
+        if _is_float(p) and y.is_Number:
+            return cls._eval_rewrite_as_exp(y, p).evalf(prec_to_dps(p._prec))
+        return None
+
+    def fdiff(self, argindex=1):
+        y, p = self.args
+        if argindex == 1:
+            return -sp.log(p)
+        if argindex == 2:
+            return -y / p
+        raise ArgumentIndexError(self, argindex)
+
+    @staticmethod
+    def _eval_rewrite_as_exp(y, p, **kwargs):
+        return -y * sp.log(p)
+
+    def _latex(self, printer, exp=None):
+        body = r"-%s \ln %s" % (printer.parenthesize(self.args[0], 50), printer.parenthesize(self.args[1], 1000))
+        return body if exp is None else r"\left(%s\right)^{%s}" % (body, exp)
+
+    def _numpycode(self, printer):
+        np = printer._module_format
+        y, p = self.args
+        if isinstance(p, softmax):  # log p_k = z_k − logsumexp(z): finite for every z
+            zs = [printer._print(z) for z in p.logits]
+            lse = "%s.reduce(%s(%s))" % (np("numpy.logaddexp"), np("numpy.broadcast_arrays"), ", ".join(zs))
+            return "(-(%s)*(%s - %s))" % (printer._print(y), zs[p.index - 1], lse)
+        return "(-(%s)*%s(%s))" % (printer._print(y), np("numpy.log"), printer._print(p))
+
+
+def _identity(z):
+    return z
+
+
+# Activation name → function of one pre-activation. ``softmax`` is special: it acts on a layer.
+ACTIVATIONS = {
+    "sigmoid": sigmoid,
+    "tanh": tanh,
+    "relu": relu,
+    "leaky_relu": leaky_relu,
+    "softplus": softplus,
+    "identity": _identity,
+    "softmax": softmax,
+}
+
+
+def _half_sse(ys, yhats):
+    return sp.Add(*[(y - yhat) ** 2 for y, yhat in zip(ys, yhats)]) / 2
+
+
+def _mse(ys, yhats):
+    return sp.Add(*[(y - yhat) ** 2 for y, yhat in zip(ys, yhats)]) / len(ys)
+
+
+def _bce(ys, yhats):
+    return sp.Add(*[binary_cross_entropy(y, yhat) for y, yhat in zip(ys, yhats)])
+
+
+def _cross_entropy(ys, yhats):
+    return sp.Add(*[cross_entropy(y, yhat) for y, yhat in zip(ys, yhats)])
+
+
+# Loss name → function of (targets, outputs) giving the loss expression.
+LOSSES = {
+    "half_sse": _half_sse,
+    "mse": _mse,
+    "bce": _bce,
+    "cross_entropy": _cross_entropy,
+}
+
+# (output activation, loss) → δ_z of output k as a function of (ŷ_k, y_k), where the math
+# collapses further than the general chain rule can show on its own. Softmax + cross-entropy
+# needs Σ_k y_k = 1 (targets form a probability vector): then ∂J/∂z_k = p_k − y_k.
+# (Binary cross-entropy after a sigmoid needs no entry: its fdiff cancels σ' to ŷ − y.)
+FUSED_DELTAS = {
+    ("softmax", "cross_entropy"): lambda yhat, y: yhat - y,
+}

@@ -1,0 +1,31 @@
+"""Jinja2 templates from ``templates/``.
+
+A wheel ships them inside the package (``symbackprop/templates``); a source checkout or an
+editable install reads the top-level ``templates/`` folder. Templates hold layout only: they
+receive already-printed strings.
+
+>>> print(render("derivation.txt.j2", title="t", sections=[("S", [("a", "1")])]).splitlines()[0])
+t
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import jinja2
+
+_PACKAGE = Path(__file__).resolve().parent
+
+_ENVIRONMENT = jinja2.Environment(
+    loader=jinja2.FileSystemLoader([_PACKAGE / "templates", _PACKAGE.parent / "templates"]),
+    undefined=jinja2.StrictUndefined,
+    keep_trailing_newline=True,
+    trim_blocks=True,
+    lstrip_blocks=True,
+    autoescape=False,
+)
+
+
+def render(name: str, **context) -> str:
+    """Render the template ``name`` with ``context``."""
+    return _ENVIRONMENT.get_template(name).render(**context)
