@@ -27,6 +27,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from types import MappingProxyType
 
 import sympy as sp
 
@@ -69,7 +70,7 @@ class Chain:
         return sp.Add(*[path.expr for path in self.paths])
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Derivation:
     """The result of one reverse sweep over ``graph`` for the variables ``wrt``.
 
@@ -87,6 +88,10 @@ class Derivation:
     gradients: Mapping[sp.Symbol, sp.Expr]
     _inline: Mapping[sp.Symbol, sp.Expr] = field(repr=False, compare=False)
     _cache: dict = field(default_factory=dict, init=False, repr=False, compare=False, hash=False)
+
+    def __repr__(self) -> str:
+        names = ", ".join(map(str, self.wrt[:6])) + (", …" if len(self.wrt) > 6 else "")
+        return f"<Derivation of {self.graph.output} with respect to {names}: {len(self.deltas)} named deltas>"
 
     def __getitem__(self, p: sp.Symbol) -> sp.Expr:
         """The closed form of ∂J/∂p, in the graph's variables only (built on first access)."""
@@ -184,7 +189,7 @@ def derive(graph: Graph, wrt: Sequence[sp.Symbol]) -> Derivation:
     # A delta is named when a variable's gradient uses it or more than one other delta does;
     # a delta used once is written into its user instead. The output's delta is 1.
     uses = {s: 0 for s in step_symbols}
-    for (step, u), _ in partials.items():
+    for step, u in partials:
         if u in step_symbols:
             uses[step] += 1
     named = {step for (step, u) in partials if u not in step_symbols or uses[step] > 1}
@@ -215,4 +220,5 @@ def derive(graph: Graph, wrt: Sequence[sp.Symbol]) -> Derivation:
                 frontier.append(definition[step_of[symbol]])
     deltas = tuple((naming.delta(st.symbol), definition[st.symbol]) for st in reversed(steps) if naming.delta(st.symbol) in needed)
     inline = {s: expr for s, expr in definition.items() if s not in named}
-    return Derivation(graph, wrt, partials, {u: tuple(cs) for u, cs in consumers.items()}, deltas, gradients, inline)
+    return Derivation(graph, wrt, MappingProxyType(partials), MappingProxyType({u: tuple(cs) for u, cs in consumers.items()}),
+                      deltas, MappingProxyType(gradients), MappingProxyType(inline))

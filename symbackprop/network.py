@@ -16,6 +16,7 @@ from __future__ import annotations
 import numbers
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from types import MappingProxyType
 
 import sympy as sp
 
@@ -54,11 +55,12 @@ class Graph:
     inputs: tuple[sp.Symbol, ...] = ()
     targets: tuple[sp.Symbol, ...] = ()
     params: tuple[sp.Symbol, ...] = ()
-    fused: Mapping[sp.Symbol, sp.Expr] = field(default_factory=dict)
+    fused: Mapping[sp.Symbol, sp.Expr] = field(default_factory=dict, hash=False)
     description: str = ""
     _closed: dict = field(default_factory=dict, init=False, repr=False, compare=False, hash=False)
 
     def __post_init__(self):
+        object.__setattr__(self, "fused", MappingProxyType(dict(self.fused)))
         if not self.steps:
             raise ValueError("a graph needs at least one step")
         known = set(self.variables)
@@ -73,6 +75,9 @@ class Graph:
         missing = set(self.fused) - {s.symbol for s in self.steps}
         if missing:
             raise ValueError(f"fused deltas name steps that do not exist: {sorted(map(str, missing))}")
+
+    def __repr__(self) -> str:
+        return f"<Graph {self.description or self.output}: {len(self.steps)} steps>"
 
     @property
     def variables(self) -> tuple[sp.Symbol, ...]:

@@ -20,16 +20,16 @@ from mpmath.libmp import prec_to_dps
 from sympy.core.function import ArgumentIndexError
 
 __all__ = [
-    "sigmoid",
-    "tanh",
-    "relu",
-    "leaky_relu",
-    "softplus",
-    "softmax",
-    "binary_cross_entropy",
-    "cross_entropy",
     "ACTIVATIONS",
     "LOSSES",
+    "binary_cross_entropy",
+    "cross_entropy",
+    "leaky_relu",
+    "relu",
+    "sigmoid",
+    "softmax",
+    "softplus",
+    "tanh",
 ]
 
 tanh = sp.tanh  # SymPy's own: d tanh = 1 − tanh², printed as numpy.tanh (stable)
@@ -166,7 +166,10 @@ class leaky_relu(_Primitive):
 
     nargs = (1, 2)
 
-    def __new__(cls, z, slope=sp.Rational(1, 100), **kwargs):
+    default_slope = sp.Rational(1, 100)
+
+    def __new__(cls, z, slope=None, **kwargs):
+        slope = cls.default_slope if slope is None else slope
         return super().__new__(cls, z, slope, **kwargs)
 
     @classmethod

@@ -2,9 +2,9 @@
 
 import pytest
 import sympy as sp
+from corpus import NETWORKS
 
 import symbackprop as sb
-from corpus import NETWORKS
 
 
 def names(symbols):

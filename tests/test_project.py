@@ -1,0 +1,48 @@
+"""The project's promises about itself: the README's commands, CI, and a shippable wheel."""
+
+import re
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def readme_commands() -> list[str]:
+    block = re.search(r"```bash\n(.*?)```", (ROOT / "README.md").read_text(encoding="utf-8"), re.DOTALL).group(1)
+    return [line for line in block.splitlines() if line.strip()]
+
+
+def test_readme_starts_with_the_main_job_and_the_test_command():
+    main, tests = readme_commands()[:2]
+    assert main.endswith("python -m symbackprop")
+    assert "pytest" in tests
+
+
+def test_ci_runs_exactly_the_readme_test_command():
+    ci_lines = (ROOT / ".ci" / "run").read_text(encoding="utf-8").splitlines()
+    assert readme_commands()[1] in ci_lines
+
+
+def test_main_job_prints_the_derivation_of_the_2_2_2_1_network():
+    out = subprocess.run([sys.executable, "-m", "symbackprop"], capture_output=True, text=True, check=True, cwd=ROOT).stdout
+    assert out.startswith("Backpropagation through the 2-2-2-1 network, sigmoid, loss half_sse")
+    assert "δ_z1 = a1*(1 - a1)*(δ_z3*w5 + δ_z4*w7)" in out
+    assert "∂J/∂w1 = ∂J/∂a5 · ∂a5/∂z5 · ∂z5/∂a3 · ∂a3/∂z3 · ∂z3/∂a1 · ∂a1/∂z1 · ∂z1/∂w1 + " in out
+
+
+def test_a_built_wheel_ships_the_templates_and_runs(tmp_path):
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(tmp_path), str(ROOT)],
+                   check=True, capture_output=True)
+    wheel = next(tmp_path.glob("symbackprop-*.whl"))
+    unpacked = tmp_path / "unpacked"
+    with zipfile.ZipFile(wheel) as archive:
+        assert "symbackprop/templates/derivation.txt.j2" in archive.namelist()
+        archive.extractall(unpacked)
+    script = ("import sys, runpy; sys.path.insert(0, sys.argv[1]); import symbackprop; "
+              "assert symbackprop.__file__.startswith(sys.argv[1]), symbackprop.__file__; "
+              "runpy.run_module('symbackprop', run_name='__main__')")
+    out = subprocess.run([sys.executable, "-c", script, str(unpacked)], capture_output=True, text=True, check=True,
+                         cwd=tmp_path).stdout
+    assert "Backward pass" in out
