@@ -155,7 +155,7 @@ class Graph:
 
 def _as_expression(expr) -> sp.Expr:
     if isinstance(expr, str):
-        raise TypeError("pass a SymPy expression; to parse a string safely, use symbackprop.parse_expr")
+        raise TypeError(f"pass a SymPy expression, not the string {expr!r}: build it from sympy.symbols(...)")
     try:
         expr = sp.sympify(expr, strict=True)
     except (sp.SympifyError, TypeError) as error:

@@ -35,15 +35,28 @@ __all__ = [
 tanh = sp.tanh  # SymPy's own: d tanh = 1 − tanh², printed as numpy.tanh (stable)
 
 
-def _is_float(arg) -> bool:
-    return isinstance(arg, sp.Float)
+def _power(body: str, exp) -> str:
+    return body if exp is None else r"\left(%s\right)^{%s}" % (body, exp)
 
 
 class _Primitive(sp.Function):
-    """Shared evaluation: numeric values through the elementary rewrite of the function."""
+    """Shared rules: numeric values through the elementary rewrite, LaTeX as ``latex_name(z)``."""
+
+    latex_name = ""
+
+    @classmethod
+    def _float_value(cls, *args):
+        """The value as a Float when every argument is a number and one is a Float, else None."""
+        floats = [arg for arg in args if isinstance(arg, sp.Float)]
+        if floats and all(arg.is_Number for arg in args):
+            return cls._eval_rewrite_as_exp(*args).evalf(prec_to_dps(min(f._prec for f in floats)))
+        return None
 
     def _eval_evalf(self, prec):
         return self._eval_rewrite_as_exp(*self.args)._eval_evalf(prec)
+
+    def _latex(self, printer, exp=None):
+        return _power(r"%s\left(%s\right)" % (self.latex_name, printer._print(self.args[0])), exp)
 
 
 class sigmoid(_Primitive):
@@ -54,14 +67,13 @@ class sigmoid(_Primitive):
     """
 
     nargs = 1
+    latex_name = r"\sigma"
 
     @classmethod
     def eval(cls, z):
-        if _is_float(z):
-            return cls._eval_rewrite_as_exp(z).evalf(prec_to_dps(z._prec))
-        if z.is_zero:
+        if z.is_zero and not z.is_Float:
             return sp.S.Half
-        return None
+        return cls._float_value(z)
 
     def fdiff(self, argindex=1):
         if argindex != 1:
@@ -71,10 +83,6 @@ class sigmoid(_Primitive):
     @staticmethod
     def _eval_rewrite_as_exp(z, **kwargs):
         return 1 / (1 + sp.exp(-z))
-
-    def _latex(self, printer, exp=None):
-        body = r"\sigma\left(%s\right)" % printer._print(self.args[0])
-        return body if exp is None else r"%s^{%s}" % (body, exp)
 
     def _numpycode(self, printer):
         # σ(z) = exp(−log(1 + e^{−z})): no overflow for any z, exact 0 and 1 in the tails.
@@ -91,12 +99,11 @@ class softplus(_Primitive):
     """
 
     nargs = 1
+    latex_name = r"\operatorname{softplus}"
 
     @classmethod
     def eval(cls, z):
-        if _is_float(z):
-            return cls._eval_rewrite_as_exp(z).evalf(prec_to_dps(z._prec))
-        return None
+        return cls._float_value(z)
 
     def fdiff(self, argindex=1):
         if argindex != 1:
@@ -106,10 +113,6 @@ class softplus(_Primitive):
     @staticmethod
     def _eval_rewrite_as_exp(z, **kwargs):
         return sp.log(1 + sp.exp(z))
-
-    def _latex(self, printer, exp=None):
-        body = r"\operatorname{softplus}\left(%s\right)" % printer._print(self.args[0])
-        return body if exp is None else r"%s^{%s}" % (body, exp)
 
     def _numpycode(self, printer):
         return "%s(0, %s)" % (printer._module_format("numpy.logaddexp"), printer._print(self.args[0]))
@@ -127,6 +130,7 @@ class relu(_Primitive):
     """
 
     nargs = 1
+    latex_name = r"\operatorname{ReLU}"
 
     @classmethod
     def eval(cls, z):
@@ -145,10 +149,6 @@ class relu(_Primitive):
     def _eval_rewrite_as_exp(z, **kwargs):
         return sp.Max(z, 0)
 
-    def _latex(self, printer, exp=None):
-        body = r"\operatorname{ReLU}\left(%s\right)" % printer._print(self.args[0])
-        return body if exp is None else r"%s^{%s}" % (body, exp)
-
     def _numpycode(self, printer):
         return "%s(%s, 0.0)" % (printer._module_format("numpy.maximum"), printer._print(self.args[0]))
 
@@ -165,6 +165,7 @@ class leaky_relu(_Primitive):
     """
 
     nargs = (1, 2)
+    latex_name = r"\operatorname{LeakyReLU}"
 
     default_slope = sp.Rational(1, 100)
 
@@ -192,10 +193,6 @@ class leaky_relu(_Primitive):
     def _eval_rewrite_as_exp(z, slope, **kwargs):
         return sp.Max(z, slope * z) if slope.is_nonnegative and slope <= 1 else sp.Piecewise((z, z > 0), (slope * z, True))
 
-    def _latex(self, printer, exp=None):
-        body = r"\operatorname{LeakyReLU}\left(%s\right)" % printer._print(self.args[0])
-        return body if exp is None else r"%s^{%s}" % (body, exp)
-
     def _numpycode(self, printer):
         z = printer._print(self.args[0])
         slope = printer._print(self.args[1])
@@ -219,9 +216,7 @@ class softmax(_Primitive):
             raise ValueError(f"softmax index must be an integer from 1 to {len(zs)}, got {k}")
         if len(zs) == 1:
             return sp.S.One
-        if all(_is_float(z) for z in zs):
-            return cls._eval_rewrite_as_exp(k, *zs).evalf(prec_to_dps(min(z._prec for z in zs)))
-        return None
+        return cls._float_value(k, *zs)
 
     @property
     def index(self) -> int:
@@ -244,8 +239,7 @@ class softmax(_Primitive):
 
     def _latex(self, printer, exp=None):
         zs = ", ".join(printer._print(z) for z in self.logits)
-        body = r"\operatorname{softmax}_{%d}\left(%s\right)" % (self.index, zs)
-        return body if exp is None else r"%s^{%s}" % (body, exp)
+        return _power(r"\operatorname{softmax}_{%d}\left(%s\right)" % (self.index, zs), exp)
 
     def _numpycode(self, printer):
         np = printer._module_format
@@ -270,9 +264,7 @@ class binary_cross_entropy(_Primitive):
 
     @classmethod
     def eval(cls, y, yhat):
-        if _is_float(yhat) and (y.is_Number):
-            return cls._eval_rewrite_as_exp(y, yhat).evalf(prec_to_dps(yhat._prec))
-        return None
+        return cls._float_value(y, yhat)
 
     def fdiff(self, argindex=1):
         y, yhat = self.args
@@ -290,7 +282,7 @@ class binary_cross_entropy(_Primitive):
         y, yhat = (printer._print(a) for a in self.args)
         body = r"-\left[%s \ln %s + \left(1 - %s\right) \ln\left(1 - %s\right)\right]" % (
             y, printer.parenthesize(self.args[1], 1000), y, yhat)
-        return body if exp is None else r"\left(%s\right)^{%s}" % (body, exp)
+        return _power(body, exp)
 
     def _numpycode(self, printer):
         np = printer._module_format
@@ -319,9 +311,7 @@ class cross_entropy(_Primitive):
 
     @classmethod
     def eval(cls, y, p):
-        if _is_float(p) and y.is_Number:
-            return cls._eval_rewrite_as_exp(y, p).evalf(prec_to_dps(p._prec))
-        return None
+        return cls._float_value(y, p)
 
     def fdiff(self, argindex=1):
         y, p = self.args
@@ -336,8 +326,7 @@ class cross_entropy(_Primitive):
         return -y * sp.log(p)
 
     def _latex(self, printer, exp=None):
-        body = r"-%s \ln %s" % (printer.parenthesize(self.args[0], 50), printer.parenthesize(self.args[1], 1000))
-        return body if exp is None else r"\left(%s\right)^{%s}" % (body, exp)
+        return _power(r"-%s \ln %s" % (printer.parenthesize(self.args[0], 50), printer.parenthesize(self.args[1], 1000)), exp)
 
     def _numpycode(self, printer):
         np = printer._module_format
