@@ -35,7 +35,8 @@ def _check_wrt(graph: Graph, wrt) -> tuple[sp.Symbol, ...]:
         name = item if isinstance(item, str) else getattr(item, "name", None)
         if not isinstance(item, (sp.Symbol, str)) or name not in by_name or (isinstance(item, sp.Symbol) and item != by_name[name]):
             known = ", ".join(by_name)
-            raise ValueError(f"cannot differentiate with respect to {item!r}: it does not occur in the expression (its symbols: {known})")
+            raise ValueError(f"cannot differentiate with respect to {item!r}: it does not occur in {graph.description} "
+                             f"(its symbols: {known})")
         if by_name[name] not in chosen:
             chosen.append(by_name[name])
     return tuple(chosen)

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from types import MappingProxyType
 
 import sympy as sp
@@ -153,16 +154,14 @@ class Derivation:
 
     def closed(self, expr: sp.Expr) -> sp.Expr:
         """``expr`` with named deltas and step symbols replaced by their values in the variables."""
-        return expr.xreplace(self._closed_values())
+        return expr.xreplace(self._closed_values)
 
+    @cached_property
     def _closed_values(self) -> dict[sp.Symbol, sp.Expr]:
-        key = "closed values"
-        if key not in self._cache:
-            values = self.graph.closed_steps()
-            for symbol, expr in self.deltas:  # sweep order: a delta uses later deltas only
-                values[symbol] = expr.xreplace(values)
-            self._cache[key] = values
-        return self._cache[key]
+        values = self.graph.closed_steps()
+        for symbol, expr in self.deltas:  # sweep order: a delta uses later deltas only
+            values[symbol] = expr.xreplace(values)
+        return values
 
 
 def derive(graph: Graph, wrt: Sequence[sp.Symbol]) -> Derivation:
@@ -204,7 +203,7 @@ def derive(graph: Graph, wrt: Sequence[sp.Symbol]) -> Derivation:
         if s in graph.fused:
             definition[s] = graph.fused[s]
         else:
-            definition[s] = sp.Add(*[delta_of[c] * partials[c, s] for c in consumers.get(s, ()) if c in delta_of])
+            definition[s] = sp.Add(*[delta_of[c] * partials[c, s] for c in consumers.get(s, ())])
         delta_of[s] = naming.delta(s) if s in named else definition[s]
 
     gradients = {p: sp.Add(*[delta_of[c] * partials[c, p] for c in consumers.get(p, ())]) for p in wrt}
