@@ -77,7 +77,7 @@ class Graph:
             raise ValueError(f"fused deltas name steps that do not exist: {sorted(map(str, missing))}")
 
     def __repr__(self) -> str:
-        return f"<Graph {self.description or self.output}: {len(self.steps)} steps>"
+        return f"<Graph of {self.description or self.output}: {len(self.steps)} steps>"
 
     @property
     def variables(self) -> tuple[sp.Symbol, ...]:
@@ -235,7 +235,7 @@ def mlp(layers: Sequence[int], activation="sigmoid", loss: str = "half_sse", bia
     rule = FUSED_DELTAS.get((activations[-1], loss))
     fused = {z: rule(a, y) for z, a, y in zip(zs, previous, targets)} if rule else {}
     names = activations[0] if len(set(activations)) == 1 else ", ".join(activations)
-    description = f"{'-'.join(map(str, layers))} network, {names}, loss {loss}, bias {bias}"
+    description = f"the {'-'.join(map(str, layers))} network, {names}, loss {loss}, bias {bias}"
     return Graph(tuple(steps), inputs, targets, tuple(weights + biases), fused, description)
 
 

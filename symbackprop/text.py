@@ -47,5 +47,5 @@ def derivation_text(d: Derivation, show_chain=None) -> str:
         ("Gradients", [(_partial(output, q), _text(d.gradient(q))) for q in d.wrt]),
         (f"Chain rule for {p}", [(_partial(output, p), factors), ("", values), ("", _text(d[p]))]),
     ]
-    title = f"Backpropagation through the {graph.description}"
+    title = f"Backpropagation through {graph.description}"
     return render("derivation.txt.j2", title=title, sections=sections)

@@ -9,7 +9,7 @@ from symbackprop.text import derivation_text
 def test_expression_derivation_lists_steps_deltas_gradients_and_chain():
     x, y = sp.symbols("x y")
     text = derivation_text(sb.backprop(x * sb.sigmoid(y)), show_chain=y)
-    assert text.splitlines()[0] == "Backpropagation through the f = x*sigmoid(y)"
+    assert text.splitlines()[0] == "Backpropagation through f = x*sigmoid(y)"
     assert "  v1 = sigmoid(y)\n  f = v1*x\n" in text
     assert "  ∂f/∂y = ∂f/∂v1 · ∂v1/∂y\n   = x · (v1*(1 - v1))\n   = x*(1 - sigmoid(y))*sigmoid(y)\n" in text
 
