@@ -94,6 +94,11 @@ class Derivation:
         names = ", ".join(map(str, self.wrt[:6])) + (", …" if len(self.wrt) > 6 else "")
         return f"<Derivation of {self.graph.output} with respect to {names}: {len(self.deltas)} named deltas>"
 
+    def _repr_latex_(self) -> str:
+        from .latex import summary_latex  # the printer is a later stage: imported only to be shown
+
+        return summary_latex(self)
+
     def __getitem__(self, p: sp.Symbol) -> sp.Expr:
         """The closed form of ∂J/∂p, in the graph's variables only (built on first access)."""
         if p not in self._cache:

@@ -94,3 +94,38 @@ def display(symbol: sp.Symbol) -> str:
     if symbol.name.startswith(DELTA):
         return "δ_" + symbol.name[len(DELTA):]
     return symbol.name
+
+
+def _split_index(name: str) -> tuple[str, str]:
+    """``"w12"`` → ``("w", "12")``; a name without a trailing number → ``(name, "")``."""
+    stem = name.rstrip("0123456789")
+    return stem, name[len(stem):]
+
+
+def _latex_plain(name: str) -> str:
+    stem, index = _split_index(name)
+    if stem and index and "_" not in stem:
+        return r"%s_{%s}" % (sp.latex(sp.Symbol(stem)), index)
+    return sp.latex(sp.Symbol(name))
+
+
+def latex_names(graph) -> dict[sp.Symbol, str]:
+    """LaTeX for every symbol of ``graph`` and of its deltas: ``w_{1}``, ``z_{3}``, ``\\hat{y}``
+    for a network's output (``\\hat{y}_{k}`` for several), ``\\delta_{3}`` for δ of neuron 3's z.
+
+    >>> from symbackprop import mlp
+    >>> names = latex_names(mlp([2, 1]))
+    >>> names[sp.Symbol("a1")], names[sp.Symbol("w2")], names[sp.Symbol("delta_z1")]
+    ('\\\\hat{y}', 'w_{2}', '\\\\delta_{1}')
+    """
+    names = {symbol: _latex_plain(symbol.name) for symbol in graph.variables}
+    last = max((s.layer for s in graph.steps if s.role == "activation"), default=None)
+    outputs = [s.symbol for s in graph.steps if s.role == "activation" and s.layer == last]
+    for step in graph.steps:
+        names[step.symbol] = _latex_plain(step.symbol.name)
+    for k, symbol in enumerate(outputs, start=1):
+        names[symbol] = r"\hat{y}" if len(outputs) == 1 else r"\hat{y}_{%d}" % k
+    for step in graph.steps:
+        index = _split_index(step.symbol.name)[1] if step.role == "pre_activation" else ""
+        names[delta(step.symbol)] = r"\delta_{%s}" % (index or names[step.symbol])
+    return names
