@@ -7,7 +7,11 @@
 delta_z1*x1
 """
 
+__version__ = "0.1.0"
+
 from .api import backprop
+from .codegen import numpy_module
+from .compile import compile
 from .derive import Chain, Derivation, Factor, Path
 from .network import Graph, Step, mlp
 from .primitives import (
@@ -34,9 +38,11 @@ __all__ = [
     "Step",
     "backprop",
     "binary_cross_entropy",
+    "compile",
     "cross_entropy",
     "leaky_relu",
     "mlp",
+    "numpy_module",
     "relu",
     "sigmoid",
     "softmax",

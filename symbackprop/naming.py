@@ -9,6 +9,7 @@ One place for the conventions, so the engine, the printers and generated code ag
 from __future__ import annotations
 
 import itertools
+import keyword
 
 import sympy as sp
 
@@ -119,8 +120,7 @@ def latex_names(graph) -> dict[sp.Symbol, str]:
     ('\\\\hat{y}', 'w_{2}', '\\\\delta_{1}')
     """
     names = {symbol: _latex_plain(symbol.name) for symbol in graph.variables}
-    last = max((s.layer for s in graph.steps if s.role == "activation"), default=None)
-    outputs = [s.symbol for s in graph.steps if s.role == "activation" and s.layer == last]
+    outputs = [s for s in graph.outputs if s != graph.output]
     for step in graph.steps:
         names[step.symbol] = _latex_plain(step.symbol.name)
     for k, symbol in enumerate(outputs, start=1):
@@ -129,3 +129,51 @@ def latex_names(graph) -> dict[sp.Symbol, str]:
         index = _split_index(step.symbol.name)[1] if step.role == "pre_activation" else ""
         names[delta(step.symbol)] = r"\delta_{%s}" % (index or names[step.symbol])
     return names
+
+
+RESERVED = frozenset({"np", "math", "params", "inputs", "targets", "n", "inv_n", "J", "gradients"})
+
+
+def _identifier(name: str, taken: set[str]) -> str:
+    """``name`` made a fresh Python identifier: bad characters become ``_``, keywords and
+    names already taken get a trailing ``_``."""
+    clean = "".join(c if (c.isalnum() or c == "_") and c.isascii() else "_" for c in name) or "_"
+    if clean[0].isdigit():
+        clean = "_" + clean
+    while keyword.iskeyword(clean) or clean in taken or clean in RESERVED:
+        clean += "_"
+    taken.add(clean)
+    return clean
+
+
+def _stepped(name: str) -> str:
+    """``z12`` → ``z_12``: a step's number set off, as in the math."""
+    stem, index = _split_index(name)
+    return f"{stem}_{index}" if stem and index and not stem.endswith("_") else name
+
+
+def code_names(graph) -> dict[sp.Symbol, str]:
+    """Python names for generated code: variables keep their own names (``w5``, ``x1``), steps set
+    their number off (``z_2``, ``a_2``), deltas of neurons are ``delta_2``, others ``delta_v_3``,
+    gradients ``dJ_dw5``; the loss is ``J``.
+
+    >>> from symbackprop import mlp
+    >>> names = code_names(mlp([2, 1]))
+    >>> [names[sp.Symbol(s)] for s in ("x1", "z1", "a1", "delta_z1", "J")], names[gradient_symbol(sp.Symbol("w1"))]
+    (['x1', 'z_1', 'a_1', 'delta_1', 'J'], 'dJ_dw1')
+    """
+    taken: set[str] = set()
+    names = {s: _identifier(s.name, taken) for s in graph.variables}
+    for step in graph.steps:
+        names[step.symbol] = "J" if step.symbol == graph.output else _identifier(_stepped(step.symbol.name), taken)
+    for step in graph.steps:
+        index = _split_index(step.symbol.name)[1] if step.role == "pre_activation" else ""
+        names[delta(step.symbol)] = _identifier(f"delta_{index or names[step.symbol]}", taken)
+    for p in graph.variables:
+        names[gradient_symbol(p)] = _identifier(f"dJ_d{names[p]}", taken)
+    return names
+
+
+def gradient_symbol(variable: sp.Symbol) -> sp.Symbol:
+    """The symbol standing for ∂J/∂variable in generated code."""
+    return sp.Symbol("dJ_d" + variable.name)

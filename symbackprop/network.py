@@ -90,6 +90,13 @@ class Graph:
         return self.steps[-1].symbol
 
     @property
+    def outputs(self) -> tuple[sp.Symbol, ...]:
+        """What the graph predicts: a network's last-layer activations, else the output itself."""
+        last = max((s.layer for s in self.steps if s.role == "activation"), default=None)
+        found = tuple(s.symbol for s in self.steps if s.role == "activation" and s.layer == last)
+        return found or (self.output,)
+
+    @property
     def loss(self) -> sp.Expr:
         """The output as one composed expression in the variables only."""
         return self.closed_steps()[self.output]

@@ -1,0 +1,340 @@
+"""Standalone NumPy gradient code, generated from the delta view through ``templates/``.
+
+The module imports NumPy only. It computes every step once, under its own name (``z_2``,
+``a_2``, ``delta_2``, ``dJ_dw5``), with the equation as a comment above it, so its size is
+linear in the network. One sample (a list, tuple or 1-D array) runs on plain Python floats;
+a batch (an array of shape ``(batch, n_inputs)``) runs vectorised, its loss the mean over the
+batch and its gradients those of that mean.
+
+>>> from symbackprop import backprop, mlp
+>>> source = numpy_module(backprop(mlp([2, 1])))
+>>> "def loss_and_gradients(params, inputs, targets):" in source and "import sympy" not in source
+True
+"""
+
+from __future__ import annotations
+
+import re
+
+import sympy as sp
+from sympy.printing.numpy import NumPyPrinter
+from sympy.printing.precedence import PRECEDENCE
+from sympy.printing.pycode import PythonCodePrinter
+
+from . import __version__, naming
+from .derive import Derivation
+from .layers import LayerBlocks, block, layer_blocks, softmax_columns
+from .primitives import sigmoid, softmax
+from .templates_ import render
+from .text import TextPrinter
+
+
+class _CodePrinter:
+    """Rules shared by both printers: the names of the generated code, losses on their logits,
+    and softmax through its layer's shared log-sum-exp. Subclasses say how each math function
+    is spelled for floats or arrays."""
+
+    def __init__(self, names, definitions, logsumexp):
+        super().__init__({"fully_qualified_modules": True, "inline": True, "allow_unknown_functions": False})
+        self.printmethod = None  # this printer's _print_* rules win over the primitives' lambdify forms
+        self.shared: dict = {}  # sub-expression → the name of a line that already computed it
+        self.names = names
+        self.definitions = definitions  # step symbol → its value, to see σ(z) behind a
+        self.logsumexp = logsumexp  # logits tuple → name of their log-sum-exp
+
+    def _print_Symbol(self, expr):
+        return self.names[expr]
+
+    def _behind(self, expr):
+        return self.definitions.get(expr, expr)
+
+    def code(self, expr) -> str:
+        """``expr`` as code, with sub-expressions that earlier lines computed taken by name."""
+        return self._print(expr.xreplace(self.shared) if self.shared else expr)
+
+    def _print_Add(self, expr, order=None):
+        # A positive term first: y - a (one operation), not -a + y (two).
+        terms = list(expr.as_ordered_terms())
+        positive = [t for t in terms if not t.could_extract_minus_sign()]
+        if positive and terms[0].could_extract_minus_sign():
+            terms.remove(positive[0])
+            terms.insert(0, positive[0])
+        printed = self._print(terms[0])
+        for term in terms[1:]:
+            if term.could_extract_minus_sign():
+                printed += " - " + self.parenthesize(-term, PRECEDENCE["Add"], strict=True)
+            else:
+                printed += " + " + self.parenthesize(term, PRECEDENCE["Add"], strict=True)
+        return printed
+
+    def _print_softmax_columns(self, expr):
+        return self._print_softmax(expr)
+
+    def _print_softmax(self, expr):
+        return "%s(%s - %s)" % (self.exp, self._print(expr.logits[expr.index - 1]), self.logsumexp[expr.logits])
+
+    def _print_binary_cross_entropy(self, expr):
+        y, yhat = expr.args
+        inner = self._behind(yhat)
+        if isinstance(inner, sigmoid):  # −[y ln σ(z) + (1 − y) ln(1 − σ(z))] = softplus(z) − y z
+            z = self._print(inner.args[0])
+            return "(%s - %s*%s)" % (self._softplus(z), self.parenthesize(y, 50), z)
+        y, yhat = self._print(y), self._print(yhat)
+        return "(-(%s*%s(%s) + (1 - %s)*%s(-%s)))" % (y, self.log, yhat, y, self.log1p, yhat)
+
+    def _print_cross_entropy(self, expr):
+        y, p = expr.args
+        inner = self._behind(p)
+        if isinstance(inner, (softmax, softmax_columns)):  # −y ln softmax_k(z) = −y (z_k − logsumexp z)
+            return "(-%s*(%s - %s))" % (self.parenthesize(y, 50), self._print(inner.logits[inner.index - 1]),
+                                       self.logsumexp[inner.logits])
+        return "(-%s*%s(%s))" % (self.parenthesize(y, 50), self.log, self._print(p))
+
+    def _print_softplus(self, expr):
+        return self._softplus(self._print(expr.args[0]))
+
+    def _print_leaky_relu(self, expr):
+        z, slope = (self._print(a) for a in expr.args)
+        return self._where(f"{z} > 0", z, f"{slope}*{z}")
+
+
+class FloatPrinter(_CodePrinter, PythonCodePrinter):
+    """One sample, on Python floats with ``math``: no array overhead, no overflow."""
+
+    exp, log, log1p = "math.exp", "math.log", "math.log1p"
+
+    def _where(self, condition, yes, no):
+        return f"({yes} if {condition} else {no})"
+
+    def _softplus(self, z):
+        return f"(max({z}, 0.0) + math.log1p(math.exp(-abs({z}))))"
+
+    def _print_sigmoid(self, expr):
+        z = self._print(expr.args[0])
+        return f"(1.0/(1.0 + math.exp(-{z})) if {z} >= 0.0 else math.exp({z})/(1.0 + math.exp({z})))"
+
+    def _print_relu(self, expr):
+        return f"max({self._print(expr.args[0])}, 0.0)"
+
+    def _print_Heaviside(self, expr):
+        return self._where(f"{self._print(expr.args[0])} > 0", "1.0", "0.0")
+
+
+class ArrayPrinter(_CodePrinter, NumPyPrinter):
+    """A batch, on NumPy arrays (evaluated with exp overflow to inf silenced: σ(−800) = 1/(1 + inf) = 0)."""
+
+    exp, log, log1p = "np.exp", "np.log", "np.log1p"
+
+    def _module_format(self, fqn, register=True):
+        return "np." + fqn[len("numpy."):] if fqn.startswith("numpy.") else super()._module_format(fqn, register)
+
+    def _where(self, condition, yes, no):
+        return f"np.where({condition}, {yes}, {no})"
+
+    def _softplus(self, z):
+        return f"(np.maximum({z}, 0.0) + np.log1p(np.exp(-np.abs({z}))))"
+
+    def _print_sigmoid(self, expr):
+        return f"_sigmoid({self._print(expr.args[0])})"
+
+    def _print_relu(self, expr):
+        return f"np.maximum({self._print(expr.args[0])}, 0.0)"
+
+    def _print_Heaviside(self, expr):
+        return f"np.heaviside({self._print(expr.args[0])}, 0.0)"
+
+
+def _comment(symbol, expr) -> str:
+    return f"{naming.display(symbol)} = {TextPrinter().doprint(expr)}"
+
+
+def _text(expr) -> str:
+    return TextPrinter().doprint(expr)
+
+
+def _batch_sum(printer: ArrayPrinter, expr: sp.Expr, per_sample: set, lines: list, dot: str = "np.dot") -> str:
+    """Σ over the batch of ``expr`` (per-sample arrays times scalars), as cheap as NumPy allows:
+    a dot product for two array factors or a square, a sum otherwise. The base of a square is
+    computed once, on a line added to ``lines``, and shared with later lines that use it."""
+    terms = []
+    for term in sp.Add.make_args(sp.expand_mul(expr) if len(sp.Add.make_args(expr)) > 1 else expr):
+        arrays = [f for f in sp.Mul.make_args(term) if f.free_symbols & per_sample]
+        scalars = sp.Mul(*[f for f in sp.Mul.make_args(term) if f not in arrays])
+        if len(arrays) == 1 and arrays[0].is_Pow and arrays[0].exp == 2:
+            base = arrays[0].base
+            if not base.is_Symbol:
+                base = -base if base.could_extract_minus_sign() else base  # (y − a)² = (a − y)², as δ has it
+                name = naming.fresh_one(f"r_{len(printer.shared) + 1}", set(printer.names.values()))
+                printer.names[name] = name.name
+                lines.append((f"{name} = {_text(base)}", f"{name} = {printer.code(base)}"))
+                printer.shared[base] = name
+                base = name
+            arrays = [base, base]
+        if len(arrays) == 2:
+            summed = "%s(%s, %s)" % (dot, printer.code(arrays[0]), printer.code(arrays[1]))
+        elif arrays:
+            summed = "%s.sum()" % printer.parenthesize(sp.Mul(*arrays), 1000, strict=True)
+        else:
+            summed = "n"
+        terms.append(summed if scalars == 1 else "%s*%s" % (printer.parenthesize(scalars, 50), summed))
+    return " + ".join(terms)
+
+
+def _forward_lines(graph, printer: _CodePrinter, helper: str) -> list[tuple[str, str]]:
+    """One line per step but the loss; a softmax layer first gets its log-sum-exp."""
+    lines = []
+    seen: set = set()
+    for step in graph.steps[:-1]:
+        if isinstance(step.expr, softmax) and step.expr.logits not in seen:
+            seen.add(step.expr.logits)
+            args = ", ".join(printer.code(z) for z in step.expr.logits)
+            lines.append(("log-sum-exp of the softmax logits", f"{printer.logsumexp[step.expr.logits]} = {helper}({args})"))
+        lines.append((_comment(step.symbol, step.expr), f"{printer.names[step.symbol]} = {printer.code(step.expr)}"))
+    return lines
+
+
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def _needed(lines: list[tuple[str, str]], result: str) -> list[tuple[str, str]]:
+    """The lines that ``result`` needs, directly or through other lines (the rest is dropped)."""
+    live = set(_IDENTIFIER.findall(result))
+    kept = []
+    for comment, statement in reversed(lines):
+        target, code = statement.split("=", 1)
+        if target.strip(" +") in live:
+            kept.append((comment, statement))
+            live |= set(_IDENTIFIER.findall(code))
+    return kept[::-1]
+
+
+def _sample(d: Derivation, printer: FloatPrinter) -> dict:
+    """One sample on Python floats: every step, delta and gradient of the delta view, in order."""
+    graph, names = d.graph, printer.names
+    last = graph.steps[-1]
+    gradients = [names[naming.gradient_symbol(p)] for p in d.wrt]
+    forward = _forward_lines(graph, printer, "_logsumexp_floats")
+    loss = printer.code(last.expr)
+    return dict(
+        forward=forward,
+        outputs_forward=_needed(forward, _names(graph.outputs, names)["code"]),
+        loss_forward=_needed(forward, loss),
+        loss=(_comment(last.symbol, last.expr), loss),
+        backward=[(_comment(s, e), f"{names[s]} = {printer.code(e)}") for s, e in d.deltas],
+        gradients=[(f"∂J/∂{p} = {_text(d.gradient(p))}", f"{g} = {printer.code(d.gradient(p))}") for p, g in zip(d.wrt, gradients)],
+        gradient_names=", ".join(gradients),
+    )
+
+
+def _column_batch(d: Derivation, printer: ArrayPrinter, inputs) -> dict:
+    """A batch computed neuron by neuron, one array per neuron (any graph)."""
+    graph, names = d.graph, printer.names
+    per_sample = set(inputs) | set(graph.targets) | {s.symbol for s in graph.steps} | {s for s, _ in d.deltas}
+    forward = _forward_lines(graph, printer, "_logsumexp_arrays")
+    loss: list = []
+    mean = _batch_sum(printer, graph.steps[-1].expr, per_sample, loss)
+    loss.append((_comment(graph.output, graph.steps[-1].expr), f"J = ({mean})*inv_n"))
+    backward = [(_comment(s, e), f"{names[s]} = {printer.code(e)}") for s, e in d.deltas]
+    gradients = [(f"Σ over the batch of ∂J/∂{p} = {_text(d.gradient(p))}",
+                  f"{names[naming.gradient_symbol(p)]} = {_batch_sum(printer, d.gradient(p), per_sample, [])}") for p in d.wrt]
+    return dict(
+        inputs=_names(inputs, names)["unpack"] or "_", targets=_names(graph.targets, names)["unpack"] or "_",
+        forward=forward, outputs="np.stack(%s, axis=1)" % _names(graph.outputs, names)["code"],
+        loss=loss, backward=backward, gradients=gradients,
+        gradient_vector="np.array([%s])" % ", ".join(names[naming.gradient_symbol(p)] for p in d.wrt))
+
+
+def _layer_batch(d: Derivation, printer: ArrayPrinter, blocks: LayerBlocks) -> dict:
+    """A batch computed layer by layer on blocks of shape (neurons, batch): Z = W A + b, …"""
+    last = len(blocks.weights)
+    X, Y = block("X"), block("Y")
+    A = {0: X, **{layer: block("A", layer) for layer in range(1, last + 1)}}
+    Z = {layer: block("Z", layer) for layer in range(1, last + 1)}
+    printer.names.update({s: s.name for s in (X, Y, *A.values(), *Z.values())})
+    printer.logsumexp.update({(Z[layer],): f"lse_{layer}" for layer in Z})
+    printer.definitions.update({A[layer]: blocks.activation[layer - 1] for layer in Z})
+
+    def matrix(m) -> str:
+        return "np.array([%s])" % ", ".join("[%s]" % ", ".join(printer.code(e) for e in row) for row in m.tolist())
+
+    forward = []
+    for layer in range(1, last + 1):
+        forward.append((f"layer {layer}: z = W a + b", f"W_{layer} = {matrix(blocks.weights[layer - 1])}"))
+        forward.append(("", f"Z_{layer} = W_{layer} @ {A[layer - 1]}"))
+        if not blocks.biases[layer - 1].is_zero_matrix:
+            forward.append(("", f"Z_{layer} += {matrix(blocks.biases[layer - 1])}"))
+        activation = blocks.activation[layer - 1]
+        if isinstance(activation, softmax_columns):
+            forward.append(("log-sum-exp of each column of Z", f"lse_{layer} = _logsumexp_columns(Z_{layer})"))
+        forward.append((f"a = {_text(activation.xreplace({Z[layer]: sp.Symbol('z')}))}", f"A_{layer} = {printer.code(activation)}"))
+
+    loss: list = []
+    mean = _batch_sum(printer, blocks.loss, {X, Y, *A.values(), *Z.values()}, loss, dot="np.vdot")
+    loss.append((f"J = the mean over the batch of Σ over the outputs of {_text(blocks.loss)}", f"J = ({mean})*inv_n"))
+
+    backward = [(f"dZ = {_text(blocks.output_delta)}", f"dZ_{last} = {printer.code(blocks.output_delta)}")]
+    for layer in range(last - 1, 0, -1):
+        local = blocks.hidden_delta[layer - 1]
+        backward.append((f"dZ = {_text(local)} ⊙ (W_next^T dZ_next)",
+                         f"dZ_{layer} = {printer.parenthesize(local, 50)}*(W_{layer + 1}.T @ dZ_{layer + 1})"))
+
+    # Each entry of the layers' dW and db belongs to one parameter; a parameter used in several
+    # places (a bias shared by a layer) gets the sum of its entries.
+    index = {p: i for i, p in enumerate(d.wrt)}
+    gradients, parts, owners = [], [], []
+    for layer in range(1, last + 1):
+        gradients.append(("dW = dZ a_previous^T", f"dW_{layer} = dZ_{layer} @ {A[layer - 1]}.T"))
+        parts.append(f"dW_{layer}.ravel()")
+        owners += [index[p] for p in blocks.weights[layer - 1]]
+        if not blocks.biases[layer - 1].is_zero_matrix:
+            gradients.append(("db = Σ over the batch of dZ", f"db_{layer} = dZ_{layer}.sum(axis=1)"))
+            parts.append(f"db_{layer}")
+            owners += [index[p] for p in blocks.biases[layer - 1]]
+    vector = "np.bincount(_GRADIENT_OWNER, weights=np.concatenate([%s]), minlength=%d)" % (", ".join(parts), len(d.wrt))
+    return dict(inputs="X", targets="Y", forward=forward, outputs=f"A_{last}.T", loss=loss, backward=backward,
+                gradients=gradients, gradient_vector=vector, owner=_tuple(map(str, owners)))
+
+
+def _tuple(items) -> str:
+    items = list(items)
+    return "(%s,)" % items[0] if len(items) == 1 else "(%s)" % ", ".join(items)
+
+
+def _names(symbols, names) -> dict:
+    """How the template spells a group of variables: the tuple of their names as strings, the
+    tuple of their code names, and a left-hand side that unpacks a sequence into them."""
+    code = [names[s] for s in symbols]
+    return dict(strings=_tuple(f'"{s.name}"' for s in symbols), code=_tuple(code),
+                unpack=", ".join(code) + ("," if len(code) == 1 else ""))
+
+
+def numpy_module(d: Derivation) -> str:
+    """The source of a standalone NumPy module computing the loss and gradients of ``d``."""
+    graph = d.graph
+    names = naming.code_names(graph)
+    inputs = graph.inputs + tuple(v for v in graph.variables if v not in d.wrt and v not in graph.inputs + graph.targets)
+    definitions = {step.symbol: step.expr for step in graph.steps}
+    logsumexp = {}
+    for step in graph.steps:
+        if isinstance(step.expr, softmax) and step.expr.logits not in logsumexp:
+            logsumexp[step.expr.logits] = naming.fresh_one("lse_" + names[step.expr.logits[0]], set(names.values())).name
+
+    sample = _sample(d, FloatPrinter(dict(names), definitions, dict(logsumexp)))
+    arrays = ArrayPrinter(dict(names), dict(definitions), dict(logsumexp))
+    blocks = layer_blocks(d)
+    batch = _column_batch(d, arrays, inputs) if blocks is None else _layer_batch(d, arrays, blocks)
+    return render(
+        "numpy_module.py.j2",
+        version=__version__,
+        description=graph.description,
+        loss_equation=_comment(graph.output, graph.steps[-1].expr),
+        parameters=_names(d.wrt, names),
+        inputs=_names(inputs, names),
+        targets=_names(graph.targets, names),
+        outputs=_names(graph.outputs, names),
+        softmax=bool(logsumexp),
+        # A sample of floats takes the fast path; rows of a batch, ints or arrays go through _general.
+        fast_check=" or type(inputs[0]) is not float" if inputs else "",
+        sample=sample,
+        batch=batch,
+    )

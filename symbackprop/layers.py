@@ -1,0 +1,160 @@
+"""A layered network's per-neuron formulas read back as layer blocks, for vectorised code.
+
+The delta view of a network holds one formula per neuron. Neurons of a layer share their shape,
+so a batch computes a layer at once: ``Z = W A + b``, ``A = g(Z)``, and backwards
+``dZ = g'(A) ⊙ (Wᵀ dZ_next)``, ``dW = dZ Aᵀ``, ``db = Σ dZ``. Every block formula is taken from the
+per-neuron ones and checked against each of them (symbolically, on small expressions); a network
+that does not fit gets ``None`` and the per-neuron code instead.
+
+>>> from symbackprop import backprop, mlp
+>>> blocks = layer_blocks(backprop(mlp([2, 2, 1])))
+>>> blocks.weights[1]
+Matrix([[w5, w6]])
+>>> blocks.hidden_delta[0]
+A_1*(1 - A_1)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import sympy as sp
+
+from . import naming
+from .derive import Derivation
+from .primitives import softmax
+
+
+class softmax_columns(sp.Function):
+    """The softmax of each column of a block of logits (one column per sample)."""
+
+    nargs = 1
+    index = 1
+
+    @property
+    def logits(self) -> tuple:
+        return self.args
+
+
+def block(name: str, layer: int | None = None) -> sp.Symbol:
+    """The symbol of a layer block: ``Z_2``, ``A_2``, ``dZ_2``; ``X`` and ``Y`` for the data."""
+    return sp.Symbol(name if layer is None else f"{name}_{layer}")
+
+
+@dataclass(frozen=True)
+class LayerBlocks:
+    """The network as layer blocks (layers numbered from 1; block 0 of ``A`` is ``X``).
+
+    ``weights[l]`` / ``biases[l]``: matrices of parameters (or constants) with ``z = W a + b``;
+    ``activation[l]``: ``A_l`` as a function of ``Z_l`` (:class:`softmax_columns` for a softmax layer);
+    ``loss``: one sample's loss as a function of ``Y`` and ``A_L``, summed over outputs;
+    ``output_delta``: ``dZ_L`` in ``A_L``, ``Y``, ``Z_L``; ``hidden_delta[l]``: the factor ``g'``
+    with ``dZ_l = g' ⊙ (W_{l+1}ᵀ dZ_{l+1})``.
+    """
+
+    sizes: tuple[int, ...]
+    weights: tuple[sp.Matrix, ...]
+    biases: tuple[sp.Matrix, ...]
+    activation: tuple[sp.Expr, ...]
+    loss: sp.Expr
+    output_delta: sp.Expr
+    hidden_delta: tuple[sp.Expr, ...]
+
+
+def _same(templates) -> sp.Expr | None:
+    templates = list(templates)
+    return templates[0] if templates and all(t == templates[0] for t in templates) else None
+
+
+def layer_blocks(d: Derivation) -> LayerBlocks | None:
+    """Read ``d``'s network back as layer blocks, or None when it is not a layered network whose
+    parameters all sit in its affine steps."""
+    graph = d.graph
+    z_steps: dict[int, list] = {}
+    a_steps: dict[int, list] = {}
+    for step in graph.steps:
+        if step.role == "pre_activation":
+            z_steps.setdefault(step.layer, []).append(step)
+        elif step.role == "activation":
+            a_steps.setdefault(step.layer, []).append(step)
+    count = len(z_steps)
+    if count == 0 or sorted(z_steps) != list(range(1, count + 1)) or set(d.wrt) != set(graph.params):
+        return None
+
+    sources = list(graph.inputs)
+    weights, biases, activation = [], [], []
+    for layer in range(1, count + 1):
+        zs, as_ = [s.symbol for s in z_steps[layer]], [s.symbol for s in a_steps.get(layer, [])]
+        rows, offsets = [], []
+        for step in z_steps[layer]:
+            expr = sp.expand(step.expr)
+            row = [expr.coeff(s) for s in sources]
+            offset = expr.xreplace({s: 0 for s in sources})
+            if any(c.free_symbols - set(graph.params) for c in row + [offset]):
+                return None
+            if sp.expand(sp.Add(*[c * s for c, s in zip(row, sources)]) + offset - expr) != 0:
+                return None
+            rows.append(row)
+            offsets.append(offset)
+        weights.append(sp.Matrix(rows))
+        biases.append(sp.Matrix(offsets))
+        Z = block("Z", layer)
+        values = [graph.step(a).expr for a in as_]
+        if len(as_) != len(zs):
+            return None
+        if all(isinstance(v, softmax) and v.logits == tuple(zs) and v.index == k for k, v in enumerate(values, 1)):
+            activation.append(softmax_columns(Z))
+        else:
+            template = _same(v.xreplace({z: Z}) for v, z in zip(values, zs))
+            if template is None or template.free_symbols - {Z}:
+                return None
+            activation.append(template)
+        sources = as_
+
+    # Every parameter must sit in the affine steps only: then dW and db hold all the gradients.
+    elsewhere = set().union(*[s.expr.free_symbols for s in graph.steps if s.role != "pre_activation"])
+    if elsewhere & set(graph.params):
+        return None
+
+    last = count
+    A, Y, Z = block("A", last), block("Y"), block("Z", last)
+    outputs = [s.symbol for s in a_steps[last]]
+    last_zs = [s.symbol for s in z_steps[last]]
+    per_output = [{a: A, y: Y, z: Z} for a, y, z in zip(outputs, graph.targets, last_zs)]
+    terms = sp.Add.make_args(graph.steps[-1].expr)
+    if len(terms) != len(outputs) or len(outputs) != len(graph.targets):
+        return None
+    by_output = {}
+    for term in terms:
+        owner = [k for k, a in enumerate(outputs) if a in term.free_symbols]
+        if len(owner) != 1:
+            return None
+        by_output[owner[0]] = term.xreplace(per_output[owner[0]])
+    loss = _same(by_output[k] for k in range(len(outputs)))
+    deltas = dict(d.deltas)
+    output_delta = _same(deltas.get(naming.delta(z), sp.nan).xreplace(m) for z, m in zip(last_zs, per_output))
+    if loss is None or output_delta is None or output_delta.has(sp.nan) or (loss.free_symbols | output_delta.free_symbols) - {A, Y, Z}:
+        return None
+
+    hidden_delta = []
+    for layer in range(1, last):
+        following = [naming.delta(s.symbol) for s in z_steps[layer + 1]]
+        W = weights[layer]  # the next layer's matrix
+        templates = []
+        for j, (z_step, a_step) in enumerate(zip(z_steps[layer], a_steps[layer])):
+            expr = deltas.get(naming.delta(z_step.symbol))
+            if expr is None:
+                return None
+            factors = sp.Mul.make_args(expr)
+            local = sp.Mul(*[f for f in factors if not f.free_symbols & (set(following) | set(graph.params))])
+            incoming = sp.Mul(*[f for f in factors if f.free_symbols & (set(following) | set(graph.params))])
+            if sp.expand(incoming - sp.Add(*[W[k, j] * following[k] for k in range(len(following))])) != 0:
+                return None
+            templates.append(local.xreplace({a_step.symbol: block("A", layer), z_step.symbol: block("Z", layer)}))
+        template = _same(templates)
+        if template is None or template.free_symbols - {block("A", layer), block("Z", layer)}:
+            return None
+        hidden_delta.append(template)
+
+    sizes = (len(graph.inputs), *(len(z_steps[layer]) for layer in range(1, last + 1)))
+    return LayerBlocks(sizes, tuple(weights), tuple(biases), tuple(activation), loss, output_delta, tuple(hidden_delta))
