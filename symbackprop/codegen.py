@@ -215,9 +215,10 @@ def _sample(d: Derivation, printer: FloatPrinter) -> dict:
     gradients = [names[naming.gradient_symbol(p)] for p in d.wrt]
     forward = _forward_lines(graph, printer, "_logsumexp_floats")
     loss = printer.code(last.expr)
+    with_loss = forward + [("", f"J = {loss}")]  # an expression's output is its loss step
     return dict(
         forward=forward,
-        outputs_forward=_needed(forward, _names(graph.outputs, names)["code"]),
+        outputs_forward=_needed(with_loss, _names(graph.outputs, names)["code"]),
         loss_forward=_needed(forward, loss),
         loss=(_comment(last.symbol, last.expr), loss),
         backward=[(_comment(s, e), f"{names[s]} = {printer.code(e)}") for s, e in d.deltas],
@@ -229,7 +230,10 @@ def _sample(d: Derivation, printer: FloatPrinter) -> dict:
 def _column_batch(d: Derivation, printer: ArrayPrinter, inputs) -> dict:
     """A batch computed neuron by neuron, one array per neuron (any graph)."""
     graph, names = d.graph, printer.names
-    per_sample = set(inputs) | set(graph.targets) | {s.symbol for s in graph.steps} | {s for s, _ in d.deltas}
+    per_sample = set(inputs) | set(graph.targets)  # what holds one value per sample: arrays
+    for symbol, expr in [(s.symbol, s.expr) for s in graph.steps] + list(d.deltas):
+        if expr.free_symbols & per_sample:
+            per_sample.add(symbol)
     forward = _forward_lines(graph, printer, "_logsumexp_arrays")
     loss: list = []
     mean = _batch_sum(printer, graph.steps[-1].expr, per_sample, loss)
@@ -239,8 +243,8 @@ def _column_batch(d: Derivation, printer: ArrayPrinter, inputs) -> dict:
                   f"{names[naming.gradient_symbol(p)]} = {_batch_sum(printer, d.gradient(p), per_sample, [])}") for p in d.wrt]
     return dict(
         inputs=_names(inputs, names)["unpack"] or "_", targets=_names(graph.targets, names)["unpack"] or "_",
-        forward=forward, outputs="np.stack(%s, axis=1)" % _names(graph.outputs, names)["code"],
-        loss=loss, backward=backward, gradients=gradients,
+        forward=forward, loss=loss, backward=backward, gradients=gradients,
+        outputs="np.stack(%s, axis=1)" % _tuple(printer.code(graph.steps[-1].expr) if s == graph.output else names[s] for s in graph.outputs),
         gradient_vector="np.array([%s])" % ", ".join(names[naming.gradient_symbol(p)] for p in d.wrt))
 
 
@@ -337,4 +341,5 @@ def numpy_module(d: Derivation) -> str:
         fast_check=" or type(inputs[0]) is not float" if inputs else "",
         sample=sample,
         batch=batch,
+        uses_math="math." in str(sample),
     )
