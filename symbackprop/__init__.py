@@ -13,6 +13,7 @@ from .api import backprop
 from .codegen import numpy_module
 from .compile import compile
 from .derive import Chain, Derivation, Factor, Path
+from .latex import document_latex, gradient_latex, pdflatex
 from .network import Graph, Step, mlp
 from .primitives import (
     ACTIVATIONS,
@@ -26,6 +27,8 @@ from .primitives import (
     softplus,
     tanh,
 )
+from .train import train
+from .walkthrough import Walkthrough, walkthrough, walkthrough_latex, walkthrough_markdown, walkthrough_pdf
 
 __all__ = [
     "ACTIVATIONS",
@@ -36,16 +39,25 @@ __all__ = [
     "Graph",
     "Path",
     "Step",
+    "Walkthrough",
     "backprop",
     "binary_cross_entropy",
     "compile",
     "cross_entropy",
+    "document_latex",
+    "gradient_latex",
     "leaky_relu",
     "mlp",
     "numpy_module",
+    "pdflatex",
     "relu",
     "sigmoid",
     "softmax",
     "softplus",
     "tanh",
+    "train",
+    "walkthrough",
+    "walkthrough_latex",
+    "walkthrough_markdown",
+    "walkthrough_pdf",
 ]

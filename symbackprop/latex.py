@@ -38,6 +38,15 @@ class BackpropLatexPrinter(LatexPrinter):
     def _print_Symbol(self, expr, style="plain"):
         return self.names.get(expr) or super()._print_Symbol(expr, style)
 
+    def _print_Add(self, expr, order=None):
+        # A positive term first, as people write it: y - \hat{y}, not -\hat{y} + y.
+        terms = list(expr.as_ordered_terms())
+        positive = next((t for t in terms if not t.could_extract_minus_sign()), None)
+        if positive is not None and terms[0].could_extract_minus_sign():
+            terms.remove(positive)
+            terms.insert(0, positive)
+        return super()._print_Add(sp.Add(*terms, evaluate=False), order="none")
+
     def _print_Mul(self, expr):
         # Deltas first, as textbooks write them: δ_3 a_1, not a_1 δ_3 (after a numeric coefficient).
         if expr.could_extract_minus_sign():
@@ -48,7 +57,8 @@ class BackpropLatexPrinter(LatexPrinter):
         if not deltas or len(deltas) == len(factors):
             return super()._print_Mul(expr)
         head = [] if coefficient == 1 else [self._print(coefficient)]
-        return " ".join([*head, *(self._print(f) for f in deltas), self.factor(sp.Mul(*[f for f in factors if f not in deltas]))])
+        parts = [*head, *(self._print(f) for f in deltas), self.factor(sp.Mul(*[f for f in factors if f not in deltas]))]
+        return self._settings["mul_symbol_latex"].join(parts)
 
     def _print_Heaviside(self, expr, exp=None):
         # The derivative of ReLU: 1 where z > 0, 0 elsewhere (including the kink).

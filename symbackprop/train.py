@@ -1,0 +1,45 @@
+"""Gradient descent over the generated gradients: the last step of every textbook derivation.
+
+>>> from symbackprop import backprop, compile, mlp
+>>> module = compile(backprop(mlp([1, 1], activation="identity")))
+>>> params, losses = train(module, [0.0, 0.0], [[1.0], [2.0]], [[2.0], [4.0]], learning_rate=0.2, epochs=500)
+>>> params.round(3).tolist(), losses[-1] < 1e-6 < losses[0], len(losses)
+([2.0, 0.001], True, 501)
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+
+import numpy as np
+
+from .compile import compile as compile_module
+from .derive import Derivation
+
+
+def train(model, params, inputs, targets, learning_rate: float, epochs: int):
+    """Full-batch gradient descent: ``epochs`` updates ``params ← params − learning_rate · ∇J``.
+
+    ``model`` is a compiled or generated module (anything with ``loss_and_gradients``) or a
+    derivation, compiled here. ``inputs`` and ``targets`` are one sample or a batch. Returns the
+    final parameters (an array) and the loss history: the loss before each update, then the
+    final loss (``epochs + 1`` values).
+    """
+    if isinstance(model, Derivation):
+        model = compile_module(model)
+    if not hasattr(model, "loss_and_gradients"):
+        raise TypeError(f"model must be a derivation or a generated module, got {type(model).__name__}")
+    if isinstance(epochs, bool) or not isinstance(epochs, numbers.Integral) or epochs < 0:
+        raise ValueError(f"epochs must be a non-negative whole number, got {epochs!r}")
+    if isinstance(learning_rate, bool) or not isinstance(learning_rate, numbers.Real) or not (
+            math.isfinite(learning_rate) and learning_rate > 0):
+        raise ValueError(f"learning_rate must be a positive number, got {learning_rate!r}")
+    params = np.array(params, dtype=float)
+    losses = []
+    for _ in range(epochs):
+        loss, gradients = model.loss_and_gradients(params, inputs, targets)
+        losses.append(float(loss))
+        params -= learning_rate * np.asarray(gradients)
+    losses.append(float(model.loss(params, inputs, targets)))
+    return params, losses

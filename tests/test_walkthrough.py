@@ -1,0 +1,110 @@
+"""The numeric worked example, against Mazur's published walkthrough, and training."""
+
+import os
+import shutil
+
+import numpy as np
+import pytest
+import sympy as sp
+
+import symbackprop as sb
+
+MAZUR = dict(w1=0.15, w2=0.20, w3=0.25, w4=0.30, w5=0.40, w6=0.45, w7=0.50, w8=0.55, b1=0.35, b2=0.60,
+             x1=0.05, x2=0.10, y1=0.01, y2=0.99)
+# Published in Mazur, "A Step by Step Backpropagation Example" (2015), learning rate 0.5.
+MAZUR_FORWARD = dict(a1=0.593269992, a2=0.596884378, a3=0.75136507, a4=0.772928465)
+MAZUR_W5_TERMS = (0.74136507, 0.186815602, 0.593269992)
+MAZUR_UPDATED = dict(w1=0.149780716, w2=0.19956143, w3=0.24975114, w4=0.29950229,
+                     w5=0.35891648, w6=0.408666186, w7=0.511301270, w8=0.561370121)
+
+needs_pdflatex = pytest.mark.skipif(shutil.which("pdflatex") is None and not os.environ.get("CI"),
+                                    reason="pdflatex is not installed (CI installs it and runs this test)")
+
+
+@pytest.fixture(scope="module")
+def mazur():
+    d = sb.backprop(sb.mlp([2, 2, 2], activation="sigmoid", loss="half_sse", bias="per_layer"))
+    return sb.walkthrough(d, MAZUR, learning_rate=0.5)
+
+
+def test_forward_values_loss_and_updates_match_the_published_example(mazur):
+    forward = {s.name: v for s, _, v in mazur.forward}
+    for name, published in MAZUR_FORWARD.items():
+        assert forward[name] == pytest.approx(published, abs=1e-9)
+    assert mazur.loss == pytest.approx(0.298371109, abs=1e-9)
+    updated = {p.name: v for p, v in mazur.updates}
+    for name, published in MAZUR_UPDATED.items():
+        assert updated[name] == pytest.approx(published, abs=1e-8), name
+
+
+def test_chain_terms_of_w5_are_the_published_three_terms(mazur):
+    paths = dict(mazur.chains)[sp.Symbol("w5")]
+    assert len(paths) == 1
+    assert [v for _, v in paths[0]] == pytest.approx(MAZUR_W5_TERMS, abs=1e-9)
+    gradient = dict(mazur.gradients)[sp.Symbol("w5")]
+    assert gradient == pytest.approx(np.prod([v for _, v in paths[0]]), rel=1e-12)
+
+
+def test_markdown_and_latex_say_what_a_textbook_says(mazur):
+    markdown = sb.walkthrough_markdown(mazur, digits=9)
+    assert "simultaneous update" in markdown
+    assert r"$$z_{1} = b_{1} + w_{1} x_{1} + w_{2} x_{2} = 0.35 + 0.15 \cdot 0.05 + 0.2 \cdot 0.1 = 0.3775$$" in markdown
+    assert r"w_{5} \leftarrow 0.4 - 0.5 \cdot 0.0821670406 = 0.35891648" in markdown
+    latex = sb.walkthrough_latex(mazur, digits=4)
+    assert r"\hat{y}_{1} &= \sigma\left(z_{3}\right) = \sigma\left(1.106\right) = 0.7514" in latex
+
+
+@needs_pdflatex
+def test_the_walkthrough_compiles_to_pdf(mazur, tmp_path):
+    assert sb.walkthrough_pdf(mazur, tmp_path / "w.pdf").read_bytes().startswith(b"%PDF")
+
+
+def test_exact_values_on_a_linear_network():
+    d = sb.backprop(sb.mlp([2, 1], activation="identity", loss="half_sse"))
+    w = sb.walkthrough(d, {"x1": "0.5", "x2": 2, "y1": 1, "w1": 0.1, "w2": sp.Rational(1, 3), "b1": 0},
+                       learning_rate=0.5, exact=True)
+    z = sp.Rational(1, 20) + sp.Rational(2, 3)  # w1 x1 + w2 x2
+    assert w.loss == (z - 1) ** 2 / 2
+    assert dict(w.gradients)[sp.Symbol("w1")] == (z - 1) * sp.Rational(1, 2)
+    assert dict(w.updates)[sp.Symbol("b1")] == -(z - 1) / 2
+    assert "Exact values" in sb.walkthrough_markdown(w)
+
+
+@pytest.mark.parametrize("values, message", [
+    ({"x1": 1}, "values are missing for y1, w1, b1"),
+    ({"x1": 1, "y1": 1, "w1": 1, "b1": 1, "q": 2}, "'q' is not a variable of the 1-1 network.*its variables: x1, y1, w1, b1"),
+    ({"x1": "one", "y1": 1, "w1": 1, "b1": 1}, "the value of x1 must be a number, got 'one'"),
+    ({"x1": float("nan"), "y1": 1, "w1": 1, "b1": 1}, "the value of x1 must be finite"),
+    ({"x1": True, "y1": 1, "w1": 1, "b1": 1}, "the value of x1 must be a number"),
+])
+def test_bad_values_are_named(values, message):
+    d = sb.backprop(sb.mlp([1, 1]))
+    with pytest.raises(ValueError, match=message):
+        sb.walkthrough(d, values)
+
+
+def test_training_makes_xor_small():
+    net = sb.mlp([2, 4, 1], activation=["tanh", "sigmoid"], loss="bce")  # 19 of 20 seeds reach the target
+    module = sb.compile(sb.backprop(net))
+    X = np.array([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]])
+    Y = np.array([[0.0], [1.0], [1.0], [0.0]])
+    start = np.random.default_rng(0).normal(size=len(net.params))
+    params, losses = sb.train(module, start, X, Y, learning_rate=0.5, epochs=3000)
+    assert len(losses) == 3001 and losses[-1] < 0.05 < losses[0]
+    predictions = module.forward(params, X)[:, 0]
+    assert np.array_equal(predictions > 0.5, Y[:, 0] > 0.5)
+    manual = start.copy()  # the same loop by hand, for the first three steps
+    for _ in range(3):
+        manual -= 0.5 * module.loss_and_gradients(manual, X, Y)[1]
+    np.testing.assert_allclose(sb.train(module, start, X, Y, 0.5, 3)[0], manual, rtol=1e-15)
+
+
+@pytest.mark.parametrize("kwargs, error", [
+    (dict(learning_rate=0.0, epochs=3), "learning_rate must be a positive number"),
+    (dict(learning_rate=0.1, epochs=-1), "epochs must be a non-negative whole number"),
+    (dict(learning_rate=0.1, epochs=2.5), "epochs must be a non-negative whole number"),
+])
+def test_training_refuses_bad_settings(kwargs, error):
+    d = sb.backprop(sb.mlp([1, 1]))
+    with pytest.raises(ValueError, match=error):
+        sb.train(d, [0.0, 0.0], [1.0], [1.0], **kwargs)
