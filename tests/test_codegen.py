@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 import sympy as sp
 from corpus import NETWORKS, network
+from oracles import central_differences
 
 import symbackprop as sb
 from symbackprop.layers import layer_blocks
@@ -27,16 +28,6 @@ def sample_data(graph, batch=None):
         targets /= targets.sum(axis=-1, keepdims=True)
     inputs = RNG.uniform(-1.5, 1.5, size=(len(graph.inputs),) if batch is None else (batch, len(graph.inputs)))
     return RNG.uniform(-1.0, 1.0, size=len(graph.params)), inputs, targets
-
-
-def central_differences(f, theta, h=1e-6):
-    grad = np.empty_like(theta)
-    for i in range(len(theta)):
-        up, down = theta.copy(), theta.copy()
-        up[i] += h
-        down[i] -= h
-        grad[i] = (f(up) - f(down)) / (2 * h)
-    return grad
 
 
 @pytest.fixture(scope="module", params=list(NETWORKS))

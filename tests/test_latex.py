@@ -1,17 +1,13 @@
 """LaTeX: exact strings for a few formulas, and documents that pdflatex compiles."""
 
-import os
-import shutil
 
 import pytest
 import sympy as sp
 from corpus import EXPRESSIONS, network
+from oracles import needs_pdflatex
 
 import symbackprop as sb
 from symbackprop.latex import BackpropLatexPrinter, document_latex, gradient_latex, pdflatex, summary_latex, text
-
-needs_pdflatex = pytest.mark.skipif(shutil.which("pdflatex") is None and not os.environ.get("CI"),
-                                    reason="pdflatex is not installed (CI installs it and runs this test)")
 
 
 def test_one_gradient_through_bce_reads_like_the_textbook():

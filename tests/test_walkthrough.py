@@ -1,11 +1,10 @@
 """The numeric worked example, against Mazur's published walkthrough, and training."""
 
-import os
-import shutil
 
 import numpy as np
 import pytest
 import sympy as sp
+from oracles import needs_pdflatex
 
 import symbackprop as sb
 
@@ -17,8 +16,6 @@ MAZUR_W5_TERMS = (0.74136507, 0.186815602, 0.593269992)
 MAZUR_UPDATED = dict(w1=0.149780716, w2=0.19956143, w3=0.24975114, w4=0.29950229,
                      w5=0.35891648, w6=0.408666186, w7=0.511301270, w8=0.561370121)
 
-needs_pdflatex = pytest.mark.skipif(shutil.which("pdflatex") is None and not os.environ.get("CI"),
-                                    reason="pdflatex is not installed (CI installs it and runs this test)")
 
 
 @pytest.fixture(scope="module")
