@@ -3,8 +3,9 @@
 The module imports NumPy only. It computes every step once, under its own name (``z_2``,
 ``a_2``, ``delta_2``, ``dJ_dw5``), with the equation as a comment above it, so its size is
 linear in the network. One sample (a list, tuple or 1-D array) runs on plain Python floats;
-a batch (an array of shape ``(batch, n_inputs)``) runs vectorised, its loss the mean over the
-batch and its gradients those of that mean.
+a batch (an array of shape ``(batch, n_inputs)``) runs vectorised, layer by layer on blocks
+where the network has layers (:mod:`symbackprop.layers`), neuron by neuron otherwise; its loss is
+the mean over the batch and its gradients those of that mean.
 
 >>> from symbackprop import backprop, mlp
 >>> source = numpy_module(backprop(mlp([2, 1])))
@@ -26,7 +27,7 @@ from .derive import Derivation
 from .layers import LayerBlocks, block, layer_blocks, softmax_columns
 from .primitives import sigmoid, softmax
 from .templates_ import render
-from .text import TextPrinter
+from .text import TextPrinter, positive_first
 
 
 class _CodePrinter:
@@ -53,12 +54,7 @@ class _CodePrinter:
         return self._print(expr.xreplace(self.shared) if self.shared else expr)
 
     def _print_Add(self, expr, order=None):
-        # A positive term first: y - a (one operation), not -a + y (two).
-        terms = list(expr.as_ordered_terms())
-        positive = [t for t in terms if not t.could_extract_minus_sign()]
-        if positive and terms[0].could_extract_minus_sign():
-            terms.remove(positive[0])
-            terms.insert(0, positive[0])
+        terms = positive_first(expr)  # y - a: one operation, where -a + y takes two
         printed = self._print(terms[0])
         for term in terms[1:]:
             if term.could_extract_minus_sign():
@@ -121,7 +117,7 @@ class FloatPrinter(_CodePrinter, PythonCodePrinter):
 
 
 class ArrayPrinter(_CodePrinter, NumPyPrinter):
-    """A batch, on NumPy arrays (evaluated with exp overflow to inf silenced: σ(−800) = 1/(1 + inf) = 0)."""
+    """A batch, on NumPy arrays; σ goes through the module's in-place ``_sigmoid``."""
 
     exp, log, log1p = "np.exp", "np.log", "np.log1p"
 

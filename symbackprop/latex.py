@@ -23,6 +23,7 @@ from . import naming
 from .derive import Derivation
 from .simplify import tree_size
 from .templates_ import render
+from .text import positive_first
 
 CLOSED_FORM_LIMIT = 400  # tree nodes: larger closed forms are left out of documents, not printed
 DOCUMENT_LINE = 220  # characters of LaTeX source that still fit on one line of an A4 page
@@ -39,13 +40,7 @@ class BackpropLatexPrinter(LatexPrinter):
         return self.names.get(expr) or super()._print_Symbol(expr, style)
 
     def _print_Add(self, expr, order=None):
-        # A positive term first, as people write it: y - \hat{y}, not -\hat{y} + y.
-        terms = list(expr.as_ordered_terms())
-        positive = next((t for t in terms if not t.could_extract_minus_sign()), None)
-        if positive is not None and terms[0].could_extract_minus_sign():
-            terms.remove(positive)
-            terms.insert(0, positive)
-        return super()._print_Add(sp.Add(*terms, evaluate=False), order="none")
+        return super()._print_Add(sp.Add(*positive_first(expr), evaluate=False), order="none")
 
     def _print_Mul(self, expr):
         # Deltas first, as textbooks write them: δ_3 a_1, not a_1 δ_3 (after a numeric coefficient).

@@ -16,11 +16,30 @@ from .derive import Derivation
 from .templates_ import render
 
 
+def positive_first(expr: sp.Add) -> list:
+    """The terms of a sum in SymPy's order, but led by a positive one, as people write it:
+    ``y - a`` rather than ``-a + y`` (which as code is also one operation less).
+
+    >>> a, y = sp.symbols("a y")
+    >>> positive_first(y - a)
+    [y, -a]
+    """
+    terms = list(expr.as_ordered_terms())
+    positive = next((t for t in terms if not t.could_extract_minus_sign()), None)
+    if positive is not None and terms[0].could_extract_minus_sign():
+        terms.remove(positive)
+        terms.insert(0, positive)
+    return terms
+
+
 class TextPrinter(StrPrinter):
-    """SymPy's string printer, with deltas written δ_v."""
+    """SymPy's string printer, with deltas written δ_v and sums led by a positive term."""
 
     def _print_Symbol(self, expr):
         return naming.display(expr)
+
+    def _print_Add(self, expr, order=None):
+        return super()._print_Add(sp.Add(*positive_first(expr), evaluate=False), order="none")
 
 
 def _text(expr) -> str:
