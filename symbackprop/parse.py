@@ -1,0 +1,146 @@
+"""Formulas typed by people, read without ``eval``: a whitelist over Python's syntax tree.
+
+Allowed: numbers, names of symbols, ``+ - * / **`` (``^`` also means power), parentheses, and
+calls of known functions with positional arguments. Everything else (attributes, subscripts,
+lambdas, comprehensions, keywords, strings, dunder names, unknown functions) is refused with a
+:class:`ParseError` that names it. No code in the text ever runs.
+
+>>> parse_expr("σ(z)*(1 - sigmoid(z)) + 2^x")
+2**x + (1 - sigmoid(z))*sigmoid(z)
+>>> parse_expr("x.__class__")
+Traceback (most recent call last):
+...
+symbackprop.parse.ParseError: attribute access (a.b) is not allowed in a formula
+"""
+
+from __future__ import annotations
+
+import ast
+import math
+from collections.abc import Mapping
+
+import sympy as sp
+
+from .primitives import leaky_relu, relu, sigmoid, softplus
+
+FUNCTIONS = {
+    "exp": sp.exp, "log": sp.log, "ln": sp.log, "sqrt": sp.sqrt, "abs": sp.Abs,
+    "sin": sp.sin, "cos": sp.cos, "tan": sp.tan, "sinh": sp.sinh, "cosh": sp.cosh, "tanh": sp.tanh,
+    "sigmoid": sigmoid, "σ": sigmoid, "relu": relu, "leaky_relu": leaky_relu, "softplus": softplus,
+}
+CONSTANTS = {"pi": sp.pi, "π": sp.pi, "E": sp.E}
+MAX_LENGTH = 2000  # characters of formula
+MAX_POWER_DIGITS = 1000  # a number raised to a number with a larger result is refused, not computed
+MAX_DIGITS = 50  # digits of one number
+
+
+class ParseError(ValueError):
+    """A formula that cannot be read, and why."""
+
+
+_OPERATORS = {ast.Add: sp.Add, ast.Sub: lambda a, b: a - b, ast.Mult: sp.Mul, ast.Div: lambda a, b: a / b,
+              ast.Pow: "power"}
+
+
+def parse_expr(text: str, symbols: Mapping[str, sp.Symbol] | None = None) -> sp.Expr:
+    """Read ``text`` as a SymPy expression. Names become ``symbols[name]`` when given there, a
+    known constant, or a new plain symbol when ``symbols`` is None; with ``symbols`` given, any
+    other name is an error that lists the known ones."""
+    if not isinstance(text, str):
+        raise ParseError(f"a formula must be text, got {type(text).__name__}")
+    if len(text) > MAX_LENGTH:
+        raise ParseError(f"the formula is {len(text)} characters long; at most {MAX_LENGTH} are read")
+    try:
+        # ^ means power, with the precedence of ** (as a BitXor node it would bind looser than +).
+        tree = ast.parse(text.strip().replace("^", "**"), mode="eval")
+    except SyntaxError as error:
+        raise ParseError(f"syntax error in {text!r}: {error.msg} (at column {error.offset})") from None
+    except (ValueError, MemoryError, RecursionError):
+        raise ParseError(f"cannot read {text!r}") from None
+    try:
+        return _Reader(symbols).read(tree.body)
+    except RecursionError:
+        raise ParseError("the formula is nested too deeply") from None
+
+
+class _Reader:
+    def __init__(self, symbols):
+        self.symbols = symbols
+
+    def read(self, node) -> sp.Expr:
+        method = getattr(self, "_" + type(node).__name__, None)
+        if method is None:
+            raise ParseError(f"{_describe(node)} is not allowed in a formula")
+        return method(node)
+
+    def _Constant(self, node):
+        value = node.value
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ParseError(f"{value!r} is not a number")
+        if len(repr(value)) > MAX_DIGITS or not math.isfinite(value):
+            raise ParseError(f"the number {repr(value)[:20]} is too large or has too many digits")
+        return sp.Integer(value) if isinstance(value, int) else sp.Rational(repr(value))
+
+    def _Name(self, node):
+        name = node.id
+        if name.startswith("__"):
+            raise ParseError(f"{name!r} is not allowed: names may not start with '__'")
+        if name in FUNCTIONS:
+            raise ParseError(f"{name!r} is a function: call it, as in {name}(x)")
+        if self.symbols is not None:
+            if name in self.symbols:
+                return self.symbols[name]
+            if name in CONSTANTS:
+                return CONSTANTS[name]
+            raise ParseError(f"unknown symbol {name!r}; the symbols here are: {', '.join(self.symbols)}")
+        return CONSTANTS.get(name) or sp.Symbol(name)
+
+    def _UnaryOp(self, node):
+        operand = self.read(node.operand)
+        if isinstance(node.op, ast.USub):
+            return -operand
+        if isinstance(node.op, ast.UAdd):
+            return operand
+        raise ParseError(f"the operator {type(node.op).__name__} is not allowed in a formula")
+
+    def _BinOp(self, node):
+        rule = _OPERATORS.get(type(node.op))
+        if rule is None:
+            raise ParseError(f"the operator {type(node.op).__name__} is not allowed in a formula")
+        left, right = self.read(node.left), self.read(node.right)
+        if rule == "power":
+            if left.is_Number and right.is_Number and _digits(left, right) > MAX_POWER_DIGITS:
+                raise ParseError("a power of numbers in the formula is too large to compute")
+            return sp.Pow(left, right)
+        return rule(left, right)
+
+    def _Call(self, node):
+        if not isinstance(node.func, ast.Name):
+            raise ParseError(f"{_describe(node.func)} cannot be called in a formula")
+        name = node.func.id
+        if name not in FUNCTIONS:
+            raise ParseError(f"unknown function {name!r}; known functions: {', '.join(FUNCTIONS)}")
+        if node.keywords or any(isinstance(a, ast.Starred) for a in node.args):
+            raise ParseError(f"{name}() takes plain arguments only")
+        try:
+            return FUNCTIONS[name](*[self.read(a) for a in node.args])
+        except TypeError:
+            raise ParseError(f"{name}() was given {len(node.args)} arguments") from None
+
+
+def _digits(base: sp.Number, exponent: sp.Number) -> float:
+    """About how many decimal digits ``base ** exponent`` has (infinite when unknowable)."""
+    try:
+        return abs(float(exponent)) * max(math.log10(abs(float(base))), 0.0) if base != 0 else 0.0
+    except (OverflowError, ValueError):
+        return math.inf
+
+
+def _describe(node) -> str:
+    kinds = {"Attribute": "attribute access (a.b)", "Subscript": "indexing (a[b])", "Lambda": "a lambda",
+             "ListComp": "a comprehension", "SetComp": "a comprehension", "DictComp": "a comprehension",
+             "GeneratorExp": "a comprehension", "Compare": "a comparison", "BoolOp": "and/or",
+             "IfExp": "an if-expression", "NamedExpr": "an assignment (:=)", "JoinedStr": "an f-string",
+             "List": "a list", "Tuple": "a tuple", "Dict": "a dict", "Set": "a set", "Await": "await",
+             "Yield": "yield", "Starred": "*args", "Call": "a call"}
+    return kinds.get(type(node).__name__, type(node).__name__)
