@@ -333,6 +333,7 @@ def numpy_module(d: Derivation) -> str:
         targets=_names(graph.targets, names),
         outputs=_names(graph.outputs, names),
         softmax=bool(logsumexp),
+        probability_targets=bool(graph.fused),
         # A sample of floats takes the fast path; rows of a batch, ints or arrays go through _general.
         fast_check=" or type(inputs[0]) is not float" if inputs else "",
         sample=sample,
