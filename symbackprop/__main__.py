@@ -1,13 +1,6 @@
-"""``python -m symbackprop``: the derivation of the classic 2-2-2-1 sigmoid network."""
+"""``python -m symbackprop``: the command line (``symbackprop demo`` runs the whole job)."""
 
-from . import backprop, mlp
-from .text import derivation_text
-
-
-def main() -> None:
-    net = mlp([2, 2, 2, 1], activation="sigmoid", loss="half_sse")
-    print(derivation_text(backprop(net)), end="")
-
+from .cli import run
 
 if __name__ == "__main__":
-    main()
+    run()

@@ -21,6 +21,7 @@ from sympy.printing.precedence import PRECEDENCE
 
 from . import naming
 from .derive import Derivation
+from .files import write_file
 from .simplify import tree_size
 from .templates_ import render
 from .text import positive_first
@@ -185,20 +186,18 @@ FUNCTION_DEFINITIONS = {
 }
 
 
-def pdflatex(tex: str, pdf_path) -> Path:
-    """Compile ``tex`` with pdflatex and write the PDF to ``pdf_path``; raise with pdflatex's
-    own error lines when it fails."""
+def pdflatex(tex: str, pdf_path, force: bool = False) -> Path:
+    """Compile ``tex`` with pdflatex and write the PDF to ``pdf_path`` (an existing file only with
+    ``force``); raise with pdflatex's own error lines when it fails."""
     executable = shutil.which("pdflatex")
     if executable is None:
         raise RuntimeError("pdflatex is not installed (Debian/Ubuntu: apt-get install texlive-latex-recommended)")
-    pdf_path = Path(pdf_path)
     with tempfile.TemporaryDirectory() as folder:
-        source = Path(folder) / "derivation.tex"
+        source = Path(folder) / "document.tex"
         source.write_text(tex, encoding="utf-8")
         run = subprocess.run([executable, "-interaction=nonstopmode", "-halt-on-error", source.name],
                              check=False, cwd=folder, capture_output=True, text=True, errors="replace")
         if run.returncode != 0:
             errors = [line for line in run.stdout.splitlines() if line.startswith("!")] or run.stdout.splitlines()[-5:]
             raise RuntimeError("pdflatex failed: " + " | ".join(errors))
-        shutil.copyfile(Path(folder) / "derivation.pdf", pdf_path)
-    return pdf_path
+        return write_file(pdf_path, (Path(folder) / "document.pdf").read_bytes(), force=force)

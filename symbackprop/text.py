@@ -50,21 +50,26 @@ def _partial(of: sp.Symbol, wrt: sp.Symbol) -> str:
     return f"∂{_text(of)}/∂{_text(wrt)}"
 
 
-def derivation_text(d: Derivation, show_chain=None) -> str:
-    """The whole derivation as text; the chain and closed form are shown for ``show_chain``
-    (default: the first variable)."""
-    graph = d.graph
-    output = graph.output
-    p = d.wrt[0] if show_chain is None else show_chain
+def gradient_lines(d: Derivation, p: sp.Symbol) -> list[tuple[str, str]]:
+    """∂J/∂p as text: the chain of partials, their values, the delta form, the closed form."""
+    printer = TextPrinter()
     chain = d.chain(p)
     factors = " + ".join(" · ".join(_partial(f.of, f.wrt) for f in path.factors) for path in chain.paths)
-    printer = TextPrinter()
     values = " + ".join(" · ".join(printer.parenthesize(f.expr, PRECEDENCE["Mul"]) for f in path.factors) for path in chain.paths)
+    return [(_partial(d.graph.output, p), factors), ("", values), ("", _text(d.gradient(p))), ("", _text(d[p]))]
+
+
+def derivation_text(d: Derivation, show_chain=None) -> str:
+    """The whole derivation as text, with the chain rule written out for the variables in
+    ``show_chain`` (one symbol or a list; default: the first variable)."""
+    graph = d.graph
+    output = graph.output
+    chains = [d.wrt[0]] if show_chain is None else list(show_chain) if isinstance(show_chain, (list, tuple)) else [show_chain]
     sections = [
         ("Forward pass", [(_text(s.symbol), _text(s.expr)) for s in graph.steps]),
         ("Backward pass: deltas δ_v = ∂%s/∂v, output first" % output, [(_text(s), _text(e)) for s, e in d.deltas]),
         ("Gradients", [(_partial(output, q), _text(d.gradient(q))) for q in d.wrt]),
-        (f"Chain rule for {p}", [(_partial(output, p), factors), ("", values), ("", _text(d[p]))]),
     ]
+    sections += [(f"Chain rule for {p}", gradient_lines(d, p)) for p in chains]
     title = f"Backpropagation through {graph.description}"
     return render("derivation.txt.j2", title=title, sections=sections)

@@ -199,6 +199,6 @@ def walkthrough_markdown(w: Walkthrough, digits: int = 6) -> str:
     return render("walkthrough.md.j2", **_document_parts(w, digits))
 
 
-def walkthrough_pdf(w: Walkthrough, path, digits: int = 6):
-    """The worked example as a PDF, through pdflatex."""
-    return pdflatex(walkthrough_latex(w, digits), path)
+def walkthrough_pdf(w: Walkthrough, path, digits: int = 6, force: bool = False):
+    """The worked example as a PDF, through pdflatex (an existing file only with ``force``)."""
+    return pdflatex(walkthrough_latex(w, digits), path, force=force)

@@ -16,7 +16,7 @@ def readme_commands() -> list[str]:
 
 def test_readme_starts_with_the_main_job_and_the_test_command():
     main, tests = readme_commands()[:2]
-    assert main.endswith("python -m symbackprop")
+    assert main.endswith("symbackprop demo")
     assert "pytest" in tests
 
 
@@ -25,11 +25,18 @@ def test_ci_runs_exactly_the_readme_test_command():
     assert readme_commands()[1] in ci_lines
 
 
-def test_main_job_prints_the_derivation_of_the_2_2_2_1_network():
-    out = subprocess.run([sys.executable, "-m", "symbackprop"], capture_output=True, text=True, check=True, cwd=ROOT).stdout
+def test_main_job_derives_writes_and_checks_the_2_2_2_1_network(tmp_path):
+    script = Path(sys.executable).parent / "symbackprop"  # the console script the README runs
+    run = subprocess.run([str(script), "demo"], capture_output=True, text=True, check=True, cwd=tmp_path)
+    out = run.stdout
     assert out.startswith("Backpropagation through the 2-2-2-1 network, sigmoid, loss half_sse")
     assert "δ_z1 = a1*(1 - a1)*(δ_z3*w5 + δ_z4*w7)" in out
     assert "∂J/∂w1 = ∂J/∂a5 · ∂a5/∂z5 · ∂z5/∂a3 · ∂a3/∂z3 · ∂z3/∂a1 · ∂a1/∂z1 · ∂z1/∂w1 + " in out
+    assert out.rstrip().endswith("15 pass, 0 fail, 0 on a kink (eps 1e-06, atol 1e-05, rtol 0.001)")
+    written = sorted(p.name for p in (tmp_path / "symbackprop-demo").iterdir())
+    assert written == ["derivation.tex", "grads.py", "walkthrough.md"]
+    again = subprocess.run([sys.executable, "-m", "symbackprop", "demo"], check=False, capture_output=True, text=True, cwd=tmp_path)
+    assert again.returncode == 0 and again.stdout == out  # a rerun writes the same bytes, so it may
 
 
 def test_a_built_wheel_ships_the_templates_and_runs(tmp_path):
@@ -42,6 +49,7 @@ def test_a_built_wheel_ships_the_templates_and_runs(tmp_path):
         archive.extractall(unpacked)
     script = ("import sys, runpy; sys.path.insert(0, sys.argv[1]); import symbackprop; "
               "assert symbackprop.__file__.startswith(sys.argv[1]), symbackprop.__file__; "
+              "sys.argv = ['symbackprop', 'derive', '--layers', '2,2,1']; "
               "runpy.run_module('symbackprop', run_name='__main__')")
     out = subprocess.run([sys.executable, "-c", script, str(unpacked)], capture_output=True, text=True, check=True,
                          cwd=tmp_path).stdout

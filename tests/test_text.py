@@ -11,7 +11,7 @@ def test_expression_derivation_lists_steps_deltas_gradients_and_chain():
     text = derivation_text(sb.backprop(x * sb.sigmoid(y)), show_chain=y)
     assert text.splitlines()[0] == "Backpropagation through f = x*sigmoid(y)"
     assert "  v1 = sigmoid(y)\n  f = v1*x\n" in text
-    assert "  ∂f/∂y = ∂f/∂v1 · ∂v1/∂y\n   = x · (v1*(1 - v1))\n   = x*(1 - sigmoid(y))*sigmoid(y)\n" in text
+    assert "  ∂f/∂y = ∂f/∂v1 · ∂v1/∂y\n   = x · (v1*(1 - v1))\n   = δ_v1*v1*(1 - v1)\n   = x*(1 - sigmoid(y))*sigmoid(y)\n" in text
 
 
 def test_a_weight_reached_through_two_neurons_shows_both_paths():
