@@ -10,6 +10,7 @@ delta_z1*x1
 __version__ = "0.1.0"
 
 from .api import backprop
+from .check import GradcheckReport, gradcheck
 from .codegen import numpy_module
 from .compile import compile
 from .derive import Chain, Derivation, Factor, Path
@@ -28,23 +29,28 @@ from .primitives import (
     tanh,
 )
 from .train import train
+from .verify import ChainVerdict, Verdict, verify
 from .walkthrough import Walkthrough, walkthrough, walkthrough_latex, walkthrough_markdown, walkthrough_pdf
 
 __all__ = [
     "ACTIVATIONS",
     "LOSSES",
     "Chain",
+    "ChainVerdict",
     "Derivation",
     "Factor",
+    "GradcheckReport",
     "Graph",
     "Path",
     "Step",
+    "Verdict",
     "Walkthrough",
     "backprop",
     "binary_cross_entropy",
     "compile",
     "cross_entropy",
     "document_latex",
+    "gradcheck",
     "gradient_latex",
     "leaky_relu",
     "mlp",
@@ -56,6 +62,7 @@ __all__ = [
     "softplus",
     "tanh",
     "train",
+    "verify",
     "walkthrough",
     "walkthrough_latex",
     "walkthrough_markdown",

@@ -175,7 +175,7 @@ def run_check(args) -> int:
     given = {}
     if args.values:
         values = _values(args.values)
-        missing = [n for n in module.PARAMETERS + module.INPUTS + module.TARGETS if n not in values]
+        missing = [n for n in module.INPUTS + module.TARGETS + module.PARAMETERS if n not in values]
         if missing:
             raise UsageError(f"the values file {args.values} lacks {', '.join(missing)}")
         given = {group: [values[n] for n in names] for group, names in

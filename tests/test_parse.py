@@ -1,0 +1,84 @@
+"""Reading formulas without eval: what is allowed, and a hostile corpus that must run nothing."""
+
+import subprocess
+import sys
+
+import pytest
+import sympy as sp
+
+import symbackprop as sb
+from symbackprop.parse import ParseError, parse_expr
+
+x, y, z = sp.symbols("x y z")
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("x*y + 2", x * y + 2),
+    ("-x**2 / (1 + y)", -x**2 / (1 + y)),
+    ("2^x + 1", 2**x + 1),  # ^ is a power, with the precedence of **
+    ("x + 2^3*y", x + 8 * y),
+    ("σ(z)*(1 - sigmoid(z))", sb.sigmoid(z) * (1 - sb.sigmoid(z))),
+    ("exp(-x) + ln(y) + log(y) + sqrt(x) + abs(y) + tanh(z)", sp.exp(-x) + 2 * sp.log(y) + sp.sqrt(x) + sp.Abs(y) + sp.tanh(z)),
+    ("relu(x) + softplus(y) + leaky_relu(z)", sb.relu(x) + sb.softplus(y) + sb.leaky_relu(z)),
+    ("0.5*x + 1e-3", sp.Rational(1, 2) * x + sp.Rational(1, 1000)),
+    ("pi*E", sp.pi * sp.E),
+    ("ŷ - y", sp.Symbol("ŷ") - y),
+])
+def test_allowed_formulas(text, expected):
+    assert parse_expr(text) == expected
+
+
+def test_known_symbols_only_when_given():
+    assert parse_expr("a2*w", {"a2": sp.Symbol("a2"), "w": sp.Symbol("w")}) == sp.Symbol("a2") * sp.Symbol("w")
+    with pytest.raises(ParseError, match="unknown symbol 'q'; the symbols here are: a2, w"):
+        parse_expr("q*w", {"a2": sp.Symbol("a2"), "w": sp.Symbol("w")})
+
+
+SENTINEL = "symbackprop_sentinel_file"
+HOSTILE = [
+    f"__import__('pathlib').Path('{SENTINEL}').touch()",
+    f"open('{SENTINEL}', 'w')",
+    "().__class__.__bases__[0].__subclasses__()",
+    "x.__class__",
+    "globals()",
+    "eval('1')",
+    "exec('import os')",
+    "(lambda: __import__('os'))()",
+    f"[__import__('os').system('touch {SENTINEL}') for _ in (1,)]",
+    "{k: 1 for k in (1,)}",
+    "(x := 1)",
+    "f'{x}'",
+    "'string'",
+    "x if y else z",
+    "x[0]",
+    "x and y",
+    "x < y",
+    "sin(x, key=1)",
+    "sin(*[x])",
+    "__builtins__",
+    "2**2**2**2**2",
+    "9" * 80,
+    "1e999",
+    "x" + "+x" * 1500,
+    "(" * 300 + "x" + ")" * 300,
+    "exp",
+    "x y",
+    "2x",
+]
+
+
+@pytest.mark.parametrize("text", HOSTILE)
+def test_hostile_formulas_are_refused_and_run_nothing(text, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ParseError):
+        parse_expr(text)
+    assert not (tmp_path / SENTINEL).exists()
+
+
+def test_hostile_formulas_on_the_command_line_exit_2_and_run_nothing(tmp_path):
+    for text in HOSTILE[:9]:
+        run = subprocess.run([sys.executable, "-m", "symbackprop", "derive", "--expr", text], cwd=tmp_path,
+                             capture_output=True, text=True, check=False)
+        assert run.returncode == 2, text
+        assert run.stderr.count("\n") == 1 and run.stderr.startswith("symbackprop: error: ") and "Traceback" not in run.stderr
+    assert not (tmp_path / SENTINEL).exists()

@@ -1,0 +1,80 @@
+"""The hand-derivation verifier: the published mistakes are caught, right claims pass in any
+spelling, and counterexamples are real."""
+
+import pytest
+import sympy as sp
+
+import symbackprop as sb
+from symbackprop.testing import assert_gradient
+
+z, x, y = sp.symbols("z x y")
+NET = sb.mlp([1, 1, 1], activation="sigmoid", loss="bce")  # two layers of one neuron, BCE
+
+
+def test_the_three_published_mistakes_are_caught():
+    # σ(z) written as 1/(1 + e^z)
+    assert not sb.verify("1/(1 + exp(z))", sb.sigmoid(z))
+    # dJ/dŷ with the wrong sign, and dŷ/dz2 as z2(1 − z2): the chain verdict names both
+    verdict = sb.verify(["y/ŷ + (1 - y)/(1 - ŷ)", "z2*(1 - z2)", "a1"], NET, wrt="w2")
+    assert verdict.factors_right == [False, False, True]
+    a2, y1 = sp.symbols("a2 y1")
+    assert verdict.factors[0][1].correct == (a2 - y1) / (a2 * (1 - a2))
+    assert verdict.factors[1][1].correct == a2 * (1 - a2)
+    assert not verdict and not verdict.product
+    assert "2 factor(s) wrong" in str(verdict) and "should be a2*(1 - a2)" in str(verdict)
+
+
+@pytest.mark.parametrize("claim", [
+    ["-y/ŷ + (1 - y)/(1 - ŷ)", "ŷ*(1 - ŷ)", "a1"],
+    ["(yhat - y)/(yhat*(1 - yhat))", "sigmoid(z2)*(1 - sigmoid(z2))", "sigmoid(w1*x1 + b1)"],
+    ["(y_hat - y)/(y_hat - y_hat**2)", "exp(-z2)/(1 + exp(-z2))**2", "a1"],
+])
+def test_right_factors_pass_in_any_spelling(claim):
+    verdict = sb.verify(claim, NET, wrt="w2")
+    assert verdict and verdict.product
+
+
+@pytest.mark.parametrize("claim, right", [
+    ("(ŷ - y)*a1", True),
+    ("(ŷ - y)*w2*a1*(1 - a1)*x1", False),  # that is ∂J/∂w1
+    ("(sigmoid(w2*sigmoid(w1*x1 + b1) + b2) - y1)*sigmoid(w1*x1 + b1)", True),
+    ("(y - ŷ)*a1", False),
+])
+def test_whole_gradient_claims(claim, right):
+    assert bool(sb.verify(claim, NET, wrt="w2")) is right
+
+
+def test_counterexamples_are_real_points():
+    verdict = sb.verify("x*cos(x*y)", sp.sin(x * y), wrt=x)
+    assert not verdict
+    point = {s: sp.Float(v, 30) for s, v in verdict.counterexample.items()}
+    assert float(verdict.claimed.xreplace(point)) == pytest.approx(verdict.claimed_value, rel=1e-9)
+    assert float(sp.diff(sp.sin(x * y), x).xreplace(point)) == pytest.approx(verdict.correct_value, rel=1e-9)
+    assert abs(verdict.claimed_value - verdict.correct_value) > 1e-6
+
+
+def test_claims_outside_the_domain_of_one_side_are_probed_where_both_are_defined():
+    assert sb.verify("1/x", sp.log(x), wrt=x)
+    assert not sb.verify("1/(2*x)", sp.log(x), wrt=x)
+    assert sb.verify("sqrt(x)/(2*x)", sp.sqrt(x), wrt=x)
+
+
+def test_errors_name_the_problem():
+    with pytest.raises(ValueError, match="unknown symbol 'q'"):
+        sb.verify("q*a1", NET, wrt="w2")
+    with pytest.raises(ValueError, match="has 3 factors .*∂J/∂a2 · ∂a2/∂z2 · ∂z2/∂w2.*got 2"):
+        sb.verify(["a1", "a1"], NET, wrt="w2")
+    with pytest.raises(ValueError, match="sums 2 chain-rule paths"):
+        sb.verify(["1", "1", "1", "1", "1"], sb.mlp([1, 1, 2], bias=None), wrt="w1")
+    with pytest.raises(ValueError, match="not a variable"):
+        sb.verify("1", NET, wrt="w7")
+    with pytest.raises(ValueError, match="the claim uses q"):
+        sb.verify(sp.Symbol("q"), NET, wrt="w2")
+
+
+def test_assert_gradient_shows_the_claim_the_truth_and_a_counterexample():
+    assert_gradient("(ŷ - y)*a1", NET, wrt="w2")
+    with pytest.raises(AssertionError) as failure:
+        assert_gradient("(y - ŷ)*a1", NET, wrt="w2")
+    message = str(failure.value)
+    assert "claimed a1*(y1 - a2)" in message and "should be" in message and ": claimed " in message
