@@ -25,7 +25,8 @@ from sympy.printing.pycode import PythonCodePrinter
 from . import __version__, naming
 from .derive import Derivation
 from .layers import LayerBlocks, block, layer_blocks, softmax_columns
-from .primitives import sigmoid, softmax
+from .matrix import BATCH, MatrixDerivation, MatrixTextPrinter, activation_value, loss_scale, loss_value, matmul
+from .primitives import FUSED_DELTAS, sigmoid, softmax
 from .templates_ import render
 from .text import TextPrinter, positive_first
 
@@ -137,7 +138,19 @@ class ArrayPrinter(_CodePrinter, NumPyPrinter):
         return f"np.maximum({self._print(expr.args[0])}, 0.0)"
 
     def _print_Heaviside(self, expr):
-        return f"np.heaviside({self._print(expr.args[0])}, 0.0)"
+        return f"({self._print(expr.args[0])} > 0)"  # a boolean array: multiplies as 0 and 1
+
+    def _print_matmul(self, expr):
+        return " @ ".join(self.parenthesize(a, PRECEDENCE["Mul"], strict=False) for a in expr.args)
+
+    def _print_transpose(self, expr):
+        return "%s.T" % self.parenthesize(expr.args[0], 1000, strict=True)
+
+    def _print_rowsum(self, expr):
+        return "%s.sum(axis=1, keepdims=True)" % self.parenthesize(expr.args[0], 1000, strict=True)
+
+    def _print_colsum(self, expr):
+        return "%s.sum(axis=0, keepdims=True)" % self.parenthesize(expr.args[0], 1000, strict=True)
 
 
 def _comment(symbol, expr) -> str:
@@ -339,4 +352,76 @@ def numpy_module(d: Derivation) -> str:
         sample=sample,
         batch=batch,
         uses_math="math." in str(sample),
+    )
+
+
+def numpy_matrix_module(d: MatrixDerivation) -> str:
+    """The source of a standalone NumPy module for a matrix-form derivation: ``@`` and ``.T``,
+    in-place updates where they save an array, float32 or float64, any batch size."""
+    graph = d.graph
+    text = MatrixTextPrinter().doprint  # comments in matrix notation
+    names = {symbol: symbol.name for symbol in graph.shapes}
+    names.update({symbol: symbol.name for symbol, _ in d.deltas})
+    definitions, logsumexp, forward = {}, {}, []
+    for step in graph.steps[:-1]:
+        Z = step.symbol
+        if step.op == "affine":
+            W, A, b = step.args
+            forward.append((f"{Z} = {W} {A}" + ("" if b is None else f" + {b}"), f"{Z} = {W} @ {A}"))
+            if b is not None:
+                forward.append(("", f"{Z} += {b}"))
+        elif step.op == "softmax":
+            (logits,) = step.args
+            logsumexp[(logits,)] = f"lse_{step.layer}"
+            definitions[Z] = softmax_columns(logits)
+            forward.append(("log-sum-exp of each column", f"lse_{step.layer} = _logsumexp_columns({logits})"))
+            forward.append((f"{Z} = softmax({logits}), column by column", f"{Z} = np.exp({logits} - lse_{step.layer})"))
+        else:
+            name, logits = step.args
+            definitions[Z] = activation_value(name, logits)
+            forward.append((f"{Z} = {text(definitions[Z])}", f"{Z} = {ArrayPrinter(names, {}, {}).code(definitions[Z])}"))
+    printer = ArrayPrinter(names, definitions, logsumexp)
+
+    name, Y, A_out = graph.steps[-1].args
+    loss: list = []
+    summed = _batch_sum(printer, loss_scale(name, graph) * loss_value(name, Y, A_out), set(names), loss, dot="np.vdot")
+    loss.append((f"J = the mean over the batch of Σ over the outputs of {text(loss_value(name, Y, A_out))}",
+                 f"J = ({summed})*inv_m"))
+
+    backward = []
+    for i, (delta, expr) in enumerate(d.deltas):
+        factors = sp.Mul.make_args(expr)
+        products = [f for f in factors if isinstance(f, matmul)]
+        comment = f"{delta} = {text(expr)}"
+        if len(products) == 1 and len(factors) > 1:  # local ⊙ (W^T dZ): the product, then *= in place
+            backward.append((comment, f"{delta} = {printer.code(products[0])}"))
+            backward += [("", f"{delta} *= {printer.code(f)}") for f in factors if f is not products[0]]
+        else:
+            backward.append((comment, f"{delta} = {printer.code(expr)}"))
+        if i == 0:
+            backward.append(("", f"{delta} *= inv_m"))
+    gradients = [(f"d{p} = {text(expr)}", f"d{p} = {printer.code(expr * BATCH)}") for p, expr in d.gradients]
+
+    needed = _needed(forward, " ".join(statement for _, statement in loss))
+    output = A_out.name
+    sizes = graph.sizes
+    shapes = [tuple(int(v) for v in graph.shapes[p]) if all(v.is_Integer for v in graph.shapes[p]) else None
+              for p in graph.params]
+    if any(shape is None for shape in shapes):
+        concrete = {sp.Symbol(f"n_{l}", positive=True, integer=True): n for l, n in enumerate(sizes)}
+        shapes = [tuple(int(v.xreplace(concrete)) for v in graph.shapes[p]) for p in graph.params]
+    return render(
+        "numpy_matrix_module.py.j2",
+        version=__version__,
+        description=graph.description,
+        loss_equation=f"J = (1/m) Σ over the batch and the outputs of {text(loss_scale(name, graph) * loss_value(name, Y, A_out))}",
+        parameters=_tuple(f'"{p}"' for p in graph.params),
+        shapes=_tuple(str(shape) for shape in shapes),
+        n_inputs=sizes[0], n_outputs=sizes[-1],
+        probability_targets=(("softmax" if graph.step(A_out).op == "softmax" else None), name) in FUSED_DELTAS,
+        unpack=", ".join(p.name for p in graph.params),
+        forward=forward, loss_forward=needed, loss=loss, backward=backward, gradients=gradients,
+        gradient_names=", ".join(f"d{p}" for p in graph.params),
+        output=output,
+        sigmoid="_sigmoid(" in str(forward), softmax=bool(logsumexp),
     )

@@ -1,0 +1,296 @@
+"""Networks in matrix form: layers as matrix expressions, backprop as vector-Jacobian rules.
+
+A batch is a matrix with one column per sample: ``X`` is ``n_0 × m``, layer ``l`` computes
+``Z_l = W_l A_{l-1} + b_l`` (``W_l``: ``n_l × n_{l-1}``, ``b_l``: ``n_l × 1``, broadcast over the
+``m`` columns) and ``A_l = g(Z_l)``; the loss is the mean over the batch of the per-sample loss.
+Sizes stay symbolic, so one derivation serves every width.
+
+Formulas are SymPy expressions over symbols named after the matrices: an ordinary product of
+matrices is elementwise (⊙), and :class:`matmul`, :class:`transpose` and :class:`rowsum` are
+the linear algebra. The reverse sweep applies one vector-Jacobian rule per operation
+(:data:`VJP_RULES`) and gives the textbook formulas: ``dZ_2 = A_2 − Y``,
+``dW_2 = dZ_2 A_1ᵀ / m``, ``db_2 = Σ dZ_2 / m``, ``dZ_1 = W_2ᵀ dZ_2 ⊙ g'(Z_1)``.
+
+>>> net = matrix_mlp([784, 128, 10], activation=["relu", "softmax"], loss="cross_entropy")
+>>> d = matrix_backprop(net)
+>>> dict(d.deltas)[sp.Symbol("dZ_2")], dict(d.deltas)[sp.Symbol("dZ_1")]
+(A_2 - Y, Heaviside(Z_1, 0)*matmul(transpose(W_2), dZ_2))
+>>> dict(d.gradients)[sp.Symbol("W_1")]
+matmul(dZ_1, transpose(X))/m
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import sympy as sp
+from sympy.printing.precedence import PRECEDENCE
+
+from .network import BIAS_MODES, _check_activations, _check_layers
+from .primitives import ACTIVATIONS, FUSED_DELTAS, LOSSES
+from .simplify import local_partial
+from .text import TextPrinter
+
+BATCH = sp.Symbol("m", positive=True, integer=True)  # samples in a batch: the columns
+
+
+class matmul(sp.Function):
+    """The matrix product of two matrices (not commutative, unlike the elementwise ``*``)."""
+
+    nargs = 2
+
+    def _latex(self, printer, exp=None):
+        return " ".join(printer.parenthesize(a, 1000, strict=True) if isinstance(a, sp.Add) else printer._print(a)
+                        for a in self.args)
+
+
+class transpose(sp.Function):
+    """The transpose of a matrix."""
+
+    nargs = 1
+
+    def _latex(self, printer, exp=None):
+        return r"%s^{T}" % printer.parenthesize(self.args[0], 1000, strict=True)
+
+
+class rowsum(sp.Function):
+    """The sum over the columns (the samples of a batch): an ``n × 1`` column."""
+
+    nargs = 1
+
+    def _latex(self, printer, exp=None):
+        return r"\sum_{\text{batch}} %s" % printer.parenthesize(self.args[0], 1000, strict=True)
+
+
+class colsum(sp.Function):
+    """The sum over the rows of each column (over a layer's neurons): a ``1 × m`` row."""
+
+    nargs = 1
+
+    def _latex(self, printer, exp=None):
+        return r"\mathbf{1}^{T} %s" % printer.parenthesize(self.args[0], 1000, strict=True)
+
+
+class MatrixTextPrinter(TextPrinter):
+    """Matrix formulas as text: ⊙ for elementwise products, juxtaposition for matrix ones.
+
+    >>> A, W, G = sp.symbols("A_1 W_2 dZ_2")
+    >>> MatrixTextPrinter().doprint(A*(1 - A)*matmul(transpose(W), G))
+    'A_1 ⊙ (1 - A_1) ⊙ (W_2ᵀ dZ_2)'
+    """
+
+    def _print_Mul(self, expr):
+        numerator, denominator = sp.fraction(expr)
+        if denominator != 1:
+            return f"{self.parenthesize(numerator, PRECEDENCE['Mul'], strict=True)} / {self._print(denominator)}"
+        coefficient, rest = expr.as_coeff_Mul()
+        factors = [self.parenthesize(f, PRECEDENCE["Mul"], strict=True) if not isinstance(f, matmul)
+                   else f"({self._print(f)})" for f in sp.Mul.make_args(rest)]
+        head = "" if coefficient == 1 else ("-" if coefficient == -1 else self._print(coefficient) + "·")
+        return head + " ⊙ ".join(factors) if len(factors) > 1 or not head else head + factors[0]
+
+    def _print_matmul(self, expr):
+        return " ".join(self.parenthesize(a, PRECEDENCE["Mul"], strict=True) for a in expr.args)
+
+    def _print_transpose(self, expr):
+        return self.parenthesize(expr.args[0], 1000, strict=True) + "ᵀ"
+
+    def _print_rowsum(self, expr):
+        return "Σ_batch " + self.parenthesize(expr.args[0], 1000, strict=True)
+
+    def _print_colsum(self, expr):
+        return "Σ_rows " + self.parenthesize(expr.args[0], 1000, strict=True)
+
+    def _print_Heaviside(self, expr):
+        return f"1[{self._print(expr.args[0])} > 0]"
+
+
+@dataclass(frozen=True)
+class MatrixStep:
+    """One named matrix assignment. ``op`` is ``"affine"`` (``Z = W A + b``: args W, A, b or
+    None), ``"elementwise"`` (``A = g(Z)``: args name, Z), ``"softmax"`` (over each column: args
+    Z) or ``"loss"`` (``J = Σ over the batch and the outputs of ℓ(Y, A) / m``: args name, Y, A)."""
+
+    symbol: sp.Symbol
+    op: str
+    args: tuple
+    layer: int | None = None
+
+
+@dataclass(frozen=True)
+class MatrixGraph:
+    """A straight-line program of matrix steps, with the shape of every matrix."""
+
+    steps: tuple[MatrixStep, ...]
+    shapes: dict
+    inputs: tuple[sp.Symbol, ...]
+    targets: tuple[sp.Symbol, ...]
+    params: tuple[sp.Symbol, ...]
+    description: str = ""
+    sizes: tuple[int, ...] = ()  # the concrete layer sizes, for code; the shapes may stay symbolic
+
+    def __post_init__(self):
+        known = set(self.inputs) | set(self.targets) | set(self.params)
+        for step in self.steps:
+            used = {a for a in step.args if isinstance(a, sp.Symbol)}
+            if used - known:
+                raise ValueError(f"step {step.symbol} uses {', '.join(map(str, used - known))}, defined neither as a variable nor earlier")
+            known.add(step.symbol)
+        for step in self.steps:
+            if step.op == "affine":
+                W, A, b = step.args
+                if self.shapes[W][1] != self.shapes[A][0] or (b is not None and self.shapes[b][0] != self.shapes[W][0]):
+                    raise ValueError(f"the shapes of {W} {self.shapes[W]}, {A} {self.shapes[A]}"
+                                     f"{'' if b is None else f' and {b} {self.shapes[b]}'} do not fit Z = W A + b")
+
+    @property
+    def output(self) -> sp.Symbol:
+        return self.steps[-1].symbol
+
+    def step(self, symbol) -> MatrixStep:
+        return next(s for s in self.steps if s.symbol == symbol)
+
+
+def matrix_mlp(layers: Sequence[int], activation="sigmoid", loss: str = "half_sse", bias: str | None = "per_neuron",
+               symbolic_sizes: bool = True) -> MatrixGraph:
+    """The network of :func:`symbackprop.mlp` in matrix form: ``X``, ``Y``, ``W_l``, ``b_l``.
+
+    With ``symbolic_sizes`` the shapes are ``n_l × n_{l-1}`` (one derivation for every width);
+    the layer sizes are still checked and kept in ``description``.
+    """
+    sizes = _check_layers(layers)
+    activations = _check_activations(activation, len(sizes) - 1)
+    if loss not in LOSSES:
+        raise ValueError(f"unknown loss {loss!r}; known losses: {', '.join(LOSSES)}")
+    if bias not in BIAS_MODES or bias == "per_layer":
+        raise ValueError("the matrix form takes bias='per_neuron' (a vector b_l per layer) or None")
+    dims = [sp.Symbol(f"n_{l}", positive=True, integer=True) if symbolic_sizes else sp.Integer(n) for l, n in enumerate(sizes)]
+    X, Y = sp.Symbol("X"), sp.Symbol("Y")
+    shapes = {X: (dims[0], BATCH), Y: (dims[-1], BATCH)}
+    steps, params = [], []
+    previous = X
+    for layer, name in enumerate(activations, start=1):
+        W, Z, A = sp.Symbol(f"W_{layer}"), sp.Symbol(f"Z_{layer}"), sp.Symbol(f"A_{layer}")
+        b = sp.Symbol(f"b_{layer}") if bias else None
+        shapes.update({W: (dims[layer], dims[layer - 1]), Z: (dims[layer], BATCH), A: (dims[layer], BATCH)})
+        params.append(W)
+        if b is not None:
+            shapes[b] = (dims[layer], sp.Integer(1))
+            params.append(b)
+        steps.append(MatrixStep(Z, "affine", (W, previous, b), layer))
+        steps.append(MatrixStep(A, "softmax", (Z,), layer) if name == "softmax" else MatrixStep(A, "elementwise", (name, Z), layer))
+        previous = A
+    steps.append(MatrixStep(sp.Symbol("J"), "loss", (loss, Y, previous)))
+    names = activations[0] if len(set(activations)) == 1 else ", ".join(activations)
+    description = f"the {'-'.join(map(str, sizes))} network in matrix form, {names}, loss {loss}, bias {bias}"
+    return MatrixGraph(tuple(steps), shapes, (X,), (Y,), tuple(params), description, sizes)
+
+
+# ------------------------------------------------------------------------------------------
+# Elementwise formulas, taken from the scalar engine: one prototype neuron per function.
+
+_z, _a, _y = sp.symbols("z a y")
+
+
+def activation_value(name: str, Z: sp.Symbol) -> sp.Expr:
+    """g(Z), elementwise."""
+    return ACTIVATIONS[name](Z)
+
+
+def activation_derivative(name: str, Z: sp.Symbol, A: sp.Symbol) -> sp.Expr:
+    """g'(Z) written, where it can be, in terms of the output A = g(Z) (σ' = A(1 − A))."""
+    g = ACTIVATIONS[name](_z)
+    return local_partial(g, _z, {g: _a}).xreplace({_z: Z, _a: A})
+
+
+def loss_value(name: str, Y: sp.Symbol, A: sp.Symbol) -> sp.Expr:
+    """One entry's loss ℓ(y, a) (for mse the 1/K stays with the sum over outputs, see loss_scale)."""
+    return LOSSES[name]((_y,), (_a,)).xreplace({_y: Y, _a: A})
+
+
+def loss_derivative(name: str, Y: sp.Symbol, A: sp.Symbol) -> sp.Expr:
+    """∂ℓ/∂a, elementwise."""
+    value = LOSSES[name]((_y,), (_a,))
+    return local_partial(value, _a, {}).xreplace({_y: Y, _a: A})
+
+
+# ------------------------------------------------------------------------------------------
+# The vector-Jacobian rules: given the step and G = ∂L/∂(its output), the contributions to the
+# deltas of its arguments (L = the loss summed over the batch; J = L / m).
+
+def _affine(step, G, graph):
+    W, A, b = step.args
+    rules = {W: matmul(G, transpose(A)), A: matmul(transpose(W), G)}
+    if b is not None:
+        rules[b] = rowsum(G)
+    return rules
+
+
+def _elementwise(step, G, graph):
+    name, Z = step.args
+    return {Z: G * activation_derivative(name, Z, step.symbol)}
+
+
+def _softmax(step, G, graph):
+    (Z,) = step.args
+    A = step.symbol
+    return {Z: A * (G - colsum(A * G))}  # per column: A ⊙ (G − 1ᵀ(A ⊙ G))
+
+
+def _loss(step, G, graph):
+    name, Y, A = step.args
+    return {A: loss_scale(name, graph) * loss_derivative(name, Y, A)}
+
+
+VJP_RULES = {"affine": _affine, "elementwise": _elementwise, "softmax": _softmax, "loss": _loss}
+
+
+def loss_scale(name: str, graph: MatrixGraph) -> sp.Expr:
+    """The factor before Σ over the outputs: 1/K for mse, 1 otherwise."""
+    return 1 / graph.shapes[graph.targets[0]][0] if name == "mse" else sp.S.One
+
+
+@dataclass(frozen=True)
+class MatrixDerivation:
+    """``deltas``: ``(dZ_l or dA_l, formula)`` in sweep order; ``gradients``: ``(parameter,
+    formula of ∂J/∂parameter)``, mean over the batch."""
+
+    graph: MatrixGraph
+    deltas: tuple[tuple[sp.Symbol, sp.Expr], ...]
+    gradients: tuple[tuple[sp.Symbol, sp.Expr], ...]
+
+
+def delta_symbol(symbol: sp.Symbol) -> sp.Symbol:
+    return sp.Symbol("d" + symbol.name)
+
+
+def matrix_backprop(graph: MatrixGraph) -> MatrixDerivation:
+    """One reverse sweep over the matrix steps with :data:`VJP_RULES`. A delta used by one step
+    only is written into it (dA_l into dZ_l); a fused rule replaces the chain where the math
+    collapses (softmax + cross-entropy: dZ = A − Y)."""
+    loss_step, *rest = reversed(graph.steps)
+    name, Y, A_out = loss_step.args
+    last = graph.step(A_out)
+    kind = "softmax" if last.op == "softmax" else last.args[0]
+    fused = FUSED_DELTAS.get((kind, name))
+
+    contributions: dict[sp.Symbol, list] = {}
+    preset: dict[sp.Symbol, sp.Expr] = {}
+    if fused is None:
+        contributions.update({s: [e] for s, e in _loss(loss_step, sp.S.One, graph).items()})
+    else:
+        preset[last.args[-1]] = fused(A_out, Y)  # dZ of the output layer, directly
+
+    deltas = []
+    for step in rest:
+        if fused is not None and step is last:
+            continue
+        delta = preset.get(step.symbol, sp.Add(*contributions.get(step.symbol, [])))
+        if step.op == "affine":  # dZ_l is named: the parameters' gradients and the layer below use it
+            deltas.append((delta_symbol(step.symbol), delta))
+            delta = delta_symbol(step.symbol)
+        for symbol, expr in VJP_RULES[step.op](step, delta, graph).items():
+            contributions.setdefault(symbol, []).append(expr)
+    gradients = tuple((p, sp.Add(*contributions[p]) / BATCH) for p in graph.params)
+    return MatrixDerivation(graph, tuple(deltas), gradients)
