@@ -15,16 +15,14 @@ import os
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
-import random
-import statistics
 import sys
-import timeit
 from pathlib import Path
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import hand_written as hand
+from timing import race
 
 import symbackprop as sb
 
@@ -51,24 +49,6 @@ def jax_gradients():
     single, batched = jax.jit(jax.grad(loss)), jax.jit(jax.grad(batch_loss))
     return (lambda th, x, t: single(th, x, t).block_until_ready(),
             lambda th, X, T: batched(th, X, T).block_until_ready())
-
-
-def race(candidates: dict, repeats: int = 21) -> dict:
-    """Median seconds per call of each candidate, repeats interleaved in shuffled order."""
-    numbers = {}
-    for name, call in candidates.items():
-        number, elapsed = 1, 0.0
-        while elapsed < 0.05:  # calibrate: one repeat lasts at least 50 ms
-            number *= 2
-            elapsed = timeit.timeit(call, number=number)
-        numbers[name] = number
-    times = {name: [] for name in candidates}
-    order = list(candidates)
-    for _ in range(repeats):
-        random.shuffle(order)
-        for name in order:
-            times[name].append(timeit.timeit(candidates[name], number=numbers[name]) / numbers[name])
-    return {name: statistics.median(values) for name, values in times.items()}
 
 
 def show(title: str, medians: dict, reference: str) -> None:

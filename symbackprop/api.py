@@ -5,6 +5,7 @@ from __future__ import annotations
 import sympy as sp
 
 from .derive import Derivation, derive
+from .matrix import MatrixGraph, matrix_backprop
 from .network import Graph
 
 
@@ -14,12 +15,18 @@ def backprop(net_or_expr, wrt=None) -> Derivation:
     ``net_or_expr`` is a :class:`Graph` (e.g. from :func:`symbackprop.mlp`) or a SymPy expression;
     ``wrt`` defaults to the network's parameters, or all the symbols of an expression (by name).
     ``d[p]`` is the closed form; ``d.chain(p)``, ``d.gradient(p)`` and ``d.delta(step)`` the other views.
+    A network in matrix form (``mlp(..., form="matrix")``) gives a
+    :class:`~symbackprop.matrix.MatrixDerivation` instead.
 
     >>> import sympy as sp
     >>> x, y = sp.symbols("x y")
     >>> backprop(x * sp.sin(y), wrt=[y])[y]
     x*cos(y)
     """
+    if isinstance(net_or_expr, MatrixGraph):
+        if wrt is not None:
+            raise ValueError("a network in matrix form is derived for all its parameters; leave out wrt")
+        return matrix_backprop(net_or_expr)
     graph = net_or_expr if isinstance(net_or_expr, Graph) else Graph.from_expr(net_or_expr)
     return derive(graph, _check_wrt(graph, wrt))
 

@@ -321,8 +321,10 @@ def _names(symbols, names) -> dict:
                 unpack=", ".join(code) + ("," if len(code) == 1 else ""))
 
 
-def numpy_module(d: Derivation) -> str:
+def numpy_module(d: Derivation | MatrixDerivation) -> str:
     """The source of a standalone NumPy module computing the loss and gradients of ``d``."""
+    if isinstance(d, MatrixDerivation):
+        return numpy_matrix_module(d)
     graph = d.graph
     names = naming.code_names(graph)
     inputs = graph.inputs + tuple(v for v in graph.variables if v not in d.wrt and v not in graph.inputs + graph.targets)
@@ -362,6 +364,7 @@ def numpy_matrix_module(d: MatrixDerivation) -> str:
     text = MatrixTextPrinter().doprint  # comments in matrix notation
     names = {symbol: symbol.name for symbol in graph.shapes}
     names.update({symbol: symbol.name for symbol, _ in d.deltas})
+    concrete = {sp.Symbol(f"n_{l}", positive=True, integer=True): n for l, n in enumerate(graph.sizes)}
     definitions, logsumexp, forward = {}, {}, []
     for step in graph.steps[:-1]:
         Z = step.symbol
@@ -384,15 +387,18 @@ def numpy_matrix_module(d: MatrixDerivation) -> str:
 
     name, Y, A_out = graph.steps[-1].args
     loss: list = []
-    summed = _batch_sum(printer, loss_scale(name, graph) * loss_value(name, Y, A_out), set(names), loss, dot="np.vdot")
+    matrices = set(graph.shapes) | {symbol for symbol, _ in d.deltas}
+    summed = _batch_sum(printer, (loss_scale(name, graph) * loss_value(name, Y, A_out)).xreplace(concrete), matrices, loss,
+                        dot="np.vdot")
     loss.append((f"J = the mean over the batch of Σ over the outputs of {text(loss_value(name, Y, A_out))}",
                  f"J = ({summed})*inv_m"))
 
     backward = []
-    for i, (delta, expr) in enumerate(d.deltas):
+    for i, (delta, formula) in enumerate(d.deltas):
+        expr = formula.xreplace(concrete)  # in code the sizes are numbers
         factors = sp.Mul.make_args(expr)
         products = [f for f in factors if isinstance(f, matmul)]
-        comment = f"{delta} = {text(expr)}"
+        comment = f"{delta} = {text(formula)}"
         if len(products) == 1 and len(factors) > 1:  # local ⊙ (W^T dZ): the product, then *= in place
             backward.append((comment, f"{delta} = {printer.code(products[0])}"))
             backward += [("", f"{delta} *= {printer.code(f)}") for f in factors if f is not products[0]]
@@ -405,11 +411,7 @@ def numpy_matrix_module(d: MatrixDerivation) -> str:
     needed = _needed(forward, " ".join(statement for _, statement in loss))
     output = A_out.name
     sizes = graph.sizes
-    shapes = [tuple(int(v) for v in graph.shapes[p]) if all(v.is_Integer for v in graph.shapes[p]) else None
-              for p in graph.params]
-    if any(shape is None for shape in shapes):
-        concrete = {sp.Symbol(f"n_{l}", positive=True, integer=True): n for l, n in enumerate(sizes)}
-        shapes = [tuple(int(v.xreplace(concrete)) for v in graph.shapes[p]) for p in graph.params]
+    shapes = [tuple(int(v.xreplace(concrete)) for v in graph.shapes[p]) for p in graph.params]
     return render(
         "numpy_matrix_module.py.j2",
         version=__version__,
@@ -423,5 +425,5 @@ def numpy_matrix_module(d: MatrixDerivation) -> str:
         forward=forward, loss_forward=needed, loss=loss, backward=backward, gradients=gradients,
         gradient_names=", ".join(f"d{p}" for p in graph.params),
         output=output,
-        sigmoid="_sigmoid(" in str(forward), softmax=bool(logsumexp),
+        sigmoid="_sigmoid(" in str(forward + loss + backward), softmax=bool(logsumexp),
     )

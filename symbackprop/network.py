@@ -188,7 +188,8 @@ def _postorder(expr: sp.Expr):
             stack.extend((arg, False) for arg in reversed(node.args))
 
 
-def mlp(layers: Sequence[int], activation="sigmoid", loss: str = "half_sse", bias: str | None = "per_neuron") -> Graph:
+def mlp(layers: Sequence[int], activation="sigmoid", loss: str = "half_sse", bias: str | None = "per_neuron",
+        form: str = "scalar") -> Graph:
     """A fully connected network as a graph of named steps z_i = Σ w a + b, a_i = g(z_i), J.
 
     ``layers`` is ``[n_inputs, hidden…, n_outputs]``; ``activation`` one name or one per
@@ -197,6 +198,8 @@ def mlp(layers: Sequence[int], activation="sigmoid", loss: str = "half_sse", bia
     shared by a layer's neurons) or ``None``. Neurons are numbered across the network; weights
     layer by layer, target neuron first, then source neuron; ``params`` lists weights, then biases.
     Cross-entropy after a softmax takes the targets to be a probability vector (Σ y = 1).
+    ``form="matrix"`` gives the same network with matrices ``W_l``, ``b_l``, ``X``, ``Y``
+    (:func:`symbackprop.matrix.matrix_mlp`), whose derivation serves every width.
 
     >>> net = mlp([2, 2, 2, 1], bias="per_layer")
     >>> net.params
@@ -204,6 +207,12 @@ def mlp(layers: Sequence[int], activation="sigmoid", loss: str = "half_sse", bia
     >>> net.step(sp.Symbol("z3")).expr
     a1*w5 + a2*w6 + b2
     """
+    if form == "matrix":
+        from .matrix import matrix_mlp  # the matrix form builds on this module's checks
+
+        return matrix_mlp(layers, activation, loss, bias)
+    if form != "scalar":
+        raise ValueError(f"unknown form {form!r}; use 'scalar' (one symbol per weight) or 'matrix'")
     layers = _check_layers(layers)
     activations = _check_activations(activation, len(layers) - 1)
     if loss not in LOSSES:

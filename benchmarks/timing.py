@@ -1,0 +1,25 @@
+"""Interleaved timing shared by the benchmarks: medians of repeats in shuffled order."""
+
+import random
+import statistics
+import timeit
+
+
+def race(candidates: dict, repeats: int = 21, target: float = 0.05) -> dict:
+    """Median seconds per call of each zero-argument callable; repeats are interleaved in
+    shuffled order so machine noise hits all candidates alike."""
+    numbers = {}
+    for name, call in candidates.items():
+        call()  # first call (and any compilation) outside the timing
+        number, elapsed = 1, 0.0
+        while elapsed < target:  # calibrate: one repeat lasts at least `target` seconds
+            number *= 2
+            elapsed = timeit.timeit(call, number=number)
+        numbers[name] = number
+    times = {name: [] for name in candidates}
+    order = list(candidates)
+    for _ in range(repeats):
+        random.shuffle(order)
+        for name in order:
+            times[name].append(timeit.timeit(candidates[name], number=numbers[name]) / numbers[name])
+    return {name: statistics.median(values) for name, values in times.items()}

@@ -1,0 +1,142 @@
+"""Matrix form: the textbook formulas, equal to the per-weight scalar gradients of the same
+network, finite differences on small random shapes, float32, and clear shape errors."""
+
+import itertools
+
+import numpy as np
+import pytest
+import sympy as sp
+from oracles import central_differences
+
+import symbackprop as sb
+from symbackprop.matrix import MatrixTextPrinter
+
+SPECS = {
+    "sigmoid half_sse": dict(layers=[3, 4, 2]),
+    "relu/softmax cross_entropy": dict(layers=[3, 5, 4], activation=["relu", "softmax"], loss="cross_entropy"),
+    "tanh/sigmoid bce": dict(layers=[2, 3, 1], activation=["tanh", "sigmoid"], loss="bce"),
+    "leaky_relu/identity mse no bias": dict(layers=[2, 3, 2], activation=["leaky_relu", "identity"], loss="mse", bias=None),
+    "softplus/softmax half_sse": dict(layers=[2, 3, 3], activation=["softplus", "softmax"]),
+    "deep tanh": dict(layers=[2, 3, 3, 3, 1], activation="tanh"),
+}
+
+
+def data(spec, batch, seed=0):
+    rng = np.random.default_rng(seed)
+    layers = spec["layers"]
+    X = rng.uniform(-1.5, 1.5, (batch, layers[0]))
+    Y = rng.uniform(0.05, 0.95, (batch, layers[-1]))
+    if spec.get("loss") == "cross_entropy":
+        Y /= Y.sum(axis=1, keepdims=True)
+    return X, Y
+
+
+def test_textbook_formulas():
+    d = sb.backprop(sb.mlp([784, 128, 10], activation=["relu", "softmax"], loss="cross_entropy", form="matrix"))
+    text = MatrixTextPrinter().doprint
+    assert [(str(s), text(e)) for s, e in d.deltas] == [("dZ_2", "A_2 - Y"), ("dZ_1", "1[Z_1 > 0] ⊙ (W_2ᵀ dZ_2)")]
+    assert [(str(p), text(e)) for p, e in d.gradients] == [
+        ("W_1", "dZ_1 Xᵀ / m"), ("b_1", "Σ_batch dZ_1 / m"), ("W_2", "dZ_2 A_1ᵀ / m"), ("b_2", "Σ_batch dZ_2 / m")]
+
+
+def test_one_derivation_serves_every_width():
+    small = sb.backprop(sb.mlp([3, 4, 2], form="matrix"))
+    large = sb.backprop(sb.mlp([784, 512, 10], form="matrix"))
+    assert small.deltas == large.deltas and small.gradients == large.gradients
+
+
+@pytest.mark.parametrize("name", SPECS)
+def test_matrix_gradients_equal_the_scalar_ones_reshaped(name):
+    spec = SPECS[name]
+    scalar = sb.compile(sb.backprop(sb.mlp(**spec)))
+    matrix = sb.compile(sb.backprop(sb.mlp(**spec, form="matrix")))
+    layers, bias = spec["layers"], spec.get("bias", "per_neuron")
+    rng = np.random.default_rng(1)
+    weights = [rng.normal(0, 0.7, (n, p)) for p, n in itertools.pairwise(layers)]
+    biases = [rng.normal(0, 0.3, (n, 1)) for n in layers[1:]] if bias else []
+    matrix_params = [a for pair in zip(weights, biases) for a in pair] if bias else weights
+    # scalar order: weights layer by layer (target neuron, then source), then biases
+    flat = np.concatenate([w.ravel() for w in weights] + [b.ravel() for b in biases])
+    X, Y = data(spec, 6)
+    J, gradients = matrix.loss_and_gradients(matrix_params, X, Y)
+    J_scalar, g_scalar = scalar.loss_and_gradients(flat, X, Y)
+    assert J == pytest.approx(J_scalar, rel=1e-12)
+    by_name = dict(zip(matrix.PARAMETERS, gradients))
+    reshaped = np.concatenate([by_name[f"W_{l}"].ravel() for l in range(1, len(layers))]
+                              + ([by_name[f"b_{l}"].ravel() for l in range(1, len(layers))] if bias else []))
+    np.testing.assert_allclose(reshaped, g_scalar, rtol=1e-11, atol=1e-14)
+
+
+@pytest.mark.parametrize("name", SPECS)
+def test_matrix_gradients_match_finite_differences(name):
+    spec = SPECS[name]
+    module = sb.compile(sb.backprop(sb.mlp(**spec, form="matrix")))
+    rng = np.random.default_rng(2)
+    params = [rng.normal(0, 0.6, shape) for shape in module.SHAPES]
+    X, Y = data(spec, 5, seed=3)
+    _, gradients = module.loss_and_gradients(params, X, Y)
+    sizes = [int(np.prod(shape)) for shape in module.SHAPES]
+
+    def loss(flat):
+        pieces = np.split(flat, np.cumsum(sizes)[:-1])
+        return module.loss([p.reshape(s) for p, s in zip(pieces, module.SHAPES)], X, Y)
+
+    flat = np.concatenate([p.ravel() for p in params])
+    np.testing.assert_allclose(np.concatenate([g.ravel() for g in gradients]), central_differences(loss, flat),
+                               rtol=1e-6, atol=1e-8)
+
+
+def test_float32_in_float32_out_and_close_to_float64():
+    spec = SPECS["relu/softmax cross_entropy"]
+    module = sb.compile(sb.backprop(sb.mlp(**spec, form="matrix")))
+    rng = np.random.default_rng(4)
+    params = [rng.normal(0, 0.5, shape) for shape in module.SHAPES]
+    X, Y = data(spec, 32)
+    J64, g64 = module.loss_and_gradients(params, X, Y)
+    J32, g32 = module.loss_and_gradients([p.astype(np.float32) for p in params], X.astype(np.float32), Y.astype(np.float32))
+    assert all(g.dtype == np.float32 for g in g32) and np.asarray(J32).dtype == np.float32
+    assert J32 == pytest.approx(J64, rel=1e-5)
+    for a, b in zip(g32, g64):
+        np.testing.assert_allclose(a, b, rtol=2e-4, atol=2e-6)
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda p, X, Y: ([p[0].T, *p[1:]], X, Y), r"W_1 must have shape \(5, 3\); got \(3, 5\)"),
+    (lambda p, X, Y: (p[:3], X, Y), r"params must hold 4 arrays \(W_1, b_1, W_2, b_2\); got 3"),
+    (lambda p, X, Y: (p, X[:, :2], Y), r"inputs must have shape \(batch, 3\); got \(4, 2\)"),
+    (lambda p, X, Y: (p, X, Y[:3]), r"targets must have shape \(4, 4\); got \(3, 4\)"),
+])
+def test_shape_errors_are_named_before_any_arithmetic(change, message, monkeypatch):
+    module = sb.compile(sb.backprop(sb.mlp(**SPECS["relu/softmax cross_entropy"], form="matrix")))
+    rng = np.random.default_rng(5)
+    params = [rng.normal(size=shape) for shape in module.SHAPES]
+    X, Y = data(SPECS["relu/softmax cross_entropy"], 4)
+    monkeypatch.setattr(module.np, "matmul", None, raising=False)  # any arithmetic first would not reach the check
+    with pytest.raises(ValueError, match=message):
+        module.loss_and_gradients(*change(params, X, Y))
+
+
+def test_generated_matrix_code_is_clean_and_deterministic(tmp_path):
+    import os
+    import shutil
+    import subprocess
+    import sys
+    d = sb.backprop(sb.mlp([784, 128, 10], activation=["sigmoid", "softmax"], loss="cross_entropy", form="matrix"))
+    source = sb.numpy_module(d)
+    assert source == sb.numpy_module(sb.backprop(sb.mlp([784, 128, 10], activation=["sigmoid", "softmax"],
+                                                        loss="cross_entropy", form="matrix")))
+    assert "import sympy" not in source and "Z_1 = W_1 @ X" in source and "dW_1 = dZ_1 @ X.T" in source
+    (tmp_path / "grads.py").write_text(source)
+    ruff = shutil.which("ruff", path=os.path.dirname(sys.executable)) or shutil.which("ruff")
+    run = subprocess.run([ruff, "check", "--isolated", "--no-cache", str(tmp_path)], check=False, capture_output=True, text=True)
+    assert run.returncode == 0, run.stdout
+
+
+def test_bad_matrix_networks():
+    with pytest.raises(ValueError, match="bias='per_neuron'"):
+        sb.mlp([2, 2], bias="per_layer", form="matrix")
+    with pytest.raises(ValueError, match="unknown form 'tensor'"):
+        sb.mlp([2, 2], form="tensor")
+    with pytest.raises(ValueError, match="leave out wrt"):
+        sb.backprop(sb.mlp([2, 2], form="matrix"), wrt=["W_1"])
+    assert sp.Symbol("W_1") in sb.mlp([2, 2], form="matrix").params
