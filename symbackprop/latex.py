@@ -22,6 +22,8 @@ from sympy.printing.precedence import PRECEDENCE
 from . import naming
 from .derive import Derivation
 from .files import write_file
+from .matrix import MatrixDerivation, activation_value, loss_scale, loss_value, matmul
+from .primitives import FUSED_DELTAS
 from .simplify import tree_size
 from .templates_ import render
 from .text import positive_first
@@ -79,7 +81,32 @@ def text(s: str) -> str:
     return "".join(_TEXT_ESCAPES.get(c, c) for c in s)
 
 
-def printer_for(d: Derivation) -> BackpropLatexPrinter:
+class MatrixLatexPrinter(BackpropLatexPrinter):
+    r"""Matrix formulas: ``\odot`` for elementwise products, juxtaposition for matrix ones
+    (``matmul``), ``X^{T}``, ``\sum_{\text{batch}}`` and ``\frac{1}{m}``.
+
+    >>> from symbackprop.matrix import matmul, transpose
+    >>> A, W, G = sp.symbols("A_1 W_2 dZ_2")
+    >>> print(MatrixLatexPrinter().doprint(A*(1 - A)*matmul(transpose(W), G)))
+    A_{1} \odot \left(1 - A_{1}\right) \odot \left(W_{2}^{T} dZ_{2}\right)
+    """
+
+    def _print_Mul(self, expr):
+        numerator, denominator = sp.fraction(expr)
+        if denominator != 1:
+            return r"\frac{1}{%s} %s" % (self._print(denominator), self._print(numerator))
+        coefficient, rest = expr.as_coeff_Mul()
+        factors = sp.Mul.make_args(rest)
+        printed = [r"\left(%s\right)" % self._print(f) if len(factors) > 1 and type(f).__name__ == "matmul" else self.factor(f)
+                   for f in factors]
+        head = "" if coefficient == 1 else ("-" if coefficient == -1 else self._print(coefficient) + " ")
+        return head + r" \odot ".join(printed)
+
+
+def printer_for(d) -> BackpropLatexPrinter:
+    if isinstance(d, MatrixDerivation):
+        output = d.graph.steps[-1].args[2]
+        return MatrixLatexPrinter({output: r"\hat{Y}"})
     return BackpropLatexPrinter(naming.latex_names(d.graph))
 
 
@@ -118,9 +145,12 @@ def gradient_rows(d: Derivation, p: sp.Symbol, closed: bool = True, printer=None
     return rows
 
 
-def gradient_latex(d: Derivation, p: sp.Symbol, closed: bool = True) -> str:
-    r"""One gradient as a chain of equalities: ``\frac{\partial J}{\partial p} = … = … = …``."""
+def gradient_latex(d, p: sp.Symbol, closed: bool = True) -> str:
+    r"""One gradient as a chain of equalities: ``\frac{\partial J}{\partial p} = … = … = …``
+    (for a matrix-form derivation: the gradient in matrix notation)."""
     printer = printer_for(d)
+    if isinstance(d, MatrixDerivation):
+        return f"{partial(printer, d.graph.output, p)} = {printer.doprint(dict(d.gradients)[p])}"
     rows = gradient_rows(d, p, closed, printer)
     return " ".join([partial(printer, d.graph.output, p), *(f"{op} {term}" for op, term in rows)])
 
@@ -140,9 +170,11 @@ def summary_latex(d: Derivation) -> str:
     return r"$$\begin{aligned} %s \end{aligned}$$" % body
 
 
-def document_latex(d: Derivation, title: str | None = None) -> str:
+def document_latex(d, title: str | None = None) -> str:
     """The whole derivation as a LaTeX document: notation, forward pass, loss, backward pass layer
     by layer, every gradient, and the gradient-descent update (compiles with pdflatex)."""
+    if isinstance(d, MatrixDerivation):
+        return _matrix_document(d, title)
     graph = d.graph
     printer = printer_for(d)
     output = graph.output
@@ -170,6 +202,34 @@ def document_latex(d: Derivation, title: str | None = None) -> str:
         gradients=gradients,
         updates=updates,
         fused=bool(graph.fused),
+    )
+
+
+def _matrix_document(d: MatrixDerivation, title: str | None) -> str:
+    graph = d.graph
+    printer = printer_for(d)
+    forward = []
+    for step in graph.steps[:-1]:
+        if step.op == "affine":
+            W, A, b = step.args
+            bias = "" if b is None else r" + %s \mathbf{1}^{T}" % printer._print(b)
+            forward.append((printer._print(step.symbol), printer._print(matmul(W, A)) + bias))
+        elif step.op == "softmax":
+            forward.append((printer._print(step.symbol), r"\operatorname{softmax}\left(%s\right)" % printer._print(step.args[0])))
+        else:
+            forward.append((printer._print(step.symbol), printer._print(activation_value(step.args[0], step.args[1]))))
+    name, Y, A = graph.steps[-1].args
+    loss = [("J", r"\frac{1}{m} \sum_{\text{batch}} \sum_{\text{outputs}} %s" % printer._print(loss_scale(name, graph) * loss_value(name, Y, A)))]
+    shapes = [(printer._print(s), r"%s \times %s" % tuple(printer._print(v) for v in shape)) for s, shape in graph.shapes.items()]
+    return render(
+        "derivation_matrix.tex.j2",
+        title=text(title or f"Backpropagation through {graph.description}"),
+        shapes=shapes, sizes=", ".join(map(str, graph.sizes)),
+        forward=forward, loss=loss,
+        backward=[(printer._print(s), printer._print(e)) for s, e in d.deltas],
+        gradients=[(partial(printer, graph.output, p), printer._print(e)) for p, e in d.gradients],
+        updates=[printer._print(p) for p, _ in d.gradients],
+        fused=(("softmax" if graph.step(A).op == "softmax" else None), name) in FUSED_DELTAS,
     )
 
 

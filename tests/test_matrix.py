@@ -6,7 +6,7 @@ import itertools
 import numpy as np
 import pytest
 import sympy as sp
-from oracles import central_differences
+from oracles import central_differences, needs_pdflatex
 
 import symbackprop as sb
 from symbackprop.matrix import MatrixTextPrinter
@@ -140,3 +140,19 @@ def test_bad_matrix_networks():
     with pytest.raises(ValueError, match="leave out wrt"):
         sb.backprop(sb.mlp([2, 2], form="matrix"), wrt=["W_1"])
     assert sp.Symbol("W_1") in sb.mlp([2, 2], form="matrix").params
+
+
+def test_latex_in_matrix_notation():
+    d = sb.backprop(sb.mlp([784, 128, 10], activation=["sigmoid", "softmax"], loss="cross_entropy", form="matrix"))
+    assert sb.gradient_latex(d, sp.Symbol("W_1")) == r"\frac{\partial J}{\partial W_{1}} = \frac{1}{m} dZ_{1} X^{T}"
+    assert sb.gradient_latex(d, sp.Symbol("b_2")) == r"\frac{\partial J}{\partial b_{2}} = \frac{1}{m} \sum_{\text{batch}} dZ_{2}"
+    tex = sb.document_latex(d)
+    assert r"Z_{1} &= W_{1} X + b_{1} \mathbf{1}^{T}" in tex
+    assert r"dZ_{1} &= A_{1} \odot \left(1 - A_{1}\right) \odot \left(W_{2}^{T} dZ_{2}\right)" in tex
+    assert r"dZ_{2} &= \hat{Y} - Y" in tex
+
+
+@needs_pdflatex
+def test_the_matrix_document_compiles(tmp_path):
+    d = sb.backprop(sb.mlp([4, 3, 2], activation=["relu", "sigmoid"], loss="bce", form="matrix"))
+    assert sb.pdflatex(sb.document_latex(d), tmp_path / "m.pdf").read_bytes().startswith(b"%PDF")
