@@ -17,6 +17,18 @@ the linear algebra. The reverse sweep applies one vector-Jacobian rule per opera
 (A_2 - Y, Heaviside(Z_1, 0)*matmul(transpose(W_2), dZ_2))
 >>> dict(d.gradients)[sp.Symbol("W_1")]
 matmul(dZ_1, transpose(X))/m
+
+Networks of your own are lists of :class:`MatrixStep` (``affine``, ``elementwise``, ``softmax``,
+``loss``) with the shape of every matrix; here logistic regression with names of one's choice:
+
+>>> n, m = sp.Symbol("n", positive=True, integer=True), BATCH
+>>> x, t, w, c, s, p, J = sp.symbols("x t w c s p J")
+>>> shapes = {x: (n, m), t: (1, m), w: (1, n), c: (1, 1), s: (1, m), p: (1, m)}
+>>> steps = (MatrixStep(s, "affine", (w, x, c)), MatrixStep(p, "elementwise", ("sigmoid", s)),
+...          MatrixStep(J, "loss", ("bce", t, p)))
+>>> logistic = MatrixGraph(steps, shapes, inputs=(x,), targets=(t,), params=(w, c), sizes=(3, 1))
+>>> matrix_backprop(logistic).gradients
+((w, matmul(ds, transpose(x))/m), (c, rowsum(ds)/m))
 """
 
 from __future__ import annotations
