@@ -14,6 +14,7 @@ from .check import GradcheckReport, gradcheck
 from .codegen import numpy_module
 from .compile import compile
 from .derive import Chain, Derivation, Factor, Path
+from .graph import Picture, picture
 from .latex import document_latex, gradient_latex, pdflatex
 from .network import Graph, Step, mlp
 from .primitives import (
@@ -42,6 +43,7 @@ __all__ = [
     "GradcheckReport",
     "Graph",
     "Path",
+    "Picture",
     "Step",
     "Verdict",
     "Walkthrough",
@@ -56,6 +58,7 @@ __all__ = [
     "mlp",
     "numpy_module",
     "pdflatex",
+    "picture",
     "relu",
     "sigmoid",
     "softmax",

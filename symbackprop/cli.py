@@ -22,6 +22,7 @@ from .codegen import numpy_module
 from .compile import compile as compile_module
 from .derive import Derivation
 from .files import needs_writing, write_file
+from .graph import picture
 from .latex import document_latex, gradient_latex
 from .network import BIAS_MODES, mlp
 from .parse import ParseError, parse_expr
@@ -49,6 +50,10 @@ EXAMPLES = {
   symbackprop verify --expr "sigmoid(z2)" --wrt z2 --claim "z2*(1-z2)"
   symbackprop verify --layers 1,1,1 --loss bce --param w2 --claim "(yhat - y)*a1"
   symbackprop verify --layers 1,1,1 --loss bce --param w2 --chain "y/yhat + (1-y)/(1-yhat)" "z2*(1-z2)" "a1\"""",
+    "graph": """examples:
+  symbackprop graph --expr "(x + sigmoid(y)) / (sigmoid(x) + (x + y)**2)" --values xy.json -o graph.png
+  symbackprop graph --layers 2,2,2 --bias per_layer --values mazur.json -o mazur.svg
+  (xy.json: {"x": 3, "y": -4}; the output's ending chooses .dot, .svg or .png)""",
     "demo": """examples:
   symbackprop demo
   symbackprop demo --out my-demo""",
@@ -208,6 +213,18 @@ def run_verify(args) -> int:
     return 0 if verdict else 1
 
 
+def run_graph(args) -> int:
+    target = _network(args)
+    values = _values(args.values)
+    drawing = picture(target, values, max_nodes=args.max_nodes)
+    if args.output is None:
+        sys.stdout.write(drawing.dot)
+    else:
+        drawing.save(args.output, force=args.force)
+        print(f"wrote {args.output}")
+    return 0
+
+
 DEMO_VALUES = {"x1": 0.05, "x2": 0.10, "y1": 0.01, "w1": 0.15, "w2": 0.20, "w3": 0.25, "w4": 0.30, "w5": 0.40,
                "w6": 0.45, "w7": 0.50, "w8": 0.55, "w9": 0.30, "w10": 0.35, "b1": 0.35, "b2": 0.35, "b3": 0.60,
                "b4": 0.60, "b5": 0.25}
@@ -278,6 +295,13 @@ def parser() -> argparse.ArgumentParser:
     sub.add_argument("--param", help="the parameter of the network the claim is about")
     sub.add_argument("--claim", help="the claimed derivative")
     sub.add_argument("--chain", nargs="+", help="the claimed chain-rule factors, output first")
+
+    sub = command("graph", "draw the computational graph with values, gradients and local derivatives", run_graph)
+    _network_options(sub)
+    sub.add_argument("--values", required=True, help="a JSON object of every input, target and parameter")
+    sub.add_argument("-o", "--output", help="a .dot, .svg or .png file (default: DOT on standard output)")
+    sub.add_argument("--max-nodes", type=int, default=150, help="refuse larger graphs (default 150)")
+    sub.add_argument("--force", action="store_true", help="overwrite an existing file")
 
     sub = command("demo", "the whole job on the classic 2-2-2-1 sigmoid network", run_demo)
     sub.add_argument("--out", default="symbackprop-demo", help="the folder to write into (default symbackprop-demo)")

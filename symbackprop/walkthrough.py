@@ -65,10 +65,22 @@ def _number(value, exact: bool, name: str):
     return number
 
 
-def walkthrough(d: Derivation, values: Mapping, learning_rate=0.5, exact: bool = False) -> Walkthrough:
-    """Evaluate ``d`` at ``values`` (by symbol or by name: every input, target and parameter)
-    and take one gradient-descent step of size ``learning_rate``."""
-    graph = d.graph
+def value_of(expr: sp.Expr, table: Mapping, exact: bool = False):
+    """``expr`` at the values in ``table``: exactly (SymPy numbers) or in float64.
+
+    >>> x = sp.Symbol("x")
+    >>> value_of(x**2 / 3, {x: 2}), value_of(x**2 / 3, {x: sp.Integer(2)}, exact=True)
+    (1.3333333333333333, 4/3)
+    """
+    if exact:
+        return expr.xreplace(dict(table))
+    symbols = sorted(expr.free_symbols, key=sp.default_sort_key)
+    return float(sp.lambdify(symbols, expr, "numpy")(*[table[s] for s in symbols]))
+
+
+def given_values(graph, values: Mapping, exact: bool = False) -> dict:
+    """Every variable of ``graph`` → its number from ``values`` (keyed by symbol or name);
+    unknown names, missing variables and values that are not numbers are named in the error."""
     by_name = {v.name: v for v in graph.variables}
     given: dict[sp.Symbol, object] = {}
     for key, value in values.items():
@@ -79,15 +91,20 @@ def walkthrough(d: Derivation, values: Mapping, learning_rate=0.5, exact: bool =
     missing = [v.name for v in graph.variables if v not in given]
     if missing:
         raise ValueError(f"values are missing for {', '.join(missing)}")
+    return given
+
+
+def walkthrough(d: Derivation, values: Mapping, learning_rate=0.5, exact: bool = False) -> Walkthrough:
+    """Evaluate ``d`` at ``values`` (by symbol or by name: every input, target and parameter)
+    and take one gradient-descent step of size ``learning_rate``."""
+    graph = d.graph
+    given = given_values(graph, values, exact)
     rate = _number(learning_rate, exact, "the learning rate")
 
     table: dict[sp.Symbol, object] = dict(given)
 
     def evaluate(expr):
-        if exact:
-            return expr.xreplace(table)
-        symbols = sorted(expr.free_symbols, key=sp.default_sort_key)
-        return float(sp.lambdify(symbols, expr, "numpy")(*[table[s] for s in symbols]))
+        return value_of(expr, table, exact)
 
     forward = []
     for step in graph.steps:

@@ -11,6 +11,10 @@ needs_pdflatex = pytest.mark.skipif(shutil.which("pdflatex") is None and not os.
                                     reason="pdflatex is not installed (CI installs it and runs this test)")
 
 
+needs_graphviz = pytest.mark.skipif(shutil.which("dot") is None and not os.environ.get("CI"),
+                                    reason="Graphviz is not installed (CI installs it and runs this test)")
+
+
 def central_differences(f, values, h=1e-6):
     """∂f/∂values_i ≈ (f(v + h e_i) − f(v − h e_i)) / 2h, in float64; ``f`` takes an array."""
     values = np.asarray(values, dtype=float)
