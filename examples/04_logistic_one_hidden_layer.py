@@ -1,0 +1,34 @@
+"""Example 4: logistic regression with one hidden layer (W1, b1, W2, b2), every derivative from
+dA2 to db1, in the notation of the classic course notes (samples as columns, m of them).
+
+Hidden tanh, output sigmoid, binary cross-entropy.
+"""
+
+import sympy as sp
+from _common import output_folder, write
+
+import symbackprop as sb
+from symbackprop.matrix import MatrixTextPrinter, activation_derivative, loss_derivative, matmul, transpose
+
+net = sb.mlp([2, 4, 1], activation=["tanh", "sigmoid"], loss="bce", form="matrix")
+d = sb.backprop(net)
+deltas, gradients = dict(d.deltas), dict(d.gradients)
+A1, A2, Y, Z1, W2 = sp.symbols("A_1 A_2 Y Z_1 W_2")
+text = MatrixTextPrinter().doprint
+steps = [
+    ("dA2", loss_derivative("bce", Y, A2)),                            # ∂ℓ/∂A2, elementwise
+    ("dZ2", deltas[sp.Symbol("dZ_2")]),                                # dA2 ⊙ σ'(Z2) collapses to A2 − Y
+    ("dW2", gradients[sp.Symbol("W_2")]),
+    ("db2", gradients[sp.Symbol("b_2")]),
+    ("dA1", matmul(transpose(W2), sp.Symbol("dZ_2"))),
+    ("g'(Z1)", activation_derivative("tanh", Z1, A1)),                 # written with A1 = tanh(Z1)
+    ("dZ1", deltas[sp.Symbol("dZ_1")]),
+    ("dW1", gradients[sp.Symbol("W_1")]),
+    ("db1", gradients[sp.Symbol("b_1")]),
+]
+for name, formula in steps:
+    print(f"{name:7s} = {text(formula)}")
+
+folder = output_folder("04_logistic_one_hidden_layer")
+write(folder, "derivation.tex", sb.document_latex(d))
+write(folder, "grads.py", sb.numpy_module(d))
