@@ -1,6 +1,8 @@
 """The project's promises about itself: the README's commands, CI, and a shippable wheel."""
 
+import json
 import re
+import shlex
 import subprocess
 import sys
 import zipfile
@@ -54,3 +56,18 @@ def test_a_built_wheel_ships_the_templates_and_runs(tmp_path):
     out = subprocess.run([sys.executable, "-c", script, str(unpacked)], capture_output=True, text=True, check=True,
                          cwd=tmp_path).stdout
     assert "Backward pass" in out
+
+
+def test_the_command_line_examples_in_the_readme_run(tmp_path):
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    block = text.split("## Command line", 1)[1].split("```", 2)[1]
+    commands = [line.split("  #")[0].strip() for line in block.splitlines() if line.startswith("symbackprop ")]
+    assert len(commands) >= 6
+    (tmp_path / "mazur.json").write_text(json.dumps({
+        "x1": 0.05, "x2": 0.10, "y1": 0.01, "y2": 0.99, "w1": 0.15, "w2": 0.20, "w3": 0.25, "w4": 0.30,
+        "w5": 0.40, "w6": 0.45, "w7": 0.50, "w8": 0.55, "b1": 0.35, "b2": 0.60}))
+    script = Path(sys.executable).parent / "symbackprop"
+    for command in commands:
+        run = subprocess.run([str(script), *shlex.split(command)[1:]], cwd=tmp_path, capture_output=True, text=True, check=False)
+        wrong_claim = command.startswith("symbackprop verify")  # the README's claims are the classic mistakes
+        assert run.returncode == (1 if wrong_claim else 0), (command, run.stderr)
