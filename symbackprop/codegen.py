@@ -27,6 +27,7 @@ from .derive import Derivation
 from .layers import LayerBlocks, block, layer_blocks, softmax_columns
 from .matrix import BATCH, MatrixDerivation, MatrixTextPrinter, activation_value, loss_scale, loss_value, matmul
 from .primitives import FUSED_DELTAS, sigmoid, softmax
+from .progress import Progress
 from .templates_ import render
 from .text import TextPrinter, positive_first
 
@@ -193,12 +194,14 @@ def _forward_lines(graph, printer: _CodePrinter, helper: str) -> list[tuple[str,
     """One line per step but the loss; a softmax layer first gets its log-sum-exp."""
     lines = []
     seen: set = set()
-    for step in graph.steps[:-1]:
-        if isinstance(step.expr, softmax) and step.expr.logits not in seen:
-            seen.add(step.expr.logits)
-            args = ", ".join(printer.code(z) for z in step.expr.logits)
-            lines.append(("log-sum-exp of the softmax logits", f"{printer.logsumexp[step.expr.logits]} = {helper}({args})"))
-        lines.append((_comment(step.symbol, step.expr), f"{printer.names[step.symbol]} = {printer.code(step.expr)}"))
+    with Progress("code for the forward pass", total=len(graph.steps)) as bar:
+        for step in graph.steps[:-1]:
+            if isinstance(step.expr, softmax) and step.expr.logits not in seen:
+                seen.add(step.expr.logits)
+                args = ", ".join(printer.code(z) for z in step.expr.logits)
+                lines.append(("log-sum-exp of the softmax logits", f"{printer.logsumexp[step.expr.logits]} = {helper}({args})"))
+            lines.append((_comment(step.symbol, step.expr), f"{printer.names[step.symbol]} = {printer.code(step.expr)}"))
+            bar.advance()
     return lines
 
 

@@ -34,6 +34,7 @@ import sympy as sp
 
 from . import naming
 from .network import Graph
+from .progress import Progress
 from .simplify import local_partial, step_values
 
 MAX_PATHS = 10_000
@@ -185,10 +186,12 @@ def derive(graph: Graph, wrt: Sequence[sp.Symbol]) -> Derivation:
     values = step_values(steps)
     partials: dict[tuple[sp.Symbol, sp.Symbol], sp.Expr] = {}
     consumers: dict[sp.Symbol, list[sp.Symbol]] = {}
-    for step in steps:
-        for u in sorted(step.expr.free_symbols & active, key=sp.default_sort_key):
-            partials[step.symbol, u] = local_partial(step.expr, u, values)
-            consumers.setdefault(u, []).append(step.symbol)
+    with Progress("local partials", total=len(steps)) as bar:
+        for step in steps:
+            for u in sorted(step.expr.free_symbols & active, key=sp.default_sort_key):
+                partials[step.symbol, u] = local_partial(step.expr, u, values)
+                consumers.setdefault(u, []).append(step.symbol)
+            bar.advance()
 
     # A delta is named when a variable's gradient uses it or more than one other delta does;
     # a delta used once is written into its user instead. The output's delta is 1.
