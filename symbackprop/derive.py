@@ -158,6 +158,18 @@ class Derivation:
         paths = [path + (Factor(c, p, self.partials[c, p]),) for c in self.consumers[p] for path in paths_from_output(c)]
         return Chain(p, tuple(Path(path) for path in paths))
 
+    def in_steps(self, expr: sp.Expr) -> sp.Expr:
+        """``expr`` with the named deltas written out: in step symbols and variables only
+        (``a1*(a2 - y1)`` rather than ``a1*delta_z2``), as a hand derivation writes it."""
+        return expr.xreplace(self._step_values)
+
+    @cached_property
+    def _step_values(self) -> dict[sp.Symbol, sp.Expr]:
+        values: dict[sp.Symbol, sp.Expr] = {}
+        for symbol, expr in self.deltas:  # sweep order: a delta uses later deltas only
+            values[symbol] = expr.xreplace(values)
+        return values
+
     def closed(self, expr: sp.Expr) -> sp.Expr:
         """``expr`` with named deltas and step symbols replaced by their values in the variables."""
         return expr.xreplace(self._closed_values)

@@ -177,5 +177,5 @@ def verify(claimed, of, wrt=None, seed: int = 0) -> Verdict | ChainVerdict:
             raise ValueError(f"the chain rule for ∂{graph.output}/∂{p} has {len(factors)} factors ({expected}); got {len(claimed)}")
         claims = [_read(c, names) for c in claimed]
         verdicts = tuple((f, same(c, f.expr, closed, seed)) for f, c in zip(factors, claims))
-        return ChainVerdict(p, verdicts, same(sp.Mul(*claims), d.gradient(p), closed | dict(d._closed_values), seed))
-    return same(_read(claimed, names), d[p], closed, seed)
+        return ChainVerdict(p, verdicts, same(sp.Mul(*claims), d.in_steps(d.gradient(p)), closed, seed))
+    return same(_read(claimed, names), d.in_steps(d.gradient(p)), closed, seed)

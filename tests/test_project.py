@@ -71,3 +71,15 @@ def test_the_command_line_examples_in_the_readme_run(tmp_path):
         run = subprocess.run([str(script), *shlex.split(command)[1:]], cwd=tmp_path, capture_output=True, text=True, check=False)
         wrong_claim = command.startswith("symbackprop verify")  # the README's claims are the classic mistakes
         assert run.returncode == (1 if wrong_claim else 0), (command, run.stderr)
+
+
+def test_the_readme_shows_the_real_formula_and_picture():
+    import sympy as sp
+
+    import symbackprop as sb
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    d = sb.backprop(sb.mlp([1, 1, 1], loss="bce"))
+    assert f"$${sb.gradient_latex(d, sp.Symbol('w1'), closed=False)}$$" in text
+    image = re.search(r"!\[[^]]*\]\(([^)]+)\)", text).group(1)
+    svg = (ROOT / image).read_text(encoding="utf-8")
+    assert "value 1.546" in svg and "∂f/∂x 2.06" in svg  # the CS231n numbers
