@@ -166,6 +166,8 @@ def verify(claimed, of, wrt=None, seed: int = 0) -> Verdict | ChainVerdict:
     if p not in d.gradients:
         raise ValueError(f"cannot differentiate with respect to {wrt}: it is not a variable of {graph.description}")
     closed = graph.closed_steps()
+    # A network's step names (z2, a1) are the user's own; an expression's (v1, f) are not.
+    stated = d.in_steps if any(step.role != "operation" for step in graph.steps) else d.closed
 
     if isinstance(claimed, Sequence) and not isinstance(claimed, str):
         paths = d.chain(p).paths
@@ -177,5 +179,5 @@ def verify(claimed, of, wrt=None, seed: int = 0) -> Verdict | ChainVerdict:
             raise ValueError(f"the chain rule for ∂{graph.output}/∂{p} has {len(factors)} factors ({expected}); got {len(claimed)}")
         claims = [_read(c, names) for c in claimed]
         verdicts = tuple((f, same(c, f.expr, closed, seed)) for f, c in zip(factors, claims))
-        return ChainVerdict(p, verdicts, same(sp.Mul(*claims), d.in_steps(d.gradient(p)), closed, seed))
-    return same(_read(claimed, names), d.in_steps(d.gradient(p)), closed, seed)
+        return ChainVerdict(p, verdicts, same(sp.Mul(*claims), stated(d.gradient(p)), closed, seed))
+    return same(_read(claimed, names), stated(d.gradient(p)), closed, seed)
