@@ -94,8 +94,7 @@ def _network(args):
     if args.expr is not None and args.layers is not None:
         raise UsageError("give either --layers or --expr, not both")
     if args.expr is not None:
-        expr = parse_expr(args.expr)
-        return expr
+        return parse_expr(args.expr)
     if args.layers is None:
         raise UsageError("give a network (--layers 2,2,1) or an expression (--expr \"...\")")
     bias = None if args.bias == "none" else args.bias
@@ -146,7 +145,7 @@ def run_derive(args) -> int:
     d = _derivation(args)
     chosen = [_parameter(d, args.param)] if args.param else list(d.wrt)
     if args.format == "latex":
-        print(gradient_latex(d, chosen[0]) if args.param else document_latex(d), end="" if not args.param else "\n")
+        print(gradient_latex(d, chosen[0]) if args.param else document_latex(d).rstrip("\n"))
     elif args.param:
         print("\n".join(f"{lhs} = {rhs}" if lhs else f"   = {rhs}" for lhs, rhs in gradient_lines(d, chosen[0])))
     else:
