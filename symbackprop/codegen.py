@@ -26,7 +26,7 @@ from . import __version__, naming
 from .derive import Derivation
 from .layers import LayerBlocks, block, layer_blocks, softmax_columns
 from .matrix import BATCH, MatrixDerivation, MatrixTextPrinter, activation_value, loss_scale, loss_value, matmul
-from .primitives import FUSED_DELTAS, sigmoid, softmax
+from .primitives import sigmoid, softmax
 from .progress import Progress
 from .templates_ import render
 from .text import TextPrinter, positive_first
@@ -369,6 +369,7 @@ def numpy_matrix_module(d: MatrixDerivation) -> str:
     names.update({symbol: symbol.name for symbol, _ in d.deltas})
     concrete = {sp.Symbol(f"n_{l}", positive=True, integer=True): n for l, n in enumerate(graph.sizes)}
     definitions, logsumexp, forward = {}, {}, []
+    printer = ArrayPrinter(names, definitions, logsumexp)  # its tables fill as the steps are read
     for step in graph.steps[:-1]:
         Z = step.symbol
         if step.op == "affine":
@@ -385,8 +386,7 @@ def numpy_matrix_module(d: MatrixDerivation) -> str:
         else:
             name, logits = step.args
             definitions[Z] = activation_value(name, logits)
-            forward.append((f"{Z} = {text(definitions[Z])}", f"{Z} = {ArrayPrinter(names, {}, {}).code(definitions[Z])}"))
-    printer = ArrayPrinter(names, definitions, logsumexp)
+            forward.append((f"{Z} = {text(definitions[Z])}", f"{Z} = {printer.code(definitions[Z])}"))
 
     name, Y, A_out = graph.steps[-1].args
     loss: list = []
@@ -409,6 +409,7 @@ def numpy_matrix_module(d: MatrixDerivation) -> str:
             backward.append((comment, f"{delta} = {printer.code(expr)}"))
         if i == 0:
             backward.append(("", f"{delta} *= inv_m"))
+    # The first delta already carries the mean's 1/m, so each gradient's own /m is dropped.
     gradients = [(f"d{p} = {text(expr)}", f"d{p} = {printer.code(expr * BATCH)}") for p, expr in d.gradients]
 
     needed = _needed(forward, " ".join(statement for _, statement in loss))
@@ -423,7 +424,7 @@ def numpy_matrix_module(d: MatrixDerivation) -> str:
         parameters=_tuple(f'"{p}"' for p in graph.params),
         shapes=_tuple(str(shape) for shape in shapes),
         n_inputs=sizes[0], n_outputs=sizes[-1],
-        probability_targets=(("softmax" if graph.step(A_out).op == "softmax" else None), name) in FUSED_DELTAS,
+        probability_targets=graph.fused is not None,
         unpack=", ".join(p.name for p in graph.params),
         forward=forward, loss_forward=needed, loss=loss, backward=backward, gradients=gradients,
         gradient_names=", ".join(f"d{p}" for p in graph.params),

@@ -23,7 +23,6 @@ from . import naming
 from .derive import Derivation
 from .files import write_file
 from .matrix import MatrixDerivation, activation_value, loss_scale, loss_value, matmul
-from .primitives import FUSED_DELTAS
 from .simplify import tree_size
 from .templates_ import render
 from .text import positive_first
@@ -229,7 +228,7 @@ def _matrix_document(d: MatrixDerivation, title: str | None) -> str:
         backward=[(printer._print(s), printer._print(e)) for s, e in d.deltas],
         gradients=[(partial(printer, graph.output, p), printer._print(e)) for p, e in d.gradients],
         updates=[printer._print(p) for p, _ in d.gradients],
-        fused=(("softmax" if graph.step(A).op == "softmax" else None), name) in FUSED_DELTAS,
+        fused=graph.fused is not None,
     )
 
 

@@ -160,6 +160,13 @@ class MatrixGraph:
     def output(self) -> sp.Symbol:
         return self.steps[-1].symbol
 
+    @property
+    def fused(self):
+        """The rule giving dZ of the output layer at once (softmax + cross-entropy: A − Y), or None."""
+        loss, _, A = self.steps[-1].args
+        last = self.step(A)
+        return FUSED_DELTAS.get(("softmax" if last.op == "softmax" else last.args[0], loss))
+
     def step(self, symbol) -> MatrixStep:
         return next(s for s in self.steps if s.symbol == symbol)
 
@@ -282,10 +289,9 @@ def matrix_backprop(graph: MatrixGraph) -> MatrixDerivation:
     only is written into it (dA_l into dZ_l); a fused rule replaces the chain where the math
     collapses (softmax + cross-entropy: dZ = A − Y)."""
     loss_step, *rest = reversed(graph.steps)
-    name, Y, A_out = loss_step.args
+    _, Y, A_out = loss_step.args
     last = graph.step(A_out)
-    kind = "softmax" if last.op == "softmax" else last.args[0]
-    fused = FUSED_DELTAS.get((kind, name))
+    fused = graph.fused
 
     contributions: dict[sp.Symbol, list] = {}
     preset: dict[sp.Symbol, sp.Expr] = {}
