@@ -47,7 +47,8 @@ def test_a_built_wheel_ships_the_templates_and_runs(tmp_path):
     wheel = next(tmp_path.glob("symbackprop-*.whl"))
     unpacked = tmp_path / "unpacked"
     with zipfile.ZipFile(wheel) as archive:
-        assert "symbackprop/templates/derivation.txt.j2" in archive.namelist()
+        shipped = {Path(name).name for name in archive.namelist() if name.startswith("symbackprop/templates/")}
+        assert {p.name for p in (ROOT / "templates").glob("*.j2")} <= shipped
         archive.extractall(unpacked)
     script = ("import sys, runpy; sys.path.insert(0, sys.argv[1]); import symbackprop; "
               "assert symbackprop.__file__.startswith(sys.argv[1]), symbackprop.__file__; "
