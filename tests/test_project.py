@@ -52,11 +52,11 @@ def test_a_built_wheel_ships_the_templates_and_runs(tmp_path):
         archive.extractall(unpacked)
     script = ("import sys, runpy; sys.path.insert(0, sys.argv[1]); import symbackprop; "
               "assert symbackprop.__file__.startswith(sys.argv[1]), symbackprop.__file__; "
-              "sys.argv = ['symbackprop', 'derive', '--layers', '2,2,1']; "
+              "sys.argv = ['symbackprop', 'codegen', '--layers', '2,2,1', '-o', 'grads.py']; "
               "runpy.run_module('symbackprop', run_name='__main__')")
-    out = subprocess.run([sys.executable, "-c", script, str(unpacked)], capture_output=True, text=True, check=True,
-                         cwd=tmp_path).stdout
-    assert "Backward pass" in out
+    run = subprocess.run([sys.executable, "-c", script, str(unpacked)], check=False, capture_output=True, text=True, cwd=tmp_path)
+    assert run.returncode == 0, run.stderr  # SystemExit(0) from the command line
+    assert "# Backward pass: deltas, output first" in (tmp_path / "grads.py").read_text(encoding="utf-8")
 
 
 def test_the_command_line_examples_in_the_readme_run(tmp_path):
