@@ -20,7 +20,7 @@ import numpy as np
 from .api import backprop
 from .compile import compile as compile_module
 from .derive import Derivation
-from .network import Graph
+from .matrix import MatrixDerivation
 
 
 @dataclass(frozen=True)
@@ -65,14 +65,36 @@ class GradcheckReport:
 
 
 def as_module(target):
-    """A generated module from a module, a derivation, a network or an expression."""
-    if hasattr(target, "loss_and_gradients"):
-        return target
-    if isinstance(target, Derivation):
-        return compile_module(target)
-    if isinstance(target, Graph):
-        return compile_module(backprop(target))
-    return compile_module(backprop(target))
+    """A generated module from a module, a derivation, a network or an expression; a matrix-form
+    module is seen through one flat parameter vector (:class:`FlatMatrixModule`)."""
+    if not hasattr(target, "loss_and_gradients"):
+        target = compile_module(target if isinstance(target, (Derivation, MatrixDerivation)) else backprop(target))
+    return FlatMatrixModule(target) if hasattr(target, "SHAPES") else target
+
+
+class FlatMatrixModule:
+    """A matrix-form module with the interface of a per-weight one: one flat parameter vector
+    (entries named like ``W_1[0, 2]``), and one sample given as a row of inputs."""
+
+    def __init__(self, module):
+        self.module = module
+        self.PARAMETERS = tuple(f"{name}[{i}, {j}]" for name, (rows, columns) in zip(module.PARAMETERS, module.SHAPES)
+                                for i in range(rows) for j in range(columns))
+        self.INPUTS = tuple(f"x{i + 1}" for i in range(module.N_INPUTS))
+        self.TARGETS = tuple(f"y{i + 1}" for i in range(module.N_OUTPUTS))
+        self.PROBABILITY_TARGETS = module.PROBABILITY_TARGETS
+        self._offsets = np.cumsum([rows * columns for rows, columns in module.SHAPES])[:-1]
+
+    def _arrays(self, theta):
+        pieces = np.split(np.asarray(theta, dtype=float), self._offsets)
+        return [piece.reshape(shape) for piece, shape in zip(pieces, self.module.SHAPES)]
+
+    def loss(self, theta, inputs, targets):
+        return self.module.loss(self._arrays(theta), np.atleast_2d(inputs), np.atleast_2d(targets))
+
+    def loss_and_gradients(self, theta, inputs, targets):
+        J, gradients = self.module.loss_and_gradients(self._arrays(theta), np.atleast_2d(inputs), np.atleast_2d(targets))
+        return J, np.concatenate([g.ravel() for g in gradients])
 
 
 def random_values(module, seed: int = 0):

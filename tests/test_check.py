@@ -58,3 +58,13 @@ def test_probability_targets_are_drawn_on_the_simplex():
     assert module.PROBABILITY_TARGETS
     _, _, targets = sb.check.random_values(module, seed=3)
     assert targets.sum() == pytest.approx(1.0)
+
+
+def test_matrix_form_networks_are_checked_through_a_flat_parameter_vector():
+    d = sb.backprop(sb.mlp([3, 4, 2], activation=["tanh", "softmax"], loss="cross_entropy", form="matrix"))
+    report = sb.gradcheck(d, seed=2)
+    assert report.passed and len(report.rows) == 3 * 4 + 4 + 4 * 2 + 2
+    assert report.rows[0].name == "W_1[0, 0]" and report.rows[-1].name == "b_2[1, 0]"
+    module = sb.check.as_module(d)
+    assert not sb.gradcheck(broken(module, 5, 1.01)).passed
+    assert sb.gradcheck(sb.mlp([8, 16, 3], form="matrix"), directions=3).passed
