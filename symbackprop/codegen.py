@@ -25,7 +25,7 @@ from sympy.printing.pycode import PythonCodePrinter
 from . import __version__, naming
 from .derive import Derivation
 from .layers import LayerBlocks, block, layer_blocks, softmax_columns
-from .matrix import BATCH, MatrixDerivation, MatrixTextPrinter, activation_value, loss_scale, loss_value, matmul
+from .matrix import BATCH, MatrixDerivation, MatrixTextPrinter, activation_value, loss_scale, loss_value, matmul, transpose
 from .primitives import sigmoid, softmax
 from .progress import Progress
 from .templates_ import render
@@ -260,6 +260,32 @@ def _column_batch(d: Derivation, printer: ArrayPrinter, inputs) -> dict:
         gradient_vector="np.array([%s])" % ", ".join(names[naming.gradient_symbol(p)] for p in d.wrt))
 
 
+def _affine_lines(Z, weights, previous, bias) -> list[tuple[str, str]]:
+    """``Z = W A + b`` on blocks, the bias added in place (one array less)."""
+    lines = [(f"{Z} = {weights} {previous}" + ("" if bias is None else f" + {bias}"), f"{Z} = {weights} @ {previous}")]
+    return lines + ([("", f"{Z} += {bias}")] if bias is not None else [])
+
+
+def _activation_lines(A, activation, printer: ArrayPrinter) -> list[tuple[str, str]]:
+    """``A = g(Z)`` on a block; a softmax after the log-sum-exp of each column of its logits."""
+    lines = []
+    if isinstance(activation, softmax_columns):
+        (logits,) = activation.logits
+        lines.append(("log-sum-exp of each column", f"{printer.logsumexp[activation.logits]} = _logsumexp_columns({logits})"))
+    return lines + [(f"{A} = {MatrixTextPrinter().doprint(activation)}", f"{A} = {printer.code(activation)}")]
+
+
+def _product_lines(target, expr: sp.Expr, printer: ArrayPrinter, comment: str) -> list[tuple[str, str]]:
+    """``target = expr``; a matrix product times elementwise factors (``local ⊙ (Wᵀ dZ)``) is
+    computed as the product, then multiplied by each factor in place."""
+    factors = sp.Mul.make_args(expr)
+    products = [f for f in factors if isinstance(f, matmul)]
+    if len(products) != 1 or len(factors) == 1:
+        return [(comment, f"{target} = {printer.code(expr)}")]
+    return [(comment, f"{target} = {printer.code(products[0])}")] + [
+        ("", f"{target} *= {printer.code(f)}") for f in factors if f is not products[0]]
+
+
 def _layer_batch(d: Derivation, printer: ArrayPrinter, blocks: LayerBlocks) -> dict:
     """A batch computed layer by layer on blocks of shape (neurons, batch): Z = W A + b, …"""
     last = len(blocks.weights)
@@ -275,24 +301,24 @@ def _layer_batch(d: Derivation, printer: ArrayPrinter, blocks: LayerBlocks) -> d
 
     forward = []
     for layer in range(1, last + 1):
-        forward.append((f"layer {layer}: z = W a + b", f"W_{layer} = {matrix(blocks.weights[layer - 1])}"))
-        forward.append(("", f"Z_{layer} = W_{layer} @ {A[layer - 1]}"))
-        if not blocks.biases[layer - 1].is_zero_matrix:
-            forward.append(("", f"Z_{layer} += {matrix(blocks.biases[layer - 1])}"))
-        activation = blocks.activation[layer - 1]
-        if isinstance(activation, softmax_columns):
-            forward.append(("log-sum-exp of each column of Z", f"lse_{layer} = _logsumexp_columns(Z_{layer})"))
-        forward.append((f"a = {_text(activation.xreplace({Z[layer]: sp.Symbol('z')}))}", f"A_{layer} = {printer.code(activation)}"))
+        forward.append((f"layer {layer}: the weights and biases as blocks", f"W_{layer} = {matrix(blocks.weights[layer - 1])}"))
+        bias = None if blocks.biases[layer - 1].is_zero_matrix else f"b_{layer}"
+        if bias:
+            forward.append(("", f"{bias} = {matrix(blocks.biases[layer - 1])}"))
+        forward += _affine_lines(Z[layer], f"W_{layer}", A[layer - 1], bias)
+        forward += _activation_lines(A[layer], blocks.activation[layer - 1], printer)
 
     loss: list = []
     mean = _batch_sum(printer, blocks.loss, {X, Y, *A.values(), *Z.values()}, loss, dot="np.vdot")
     loss.append((f"J = the mean over the batch of Σ over the outputs of {_text(blocks.loss)}", f"J = ({mean})*inv_n"))
 
-    backward = [(f"dZ = {_text(blocks.output_delta)}", f"dZ_{last} = {printer.code(blocks.output_delta)}")]
+    text = MatrixTextPrinter().doprint
+    backward = [(f"dZ_{last} = {text(blocks.output_delta)}", f"dZ_{last} = {printer.code(blocks.output_delta)}")]
     for layer in range(last - 1, 0, -1):
-        local = blocks.hidden_delta[layer - 1]
-        backward.append((f"dZ = {_text(local)} ⊙ (W_next^T dZ_next)",
-                         f"dZ_{layer} = {printer.parenthesize(local, 50)}*(W_{layer + 1}.T @ dZ_{layer + 1})"))
+        W, delta = sp.Symbol(f"W_{layer + 1}"), sp.Symbol(f"dZ_{layer + 1}")
+        printer.names.update({W: W.name, delta: delta.name})
+        expr = blocks.hidden_delta[layer - 1] * matmul(transpose(W), delta)
+        backward += _product_lines(f"dZ_{layer}", expr, printer, f"dZ_{layer} = {text(expr)}")
 
     # Each entry of the layers' dW and db belongs to one parameter; a parameter used in several
     # places (a bias shared by a layer) gets the sum of its entries.
@@ -371,22 +397,16 @@ def numpy_matrix_module(d: MatrixDerivation) -> str:
     definitions, logsumexp, forward = {}, {}, []
     printer = ArrayPrinter(names, definitions, logsumexp)  # its tables fill as the steps are read
     for step in graph.steps[:-1]:
-        Z = step.symbol
         if step.op == "affine":
-            W, A, b = step.args
-            forward.append((f"{Z} = {W} {A}" + ("" if b is None else f" + {b}"), f"{Z} = {W} @ {A}"))
-            if b is not None:
-                forward.append(("", f"{Z} += {b}"))
-        elif step.op == "softmax":
-            (logits,) = step.args
-            logsumexp[(logits,)] = f"lse_{step.layer}"
-            definitions[Z] = softmax_columns(logits)
-            forward.append(("log-sum-exp of each column", f"lse_{step.layer} = _logsumexp_columns({logits})"))
-            forward.append((f"{Z} = softmax({logits}), column by column", f"{Z} = np.exp({logits} - lse_{step.layer})"))
+            forward += _affine_lines(step.symbol, *step.args)
+            continue
+        if step.op == "softmax":
+            logits = step.args[0]
+            logsumexp[(logits,)] = naming.fresh_one(f"lse_{logits}", set(names.values())).name
+            definitions[step.symbol] = softmax_columns(logits)
         else:
-            name, logits = step.args
-            definitions[Z] = activation_value(name, logits)
-            forward.append((f"{Z} = {text(definitions[Z])}", f"{Z} = {printer.code(definitions[Z])}"))
+            definitions[step.symbol] = activation_value(*step.args)
+        forward += _activation_lines(step.symbol, definitions[step.symbol], printer)
 
     name, Y, A_out = graph.steps[-1].args
     loss: list = []
@@ -397,16 +417,8 @@ def numpy_matrix_module(d: MatrixDerivation) -> str:
                  f"J = ({summed})*inv_m"))
 
     backward = []
-    for i, (delta, formula) in enumerate(d.deltas):
-        expr = formula.xreplace(concrete)  # in code the sizes are numbers
-        factors = sp.Mul.make_args(expr)
-        products = [f for f in factors if isinstance(f, matmul)]
-        comment = f"{delta} = {text(formula)}"
-        if len(products) == 1 and len(factors) > 1:  # local ⊙ (W^T dZ): the product, then *= in place
-            backward.append((comment, f"{delta} = {printer.code(products[0])}"))
-            backward += [("", f"{delta} *= {printer.code(f)}") for f in factors if f is not products[0]]
-        else:
-            backward.append((comment, f"{delta} = {printer.code(expr)}"))
+    for i, (delta, formula) in enumerate(d.deltas):  # in code the sizes are numbers
+        backward += _product_lines(delta, formula.xreplace(concrete), printer, f"{delta} = {text(formula)}")
         if i == 0:
             backward.append(("", f"{delta} *= inv_m"))
     # The first delta already carries the mean's 1/m, so each gradient's own /m is dropped.

@@ -117,6 +117,9 @@ class MatrixTextPrinter(TextPrinter):
     def _print_Heaviside(self, expr):
         return f"1[{self._print(expr.args[0])} > 0]"
 
+    def _print_softmax_columns(self, expr):
+        return f"softmax({self._print(expr.args[0])}), column by column"
+
 
 @dataclass(frozen=True)
 class MatrixStep:
