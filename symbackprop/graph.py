@@ -65,7 +65,7 @@ def _quote(text: str) -> str:
     return '"%s"' % text.replace("\\", "\\\\").replace('"', '\\"')
 
 
-def _number(value) -> str:
+def _formatted(value) -> str:
     return f"{float(value):.4g}"
 
 
@@ -93,7 +93,7 @@ def picture(target, values: Mapping, max_nodes: int = MAX_NODES) -> Picture:
 
     def node(symbol, formula=None) -> str:
         lines = [text(symbol) if formula is None else f"{text(symbol)} = {_short(text(formula))}",
-                 f"value {_number(table[symbol])}", f"∂{output}/∂{text(symbol)} {_number(gradient[symbol])}"]
+                 f"value {_formatted(table[symbol])}", f"∂{output}/∂{text(symbol)} {_formatted(gradient[symbol])}"]
         if formula is not None:
             kind = "shape=box, style=rounded"  # a step
         elif symbol in graph.params:
@@ -116,7 +116,7 @@ def picture(target, values: Mapping, max_nodes: int = MAX_NODES) -> Picture:
             lines += [f"  subgraph cluster_layer_{layer} {{", f"    label={_quote(f'layer {layer}')};", "    color=gray;"]
             lines += ["  " + member for member in members] + ["  }"]
     for (step, argument), local in d.partials.items():
-        label = f"∂{text(step)}/∂{text(argument)} {_number(value_of(local, table))}"
+        label = f"∂{text(step)}/∂{text(argument)} {_formatted(value_of(local, table))}"
         lines.append(f"  {_quote(text(argument))} -> {_quote(text(step))} [label={_quote(label)}];")
     lines.append("}")
     return Picture("\n".join(lines) + "\n")
