@@ -4,7 +4,9 @@ and HIPS autograd (each when installed), in one run.
 
 Every configuration of batch (64, 512), dtype (float64, float32), hidden activation and thread
 count (1, 2: one worker process each, since BLAS fixes its threads at import) is timed with
-interleaved repeats (medians). Each implementation's gradient is checked against the hand-written
+interleaved repeats (medians). The generated code gets the hand-written code's arrays (each W_l
+as the transposed view of the hand-written (inputs, outputs) matrix: the same memory), and once
+more C-ordered copies of them. Each implementation's gradient is checked against the hand-written
 one before it is timed. Also: forward-only time (grad/fwd), the peak memory of one gradient call
 (tracemalloc, which sees NumPy's allocations), and derivation + code generation time by width.
 
@@ -81,7 +83,7 @@ def worker(threads: int, repeats: int) -> dict:
         dA = dH * H * (1.0 - H) if act == "sigmoid" else dH * (A > 0)
         return X.T @ dA, dA.sum(axis=0), H.T @ dZ, dZ.sum(axis=0)
 
-    def configuration(module, act, dtype, batch, hand, ours, rng):
+    def configuration(module, act, dtype, batch, hand, rng):
         X = rng.uniform(0, 1, (batch, D_IN)).astype(dtype)
         Y = np.eye(D_OUT, dtype=dtype)[rng.integers(0, D_OUT, batch)]
         reference = hand_grad(*[p.astype(np.float64) for p in hand], X.astype(np.float64), Y.astype(np.float64), act)
@@ -91,9 +93,16 @@ def worker(threads: int, repeats: int) -> dict:
             return [np.asarray(g, dtype=np.float64).reshape(r.shape) if np.shape(g) == r.shape or np.ndim(g) == 1 or np.shape(g)[-1] == 1
                     else np.asarray(g, dtype=np.float64).T for g, r in zip(grads, reference)]
 
+        # The generated code gets the hand-written code's arrays: W_l of shape (n_l, n_{l-1}) is
+        # the transposed view of its (n_{l-1}, n_l) matrix, the same memory in Fortran order;
+        # "C order" copies them into the other memory order, as a user creating W_l fresh would.
+        ours = [hand[0].T, hand[1][:, None], hand[2].T, hand[3][:, None]]
+        ours_c = [np.ascontiguousarray(p) for p in ours]
         grads = {"generated": lambda: module.loss_and_gradients(ours, X, Y)[1],
+                 "generated, C order": lambda: module.loss_and_gradients(ours_c, X, Y)[1],
                  "hand-written NumPy": lambda: hand_grad(*hand, X, Y, act)}
-        forwards = {"generated": lambda: module.loss(ours, X, Y), "hand-written NumPy": lambda: hand_loss(*hand, X, Y, act)}
+        forwards = {"generated": lambda: module.loss(ours, X, Y), "generated, C order": lambda: module.loss(ours_c, X, Y),
+                    "hand-written NumPy": lambda: hand_loss(*hand, X, Y, act)}
         if "jax" in peers:
             jax, jnp = peers["jax"]
 
@@ -159,9 +168,8 @@ def worker(threads: int, repeats: int) -> dict:
             hand = [rng.normal(0, 0.05, (D_IN, HIDDEN)), rng.normal(0, 0.05, HIDDEN),
                     rng.normal(0, 0.1, (HIDDEN, D_OUT)), rng.normal(0, 0.1, D_OUT)]
             hand = [p.astype(dtype) for p in hand]
-            ours = [np.ascontiguousarray(hand[0].T), hand[1][:, None].copy(), np.ascontiguousarray(hand[2].T), hand[3][:, None].copy()]
             for batch in (64, 512):
-                results.append(configuration(module, act, dtype, batch, hand, ours, rng))
+                results.append(configuration(module, act, dtype, batch, hand, rng))
                 print(f"done: {threads} thread(s), {act}, {dtype}, batch {batch}", file=sys.stderr, flush=True)
     from importlib.metadata import version
     return {"results": results, "versions": {name: version(name) for name in ("numpy", "jax", "torch", "autograd")
@@ -194,16 +202,18 @@ def main() -> None:
     runs = [json.loads(subprocess.run([sys.executable, __file__, "--worker", str(t), "--repeats", str(args.repeats)],
                                       capture_output=True, text=True, check=True).stdout) for t in args.threads]
     print("Versions: " + ", ".join(f"{k} {v}" for k, v in runs[0]["versions"].items()) + "\n")
-    print("| threads | hidden | dtype | batch | generated | hand NumPy | × hand | fastest peer | × fastest peer | grad/fwd (generated, hand) | peak memory (generated, hand) |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    print("| threads | hidden | dtype | batch | generated | hand NumPy | × hand | fastest peer | × fastest peer | "
+          "generated, C order (× hand) | grad/fwd (generated, hand) | peak memory (generated, hand) |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     for run in runs:
         for r in run["results"]:
             grad, fwd = r["grad"], r["fwd"]
-            ours, hand = grad["generated"], grad["hand-written NumPy"]
-            peers = {k: v for k, v in grad.items() if k != "generated"}
+            ours, hand, ours_c = grad["generated"], grad["hand-written NumPy"], grad["generated, C order"]
+            peers = {k: v for k, v in grad.items() if not k.startswith("generated")}
             best = min(peers, key=peers.get)
             print(f"| {r['threads']} | {r['act']} | {r['dtype']} | {r['batch']} | {ours * 1e6:.0f} µs | {hand * 1e6:.0f} µs | "
                   f"{ours / hand:.2f}× | {best} {peers[best] * 1e6:.0f} µs | {ours / peers[best]:.2f}× | "
+                  f"{ours_c * 1e6:.0f} µs ({ours_c / hand:.2f}×) | "
                   f"{ours / fwd['generated']:.2f}, {hand / fwd['hand-written NumPy']:.2f} | "
                   f"{r['memory']['generated'] / 2**20:.2f} MiB, {r['memory']['hand-written NumPy'] / 2**20:.2f} MiB |")
     print("\nDerivation + code generation, 784-w-10 (symbolic sizes: the same work for every width):\n")

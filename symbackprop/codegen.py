@@ -119,9 +119,12 @@ class FloatPrinter(_CodePrinter, PythonCodePrinter):
 
 
 class ArrayPrinter(_CodePrinter, NumPyPrinter):
-    """A batch, on NumPy arrays; σ goes through the module's in-place ``_sigmoid``."""
+    """A batch, on NumPy arrays; σ goes through the module's in-place ``_sigmoid``. With
+    ``product_order`` set to a variable of the generated code, matrix products are written
+    ``np.matmul(a, b, order=<variable>)``: the memory order of their result is chosen at run time."""
 
     exp, log, log1p = "np.exp", "np.log", "np.log1p"
+    product_order: str | None = None
 
     def _module_format(self, fqn, register=True):
         return "np." + fqn[len("numpy."):] if fqn.startswith("numpy.") else super()._module_format(fqn, register)
@@ -142,6 +145,8 @@ class ArrayPrinter(_CodePrinter, NumPyPrinter):
         return f"({self._print(expr.args[0])} > 0)"  # a boolean array: multiplies as 0 and 1
 
     def _print_matmul(self, expr):
+        if self.product_order:
+            return "np.matmul(%s, %s, order=%s)" % (*map(self._print, expr.args), self.product_order)
         return " @ ".join(self.parenthesize(a, PRECEDENCE["Mul"], strict=False) for a in expr.args)
 
     def _print_transpose(self, expr):
@@ -260,9 +265,9 @@ def _column_batch(d: Derivation, printer: ArrayPrinter, inputs) -> dict:
         gradient_vector="np.array([%s])" % ", ".join(names[naming.gradient_symbol(p)] for p in d.wrt))
 
 
-def _affine_lines(Z, weights, previous, bias) -> list[tuple[str, str]]:
+def _affine_lines(Z, weights, previous, bias, printer: ArrayPrinter) -> list[tuple[str, str]]:
     """``Z = W A + b`` on blocks, the bias added in place (one array less)."""
-    lines = [(f"{Z} = {weights} {previous}" + ("" if bias is None else f" + {bias}"), f"{Z} = {weights} @ {previous}")]
+    lines = [(f"{Z} = {weights} {previous}" + ("" if bias is None else f" + {bias}"), f"{Z} = {printer.code(matmul(weights, previous))}")]
     return lines + ([("", f"{Z} += {bias}")] if bias is not None else [])
 
 
@@ -292,7 +297,8 @@ def _layer_batch(d: Derivation, printer: ArrayPrinter, blocks: LayerBlocks) -> d
     X, Y = block("X"), block("Y")
     A = {0: X, **{layer: block("A", layer) for layer in range(1, last + 1)}}
     Z = {layer: block("Z", layer) for layer in range(1, last + 1)}
-    printer.names.update({s: s.name for s in (X, Y, *A.values(), *Z.values())})
+    W = {layer: sp.Symbol(f"W_{layer}") for layer in range(1, last + 1)}
+    printer.names.update({s: s.name for s in (X, Y, *A.values(), *Z.values(), *W.values())})
     printer.logsumexp.update({(Z[layer],): f"lse_{layer}" for layer in Z})
     printer.definitions.update({A[layer]: blocks.activation[layer - 1] for layer in Z})
 
@@ -301,11 +307,11 @@ def _layer_batch(d: Derivation, printer: ArrayPrinter, blocks: LayerBlocks) -> d
 
     forward = []
     for layer in range(1, last + 1):
-        forward.append((f"layer {layer}: the weights and biases as blocks", f"W_{layer} = {matrix(blocks.weights[layer - 1])}"))
+        forward.append((f"layer {layer}: the weights and biases as blocks", f"{W[layer]} = {matrix(blocks.weights[layer - 1])}"))
         bias = None if blocks.biases[layer - 1].is_zero_matrix else f"b_{layer}"
         if bias:
             forward.append(("", f"{bias} = {matrix(blocks.biases[layer - 1])}"))
-        forward += _affine_lines(Z[layer], f"W_{layer}", A[layer - 1], bias)
+        forward += _affine_lines(Z[layer], W[layer], A[layer - 1], bias, printer)
         forward += _activation_lines(A[layer], blocks.activation[layer - 1], printer)
 
     loss: list = []
@@ -315,9 +321,9 @@ def _layer_batch(d: Derivation, printer: ArrayPrinter, blocks: LayerBlocks) -> d
     text = MatrixTextPrinter().doprint
     backward = [(f"dZ_{last} = {text(blocks.output_delta)}", f"dZ_{last} = {printer.code(blocks.output_delta)}")]
     for layer in range(last - 1, 0, -1):
-        W, delta = sp.Symbol(f"W_{layer + 1}"), sp.Symbol(f"dZ_{layer + 1}")
-        printer.names.update({W: W.name, delta: delta.name})
-        expr = blocks.hidden_delta[layer - 1] * matmul(transpose(W), delta)
+        delta = sp.Symbol(f"dZ_{layer + 1}")
+        printer.names[delta] = delta.name
+        expr = blocks.hidden_delta[layer - 1] * matmul(transpose(W[layer + 1]), delta)
         backward += _product_lines(f"dZ_{layer}", expr, printer, f"dZ_{layer} = {text(expr)}")
 
     # Each entry of the layers' dW and db belongs to one parameter; a parameter used in several
@@ -396,9 +402,10 @@ def numpy_matrix_module(d: MatrixDerivation) -> str:
     concrete = {sp.Symbol(f"n_{l}", positive=True, integer=True): n for l, n in enumerate(graph.sizes)}
     definitions, logsumexp, forward = {}, {}, []
     printer = ArrayPrinter(names, definitions, logsumexp)  # its tables fill as the steps are read
+    printer.product_order = "order"  # the memory order _check chose for the batch's arrays
     for step in graph.steps[:-1]:
         if step.op == "affine":
-            forward += _affine_lines(step.symbol, *step.args)
+            forward += _affine_lines(step.symbol, *step.args, printer)
             continue
         if step.op == "softmax":
             logits = step.args[0]

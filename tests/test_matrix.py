@@ -86,6 +86,29 @@ def test_matrix_gradients_match_finite_differences(name):
                                rtol=1e-6, atol=1e-8)
 
 
+@pytest.mark.parametrize("name", SPECS)
+def test_weights_in_either_memory_order(name):
+    """The same numbers whether the weights are stored in C or Fortran order; each gradient comes
+    back in its parameter's order (a mixture of orders runs in C order)."""
+    spec = SPECS[name]
+    module = sb.compile(sb.backprop(sb.mlp(**spec, form="matrix")))
+    rng = np.random.default_rng(5)
+    params = [rng.normal(0, 0.6, shape) for shape in module.SHAPES]
+    fortran = [np.asfortranarray(p) for p in params]
+    cases = [(params, "C"), (fortran, "F")]
+    if sum(min(shape) > 1 for shape in module.SHAPES) > 1:
+        cases.append(([np.asfortranarray(p) if i == 0 else p for i, p in enumerate(params)], "C"))
+    X, Y = data(spec, 7)
+    J, gradients = module.loss_and_gradients(params, X, Y)
+    for stored, order in cases:
+        J_stored, stored_gradients = module.loss_and_gradients(stored, X, Y)
+        assert J_stored == pytest.approx(J, rel=1e-13)
+        np.testing.assert_allclose(module.forward(stored, X), module.forward(params, X), rtol=1e-13)
+        for g, g_stored in zip(gradients, stored_gradients):
+            np.testing.assert_allclose(g_stored, g, rtol=1e-12, atol=1e-15)
+            assert g_stored.flags[f"{order}_CONTIGUOUS"], (order, g_stored.shape)
+
+
 def test_float32_in_float32_out_and_close_to_float64():
     spec = SPECS["relu/softmax cross_entropy"]
     module = sb.compile(sb.backprop(sb.mlp(**spec, form="matrix")))
@@ -125,7 +148,8 @@ def test_generated_matrix_code_is_clean_and_deterministic(tmp_path):
     source = sb.numpy_module(d)
     assert source == sb.numpy_module(sb.backprop(sb.mlp([784, 128, 10], activation=["sigmoid", "softmax"],
                                                         loss="cross_entropy", form="matrix")))
-    assert "import sympy" not in source and "Z_1 = W_1 @ X" in source and "dW_1 = dZ_1 @ X.T" in source
+    assert "import sympy" not in source and "Z_1 = np.matmul(W_1, X, order=order)" in source
+    assert "dW_1 = np.matmul(dZ_1, X.T, order=order)" in source
     (tmp_path / "grads.py").write_text(source)
     ruff = shutil.which("ruff", path=os.path.dirname(sys.executable)) or shutil.which("ruff")
     run = subprocess.run([ruff, "check", "--isolated", "--no-cache", str(tmp_path)], check=False, capture_output=True, text=True)
@@ -156,3 +180,23 @@ def test_latex_in_matrix_notation():
 def test_the_matrix_document_compiles(tmp_path):
     d = sb.backprop(sb.mlp([4, 3, 2], activation=["relu", "sigmoid"], loss="bce", form="matrix"))
     assert sb.pdflatex(sb.document_latex(d), tmp_path / "m.pdf").read_bytes().startswith(b"%PDF")
+
+
+def test_training_in_matrix_form_updates_each_array_in_its_memory_order():
+    spec = SPECS["relu/softmax cross_entropy"]
+    module = sb.compile(sb.backprop(sb.mlp(**spec, form="matrix")))
+    rng = np.random.default_rng(6)
+    start = [np.asfortranarray(rng.normal(0, 0.5, shape)).astype(np.float32, order="K") for shape in module.SHAPES]
+    before = [p.copy() for p in start]
+    X, Y = data(spec, 16)
+    params, losses = sb.train(module, start, X, Y, learning_rate=0.5, epochs=3)
+    manual = [p.copy(order="K") for p in start]
+    for _ in range(3):
+        _, gradients = module.loss_and_gradients(manual, X, Y)
+        manual = [p - 0.5 * g for p, g in zip(manual, gradients)]
+    for p, m, s in zip(params, manual, start):
+        assert p.dtype == np.float32 and p.flags.f_contiguous and p is not s
+        np.testing.assert_allclose(p, m, rtol=1e-6)
+    assert losses[-1] < losses[0] and len(losses) == 4
+    for p, b in zip(start, before):  # the given arrays are left alone
+        np.testing.assert_array_equal(p, b)
