@@ -435,6 +435,8 @@ def numpy_matrix_module(d: MatrixDerivation) -> str:
     output = A_out.name
     sizes = graph.sizes
     shapes = [tuple(int(v.xreplace(concrete)) for v in graph.shapes[p]) for p in graph.params]
+    # The parameters whose memory order decides the batch's: matrices (a vector is in both orders).
+    matrices = [i for i, shape in enumerate(shapes) if min(shape) > 1]
     return render(
         "numpy_matrix_module.py.j2",
         version=__version__,
@@ -442,6 +444,7 @@ def numpy_matrix_module(d: MatrixDerivation) -> str:
         loss_equation=f"J = (1/m) Σ over the batch and the outputs of {text(loss_scale(name, graph) * loss_value(name, Y, A_out))}",
         parameters=_tuple(f'"{p}"' for p in graph.params),
         shapes=_tuple(str(shape) for shape in shapes),
+        matrices=_tuple(map(str, matrices)) if matrices else "",
         n_inputs=sizes[0], n_outputs=sizes[-1],
         probability_targets=graph.fused is not None,
         unpack=", ".join(p.name for p in graph.params),

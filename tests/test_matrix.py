@@ -86,6 +86,16 @@ def test_matrix_gradients_match_finite_differences(name):
                                rtol=1e-6, atol=1e-8)
 
 
+def test_lists_and_integers_are_read_as_float64():
+    module = sb.compile(sb.backprop(sb.mlp([2, 3, 2], form="matrix")))
+    as_arrays = module.loss_and_gradients([np.ones(shape) for shape in module.SHAPES], np.array([[1.0, 2.0]]), np.array([[0.0, 1.0]]))
+    as_lists = module.loss_and_gradients([np.ones(shape, dtype=int).tolist() for shape in module.SHAPES], [[1, 2]], [[0, 1]])
+    assert as_lists[0] == as_arrays[0]
+    for a, b in zip(as_lists[1], as_arrays[1]):
+        assert a.dtype == np.float64
+        np.testing.assert_array_equal(a, b)
+
+
 @pytest.mark.parametrize("name", SPECS)
 def test_weights_in_either_memory_order(name):
     """The same numbers whether the weights are stored in C or Fortran order; each gradient comes
