@@ -298,7 +298,8 @@ def _layer_batch(d: Derivation, printer: ArrayPrinter, blocks: LayerBlocks) -> d
     A = {0: X, **{layer: block("A", layer) for layer in range(1, last + 1)}}
     Z = {layer: block("Z", layer) for layer in range(1, last + 1)}
     W = {layer: sp.Symbol(f"W_{layer}") for layer in range(1, last + 1)}
-    printer.names.update({s: s.name for s in (X, Y, *A.values(), *Z.values(), *W.values())})
+    dZ = {layer: sp.Symbol(f"dZ_{layer}") for layer in range(1, last + 1)}
+    printer.names.update({s: s.name for s in (X, Y, *A.values(), *Z.values(), *W.values(), *dZ.values())})
     printer.logsumexp.update({(Z[layer],): f"lse_{layer}" for layer in Z})
     printer.definitions.update({A[layer]: blocks.activation[layer - 1] for layer in Z})
 
@@ -319,19 +320,17 @@ def _layer_batch(d: Derivation, printer: ArrayPrinter, blocks: LayerBlocks) -> d
     loss.append((f"J = the mean over the batch of Σ over the outputs of {_text(blocks.loss)}", f"J = ({mean})*inv_n"))
 
     text = MatrixTextPrinter().doprint
-    backward = [(f"dZ_{last} = {text(blocks.output_delta)}", f"dZ_{last} = {printer.code(blocks.output_delta)}")]
+    backward = [(f"{dZ[last]} = {text(blocks.output_delta)}", f"{dZ[last]} = {printer.code(blocks.output_delta)}")]
     for layer in range(last - 1, 0, -1):
-        delta = sp.Symbol(f"dZ_{layer + 1}")
-        printer.names[delta] = delta.name
-        expr = blocks.hidden_delta[layer - 1] * matmul(transpose(W[layer + 1]), delta)
-        backward += _product_lines(f"dZ_{layer}", expr, printer, f"dZ_{layer} = {text(expr)}")
+        expr = blocks.hidden_delta[layer - 1] * matmul(transpose(W[layer + 1]), dZ[layer + 1])
+        backward += _product_lines(dZ[layer], expr, printer, f"{dZ[layer]} = {text(expr)}")
 
     # Each entry of the layers' dW and db belongs to one parameter; a parameter used in several
     # places (a bias shared by a layer) gets the sum of its entries.
     index = {p: i for i, p in enumerate(d.wrt)}
     gradients, parts, owners = [], [], []
     for layer in range(1, last + 1):
-        gradients.append(("dW = dZ a_previous^T", f"dW_{layer} = dZ_{layer} @ {A[layer - 1]}.T"))
+        gradients.append(("dW = dZ a_previous^T", f"dW_{layer} = {printer.code(matmul(dZ[layer], transpose(A[layer - 1])))}"))
         parts.append(f"dW_{layer}.ravel()")
         owners += [index[p] for p in blocks.weights[layer - 1]]
         if not blocks.biases[layer - 1].is_zero_matrix:
@@ -393,8 +392,9 @@ def numpy_module(d: Derivation | MatrixDerivation) -> str:
 
 
 def numpy_matrix_module(d: MatrixDerivation) -> str:
-    """The source of a standalone NumPy module for a matrix-form derivation: ``@`` and ``.T``,
-    in-place updates where they save an array, float32 or float64, any batch size."""
+    """The source of a standalone NumPy module for a matrix-form derivation: matrix products in
+    the memory order of the weights, in-place updates where they save an array, float32 or
+    float64, any batch size."""
     graph = d.graph
     text = MatrixTextPrinter().doprint  # comments in matrix notation
     names = {symbol: symbol.name for symbol in graph.shapes}
@@ -416,12 +416,12 @@ def numpy_matrix_module(d: MatrixDerivation) -> str:
         forward += _activation_lines(step.symbol, definitions[step.symbol], printer)
 
     name, Y, A_out = graph.steps[-1].args
+    per_sample_loss = loss_value(name, Y, A_out)
+    scaled_loss = loss_scale(name, graph) * per_sample_loss
     loss: list = []
-    matrices = set(graph.shapes) | {symbol for symbol, _ in d.deltas}
-    summed = _batch_sum(printer, (loss_scale(name, graph) * loss_value(name, Y, A_out)).xreplace(concrete), matrices, loss,
-                        dot="np.vdot")
-    loss.append((f"J = the mean over the batch of Σ over the outputs of {text(loss_value(name, Y, A_out))}",
-                 f"J = ({summed})*inv_m"))
+    arrays = set(graph.shapes) | {symbol for symbol, _ in d.deltas}
+    summed = _batch_sum(printer, scaled_loss.xreplace(concrete), arrays, loss, dot="np.vdot")
+    loss.append((f"J = the mean over the batch of Σ over the outputs of {text(per_sample_loss)}", f"J = ({summed})*inv_m"))
 
     backward = []
     for i, (delta, formula) in enumerate(d.deltas):  # in code the sizes are numbers
@@ -441,7 +441,7 @@ def numpy_matrix_module(d: MatrixDerivation) -> str:
         "numpy_matrix_module.py.j2",
         version=__version__,
         description=graph.description,
-        loss_equation=f"J = (1/m) Σ over the batch and the outputs of {text(loss_scale(name, graph) * loss_value(name, Y, A_out))}",
+        loss_equation=f"J = (1/m) Σ over the batch and the outputs of {text(scaled_loss)}",
         parameters=_tuple(f'"{p}"' for p in graph.params),
         shapes=_tuple(str(shape) for shape in shapes),
         matrices=_tuple(map(str, matrices)) if matrices else "",
