@@ -83,9 +83,9 @@ class _CodePrinter:
     def _print_cross_entropy(self, expr):
         y, p = expr.args
         inner = self._behind(p)
-        if isinstance(inner, (softmax, softmax_columns)):  # −y ln softmax_k(z) = −y (z_k − logsumexp z)
-            return "(-%s*(%s - %s))" % (self.parenthesize(y, 50), self._print(inner.logits[inner.index - 1]),
-                                       self.logsumexp[inner.logits])
+        if isinstance(inner, (softmax, softmax_columns)):  # −y ln softmax_k(z) = y (logsumexp z − z_k)
+            return "%s*(%s - %s)" % (self.parenthesize(y, PRECEDENCE["Mul"]), self.logsumexp[inner.logits],
+                                     self._print(inner.logits[inner.index - 1]))
         return "(-%s*%s(%s))" % (self.parenthesize(y, 50), self.log, self._print(p))
 
     def _print_softplus(self, expr):
@@ -214,13 +214,17 @@ _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
 def _needed(lines: list[tuple[str, str]], result: str) -> list[tuple[str, str]]:
-    """The lines that ``result`` needs, directly or through other lines (the rest is dropped)."""
+    """The lines that ``result`` needs, directly or through other lines (the rest is dropped);
+    a value of a tuple assignment that nothing needs is assigned to ``_``."""
     live = set(_IDENTIFIER.findall(result))
     kept = []
     for comment, statement in reversed(lines):
-        target, code = statement.split("=", 1)
-        if target.strip(" +") in live:
-            kept.append((comment, statement))
+        targets, code = statement.split("=", 1)
+        names = _IDENTIFIER.findall(targets)
+        if live.intersection(names):
+            if "," in targets:
+                targets = ", ".join(name if name in live else "_" for name in names) + " "
+            kept.append((comment, targets + "=" + code))
             live |= set(_IDENTIFIER.findall(code))
     return kept[::-1]
 
@@ -272,12 +276,14 @@ def _affine_lines(Z, weights, previous, bias, printer: ArrayPrinter) -> list[tup
 
 
 def _activation_lines(A, activation, printer: ArrayPrinter) -> list[tuple[str, str]]:
-    """``A = g(Z)`` on a block; a softmax after the log-sum-exp of each column of its logits."""
-    lines = []
+    """``A = g(Z)`` on a block; a softmax together with the log-sum-exp of each column of its
+    logits, which the loss takes."""
+    comment = f"{A} = {MatrixTextPrinter().doprint(activation)}"
     if isinstance(activation, softmax_columns):
         (logits,) = activation.logits
-        lines.append(("log-sum-exp of each column", f"{printer.logsumexp[activation.logits]} = _logsumexp_columns({logits})"))
-    return lines + [(f"{A} = {MatrixTextPrinter().doprint(activation)}", f"{A} = {printer.code(activation)}")]
+        lse = printer.logsumexp[activation.logits]
+        return [(f"{comment}; with it the log-sum-exp of each column, for the loss", f"{A}, {lse} = _softmax_columns({logits})")]
+    return [(comment, f"{A} = {printer.code(activation)}")]
 
 
 def _product_lines(target, expr: sp.Expr, printer: ArrayPrinter, comment: str) -> list[tuple[str, str]]:
@@ -448,8 +454,8 @@ def numpy_matrix_module(d: MatrixDerivation) -> str:
         n_inputs=sizes[0], n_outputs=sizes[-1],
         probability_targets=graph.fused is not None,
         unpack=", ".join(p.name for p in graph.params),
-        forward=forward, loss_forward=needed, loss=loss, backward=backward, gradients=gradients,
-        gradient_names=", ".join(f"d{p}" for p in graph.params),
+        forward=forward, outputs_forward=_needed(forward, output), loss_forward=needed, loss=loss,
+        backward=backward, gradients=gradients, gradient_names=", ".join(f"d{p}" for p in graph.params),
         output=output,
         sigmoid="_sigmoid(" in str(forward + loss + backward), softmax=bool(logsumexp),
     )

@@ -44,6 +44,7 @@ def test_one_sample_matches_finite_differences_and_the_closed_forms(compiled):
     assert J == pytest.approx(module.loss(theta.tolist(), x.tolist(), y.tolist()), rel=1e-15)
     numeric = central_differences(lambda th: module.loss(th.tolist(), x.tolist(), y.tolist()), theta)
     np.testing.assert_allclose(gradients, numeric, rtol=1e-6, atol=1e-8)
+    assert module.gradients(theta.tolist(), x.tolist(), y.tolist()) == gradients
     d = sb.backprop(graph)
     values = dict(zip(graph.params, theta)) | dict(zip(graph.inputs, x)) | dict(zip(graph.targets, y))
     closed = [float(d[p].subs(values).evalf()) for p in graph.params[:3]]
@@ -58,6 +59,7 @@ def test_a_batch_gives_the_mean_loss_and_its_gradient(compiled):
     per_sample = [module.loss_and_gradients(theta.tolist(), x.tolist(), y.tolist()) for x, y in zip(X, Y)]
     assert J == pytest.approx(np.mean([j for j, _ in per_sample]), rel=1e-12)
     np.testing.assert_allclose(gradients, np.mean([g for _, g in per_sample], axis=0), rtol=1e-10, atol=1e-13)
+    np.testing.assert_array_equal(module.gradients(theta, X, Y), gradients)
     outputs = module.forward(theta, X)
     assert outputs.shape == (7, len(module.OUTPUTS))
     np.testing.assert_allclose(outputs[2], module.forward(theta.tolist(), X[2].tolist()), rtol=1e-12)

@@ -2,6 +2,7 @@
 network, finite differences on small random shapes, float32, and clear shape errors."""
 
 import itertools
+import warnings
 
 import numpy as np
 import pytest
@@ -69,12 +70,15 @@ def test_matrix_gradients_equal_the_scalar_ones_reshaped(name):
 
 @pytest.mark.parametrize("name", SPECS)
 def test_matrix_gradients_match_finite_differences(name):
+    """Also: gradients() alone returns exactly what loss_and_gradients() does."""
     spec = SPECS[name]
     module = sb.compile(sb.backprop(sb.mlp(**spec, form="matrix")))
     rng = np.random.default_rng(2)
     params = [rng.normal(0, 0.6, shape) for shape in module.SHAPES]
     X, Y = data(spec, 5, seed=3)
     _, gradients = module.loss_and_gradients(params, X, Y)
+    for alone, with_loss in zip(module.gradients(params, X, Y), gradients, strict=True):
+        np.testing.assert_array_equal(alone, with_loss)
     sizes = [int(np.prod(shape)) for shape in module.SHAPES]
 
     def loss(flat):
@@ -117,6 +121,24 @@ def test_weights_in_either_memory_order(name):
         for g, g_stored in zip(gradients, stored_gradients):
             np.testing.assert_allclose(g_stored, g, rtol=1e-12, atol=1e-15)
             assert g_stored.flags[f"{order}_CONTIGUOUS"], (order, g_stored.shape)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("name", SPECS)
+def test_extreme_pre_activations_stay_finite_and_silent(name, dtype):
+    spec = SPECS[name]
+    module = sb.compile(sb.backprop(sb.mlp(**spec, form="matrix")))
+    params = [np.where(np.indices(shape)[0] % 2, -400.0, 400.0).astype(dtype) for shape in module.SHAPES]  # rows ±400
+    X = np.array([[2.0] * spec["layers"][0], [-2.0] * spec["layers"][0]], dtype=dtype)
+    Y = np.zeros((2, spec["layers"][-1]), dtype=dtype)
+    Y[:, 0] = 1.0
+    with warnings.catch_warnings(), np.errstate(over="raise", invalid="raise", divide="raise"):
+        warnings.simplefilter("error")
+        J, gradients = module.loss_and_gradients(params, X, Y)
+        outputs = module.forward(params, X)
+        assert np.isfinite(J) and np.all(np.isfinite(outputs))
+        assert all(np.all(np.isfinite(g)) for g in gradients + module.gradients(params, X, Y))
+    assert np.min(np.abs(params[0] @ X.T)) >= 800  # every first-layer pre-activation is extreme
 
 
 def test_float32_in_float32_out_and_close_to_float64():
