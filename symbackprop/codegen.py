@@ -438,11 +438,12 @@ def numpy_matrix_module(d: MatrixDerivation) -> str:
     gradients = [(f"d{p} = {text(expr)}", f"d{p} = {printer.code(expr * BATCH)}") for p, expr in d.gradients]
 
     needed = _needed(forward, " ".join(statement for _, statement in loss))
+    gradient_names = ", ".join(f"d{p}" for p in graph.params)
     output = A_out.name
     sizes = graph.sizes
     shapes = [tuple(int(v.xreplace(concrete)) for v in graph.shapes[p]) for p in graph.params]
     # The parameters whose memory order decides the batch's: matrices (a vector is in both orders).
-    matrices = [i for i, shape in enumerate(shapes) if min(shape) > 1]
+    fortran = " and ".join(f"arrays[{i}].flags.f_contiguous" for i, shape in enumerate(shapes) if min(shape) > 1)
     return render(
         "numpy_matrix_module.py.j2",
         version=__version__,
@@ -450,12 +451,13 @@ def numpy_matrix_module(d: MatrixDerivation) -> str:
         loss_equation=f"J = (1/m) Σ over the batch and the outputs of {text(scaled_loss)}",
         parameters=_tuple(f'"{p}"' for p in graph.params),
         shapes=_tuple(str(shape) for shape in shapes),
-        matrices=_tuple(map(str, matrices)) if matrices else "",
+        fortran_check=fortran,
         n_inputs=sizes[0], n_outputs=sizes[-1],
         probability_targets=graph.fused is not None,
         unpack=", ".join(p.name for p in graph.params),
         forward=forward, outputs_forward=_needed(forward, output), loss_forward=needed, loss=loss,
-        backward=backward, gradients=gradients, gradient_names=", ".join(f"d{p}" for p in graph.params),
+        backward=backward, gradients=gradients, gradient_names=gradient_names,
+        gradients_alone=_needed(forward + loss[:-1] + backward + gradients, gradient_names),
         output=output,
         sigmoid="_sigmoid(" in str(forward + loss + backward), softmax=bool(logsumexp),
     )

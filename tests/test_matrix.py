@@ -159,6 +159,8 @@ def test_float32_in_float32_out_and_close_to_float64():
     (lambda p, X, Y: ([p[0].T, *p[1:]], X, Y), r"W_1 must have shape \(5, 3\); got \(3, 5\)"),
     (lambda p, X, Y: (p[:3], X, Y), r"params must hold 4 arrays \(W_1, b_1, W_2, b_2\); got 3"),
     (lambda p, X, Y: (p, X[:, :2], Y), r"inputs must have shape \(batch, 3\); got \(4, 2\)"),
+    (lambda p, X, Y: (p, X[0], Y[:1]), r"inputs must have shape \(batch, 3\); got \(3,\)"),
+    (lambda p, X, Y: (p, X, Y[:, :, None]), r"targets must have shape \(4, 4\); got \(4, 4, 1\)"),
     (lambda p, X, Y: (p, X, Y[:3]), r"targets must have shape \(4, 4\); got \(3, 4\)"),
 ])
 def test_shape_errors_are_named_before_any_arithmetic(change, message, monkeypatch):
