@@ -437,7 +437,6 @@ def numpy_matrix_module(d: MatrixDerivation) -> str:
     # The first delta already carries the mean's 1/m, so each gradient's own /m is dropped.
     gradients = [(f"d{p} = {text(expr)}", f"d{p} = {printer.code(expr * BATCH)}") for p, expr in d.gradients]
 
-    needed = _needed(forward, " ".join(statement for _, statement in loss))
     gradient_names = ", ".join(f"d{p}" for p in graph.params)
     output = A_out.name
     sizes = graph.sizes
@@ -455,7 +454,8 @@ def numpy_matrix_module(d: MatrixDerivation) -> str:
         n_inputs=sizes[0], n_outputs=sizes[-1],
         probability_targets=graph.fused is not None,
         unpack=", ".join(p.name for p in graph.params),
-        forward=forward, outputs_forward=_needed(forward, output), loss_forward=needed, loss=loss,
+        forward=forward, outputs_forward=_needed(forward, output),
+        loss_forward=_needed(forward, " ".join(statement for _, statement in loss)), loss=loss,
         backward=backward, gradients=gradients, gradient_names=gradient_names,
         gradients_alone=_needed(forward + loss[:-1] + backward + gradients, gradient_names),
         output=output,
