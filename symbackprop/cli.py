@@ -182,11 +182,9 @@ def run_check(args) -> int:
         missing = [n for n in module.INPUTS + module.TARGETS + module.PARAMETERS if n not in values]
         if missing:
             raise UsageError(f"the values file {args.values} lacks {', '.join(missing)}")
-        given = {group: [values[n] for n in names] for group, names in
-                 (("params", module.PARAMETERS), ("inputs", module.INPUTS), ("targets", module.TARGETS))}
-        for group, numbers in given.items():
+        for group, names in (("params", module.PARAMETERS), ("inputs", module.INPUTS), ("targets", module.TARGETS)):
             try:
-                given[group] = np.array(numbers, dtype=float)
+                given[group] = np.array([values[n] for n in names], dtype=float)
             except (TypeError, ValueError):
                 raise UsageError(f"the values file {args.values} has a value that is not a number among the {group}") from None
     report = gradcheck(module, **given, eps=args.eps, atol=args.atol, rtol=args.rtol,

@@ -29,7 +29,7 @@ from .matrix import BATCH, MatrixDerivation, MatrixTextPrinter, activation_value
 from .primitives import sigmoid, softmax
 from .progress import Progress
 from .templates_ import render
-from .text import TextPrinter, positive_first
+from .text import plain, positive_first
 
 
 class _CodePrinter:
@@ -160,11 +160,7 @@ class ArrayPrinter(_CodePrinter, NumPyPrinter):
 
 
 def _comment(symbol, expr) -> str:
-    return f"{naming.display(symbol)} = {TextPrinter().doprint(expr)}"
-
-
-def _text(expr) -> str:
-    return TextPrinter().doprint(expr)
+    return f"{plain(symbol)} = {plain(expr)}"
 
 
 def _batch_sum(printer: ArrayPrinter, expr: sp.Expr, per_sample: set, lines: list, dot: str = "np.dot") -> str:
@@ -181,7 +177,7 @@ def _batch_sum(printer: ArrayPrinter, expr: sp.Expr, per_sample: set, lines: lis
                 base = -base if base.could_extract_minus_sign() else base  # (y − a)² = (a − y)², as δ has it
                 name = naming.fresh_one(f"r_{len(printer.shared) + 1}", set(printer.names.values()))
                 printer.names[name] = name.name
-                lines.append((f"{name} = {_text(base)}", f"{name} = {printer.code(base)}"))
+                lines.append((f"{name} = {plain(base)}", f"{name} = {printer.code(base)}"))
                 printer.shared[base] = name
                 base = name
             arrays = [base, base]
@@ -243,7 +239,7 @@ def _sample(d: Derivation, printer: FloatPrinter) -> dict:
         loss_forward=_needed(forward, loss),
         loss=(_comment(last.symbol, last.expr), loss),
         backward=[(_comment(s, e), f"{names[s]} = {printer.code(e)}") for s, e in d.deltas],
-        gradients=[(f"∂J/∂{p} = {_text(d.gradient(p))}", f"{g} = {printer.code(d.gradient(p))}") for p, g in zip(d.wrt, gradients)],
+        gradients=[(f"∂J/∂{p} = {plain(d.gradient(p))}", f"{g} = {printer.code(d.gradient(p))}") for p, g in zip(d.wrt, gradients)],
         gradient_names=", ".join(gradients),
     )
 
@@ -260,7 +256,7 @@ def _column_batch(d: Derivation, printer: ArrayPrinter, inputs) -> dict:
     mean = _batch_sum(printer, graph.steps[-1].expr, per_sample, loss)
     loss.append((_comment(graph.output, graph.steps[-1].expr), f"J = ({mean})*inv_n"))
     backward = [(_comment(s, e), f"{names[s]} = {printer.code(e)}") for s, e in d.deltas]
-    gradients = [(f"Σ over the batch of ∂J/∂{p} = {_text(d.gradient(p))}",
+    gradients = [(f"Σ over the batch of ∂J/∂{p} = {plain(d.gradient(p))}",
                   f"{names[naming.gradient_symbol(p)]} = {_batch_sum(printer, d.gradient(p), per_sample, [])}") for p in d.wrt]
     return dict(
         inputs=_names(inputs, names)["unpack"] or "_", targets=_names(graph.targets, names)["unpack"] or "_",
@@ -323,7 +319,7 @@ def _layer_batch(d: Derivation, printer: ArrayPrinter, blocks: LayerBlocks) -> d
 
     loss: list = []
     mean = _batch_sum(printer, blocks.loss, {X, Y, *A.values(), *Z.values()}, loss, dot="np.vdot")
-    loss.append((f"J = the mean over the batch of Σ over the outputs of {_text(blocks.loss)}", f"J = ({mean})*inv_n"))
+    loss.append((f"J = the mean over the batch of Σ over the outputs of {plain(blocks.loss)}", f"J = ({mean})*inv_n"))
 
     text = MatrixTextPrinter().doprint
     backward = [(f"{dZ[last]} = {text(blocks.output_delta)}", f"{dZ[last]} = {printer.code(blocks.output_delta)}")]

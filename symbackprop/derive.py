@@ -165,10 +165,7 @@ class Derivation:
 
     @cached_property
     def _step_values(self) -> dict[sp.Symbol, sp.Expr]:
-        values: dict[sp.Symbol, sp.Expr] = {}
-        for symbol, expr in self.deltas:  # sweep order: a delta uses later deltas only
-            values[symbol] = expr.xreplace(values)
-        return values
+        return self._with_deltas({})
 
     def closed(self, expr: sp.Expr) -> sp.Expr:
         """``expr`` with named deltas and step symbols replaced by their values in the variables."""
@@ -176,8 +173,12 @@ class Derivation:
 
     @cached_property
     def _closed_values(self) -> dict[sp.Symbol, sp.Expr]:
-        values = self.graph.closed_steps()
-        for symbol, expr in self.deltas:  # sweep order: a delta uses later deltas only
+        return self._with_deltas(self.graph.closed_steps())
+
+    def _with_deltas(self, values: dict) -> dict:
+        """``values`` and every named delta written in them, each built once from the ones
+        before it (sweep order: a delta uses later deltas only)."""
+        for symbol, expr in self.deltas:
             values[symbol] = expr.xreplace(values)
         return values
 

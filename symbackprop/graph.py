@@ -24,7 +24,7 @@ from .derive import Derivation
 from .files import write_file
 from .network import Graph
 from .text import TextPrinter
-from .walkthrough import given_values, value_of
+from .walkthrough import given_values, pass_values, value_of
 
 MAX_NODES = 150
 FORMULA_WIDTH = 40
@@ -78,11 +78,7 @@ def picture(target, values: Mapping, max_nodes: int = MAX_NODES) -> Picture:
         raise ValueError(f"the graph has {count} nodes; pictures are drawn up to {max_nodes} "
                          f"(pass max_nodes to draw it anyway, or picture a smaller network)")
     d = backprop(graph, wrt=list(graph.variables))  # every leaf gets its gradient
-    table = dict(given_values(graph, values))
-    for step in graph.steps:
-        table[step.symbol] = value_of(step.expr, table)
-    for symbol, expr in d.deltas:
-        table[symbol] = value_of(expr, table)
+    table = pass_values(d, given_values(graph, values))
     gradient = {p: value_of(d.gradient(p), table) for p in d.wrt}
     gradient[graph.output] = 1.0
     for step in graph.steps[:-1]:

@@ -25,13 +25,13 @@ from .files import write_file
 from .matrix import MatrixDerivation, activation_value, loss_scale, loss_value, matmul
 from .simplify import tree_size
 from .templates_ import render
-from .text import positive_first
+from .text import PositiveFirst
 
 CLOSED_FORM_LIMIT = 400  # tree nodes: larger closed forms are left out of documents, not printed
 DOCUMENT_LINE = 220  # characters of LaTeX source that still fit on one line of an A4 page
 
 
-class BackpropLatexPrinter(LatexPrinter):
+class BackpropLatexPrinter(PositiveFirst, LatexPrinter):
     """SymPy's LaTeX printer with the graph's own names (``\\hat{y}``, ``\\delta_{3}``, ``w_{1}``)."""
 
     def __init__(self, names: Mapping[sp.Symbol, str] | None = None, **settings):
@@ -40,9 +40,6 @@ class BackpropLatexPrinter(LatexPrinter):
 
     def _print_Symbol(self, expr, style="plain"):
         return self.names.get(expr) or super()._print_Symbol(expr, style)
-
-    def _print_Add(self, expr, order=None):
-        return super()._print_Add(sp.Add(*positive_first(expr), evaluate=False), order="none")
 
     def _print_Mul(self, expr):
         # Deltas first, as textbooks write them: δ_3 a_1, not a_1 δ_3 (after a numeric coefficient).
@@ -96,7 +93,7 @@ class MatrixLatexPrinter(BackpropLatexPrinter):
             return r"\frac{1}{%s} %s" % (self._print(denominator), self._print(numerator))
         coefficient, rest = expr.as_coeff_Mul()
         factors = sp.Mul.make_args(rest)
-        printed = [r"\left(%s\right)" % self._print(f) if len(factors) > 1 and type(f).__name__ == "matmul" else self.factor(f)
+        printed = [r"\left(%s\right)" % self._print(f) if len(factors) > 1 and isinstance(f, matmul) else self.factor(f)
                    for f in factors]
         head = "" if coefficient == 1 else ("-" if coefficient == -1 else self._print(coefficient) + " ")
         return head + r" \odot ".join(printed)

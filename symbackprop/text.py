@@ -32,22 +32,31 @@ def positive_first(expr: sp.Add) -> list:
     return terms
 
 
-class TextPrinter(StrPrinter):
-    """SymPy's string printer, with deltas written δ_v and sums led by a positive term."""
-
-    def _print_Symbol(self, expr):
-        return naming.display(expr)
+class PositiveFirst:
+    """Printer mixin: sums printed in the order of :func:`positive_first`."""
 
     def _print_Add(self, expr, order=None):
         return super()._print_Add(sp.Add(*positive_first(expr), evaluate=False), order="none")
 
 
-def _text(expr) -> str:
+class TextPrinter(PositiveFirst, StrPrinter):
+    """SymPy's string printer, with deltas written δ_v and sums led by a positive term."""
+
+    def _print_Symbol(self, expr):
+        return naming.display(expr)
+
+
+def plain(expr) -> str:
+    """``expr`` as plain text (:class:`TextPrinter`).
+
+    >>> plain(sp.Symbol("delta_z2") * (sp.Symbol("y") - sp.Symbol("a")))
+    'δ_z2*(y - a)'
+    """
     return TextPrinter().doprint(expr)
 
 
 def _partial(of: sp.Symbol, wrt: sp.Symbol) -> str:
-    return f"∂{_text(of)}/∂{_text(wrt)}"
+    return f"∂{plain(of)}/∂{plain(wrt)}"
 
 
 def gradient_lines(d: Derivation, p: sp.Symbol) -> list[tuple[str, str]]:
@@ -56,7 +65,7 @@ def gradient_lines(d: Derivation, p: sp.Symbol) -> list[tuple[str, str]]:
     chain = d.chain(p)
     factors = " + ".join(" · ".join(_partial(f.of, f.wrt) for f in path.factors) for path in chain.paths)
     values = " + ".join(" · ".join(printer.parenthesize(f.expr, PRECEDENCE["Mul"]) for f in path.factors) for path in chain.paths)
-    return [(_partial(d.graph.output, p), factors), ("", values), ("", _text(d.gradient(p))), ("", _text(d[p]))]
+    return [(_partial(d.graph.output, p), factors), ("", values), ("", plain(d.gradient(p))), ("", plain(d[p]))]
 
 
 def derivation_text(d: Derivation, show_chain=None) -> str:
@@ -66,9 +75,9 @@ def derivation_text(d: Derivation, show_chain=None) -> str:
     output = graph.output
     chains = [d.wrt[0]] if show_chain is None else list(show_chain) if isinstance(show_chain, (list, tuple)) else [show_chain]
     sections = [
-        ("Forward pass", [(_text(s.symbol), _text(s.expr)) for s in graph.steps]),
-        ("Backward pass: deltas δ_v = ∂%s/∂v, output first" % output, [(_text(s), _text(e)) for s, e in d.deltas]),
-        ("Gradients", [(_partial(output, q), _text(d.gradient(q))) for q in d.wrt]),
+        ("Forward pass", [(plain(s.symbol), plain(s.expr)) for s in graph.steps]),
+        ("Backward pass: deltas δ_v = ∂%s/∂v, output first" % output, [(plain(s), plain(e)) for s, e in d.deltas]),
+        ("Gradients", [(_partial(output, q), plain(d.gradient(q))) for q in d.wrt]),
     ]
     sections += [(f"Chain rule for {p}", gradient_lines(d, p)) for p in chains]
     title = f"Backpropagation through {graph.description}"

@@ -94,6 +94,21 @@ def given_values(graph, values: Mapping, exact: bool = False) -> dict:
     return given
 
 
+def pass_values(d: Derivation, given: Mapping, exact: bool = False) -> dict:
+    """The given variables, then every step and every named delta of ``d`` at them.
+
+    >>> from symbackprop import backprop, mlp
+    >>> d = backprop(mlp([1, 1], activation="identity"))
+    >>> table = pass_values(d, given_values(d.graph, {"x1": 2, "y1": 3, "w1": 1, "b1": 0}))
+    >>> table[sp.Symbol("a1")], table[sp.Symbol("J")]
+    (2.0, 0.5)
+    """
+    table = dict(given)
+    for symbol, expr in [(step.symbol, step.expr) for step in d.graph.steps] + list(d.deltas):
+        table[symbol] = value_of(expr, table, exact)
+    return table
+
+
 def walkthrough(d: Derivation, values: Mapping, learning_rate=0.5, exact: bool = False) -> Walkthrough:
     """Evaluate ``d`` at ``values`` (by symbol or by name: every input, target and parameter)
     and take one gradient-descent step of size ``learning_rate``."""
@@ -101,19 +116,13 @@ def walkthrough(d: Derivation, values: Mapping, learning_rate=0.5, exact: bool =
     given = given_values(graph, values, exact)
     rate = _number(learning_rate, exact, "the learning rate")
 
-    table: dict[sp.Symbol, object] = dict(given)
+    table = pass_values(d, given, exact)
 
     def evaluate(expr):
         return value_of(expr, table, exact)
 
-    forward = []
-    for step in graph.steps:
-        table[step.symbol] = evaluate(step.expr)
-        forward.append((step.symbol, step.expr, table[step.symbol]))
-    deltas = []
-    for symbol, expr in d.deltas:
-        table[symbol] = evaluate(expr)
-        deltas.append((symbol, expr, table[symbol]))
+    forward = tuple((step.symbol, step.expr, table[step.symbol]) for step in graph.steps)
+    deltas = tuple((symbol, expr, table[symbol]) for symbol, expr in d.deltas)
 
     chains = []
     for p in d.wrt:
@@ -125,7 +134,7 @@ def walkthrough(d: Derivation, values: Mapping, learning_rate=0.5, exact: bool =
         chains.append((p, tuple(tuple((f, evaluate(f.expr)) for f in path.factors) for path in chain.paths)))
     gradients = tuple((p, evaluate(d.gradient(p))) for p in d.wrt)
     updates = tuple((p, given[p] - rate * g) for p, g in gradients)
-    return Walkthrough(d, tuple((v, given[v]) for v in graph.variables), rate, tuple(forward), tuple(deltas),
+    return Walkthrough(d, tuple((v, given[v]) for v in graph.variables), rate, forward, deltas,
                        tuple(chains), gradients, updates, exact)
 
 
