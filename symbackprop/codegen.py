@@ -91,6 +91,10 @@ class _CodePrinter:
     def _print_softplus(self, expr):
         return self._softplus(self._print(expr.args[0]))
 
+    def _scalar_sigmoid(self, z: str) -> str:
+        """σ of one number, without overflow for any z."""
+        return f"(1.0/(1.0 + {self.exp}(-{z})) if {z} >= 0.0 else {self.exp}({z})/(1.0 + {self.exp}({z})))"
+
     def _print_leaky_relu(self, expr):
         z, slope = (self._print(a) for a in expr.args)
         return self._where(f"{z} > 0", z, f"{slope}*{z}")
@@ -108,8 +112,7 @@ class FloatPrinter(_CodePrinter, PythonCodePrinter):
         return f"(max({z}, 0.0) + math.log1p(math.exp(-abs({z}))))"
 
     def _print_sigmoid(self, expr):
-        z = self._print(expr.args[0])
-        return f"(1.0/(1.0 + math.exp(-{z})) if {z} >= 0.0 else math.exp({z})/(1.0 + math.exp({z})))"
+        return self._scalar_sigmoid(self._print(expr.args[0]))
 
     def _print_relu(self, expr):
         return f"max({self._print(expr.args[0])}, 0.0)"
@@ -125,6 +128,7 @@ class ArrayPrinter(_CodePrinter, NumPyPrinter):
 
     exp, log, log1p = "np.exp", "np.log", "np.log1p"
     product_order: str | None = None
+    per_sample: set | None = None  # where known: the symbols holding one value per sample (arrays)
 
     def _module_format(self, fqn, register=True):
         return "np." + fqn[len("numpy."):] if fqn.startswith("numpy.") else super()._module_format(fqn, register)
@@ -136,7 +140,10 @@ class ArrayPrinter(_CodePrinter, NumPyPrinter):
         return f"(np.maximum({z}, 0.0) + np.log1p(np.exp(-np.abs({z}))))"
 
     def _print_sigmoid(self, expr):
-        return f"_sigmoid({self._print(expr.args[0])})"
+        z = expr.args[0]
+        if self.per_sample is not None and not z.free_symbols & self.per_sample:
+            return self._scalar_sigmoid(self._print(z))  # one number for the whole batch
+        return f"_sigmoid({self._print(z)})"
 
     def _print_relu(self, expr):
         return f"np.maximum({self._print(expr.args[0])}, 0.0)"
@@ -251,6 +258,7 @@ def _column_batch(d: Derivation, printer: ArrayPrinter, inputs) -> dict:
     for symbol, expr in [(s.symbol, s.expr) for s in graph.steps] + list(d.deltas):
         if expr.free_symbols & per_sample:
             per_sample.add(symbol)
+    printer.per_sample = per_sample
     forward = _forward_lines(graph, printer, "_logsumexp_arrays")
     loss: list = []
     mean = _batch_sum(printer, graph.steps[-1].expr, per_sample, loss)

@@ -89,6 +89,16 @@ def test_expressions_batch_neuron_by_neuron_over_their_inputs():
     np.testing.assert_allclose(module.loss_and_gradients(theta.tolist(), [0.4], [])[1], numeric, rtol=1e-6)
 
 
+def test_a_sigmoid_of_parameters_alone_is_one_number_for_the_batch():
+    a, b, x = sp.symbols("a b x")
+    module = sb.compile(sb.backprop(sb.sigmoid(a * b) + x * sb.sigmoid(-800 * a), wrt=[a, b]))
+    theta, X = [0.3, -0.5], np.array([[0.2], [-1.0], [0.7]])
+    J, gradients = module.loss_and_gradients(theta, X, np.empty((3, 0)))
+    per_sample = [module.loss_and_gradients(theta, [float(v)], []) for v in X[:, 0]]
+    assert J == pytest.approx(np.mean([j for j, _ in per_sample]), rel=1e-14)
+    np.testing.assert_allclose(gradients, np.mean([g for _, g in per_sample], axis=0), rtol=1e-13)
+
+
 def test_extreme_pre_activations_stay_finite_and_silent():
     for spec in (dict(layers=[1, 2, 1], loss="bce"), dict(layers=[1, 2, 3], activation=["softplus", "softmax"], loss="cross_entropy"),
                  dict(layers=[1, 2, 1], activation=["tanh", "sigmoid"])):
