@@ -131,15 +131,19 @@ def latex_names(graph) -> dict[sp.Symbol, str]:
     return names
 
 
-RESERVED = frozenset({"np", "math", "params", "inputs", "targets", "n", "inv_n", "J", "gradients"})
+# The names a generated module gives itself: its imports, functions and constants, and the
+# arguments and locals of its functions; its helpers all start with "_".
+RESERVED = frozenset({"np", "math", "forward", "loss", "loss_and_gradients", "gradients", "PARAMETERS", "INPUTS",
+                      "TARGETS", "OUTPUTS", "PROBABILITY_TARGETS", "params", "inputs", "targets", "function", "want",
+                      "rows", "n", "inv_n", "J"})
 
 
 def _identifier(name: str, taken: set[str]) -> str:
-    """``name`` made a fresh Python identifier: bad characters become ``_``, keywords and
-    names already taken get a trailing ``_``."""
+    """``name`` made a fresh Python identifier: bad characters become ``_``, a leading digit or
+    ``_`` gets a ``v`` before it, keywords, reserved names and names already taken a trailing ``_``."""
     clean = "".join(c if (c.isalnum() or c == "_") and c.isascii() else "_" for c in name) or "_"
-    if clean[0].isdigit():
-        clean = "_" + clean
+    if clean[0].isdigit() or clean[0] == "_":
+        clean = "v" + clean
     while keyword.iskeyword(clean) or clean in taken or clean in RESERVED:
         clean += "_"
     taken.add(clean)

@@ -128,6 +128,23 @@ def test_inputs_as_tuples_arrays_ints_and_nested_lists():
     np.testing.assert_allclose(g3, g, rtol=1e-13)
 
 
+def test_variables_named_like_the_module_own_names():
+    """A variable called loss, forward or _sigmoid must not shadow the module's own functions."""
+    names = ["loss", "forward", "gradients", "_sigmoid", "function", "rows"]
+    clashing, plain = sp.symbols(names), sp.symbols([f"q{i}" for i in range(len(names))])
+
+    def module(s):
+        return sb.compile(sb.backprop(sb.sigmoid(s[3] * s[0]) + s[1] ** 2 * s[4] - sb.sigmoid(s[5] - s[2]), wrt=list(s[:3])))
+
+    ours, reference = module(clashing), module(plain)
+    theta = np.array([0.3, -0.7, 1.1])
+    for inputs in (RNG.uniform(-1, 1, (5, 3)), RNG.uniform(-1, 1, 3)):
+        targets = np.empty(inputs.shape[:-1] + (0,))
+        for function in ("forward", "loss", "loss_and_gradients", "gradients"):
+            given = (theta, inputs) if function == "forward" else (theta, inputs, targets)
+            assert repr(getattr(ours, function)(*given)) == repr(getattr(reference, function)(*given)), function
+
+
 @pytest.mark.parametrize("args, message", [
     (([0.1] * 8, [1.0, 0.0], [1.0]), r"params must hold 9 values \(w1, w2, w3, w4, w5, w6, b1, b2, b3\); got 8"),
     (([0.1] * 9, [1.0, 0.0, 2.0], [1.0]), r"inputs must hold 2 values \(x1, x2\); got 3"),
