@@ -21,6 +21,7 @@ from collections.abc import Mapping
 
 import sympy as sp
 
+from .errors import InputError
 from .primitives import leaky_relu, relu, sigmoid, softplus
 
 FUNCTIONS = {
@@ -34,7 +35,7 @@ MAX_POWER_DIGITS = 1000  # a number raised to a number with a larger result is r
 MAX_DIGITS = 50  # digits of one number
 
 
-class ParseError(ValueError):
+class ParseError(InputError):
     """A formula that cannot be read, and why."""
 
 
