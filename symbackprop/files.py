@@ -1,5 +1,16 @@
 """Writing files the careful way: never over a user's file unless asked, never half a file.
 
+Every file is written whole or not at all: into a temporary file in the destination's folder,
+then renamed over the destination. Its permissions are the ones any program gives a new file:
+0666 less the user's umask (0644 with the usual umask 022); a file replaced with ``force`` keeps
+the permissions it had.
+
+A destination that exists is refused unless ``force`` is given, whatever it is: a file, or a
+symbolic link, even one that points nowhere. With ``force`` a symbolic link stays in place and the
+file it points to is replaced (atomically, in that file's own folder, keeping its mode), so a
+link into a shared folder keeps working; a link that points nowhere gets its file created. A
+destination that is a folder is always refused.
+
 >>> import tempfile, pathlib
 >>> folder = pathlib.Path(tempfile.mkdtemp())
 >>> write_file(folder / "a.txt", "one").name
@@ -13,37 +24,81 @@ FileExistsError: ...a.txt already exists; pass force (--force) to overwrite it
 from __future__ import annotations
 
 import os
+import stat
 import tempfile
+import threading
 from pathlib import Path
+
+_umask_lock = threading.Lock()
+
+
+def current_umask() -> int:
+    """The process's umask: from /proc on Linux, elsewhere by setting it and putting it straight
+    back (under a lock, so this module's own threads never see the temporary value)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    with _umask_lock:
+        mask = os.umask(0o022)
+        os.umask(mask)
+    return mask
+
+
+def new_file_mode() -> int:
+    """The permissions a newly created file gets: 0666 less the umask."""
+    return 0o666 & ~current_umask()
+
+
+def _target(path: Path) -> Path:
+    """Where the bytes go: ``path``, or for a symbolic link the file it points to."""
+    return Path(os.path.realpath(path)) if path.is_symlink() else path
 
 
 def needs_writing(path, content: str | bytes, force: bool = False, unchanged_ok: bool = False) -> bool:
     """Whether ``content`` must be written to ``path``; raise if it may not be: the folder is
-    missing, or the file exists (unless ``force``, or ``unchanged_ok`` and it holds ``content``)."""
+    missing, the destination is a folder, or it exists (unless ``force``, or ``unchanged_ok``
+    and it holds ``content``)."""
     path = Path(path)
     data = content.encode("utf-8") if isinstance(content, str) else content
+    if path.is_dir():
+        raise IsADirectoryError(f"{path} is a folder; give a file name, like {path / 'output'}")
     if not path.parent.is_dir():
         raise FileNotFoundError(f"the folder {path.parent} does not exist")
-    if path.exists():
+    if path.exists() or path.is_symlink():
         if unchanged_ok and path.is_file() and path.read_bytes() == data:
             return False
         if not force:
-            raise FileExistsError(f"{path} already exists; pass force (--force) to overwrite it")
+            what = "a symbolic link" if path.is_symlink() else "a file"
+            raise FileExistsError(f"{path} already exists" + (f" ({what})" if path.is_symlink() else "")
+                                  + "; pass force (--force) to overwrite it")
+    target = _target(path)
+    if not target.parent.is_dir():
+        raise FileNotFoundError(f"{path} is a symbolic link into the folder {target.parent}, which does not exist")
     return True
 
 
 def write_file(path, content: str | bytes, force: bool = False, unchanged_ok: bool = False) -> Path:
     """Write ``content`` to ``path`` atomically (a temporary file in the same folder, then a
-    rename), if :func:`needs_writing` allows and requires it."""
+    rename), if :func:`needs_writing` allows and requires it. Returns ``path``."""
     path = Path(path)
     data = content.encode("utf-8") if isinstance(content, str) else content
     if not needs_writing(path, data, force, unchanged_ok):
         return path
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".partial")
+    target = _target(path)
+    try:
+        mode = stat.S_IMODE(target.stat().st_mode)  # a replaced file keeps its permissions
+    except FileNotFoundError:
+        mode = new_file_mode()
+    handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".partial")
     try:
         with os.fdopen(handle, "wb") as stream:
             stream.write(data)
-        os.replace(temporary, path)
+        os.chmod(temporary, mode)  # mkstemp makes the file private (0600)
+        os.replace(temporary, target)
     except BaseException:
         if os.path.exists(temporary):
             os.unlink(temporary)

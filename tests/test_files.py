@@ -1,0 +1,127 @@
+"""Files: whole or not at all, the user's umask, an existing file's mode, symbolic links, folders."""
+
+import os
+import stat
+
+import pytest
+
+from symbackprop import cli
+from symbackprop.files import current_umask, write_file
+
+
+def mode(path) -> int:
+    return stat.S_IMODE(os.stat(path).st_mode)
+
+
+@pytest.fixture
+def umask():
+    """Set the process's umask for one test, and put the old one back."""
+    old = os.umask(0o022)
+    yield os.umask
+    os.umask(old)
+
+
+@pytest.mark.parametrize("mask", [0o022, 0o077, 0o002, 0o027])
+def test_a_new_file_gets_the_mode_the_umask_gives(tmp_path, umask, mask):
+    umask(mask)
+    assert current_umask() == mask
+    write_file(tmp_path / "new.txt", "text")
+    reference = tmp_path / "reference.txt"
+    reference.touch()  # what any program gets: 0666 less the umask
+    assert mode(tmp_path / "new.txt") == mode(reference) == 0o666 & ~mask
+
+
+def test_the_command_line_writes_with_the_umask(tmp_path, umask, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    umask(0o022)
+    assert cli.main(["codegen", "--layers", "2,1", "-o", "grads.py"]) == 0
+    assert mode(tmp_path / "grads.py") == 0o644
+
+
+@pytest.mark.parametrize("existing", [0o644, 0o600, 0o640, 0o755])
+def test_force_keeps_the_mode_of_the_file_it_replaces(tmp_path, umask, existing):
+    umask(0o022)
+    path = tmp_path / "out.txt"
+    path.write_text("old")
+    path.chmod(existing)
+    write_file(path, "new", force=True)
+    assert path.read_text() == "new" and mode(path) == existing
+
+
+def test_an_existing_file_or_link_is_refused_without_force(tmp_path):
+    (tmp_path / "file.txt").write_text("mine")
+    (tmp_path / "target.txt").write_text("target")
+    (tmp_path / "link.txt").symlink_to(tmp_path / "target.txt")
+    (tmp_path / "dangling.txt").symlink_to(tmp_path / "nowhere.txt")
+    for name in ("file.txt", "link.txt", "dangling.txt"):
+        with pytest.raises(FileExistsError, match="already exists.*force"):
+            write_file(tmp_path / name, "new")
+    assert (tmp_path / "file.txt").read_text() == "mine" and (tmp_path / "target.txt").read_text() == "target"
+    assert not (tmp_path / "nowhere.txt").exists() and (tmp_path / "dangling.txt").is_symlink()
+
+
+def test_force_on_a_link_replaces_the_file_it_points_to_and_keeps_the_link(tmp_path, umask):
+    umask(0o022)
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    target = shared / "grads.py"
+    target.write_text("old")
+    target.chmod(0o664)
+    link = tmp_path / "grads.py"
+    link.symlink_to(target)
+    write_file(link, "new", force=True)
+    assert link.is_symlink() and os.readlink(link) == str(target)
+    assert target.read_text() == "new" and mode(target) == 0o664
+    assert sorted(p.name for p in shared.iterdir()) == ["grads.py"]  # no temporary file left behind
+
+
+def test_force_on_a_dangling_link_creates_the_file_it_points_to(tmp_path, umask):
+    umask(0o022)
+    link = tmp_path / "out.txt"
+    link.symlink_to(tmp_path / "made.txt")
+    write_file(link, "new", force=True)
+    assert link.is_symlink() and (tmp_path / "made.txt").read_text() == "new" and mode(tmp_path / "made.txt") == 0o644
+
+
+def test_a_link_into_a_missing_folder_is_refused(tmp_path):
+    link = tmp_path / "out.txt"
+    link.symlink_to(tmp_path / "no" / "such" / "file.txt")
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        write_file(link, "new", force=True)
+
+
+@pytest.mark.parametrize("force", [False, True])
+def test_a_folder_is_never_a_destination(tmp_path, force):
+    (tmp_path / "folder").mkdir()
+    with pytest.raises(IsADirectoryError, match="is a folder"):
+        write_file(tmp_path / "folder", "text", force=force)
+    assert list((tmp_path / "folder").iterdir()) == []
+
+
+def test_the_command_line_reports_file_problems_in_one_line(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "out").mkdir()
+    assert cli.main(["codegen", "--layers", "2,1", "-o", "out"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("symbackprop: error: out is a folder") and err.count("\n") == 1
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root may write anywhere")
+def test_a_folder_without_write_permission_is_a_user_error(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    locked.chmod(0o500)
+    try:
+        assert cli.main(["codegen", "--layers", "2,1", "-o", "locked/grads.py"]) == 2
+    finally:
+        locked.chmod(0o700)
+    err = capsys.readouterr().err
+    assert err.startswith("symbackprop: error: Permission denied") and err.count("\n") == 1
+
+
+def test_unchanged_content_is_not_rewritten(tmp_path):
+    path = write_file(tmp_path / "a.txt", "same")
+    before = os.stat(path).st_ino
+    write_file(path, "same", unchanged_ok=True)
+    assert os.stat(path).st_ino == before
