@@ -13,13 +13,16 @@ disagree sits on a kink (ReLU at 0): it is reported as such, not as a failure. F
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
+from html import escape
 
 import numpy as np
 
 from .api import backprop
 from .compile import compile as compile_module
 from .derive import Derivation
+from .errors import InputError
 from .matrix import MatrixDerivation
 
 
@@ -32,36 +35,79 @@ class Row:
     numeric: float
     abs_error: float
     rel_error: float
-    status: str  # "pass", "fail" or "kink"
+    status: str  # "pass", "fail", "kink" or "zero" (analytic = numeric = 0: nothing checked)
+
+
+STATUSES = ("pass", "fail", "kink", "zero")
+POINT_SHOWN = 6  # values of each group shown in a report; larger groups end with a count
 
 
 @dataclass(frozen=True)
 class GradcheckReport:
-    """The rows of a gradient check and the tolerances they were held to."""
+    """The rows of a gradient check, the tolerances they were held to, and the point checked:
+    ``point`` holds ``(group, ((name, value), …))`` for the inputs, targets and parameters."""
 
     rows: tuple[Row, ...]
     eps: float
     atol: float
     rtol: float
+    point: tuple = ()
 
     @property
     def passed(self) -> bool:
-        """No row failed (kinks are not failures)."""
+        """No row failed (kinks and zero gradients are not failures)."""
         return all(row.status != "fail" for row in self.rows)
 
     def __bool__(self) -> bool:
         return self.passed
 
+    def counts(self) -> dict[str, int]:
+        """How many rows have each status."""
+        return {s: sum(r.status == s for r in self.rows) for s in STATUSES}
+
+    def point_text(self) -> str:
+        """The point checked, compactly: the first values of each group and how many there are."""
+        parts = []
+        for group, values in self.point:
+            shown = ", ".join(f"{name} = {value:.4g}" for name, value in values[:POINT_SHOWN])
+            more = f", … ({len(values)} in all)" if len(values) > POINT_SHOWN else ""
+            parts.append(f"{group}: {shown}{more}")
+        return "; ".join(parts)
+
+    def verdict(self) -> str:
+        """The summary line, and a note when some gradients were zero (and so checked nothing)."""
+        counts = self.counts()
+        tolerances = f"(eps {self.eps:g}, atol {self.atol:g}, rtol {self.rtol:g})"
+        tally = f"{counts['pass']} pass, {counts['fail']} fail, {counts['kink']} on a kink"
+        if counts["zero"]:
+            tally += f", {counts['zero']} zero"
+        if not self.passed:
+            line = f"some gradients do not match: {tally} {tolerances}"
+        elif counts["zero"] == len(self.rows):
+            line = f"nothing was checked: every gradient is 0 at this point: {tally} {tolerances}"
+        else:
+            line = f"all gradients match: {tally} {tolerances}"
+        if counts["zero"]:
+            line += (f"\nnote: {counts['zero']} gradient(s) are exactly 0 here, analytic and numeric (a dead ReLU unit, "
+                     "say): a zero gradient checks nothing; try another seed (--seed) or other values (--values)")
+        return line
+
     def __str__(self) -> str:
         width = max([len(r.name) for r in self.rows] + [9])
-        lines = [f"{'parameter':<{width}}  {'analytic':>14}  {'numeric':>14}  {'abs error':>9}  {'rel error':>9}  status"]
+        lines = [f"checked at {self.point_text()}"] if self.point else []
+        lines.append(f"{'parameter':<{width}}  {'analytic':>14}  {'numeric':>14}  {'abs error':>9}  {'rel error':>9}  status")
         for r in self.rows:
             lines.append(f"{r.name:<{width}}  {r.analytic:>14.8g}  {r.numeric:>14.8g}  {r.abs_error:>9.2e}  {r.rel_error:>9.2e}  {r.status}")
-        counts = {s: sum(r.status == s for r in self.rows) for s in ("pass", "fail", "kink")}
-        verdict = "all gradients match" if self.passed else "some gradients do not match"
-        lines.append(f"{verdict}: {counts['pass']} pass, {counts['fail']} fail, {counts['kink']} on a kink "
-                     f"(eps {self.eps:g}, atol {self.atol:g}, rtol {self.rtol:g})")
+        lines.append(self.verdict())
         return "\n".join(lines)
+
+    def _repr_html_(self) -> str:
+        cells = "".join(f"<tr><td>{escape(r.name)}</td><td>{r.analytic:.8g}</td><td>{r.numeric:.8g}</td>"
+                        f"<td>{r.abs_error:.2e}</td><td>{r.rel_error:.2e}</td><td>{r.status}</td></tr>" for r in self.rows)
+        point = f"<p>checked at {escape(self.point_text())}</p>" if self.point else ""
+        verdict = "".join(f"<p>{escape(line)}</p>" for line in self.verdict().splitlines())
+        return (f"{point}<table><thead><tr><th>parameter</th><th>analytic</th><th>numeric</th><th>abs error</th>"
+                f"<th>rel error</th><th>status</th></tr></thead><tbody>{cells}</tbody></table>{verdict}")
 
 
 def as_module(target):
@@ -97,34 +143,103 @@ class FlatMatrixModule:
         return J, np.concatenate([g.ravel() for g in gradients])
 
 
-def random_values(module, seed: int = 0):
-    """Parameters and inputs in (−1, 1), targets in (0.05, 0.95) (a probability vector when the
-    loss needs one), drawn with ``seed``."""
+# Where random points are drawn: first (−1, 1), then positive ranges for logarithms and roots.
+RANGES = ((-1.0, 1.0), (0.05, 0.95), (0.1, 3.0))
+DRAWS_PER_RANGE = 4
+EVALUATION_ERRORS = (ValueError, ZeroDivisionError, OverflowError, FloatingPointError)
+
+
+def random_values(module, seed: int = 0, low: float = -1.0, high: float = 1.0):
+    """Parameters and inputs in (low, high), (−1, 1) by default, targets in (0.05, 0.95) (a
+    probability vector when the loss needs one), drawn with ``seed``."""
     rng = np.random.default_rng(seed)
-    params = rng.uniform(-1.0, 1.0, len(module.PARAMETERS))
-    inputs = rng.uniform(-1.0, 1.0, len(module.INPUTS))
+    params = rng.uniform(low, high, len(module.PARAMETERS))
+    inputs = rng.uniform(low, high, len(module.INPUTS))
     targets = rng.uniform(0.05, 0.95, len(module.TARGETS))
     if getattr(module, "PROBABILITY_TARGETS", False):
         targets /= targets.sum()
     return params, inputs, targets
 
 
+def _evaluate(module, params, inputs, targets):
+    """The loss and gradient at a point, or None where either is undefined or not finite."""
+    try:
+        with np.errstate(all="ignore"):  # what matters is a finite result
+            J, gradient = module.loss_and_gradients(params, inputs, targets)
+        J, gradient = float(J), np.asarray(gradient, dtype=float)
+    except EVALUATION_ERRORS:
+        return None
+    return (J, gradient) if math.isfinite(J) and np.all(np.isfinite(gradient)) else None
+
+
+def check_point(module, params=None, inputs=None, targets=None, seed: int = 0):
+    """The point to check at: the values given, the missing ones drawn with ``seed`` from
+    :data:`RANGES` in turn until the loss and its gradient are defined and finite there."""
+    given = [None if v is None else np.asarray(v, dtype=float) for v in (params, inputs, targets)]
+    drawing = any(g is None for g in given)
+    attempt = 0
+    for low, high in RANGES if drawing else RANGES[:1]:
+        for _ in range(DRAWS_PER_RANGE if drawing else 1):
+            drawn = random_values(module, seed + attempt * 7919, low, high)
+            attempt += 1
+            point = tuple(d if g is None else g for g, d in zip(given, drawn))
+            if _evaluate(module, *point) is not None:
+                return point
+    if not drawing:
+        raise InputError("the loss or its gradient is not defined (or not finite) at the given values; choose others")
+    raise InputError("no random point inside the function's domain was found (the loss or its gradient was undefined "
+                     "or not finite at every one tried); give the values to check at (--values)")
+
+
+def _tolerance(name: str, value, positive: bool = False) -> float:
+    """``value`` as a finite float, > 0 (``positive``) or >= 0."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        number = math.nan
+    if not math.isfinite(number) or number < 0 or (positive and number == 0):
+        raise InputError(f"{name} must be a finite number {'> 0' if positive else '>= 0'}, got {value!r}")
+    return number
+
+
+def _unit(size: int, index: int) -> np.ndarray:
+    v = np.zeros(size)
+    v[index] = 1.0
+    return v
+
+
 def gradcheck(target, params=None, inputs=None, targets=None, *, eps: float = 1e-6, atol: float = 1e-5,
               rtol: float = 1e-3, directions: int | None = None, seed: int = 0) -> GradcheckReport:
     """Check ``target``'s gradients (a derivation, network, expression or generated module) at
-    the given values, or at random ones drawn with ``seed``."""
+    the given values, or at random ones drawn with ``seed`` inside the function's domain.
+
+    A row whose analytic and numeric gradients are both 0 (a dead ReLU unit) has the status
+    ``zero``: it checks nothing, and the report says so.
+
+    >>> import sympy as sp
+    >>> x, y = sp.symbols("x y")
+    >>> report = gradcheck(sp.log(x) * y + sp.sqrt(y))  # drawn where the logarithm is defined
+    >>> report.passed, all(value > 0 for _, values in report.point for _, value in values)
+    (True, True)
+    """
+    eps = _tolerance("eps", eps, positive=True)
+    atol, rtol = _tolerance("atol", atol), _tolerance("rtol", rtol)
+    if directions is not None and (isinstance(directions, bool) or not isinstance(directions, (int, np.integer)) or directions < 1):
+        raise InputError(f"directions must be a whole number >= 1 (or None for every parameter), got {directions!r}")
     module = as_module(target)
-    drawn = random_values(module, seed)
-    params = np.asarray(drawn[0] if params is None else params, dtype=float)
-    inputs = drawn[1] if inputs is None else inputs
-    targets = drawn[2] if targets is None else targets
+    params, inputs, targets = check_point(module, params, inputs, targets, seed)
 
     def loss(theta):
-        return float(module.loss(theta, inputs, targets))
+        try:
+            value = float(module.loss(theta, inputs, targets))
+        except EVALUATION_ERRORS as error:
+            raise InputError(f"the loss is not defined a step of {eps:g} away from the point checked ({error}); "
+                             "choose other values or a smaller eps") from None
+        return value
 
-    analytic = np.asarray(module.loss_and_gradients(params, inputs, targets)[1], dtype=float)
+    analytic = _evaluate(module, params, inputs, targets)[1]
     if directions is None:
-        probes = [(name, np.eye(len(params))[i]) for i, name in enumerate(module.PARAMETERS)]
+        probes = ((name, _unit(len(params), i)) for i, name in enumerate(module.PARAMETERS))
     else:
         rng = np.random.default_rng(seed + 1)
         vectors = rng.normal(size=(directions, len(params)))
@@ -148,5 +263,10 @@ def gradcheck(target, params=None, inputs=None, targets=None, *, eps: float = 1e
             big, small = slope_gap(v, eps), slope_gap(v, eps / 4)
             if small > atol + rtol * abs(numeric) and small > big / 2:
                 status = "kink"
+        elif expected == 0 and numeric == 0:
+            status = "zero"
         rows.append(Row(name, expected, numeric, error, error / max(abs(numeric), 1e-300), status))
-    return GradcheckReport(tuple(rows), eps, atol, rtol)
+    point = tuple((group, tuple(zip(names, map(float, values)))) for group, names, values in
+                  (("inputs", module.INPUTS, inputs), ("targets", module.TARGETS, targets),
+                   ("parameters", module.PARAMETERS, params)) if len(names))
+    return GradcheckReport(tuple(rows), eps, atol, rtol, point)

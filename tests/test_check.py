@@ -4,6 +4,7 @@ import types
 
 import numpy as np
 import pytest
+import sympy as sp
 from corpus import NETWORKS, network
 
 import symbackprop as sb
@@ -12,7 +13,7 @@ import symbackprop as sb
 @pytest.mark.parametrize("name", NETWORKS)
 def test_right_gradients_pass_at_random_points(name):
     report = sb.gradcheck(sb.backprop(network(name)), seed=5)
-    assert report.passed and {row.status for row in report.rows} <= {"pass", "kink"}
+    assert report.passed and {row.status for row in report.rows} <= {"pass", "kink", "zero"}
     assert [row.name for row in report.rows] == [p.name for p in network(name).params]
 
 
@@ -45,7 +46,8 @@ def test_a_relu_exactly_on_its_kink_is_reported_as_a_kink():
     d = sb.backprop(sb.mlp([1, 1, 1], activation="relu"))  # z1 = w1*x1 + b1 = 0 below
     report = sb.gradcheck(d, params=[1.0, 0.5, -1.0, 0.2], inputs=[1.0], targets=[0.3])
     assert report.passed
-    assert {row.name: row.status for row in report.rows} == {"w1": "kink", "w2": "pass", "b1": "kink", "b2": "pass"}
+    # a1 = relu(0) = 0, so ∂J/∂w2 = δ·a1 is exactly 0 on both sides: it checks nothing
+    assert {row.name: row.status for row in report.rows} == {"w1": "kink", "w2": "zero", "b1": "kink", "b2": "pass"}
 
 
 def test_random_directions_for_large_networks():
@@ -68,3 +70,78 @@ def test_matrix_form_networks_are_checked_through_a_flat_parameter_vector():
     module = sb.check.as_module(d)
     assert not sb.gradcheck(broken(module, 5, 1.01)).passed
     assert sb.gradcheck(sb.mlp([8, 16, 3], form="matrix"), directions=3).passed
+
+
+def test_random_points_are_drawn_inside_the_domain():
+    x, y = sp.symbols("x y")
+    f = sp.log(x) * y + sp.sqrt(y) + sp.log(1 - x)  # defined on 0 < x < 1, y >= 0 only
+    for seed in range(5):
+        report = sb.gradcheck(f, seed=seed)
+        point = {name: value for _, values in report.point for name, value in values}
+        assert report.passed and 0 < point["x"] < 1 and point["y"] > 0
+        assert sp.re(f.subs({x: point["x"], y: point["y"]}).evalf()).is_finite
+
+
+def test_a_function_defined_nowhere_asks_for_values():
+    x = sp.Symbol("x")
+    with pytest.raises(sb.errors.InputError, match="no random point inside the function's domain.*values"):
+        sb.gradcheck(sp.log(-1 - x**2))
+    with pytest.raises(sb.errors.InputError, match="not defined .* at the given values"):
+        sb.gradcheck(sp.log(x), params=[-1.0], inputs=[], targets=[])
+
+
+def test_the_report_says_where_it_checked_compactly_for_large_networks():
+    net = sb.mlp([3, 5, 2])
+    report = sb.gradcheck(net, seed=2)
+    groups = dict(report.point)
+    assert [name for name, _ in groups["parameters"]] == [p.name for p in net.params]
+    assert [name for name, _ in groups["inputs"]] == ["x1", "x2", "x3"]
+    first = str(report).splitlines()[0]
+    assert first.startswith("checked at inputs: x1 = ") and f"({len(net.params)} in all)" in first
+    assert first.count(" = ") == 3 + 2 + sb.check.POINT_SHOWN  # every input and target, a few parameters
+
+
+def dead_relu_values():
+    """1-2-1 ReLU network whose first hidden unit is dead (z1 = −2) and second alive (z2 = 1)."""
+    return {"params": [-1.0, 1.0, 1.0, 1.0, -1.0, 0.0, 0.1], "inputs": [1.0], "targets": [0.3]}
+
+
+def test_zero_gradients_are_counted_apart_and_explained():
+    net = sb.mlp([1, 2, 1], activation="relu")
+    assert [p.name for p in net.params] == ["w1", "w2", "w3", "w4", "b1", "b2", "b3"]
+    report = sb.gradcheck(net, **dead_relu_values())
+    status = {row.name: row.status for row in report.rows}
+    # the dead unit's own weight and bias, and the weight it feeds through, have gradient 0
+    assert [name for name, s in status.items() if s == "zero"] == ["w1", "w3", "b1"]
+    assert report.passed and report.counts()["zero"] == 3
+    text = str(report)
+    assert "all gradients match: 4 pass, 0 fail, 0 on a kink, 3 zero" in text
+    assert "a zero gradient checks nothing" in text and "seed" in text
+
+
+def test_a_report_with_only_zero_gradients_does_not_say_they_match():
+    report = sb.gradcheck(sb.mlp([1, 1], activation="relu"), params=[-1.0, -1.0], inputs=[1.0], targets=[0.5])
+    assert {row.status for row in report.rows} == {"zero"}
+    assert "nothing was checked" in str(report) and "all gradients match" not in str(report)
+
+
+def test_the_report_displays_as_a_table_in_notebooks():
+    report = sb.gradcheck(sb.mlp([1, 2, 1], activation="relu"), **dead_relu_values())
+    html = report._repr_html_()
+    assert html.count("<tr>") == len(report.rows) + 1 and "<table>" in html
+    assert "checked at" in html and "a zero gradient checks nothing" in html
+
+
+@pytest.mark.parametrize("options, message", [
+    ({"eps": 0}, "eps must be a finite number > 0"),
+    ({"eps": -1e-6}, "eps must be a finite number > 0"),
+    ({"eps": float("nan")}, "eps must be"),
+    ({"atol": -1}, "atol must be a finite number >= 0"),
+    ({"rtol": float("inf")}, "rtol must be"),
+    ({"directions": 0}, "directions must be a whole number >= 1"),
+    ({"directions": -3}, "directions must be"),
+    ({"directions": 2.5}, "directions must be"),
+])
+def test_settings_that_would_check_nothing_or_crash_are_refused(options, message):
+    with pytest.raises(sb.errors.InputError, match=message):
+        sb.gradcheck(sb.mlp([2, 1]), **options)
