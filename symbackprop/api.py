@@ -5,6 +5,7 @@ from __future__ import annotations
 import sympy as sp
 
 from .derive import Derivation, derive
+from .errors import InputError
 from .matrix import MatrixGraph, matrix_backprop
 from .network import Graph
 
@@ -25,7 +26,7 @@ def backprop(net_or_expr, wrt=None) -> Derivation:
     """
     if isinstance(net_or_expr, MatrixGraph):
         if wrt is not None:
-            raise ValueError("a network in matrix form is derived for all its parameters; leave out wrt")
+            raise InputError("a network in matrix form is derived for all its parameters; leave out wrt")
         return matrix_backprop(net_or_expr)
     graph = net_or_expr if isinstance(net_or_expr, Graph) else Graph.from_expr(net_or_expr)
     return derive(graph, _check_wrt(graph, wrt))
@@ -42,7 +43,7 @@ def _check_wrt(graph: Graph, wrt) -> tuple[sp.Symbol, ...]:
         name = item if isinstance(item, str) else getattr(item, "name", None)
         if not isinstance(item, (sp.Symbol, str)) or name not in by_name or (isinstance(item, sp.Symbol) and item != by_name[name]):
             known = ", ".join(by_name)
-            raise ValueError(f"cannot differentiate with respect to {item!r}: it does not occur in {graph.description} "
+            raise InputError(f"cannot differentiate with respect to {item!r}: it does not occur in {graph.description} "
                              f"(its symbols: {known})")
         if by_name[name] not in chosen:
             chosen.append(by_name[name])

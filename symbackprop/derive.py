@@ -33,6 +33,7 @@ from types import MappingProxyType
 import sympy as sp
 
 from . import naming
+from .errors import InputError
 from .network import Graph
 from .progress import Progress
 from .simplify import local_partial, step_values
@@ -116,7 +117,7 @@ class Derivation:
         """∂J/∂p in the delta view: named deltas times local partials."""
         if p not in self.gradients:
             known = ", ".join(map(str, self.wrt))
-            raise KeyError(f"{p} is not among the variables of this derivation ({known})")
+            raise InputError(f"{p} is not among the variables of this derivation ({known})")
         return self.gradients[p]
 
     def delta(self, step: sp.Symbol) -> sp.Expr:
@@ -127,7 +128,7 @@ class Derivation:
                 return expr
         if step in self._inline:
             return self._inline[step]
-        raise KeyError(f"{step} is not a step on a path from the variables to {self.graph.output}")
+        raise InputError(f"{step} is not a step on a path from the variables to {self.graph.output}")
 
     def chain(self, p: sp.Symbol, max_paths: int = MAX_PATHS) -> Chain:
         """∂J/∂p as a sum over paths, each a product of local factors from the output down to p.
@@ -142,7 +143,7 @@ class Derivation:
             counts[s] = 1 if s == self.graph.output or s in self.graph.fused else sum(counts.get(c, 0) for c in self.consumers.get(s, ()))
         total = sum(counts.get(c, 0) for c in self.consumers[p])
         if total > max_paths:
-            raise ValueError(f"∂J/∂{p} has {total} chain-rule paths (more than max_paths={max_paths}); use the delta view")
+            raise InputError(f"∂J/∂{p} has {total} chain-rule paths (more than max_paths={max_paths}); use the delta view")
 
         memo: dict[sp.Symbol, list[tuple[Factor, ...]]] = {}
 

@@ -21,6 +21,7 @@ from pathlib import Path
 
 from .api import backprop
 from .derive import Derivation
+from .errors import InputError, MissingTool, ToolError
 from .files import write_file
 from .network import Graph
 from .text import TextPrinter
@@ -40,10 +41,10 @@ class Picture:
         """The picture as ``svg`` or ``png`` bytes, through Graphviz's ``dot``."""
         executable = shutil.which("dot")
         if executable is None:
-            raise RuntimeError("Graphviz is not installed (Debian/Ubuntu: apt-get install graphviz); the DOT text is in .dot")
+            raise MissingTool("Graphviz is not installed (Debian/Ubuntu: apt-get install graphviz); the DOT text is in .dot")
         run = subprocess.run([executable, f"-T{fmt}"], input=self.dot.encode("utf-8"), capture_output=True, check=False)
         if run.returncode != 0:
-            raise RuntimeError(f"dot failed: {run.stderr.decode(errors='replace').strip()}")
+            raise ToolError(f"dot failed: {run.stderr.decode(errors='replace').strip()}")
         return run.stdout
 
     def svg(self) -> str:
@@ -56,7 +57,7 @@ class Picture:
         """Write the picture; the file's ending says how: ``.dot``, ``.svg`` or ``.png``."""
         suffix = Path(path).suffix.lower()
         if suffix not in (".dot", ".gv", ".svg", ".png"):
-            raise ValueError(f"cannot tell the format of {path}: use .dot, .svg or .png")
+            raise InputError(f"cannot tell the format of {path}: use .dot, .svg or .png")
         content = self.dot if suffix in (".dot", ".gv") else self.render(suffix[1:])
         return write_file(path, content, force=force)
 
@@ -75,7 +76,7 @@ def picture(target, values: Mapping, max_nodes: int = MAX_NODES) -> Picture:
     graph = target.graph if isinstance(target, Derivation) else target if isinstance(target, Graph) else Graph.from_expr(target)
     count = len(graph.steps) + len(graph.variables)
     if count > max_nodes:
-        raise ValueError(f"the graph has {count} nodes; pictures are drawn up to {max_nodes} "
+        raise InputError(f"the graph has {count} nodes; pictures are drawn up to {max_nodes} "
                          f"(pass max_nodes to draw it anyway, or picture a smaller network)")
     d = backprop(graph, wrt=list(graph.variables))  # every leaf gets its gradient
     table = pass_values(d, given_values(graph, values))

@@ -21,6 +21,7 @@ from sympy.printing.precedence import PRECEDENCE
 
 from . import naming
 from .derive import Derivation
+from .errors import MissingTool, ToolError
 from .files import write_file
 from .matrix import MatrixDerivation, activation_value, loss_scale, loss_value, matmul
 from .simplify import tree_size
@@ -247,7 +248,7 @@ def pdflatex(tex: str, pdf_path, force: bool = False) -> Path:
     ``force``); raise with pdflatex's own error lines when it fails."""
     executable = shutil.which("pdflatex")
     if executable is None:
-        raise RuntimeError("pdflatex is not installed (Debian/Ubuntu: apt-get install texlive-latex-recommended)")
+        raise MissingTool("pdflatex is not installed (Debian/Ubuntu: apt-get install texlive-latex-recommended)")
     with tempfile.TemporaryDirectory() as folder:
         source = Path(folder) / "document.tex"
         source.write_text(tex, encoding="utf-8")
@@ -255,5 +256,5 @@ def pdflatex(tex: str, pdf_path, force: bool = False) -> Path:
                              check=False, cwd=folder, capture_output=True, text=True, errors="replace")
         if run.returncode != 0:
             errors = [line for line in run.stdout.splitlines() if line.startswith("!")] or run.stdout.splitlines()[-5:]
-            raise RuntimeError("pdflatex failed: " + " | ".join(errors))
+            raise ToolError("pdflatex failed: " + " | ".join(errors))
         return write_file(pdf_path, (Path(folder) / "document.pdf").read_bytes(), force=force)

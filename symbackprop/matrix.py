@@ -39,6 +39,7 @@ from dataclasses import dataclass
 import sympy as sp
 from sympy.printing.precedence import PRECEDENCE
 
+from .errors import InputError
 from .network import BIAS_MODES, _check_activations, _check_layers
 from .primitives import ACTIVATIONS, FUSED_DELTAS, LOSSES
 from .simplify import local_partial
@@ -184,9 +185,9 @@ def matrix_mlp(layers: Sequence[int], activation="sigmoid", loss: str = "half_ss
     sizes = _check_layers(layers)
     activations = _check_activations(activation, len(sizes) - 1)
     if loss not in LOSSES:
-        raise ValueError(f"unknown loss {loss!r}; known losses: {', '.join(LOSSES)}")
+        raise InputError(f"unknown loss {loss!r}; known losses: {', '.join(LOSSES)}")
     if bias not in BIAS_MODES or bias == "per_layer":
-        raise ValueError("the matrix form takes bias='per_neuron' (a vector b_l per layer) or None")
+        raise InputError("the matrix form takes bias='per_neuron' (a vector b_l per layer) or None")
     dims = [sp.Symbol(f"n_{l}", positive=True, integer=True) if symbolic_sizes else sp.Integer(n) for l, n in enumerate(sizes)]
     X, Y = sp.Symbol("X"), sp.Symbol("Y")
     shapes = {X: (dims[0], BATCH), Y: (dims[-1], BATCH)}

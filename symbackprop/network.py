@@ -21,6 +21,7 @@ from types import MappingProxyType
 import sympy as sp
 
 from . import naming
+from .errors import InputError
 from .primitives import ACTIVATIONS, FUSED_DELTAS, LOSSES
 from .simplify import recognize_activations
 
@@ -212,13 +213,13 @@ def mlp(layers: Sequence[int], activation="sigmoid", loss: str = "half_sse", bia
 
         return matrix_mlp(layers, activation, loss, bias)
     if form != "scalar":
-        raise ValueError(f"unknown form {form!r}; use 'scalar' (one symbol per weight) or 'matrix'")
+        raise InputError(f"unknown form {form!r}; use 'scalar' (one symbol per weight) or 'matrix'")
     layers = _check_layers(layers)
     activations = _check_activations(activation, len(layers) - 1)
     if loss not in LOSSES:
-        raise ValueError(f"unknown loss {loss!r}; known losses: {', '.join(LOSSES)}")
+        raise InputError(f"unknown loss {loss!r}; known losses: {', '.join(LOSSES)}")
     if bias not in BIAS_MODES:
-        raise ValueError(f"unknown bias mode {bias!r}; use one of: {', '.join(map(repr, BIAS_MODES))}")
+        raise InputError(f"unknown bias mode {bias!r}; use one of: {', '.join(map(repr, BIAS_MODES))}")
 
     inputs = tuple(naming.input_(i) for i in range(1, layers[0] + 1))
     targets = tuple(naming.target(i) for i in range(1, layers[-1] + 1))
@@ -259,10 +260,10 @@ def _check_layers(layers) -> tuple[int, ...]:
     if isinstance(layers, (str, bytes)) or not isinstance(layers, Sequence):
         raise TypeError(f"layers must be a list of layer sizes like [2, 2, 1], got {layers!r}")
     if len(layers) < 2:
-        raise ValueError(f"layers needs at least an input and an output size, got {list(layers)}")
+        raise InputError(f"layers needs at least an input and an output size, got {list(layers)}")
     for size in layers:
         if isinstance(size, bool) or not isinstance(size, numbers.Integral) or size < 1:
-            raise ValueError(f"layer sizes must be positive integers, got {list(layers)}")
+            raise InputError(f"layer sizes must be positive integers, got {list(layers)}")
     return tuple(int(size) for size in layers)
 
 
@@ -274,8 +275,8 @@ def _check_activations(activation, count: int) -> tuple[str, ...]:
     else:
         raise TypeError(f"activation must be a name or a list of names, got {activation!r}")
     if len(names) != count:
-        raise ValueError(f"got {len(names)} activations for {count} non-input layers; give one name or one per layer")
+        raise InputError(f"got {len(names)} activations for {count} non-input layers; give one name or one per layer")
     for name in names:
         if name not in ACTIVATIONS:
-            raise ValueError(f"unknown activation {name!r}; known activations: {', '.join(ACTIVATIONS)}")
+            raise InputError(f"unknown activation {name!r}; known activations: {', '.join(ACTIVATIONS)}")
     return names

@@ -26,6 +26,7 @@ import sympy as sp
 
 from .api import backprop
 from .derive import Derivation, Factor
+from .errors import InputError
 from .network import Graph
 from .parse import parse_expr
 from .simplify import recognize_activations, tree_size
@@ -105,7 +106,7 @@ def _read(claim, names: Mapping[str, sp.Symbol]) -> sp.Expr:
     expr = sp.sympify(claim)
     unknown = {s for s in expr.free_symbols if names.get(s.name) != s}
     if unknown:
-        raise ValueError(f"the claim uses {', '.join(sorted(map(str, unknown)))}, not in the expression; "
+        raise InputError(f"the claim uses {', '.join(sorted(map(str, unknown)))}, not in the expression; "
                          f"its symbols: {', '.join(names)}")
     return expr
 
@@ -139,7 +140,7 @@ def same(claimed: sp.Expr, correct: sp.Expr, closed: Mapping[sp.Symbol, sp.Expr]
         agreed += 1
         if agreed == PROBES:
             return Verdict(True, claimed, correct, f"numerically, at {PROBES} random points")
-    raise ValueError(f"could not find points where both {claimed} and {correct} are defined")
+    raise InputError(f"could not find points where both {claimed} and {correct} are defined")
 
 
 def verify(claimed, of, wrt=None, seed: int = 0) -> Verdict | ChainVerdict:
@@ -161,10 +162,10 @@ def verify(claimed, of, wrt=None, seed: int = 0) -> Verdict | ChainVerdict:
     graph = d.graph
     names = _names(graph)
     if wrt is None:
-        raise ValueError("say which variable the claimed derivative is with respect to (wrt)")
+        raise InputError("say which variable the claimed derivative is with respect to (wrt)")
     p = names.get(wrt) if isinstance(wrt, str) else wrt
     if p not in d.gradients:
-        raise ValueError(f"cannot differentiate with respect to {wrt}: it is not a variable of {graph.description}")
+        raise InputError(f"cannot differentiate with respect to {wrt}: it is not a variable of {graph.description}")
     closed = graph.closed_steps()
     # A network's step names (z2, a1) are the user's own; an expression's (v1, f) are not.
     stated = d.in_steps if any(step.role != "operation" for step in graph.steps) else d.closed
@@ -172,11 +173,11 @@ def verify(claimed, of, wrt=None, seed: int = 0) -> Verdict | ChainVerdict:
     if isinstance(claimed, Sequence) and not isinstance(claimed, str):
         paths = d.chain(p).paths
         if len(paths) != 1:
-            raise ValueError(f"∂{graph.output}/∂{p} sums {len(paths)} chain-rule paths; claim the whole gradient instead")
+            raise InputError(f"∂{graph.output}/∂{p} sums {len(paths)} chain-rule paths; claim the whole gradient instead")
         factors = paths[0].factors
         if len(claimed) != len(factors):
             expected = " · ".join(f"∂{f.of}/∂{f.wrt}" for f in factors)
-            raise ValueError(f"the chain rule for ∂{graph.output}/∂{p} has {len(factors)} factors ({expected}); got {len(claimed)}")
+            raise InputError(f"the chain rule for ∂{graph.output}/∂{p} has {len(factors)} factors ({expected}); got {len(claimed)}")
         claims = [_read(c, names) for c in claimed]
         verdicts = tuple((f, same(c, f.expr, closed, seed)) for f, c in zip(factors, claims))
         return ChainVerdict(p, verdicts, same(sp.Mul(*claims), stated(d.gradient(p)), closed, seed))

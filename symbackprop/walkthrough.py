@@ -23,6 +23,7 @@ from dataclasses import dataclass
 import sympy as sp
 
 from .derive import MAX_PATHS, Derivation
+from .errors import InputError
 from .latex import BackpropLatexPrinter, partial, pdflatex, text
 from .naming import latex_names
 from .templates_ import render
@@ -59,9 +60,9 @@ def _number(value, exact: bool, name: str):
             raise TypeError
         number = sp.Rational(str(value)) if exact else float(value)
     except (TypeError, ValueError, sp.SympifyError):
-        raise ValueError(f"the value of {name} must be a number, got {value!r}") from None
+        raise InputError(f"the value of {name} must be a number, got {value!r}") from None
     if not exact and not math.isfinite(number):
-        raise ValueError(f"the value of {name} must be finite, got {value!r}")
+        raise InputError(f"the value of {name} must be finite, got {value!r}")
     return number
 
 
@@ -86,11 +87,11 @@ def given_values(graph, values: Mapping, exact: bool = False) -> dict:
     for key, value in values.items():
         name = key.name if isinstance(key, sp.Symbol) else str(key)
         if name not in by_name:
-            raise ValueError(f"{name!r} is not a variable of {graph.description}; its variables: {', '.join(by_name)}")
+            raise InputError(f"{name!r} is not a variable of {graph.description}; its variables: {', '.join(by_name)}")
         given[by_name[name]] = _number(value, exact, name)
     missing = [v.name for v in graph.variables if v not in given]
     if missing:
-        raise ValueError(f"values are missing for {', '.join(missing)}")
+        raise InputError(f"values are missing for {', '.join(missing)}")
     return given
 
 
