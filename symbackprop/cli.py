@@ -1,14 +1,26 @@
-"""The ``symbackprop`` command: derive, codegen, walkthrough, check, verify and demo.
+"""The ``symbackprop`` command: derive, codegen, walkthrough, check, verify, graph and demo.
 
-Bad input (an unknown name, malformed layers, a broken values file, a formula that is not
-allowed, a missing folder, a file that would be overwritten) gets one line on stderr and exit
-code 2, and nothing is written; ``check`` and ``verify`` exit 0 when all is right, 1 when not.
+Exit codes:
+
+- 0: done (``check``: every gradient matches; ``verify``: the claim is right);
+- 1: ``check`` found a gradient that does not match, ``verify`` a claim that is wrong;
+- 2: a user error: bad input (an unknown name, malformed layers, an option out of range, a
+  broken values file, a formula that is not allowed, a point outside a function's domain), a
+  file that would be overwritten, a missing folder, a missing system program. One line on
+  stderr, ``symbackprop: error: …``, and nothing is written;
+- 3: a bug in symbackprop: one line, ``symbackprop: internal error: …``, asking for a report;
+- 130: interrupted (Ctrl-C); 141: the reader of the output went away (``… | head``), quietly.
+
+Options are never abbreviated (``--form`` is not ``--format``).
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
+import math
+import os
 import sys
 from pathlib import Path
 
@@ -17,15 +29,17 @@ import sympy as sp
 
 from . import __version__
 from .api import backprop
-from .check import gradcheck
+from .check import as_module, gradcheck
 from .codegen import numpy_module
 from .compile import compile as compile_module
 from .derive import Derivation
+from .errors import SymbackpropError, ToolError
 from .files import needs_writing, write_file
 from .graph import picture
 from .latex import document_latex, gradient_latex
+from .matrix import MatrixDerivation, MatrixTextPrinter, activation_value, loss_scale, loss_value, matmul
 from .network import BIAS_MODES, mlp
-from .parse import ParseError, parse_expr
+from .parse import parse_expr
 from .primitives import ACTIVATIONS, LOSSES
 from .text import derivation_text, gradient_lines
 from .verify import verify
@@ -35,19 +49,24 @@ EXAMPLES = {
     "derive": """examples:
   symbackprop derive --layers 2,2,2,1 --activation sigmoid --loss half_sse
   symbackprop derive --layers 2,2,2 --bias per_layer --param w5 --format latex
-  symbackprop derive --expr "(x + sigmoid(y)) / (sigmoid(x) + (x + y)**2)" --wrt x,y""",
+  symbackprop derive --expr "(x + sigmoid(y)) / (sigmoid(x) + (x + y)**2)" --wrt x,y
+  symbackprop derive --layers 784,128,10 --activation relu,softmax --loss cross_entropy --form matrix
+  symbackprop derive --layers 2,3,1 --full""",
     "codegen": """examples:
   symbackprop codegen --layers 2,3,1 --activation tanh,sigmoid --loss bce -o grads.py
-  symbackprop codegen --expr "w*x + log(1 + exp(b))" --wrt w,b -o grads.py --force""",
+  symbackprop codegen --expr "w*x + log(1 + exp(b))" --wrt w,b -o grads.py --force
+  symbackprop codegen --layers 784,128,10 --activation relu,softmax --loss cross_entropy --form matrix -o mnist.py""",
     "walkthrough": """examples:
   symbackprop walkthrough --layers 2,2,2 --bias per_layer --values mazur.json --lr 0.5
   symbackprop walkthrough --layers 2,2,2 --bias per_layer --values mazur.json --format pdf -o mazur.pdf
   (mazur.json: {"x1": 0.05, "x2": 0.1, "y1": 0.01, "y2": 0.99, "w1": 0.15, …, "b2": 0.6})""",
     "check": """examples:
   symbackprop check --layers 2,4,4,1 --activation relu,relu,sigmoid --loss bce
-  symbackprop check --layers 2,64,64,1 --directions 10 --seed 3""",
+  symbackprop check --layers 2,64,64,1 --form matrix --directions 10 --seed 3
+  symbackprop check --expr "log(x)*y + sqrt(y)\"""",
     "verify": """examples:
-  symbackprop verify --expr "sigmoid(z2)" --wrt z2 --claim "z2*(1-z2)"
+  symbackprop verify --expr "sigmoid(z2)" --claim "z2*(1-z2)"
+  symbackprop verify --expr "x*y" --wrt x --claim "y"
   symbackprop verify --layers 1,1,1 --loss bce --param w2 --claim "(yhat - y)*a1"
   symbackprop verify --layers 1,1,1 --loss bce --param w2 --chain "y/yhat + (1-y)/(1-yhat)" "z2*(1-z2)" "a1\"""",
     "graph": """examples:
@@ -56,7 +75,9 @@ EXAMPLES = {
   (xy.json: {"x": 3, "y": -4}; the output's ending chooses .dot, .svg or .png)""",
     "demo": """examples:
   symbackprop demo
-  symbackprop demo --out my-demo""",
+  symbackprop demo --out my-demo
+  (writes derivation.tex, grads.py, walkthrough.md, and where pdflatex and Graphviz are
+  installed walkthrough.pdf and graph.svg)""",
 }
 
 
@@ -64,18 +85,55 @@ class UsageError(Exception):
     """Bad input on the command line: reported in one line, exit code 2."""
 
 
+LARGE_NETWORK = 2000  # parameters: above this, a network weight by weight takes long; say so at once
+FORMS = ("scalar", "matrix")
+MATRIX_COMMANDS = ("derive", "codegen", "check")  # the commands that take --form matrix
+
+
 class _Parser(argparse.ArgumentParser):
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(*args, **kwargs)
+
     def error(self, message):
         raise UsageError(f"{message} (see {self.prog} --help)")
 
 
-def _network_options(parser) -> None:
+def _number(kind, allowed, requirement: str):
+    """An argparse type: a number of ``kind`` (int or float) that ``allowed`` accepts."""
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a {'whole number' if kind is int else 'number'}") from None
+        if not allowed(value):
+            raise argparse.ArgumentTypeError(f"must be {requirement}, got {text}")
+        return value
+    return parse
+
+
+POSITIVE = _number(float, lambda v: math.isfinite(v) and v > 0, "a finite number > 0")
+NON_NEGATIVE = _number(float, lambda v: math.isfinite(v) and v >= 0, "a finite number >= 0")
+FINITE = _number(float, math.isfinite, "a finite number")
+COUNT = _number(int, lambda v: v >= 1, "a whole number >= 1")
+SEED = _number(int, lambda v: v >= 0, "a whole number >= 0")
+DIGITS = _number(int, lambda v: 1 <= v <= 17, "a whole number from 1 to 17")
+
+
+def _network_options(parser, command: str) -> None:
     group = parser.add_argument_group("a network")
     group.add_argument("--layers", help="layer sizes, inputs first, e.g. 2,2,2,1")
     group.add_argument("--activation", default="sigmoid",
                        help=f"one name, or one per non-input layer, e.g. relu,softmax ({', '.join(ACTIVATIONS)})")
     group.add_argument("--loss", default="half_sse", help=f"{', '.join(LOSSES)} (default half_sse)")
     group.add_argument("--bias", default="per_neuron", help="per_neuron, per_layer or none (default per_neuron)")
+    if command in MATRIX_COMMANDS:
+        form_help = ("scalar: one symbol per weight; matrix: W_l, b_l, X, Y, for any width in milliseconds "
+                     f"(default scalar; a network of more than {LARGE_NETWORK} parameters needs the choice made)")
+    else:
+        form_help = (f"scalar only here: one symbol per weight (a network of more than {LARGE_NETWORK} parameters "
+                     "needs --form scalar to go on)")
+    group.add_argument("--form", choices=FORMS, help=form_help)
     group = parser.add_argument_group("or an expression")
     group.add_argument("--expr", help='a formula, e.g. "x*sigmoid(y)" (read safely, never evaluated)')
     group.add_argument("--wrt", help="the symbols to differentiate with respect to, e.g. x,y (default: all)")
@@ -89,19 +147,41 @@ def _layers(text: str) -> list[int]:
     return sizes
 
 
+def parameter_count(sizes, bias) -> int:
+    """How many weights and biases a network with these layer sizes has.
+
+    >>> parameter_count([784, 128, 10], "per_neuron")
+    101770
+    """
+    weights = sum(a * b for a, b in itertools.pairwise(sizes))
+    return weights + {"per_neuron": sum(sizes[1:]), "per_layer": len(sizes) - 1}.get(bias, 0)
+
+
 def _network(args):
     """The network or expression the options describe."""
+    form = getattr(args, "form", None)
+    if form == "matrix" and args.command not in MATRIX_COMMANDS:
+        raise UsageError(f"{args.command} does not support the matrix form yet (it works weight by weight); "
+                         f"--form matrix works with {', '.join(MATRIX_COMMANDS)}")
     if args.expr is not None and args.layers is not None:
         raise UsageError("give either --layers or --expr, not both")
     if args.expr is not None:
+        if form == "matrix":
+            raise UsageError("--form matrix is for networks (--layers); an expression is derived symbol by symbol")
         return parse_expr(args.expr)
     if args.layers is None:
         raise UsageError("give a network (--layers 2,2,1) or an expression (--expr \"...\")")
     bias = None if args.bias == "none" else args.bias
     if bias not in BIAS_MODES:
         raise UsageError(f"unknown --bias {args.bias!r}; use per_neuron, per_layer or none")
+    sizes = _layers(args.layers)
+    count = parameter_count(sizes, bias) if all(n >= 1 for n in sizes) else 0
+    if form is None and count > LARGE_NETWORK:
+        faster = "--form matrix to derive it in matrix form (milliseconds), or " if args.command in MATRIX_COMMANDS else ""
+        raise UsageError(f"the {args.layers.replace(',', '-')} network has {count} parameters: weight by weight this takes "
+                         f"long; pass {faster}--form scalar to go on anyway")
     activation = args.activation.split(",") if "," in args.activation else args.activation
-    return mlp(_layers(args.layers), activation=activation, loss=args.loss, bias=bias)
+    return mlp(sizes, activation=activation, loss=args.loss, bias=bias, form=form or "scalar")
 
 
 def _derivation(args) -> Derivation:
@@ -112,11 +192,12 @@ def _derivation(args) -> Derivation:
     return backprop(target, wrt=wrt)
 
 
-def _parameter(d: Derivation, name: str) -> sp.Symbol:
-    for p in d.wrt:
+def _parameter(d, name: str) -> sp.Symbol:
+    known = d.graph.params if isinstance(d, MatrixDerivation) else d.wrt
+    for p in known:
         if p.name == name:
             return p
-    raise UsageError(f"{name!r} is not a parameter here; the parameters: {', '.join(p.name for p in d.wrt)}")
+    raise UsageError(f"{name!r} is not a parameter here; the parameters: {', '.join(p.name for p in known)}")
 
 
 def _values(path: str) -> dict:
@@ -141,15 +222,60 @@ def _emit(text: str | bytes, output: str | None, force: bool) -> None:
         print(f"wrote {output}")
 
 
+def matrix_text(d: MatrixDerivation) -> str:
+    """A matrix-form derivation as text: shapes, forward pass, deltas dV = ∂L/∂V (L: the loss
+    summed over the batch) and gradients, through :class:`~symbackprop.matrix.MatrixTextPrinter`."""
+    graph = d.graph
+    printer = MatrixTextPrinter()
+    forward = []
+    for step in graph.steps[:-1]:
+        if step.op == "affine":
+            W, A, b = step.args
+            forward.append((step.symbol, printer.doprint(matmul(W, A)) + ("" if b is None else f" + {printer.doprint(b)}")))
+        elif step.op == "softmax":
+            forward.append((step.symbol, f"softmax({printer.doprint(step.args[0])}), column by column"))
+        else:
+            forward.append((step.symbol, printer.doprint(activation_value(*step.args))))
+    name, Y, A = graph.steps[-1].args
+    loss = f"Σ_batch Σ_outputs {printer.doprint(loss_scale(name, graph) * loss_value(name, Y, A))} / m"
+    shapes = ", ".join(f"{s} {printer.doprint(r)}×{printer.doprint(c)}" for s, (r, c) in graph.shapes.items())
+    sections = [
+        ("Shapes (m: samples in a batch, one column each; layer sizes " + "-".join(map(str, graph.sizes)) + ")", [("", shapes)]),
+        ("Forward pass", [(str(s), f) for s, f in forward] + [(str(graph.output), loss)]),
+        ("Backward pass: dV = ∂L/∂V, L the loss summed over the batch, output first",
+         [(str(s), printer.doprint(e)) for s, e in d.deltas]),
+        ("Gradients (⊙: elementwise product; juxtaposition: matrix product)",
+         [(f"∂{graph.output}/∂{p}", printer.doprint(e)) for p, e in d.gradients]),
+    ]
+    title = f"Backpropagation through {graph.description}"
+    lines = [title, "=" * len(title)]
+    for heading, rows in sections:
+        lines += ["", heading, "-" * len(heading)] + [f"  {lhs} = {rhs}" if lhs else f"  {rhs}" for lhs, rhs in rows]
+    return "\n".join(lines) + "\n"
+
+
 def run_derive(args) -> int:
     d = _derivation(args)
-    chosen = [_parameter(d, args.param)] if args.param else list(d.wrt)
-    if args.format == "latex":
-        print(gradient_latex(d, chosen[0]) if args.param else document_latex(d).rstrip("\n"))
-    elif args.param:
-        print("\n".join(f"{lhs} = {rhs}" if lhs else f"   = {rhs}" for lhs, rhs in gradient_lines(d, chosen[0])))
-    else:
-        print(derivation_text(d, show_chain=chosen), end="")
+    if args.full and args.param:
+        raise UsageError("--full shows every parameter, --param one: give one of them")
+    if isinstance(d, MatrixDerivation):
+        if args.param:
+            p = _parameter(d, args.param)
+            print(gradient_latex(d, p) if args.format == "latex" else f"∂{d.graph.output}/∂{p} = "
+                  f"{MatrixTextPrinter().doprint(dict(d.gradients)[p])}")
+        else:
+            print(document_latex(d).rstrip("\n") if args.format == "latex" else matrix_text(d), end="\n" if args.format == "latex" else "")
+        return 0
+    if args.param:
+        p = _parameter(d, args.param)
+        if args.format == "latex":
+            print(gradient_latex(d, p))
+        else:
+            print("\n".join(f"{lhs} = {rhs}" if lhs else f"   = {rhs}" for lhs, rhs in gradient_lines(d, p)))
+    elif args.format == "latex":
+        print(document_latex(d).rstrip("\n"))
+    else:  # the chain rule of the first parameter, unless every one is asked for
+        print(derivation_text(d, show_chain=list(d.wrt) if args.full else None), end="")
     return 0
 
 
@@ -175,7 +301,7 @@ def run_walkthrough(args) -> int:
 
 def run_check(args) -> int:
     d = _derivation(args)
-    module = compile_module(d)
+    module = as_module(compile_module(d))
     given = {}
     if args.values:
         values = _values(args.values)
@@ -201,7 +327,14 @@ def run_verify(args) -> int:
         wrt = args.wrt
         if wrt is not None and "," in wrt:
             raise UsageError("verify checks one derivative: give one symbol with --wrt")
+        if wrt is None:  # the claim is a derivative: with respect to the only variable, or say which
+            names = sorted(symbol.name for symbol in target.free_symbols)
+            if len(names) != 1:
+                raise UsageError(f"say which variable the claim is the derivative by: --wrt, one of {', '.join(names)}")
+            wrt = names[0]
     else:
+        if args.wrt is not None:
+            raise UsageError("--wrt goes with --expr; for a network, choose the parameter with --param")
         if args.param is None:
             raise UsageError("say which parameter the claim is about with --param, e.g. --param w1")
         wrt = args.param
@@ -230,16 +363,37 @@ DEMO_VALUES = {"x1": 0.05, "x2": 0.10, "y1": 0.01, "w1": 0.15, "w2": 0.20, "w3":
 def run_demo(args) -> int:
     net = mlp([2, 2, 2, 1], activation="sigmoid", loss="half_sse")
     d = backprop(net)
-    print(derivation_text(d), end="")
     folder = Path(args.out)
-    folder.mkdir(exist_ok=True)
+    if folder.exists() and not folder.is_dir():
+        raise UsageError(f"{folder} is a file, not a folder; choose another with --out")
     w = walkthrough(d, DEMO_VALUES, learning_rate=0.5)
     outputs = {"derivation.tex": document_latex(d), "grads.py": numpy_module(d), "walkthrough.md": walkthrough_markdown(w)}
-    for name, text in outputs.items():  # every file is checked before any is written
-        needs_writing(folder / name, text, force=args.force, unchanged_ok=True)
+    if folder.is_dir():
+        for name, text in outputs.items():  # every file is checked before any is written
+            needs_writing(folder / name, text, force=args.force, unchanged_ok=True)
+    print(derivation_text(d), end="")
+    folder.mkdir(exist_ok=True)
     for name, text in outputs.items():  # the same run writes the same bytes: a rerun changes nothing
         write_file(folder / name, text, force=args.force, unchanged_ok=True)
-    print(f"\nWrote {', '.join(str(folder / name) for name in outputs)}.\n")
+    written, missing = list(outputs), []
+    # The PDF and the picture need pdflatex and Graphviz; without them the demo still succeeds.
+    # A PDF's bytes change from run to run (dates, ids): it is made only when absent, or with --force.
+    pdf = folder / "walkthrough.pdf"
+    try:
+        if args.force or not (pdf.exists() or pdf.is_symlink()):
+            walkthrough_pdf(w, pdf, force=args.force)
+        written.append(pdf.name)
+    except ToolError as error:
+        missing.append(f"{pdf.name} not made: {error}")
+    try:
+        write_file(folder / "graph.svg", picture(net, DEMO_VALUES).svg(), force=args.force, unchanged_ok=True)
+        written.append("graph.svg")
+    except ToolError as error:
+        missing.append(f"graph.svg not made: {error}")
+    print(f"\nWrote {', '.join(str(folder / name) for name in written)}.")
+    for line in missing:
+        print(line)
+    print()
     report = gradcheck(compile_module(d))
     print("Gradient check of the generated code against central finite differences:")
     print(report)
@@ -248,74 +402,112 @@ def run_demo(args) -> int:
 
 def parser() -> argparse.ArgumentParser:
     top = _Parser(prog="symbackprop", description="Backpropagation derived symbolically: chain rule, deltas, "
-                  "closed forms, LaTeX, NumPy code, worked examples and checks.")
+                  "closed forms, LaTeX, NumPy code, worked examples and checks.",
+                  epilog="exit codes: 0 done (check, verify: right), 1 check or verify found something wrong, "
+                  "2 a user error (one line on stderr, nothing written), 3 a bug in symbackprop, 130 interrupted")
     top.add_argument("--version", action="version", version=f"symbackprop {__version__}")
     commands = top.add_subparsers(dest="command", required=True, metavar="command", parser_class=_Parser)
 
     def command(name, help_, run):
         sub = commands.add_parser(name, help=help_, description=help_, epilog=EXAMPLES[name],
-                                  formatter_class=argparse.RawDescriptionHelpFormatter)
+                                  formatter_class=argparse.RawDescriptionHelpFormatter, allow_abbrev=False)
         sub.set_defaults(run=run)
+        if name != "demo":
+            _network_options(sub, name)
         return sub
 
     sub = command("derive", "print the chain rule, the deltas and the closed forms", run_derive)
-    _network_options(sub)
-    sub.add_argument("--param", help="one parameter (default: all)")
+    sub.add_argument("--param", help="one parameter's chain rule, delta form and closed form")
+    sub.add_argument("--full", action="store_true",
+                     help="text: the chain rule of every parameter (default: the first parameter's only; long for a large network)")
     sub.add_argument("--format", choices=("text", "latex"), default="text")
 
     sub = command("codegen", "write the standalone NumPy gradient module", run_codegen)
-    _network_options(sub)
     sub.add_argument("-o", "--output", required=True, help="the file to write, e.g. grads.py")
-    sub.add_argument("--force", action="store_true", help="overwrite an existing file")
+    sub.add_argument("--force", action="store_true", help="overwrite an existing file (a symbolic link: the file it points to)")
 
     sub = command("walkthrough", "a worked example with numbers, from a JSON file of values", run_walkthrough)
-    _network_options(sub)
     sub.add_argument("--values", required=True, help="a JSON object of every input, target and parameter")
-    sub.add_argument("--lr", type=float, default=0.5, help="learning rate (default 0.5)")
+    sub.add_argument("--lr", type=FINITE, default=0.5, help="learning rate (default 0.5)")
     sub.add_argument("--format", choices=("markdown", "latex", "pdf"), default="markdown")
-    sub.add_argument("--digits", type=int, default=6, help="significant digits (default 6)")
+    sub.add_argument("--digits", type=DIGITS, default=6, help="significant digits, 1 to 17 (default 6)")
     sub.add_argument("--exact", action="store_true", help="exact values (rationals) where the inputs are rational")
     sub.add_argument("-o", "--output", help="the file to write (default: standard output)")
-    sub.add_argument("--force", action="store_true", help="overwrite an existing file")
+    sub.add_argument("--force", action="store_true", help="overwrite an existing file (a symbolic link: the file it points to)")
 
     sub = command("check", "check the gradients against central finite differences", run_check)
-    _network_options(sub)
-    sub.add_argument("--values", help="a JSON object of values (default: random, drawn with --seed)")
-    sub.add_argument("--seed", type=int, default=0)
-    sub.add_argument("--directions", type=int, help="check this many random directions instead of every parameter")
-    sub.add_argument("--eps", type=float, default=1e-6)
-    sub.add_argument("--atol", type=float, default=1e-5)
-    sub.add_argument("--rtol", type=float, default=1e-3)
+    sub.add_argument("--values", help="a JSON object of values (default: random, drawn with --seed inside the domain)")
+    sub.add_argument("--seed", type=SEED, default=0, help="the random point's seed, >= 0 (default 0)")
+    sub.add_argument("--directions", type=COUNT, help="check this many random directions (>= 1) instead of every parameter")
+    sub.add_argument("--eps", type=POSITIVE, default=1e-6, help="the finite-difference step, > 0 (default 1e-6)")
+    sub.add_argument("--atol", type=NON_NEGATIVE, default=1e-5, help="absolute tolerance, >= 0 (default 1e-5)")
+    sub.add_argument("--rtol", type=NON_NEGATIVE, default=1e-3, help="relative tolerance, >= 0 (default 1e-3)")
 
     sub = command("verify", "check a hand-derived formula and say what is wrong", run_verify)
-    _network_options(sub)
     sub.add_argument("--param", help="the parameter of the network the claim is about")
     sub.add_argument("--claim", help="the claimed derivative")
     sub.add_argument("--chain", nargs="+", help="the claimed chain-rule factors, output first")
 
     sub = command("graph", "draw the computational graph with values, gradients and local derivatives", run_graph)
-    _network_options(sub)
     sub.add_argument("--values", required=True, help="a JSON object of every input, target and parameter")
     sub.add_argument("-o", "--output", help="a .dot, .svg or .png file (default: DOT on standard output)")
-    sub.add_argument("--max-nodes", type=int, default=150, help="refuse larger graphs (default 150)")
-    sub.add_argument("--force", action="store_true", help="overwrite an existing file")
+    sub.add_argument("--max-nodes", type=COUNT, default=150, help="refuse larger graphs (default 150)")
+    sub.add_argument("--force", action="store_true", help="overwrite an existing file (a symbolic link: the file it points to)")
 
     sub = command("demo", "the whole job on the classic 2-2-2-1 sigmoid network", run_demo)
     sub.add_argument("--out", default="symbackprop-demo", help="the folder to write into (default symbackprop-demo)")
-    sub.add_argument("--force", action="store_true", help="overwrite files there that differ")
+    sub.add_argument("--force", action="store_true", help="overwrite files there that differ, and remake the PDF")
     return top
 
 
-def main(argv=None) -> int:
+MAX_MESSAGE = 1000  # characters of an error message shown; the rest is cut
+
+
+def _one_line(text: str, limit: int = MAX_MESSAGE) -> str:
+    text = " ".join(str(text).split())
+    return text if len(text) <= limit else text[:limit - 1] + "…"
+
+
+def _os_message(error: OSError) -> str:
+    """An operating-system error in words: the library's own message, or what failed on which file."""
+    if error.filename is not None and error.strerror:
+        return f"{error.strerror}: {error.filename}"
+    return str(error)
+
+
+def _quiet_stdout() -> None:
+    """Point standard output at /dev/null, so that flushing it at exit raises nothing more."""
     try:
-        args = parser().parse_args(argv)
-        return args.run(args)
-    except (UsageError, ParseError, ValueError, TypeError, FileExistsError, FileNotFoundError, RuntimeError) as error:
-        print(f"symbackprop: error: {error}", file=sys.stderr)
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):
+        pass
+
+
+def main(argv=None) -> int:
+    """Run the command line with ``argv`` (default: ``sys.argv[1:]``); return the exit code."""
+    try:
+        try:
+            args = parser().parse_args(argv)
+            code = args.run(args)
+            sys.stdout.flush()
+            return code
+        except BrokenPipeError:  # the reader went away (… | head): stop quietly, as cat does
+            _quiet_stdout()
+            return 141
+    except KeyboardInterrupt:
+        print("symbackprop: interrupted", file=sys.stderr)
+        return 130
+    except (UsageError, SymbackpropError) as error:
+        print(f"symbackprop: error: {_one_line(error)}", file=sys.stderr)
         return 2
-    except KeyError as error:
-        print(f"symbackprop: error: {error.args[0]}", file=sys.stderr)
+    except OSError as error:  # reading or writing a file: it exists, is missing, is a folder, is not ours
+        print(f"symbackprop: error: {_one_line(_os_message(error))}", file=sys.stderr)
         return 2
+    except Exception as error:  # noqa: BLE001 -- anything else is a bug in symbackprop, not in the user's input
+        print(f"symbackprop: internal error: {type(error).__name__}: {_one_line(error, 200)} — this is a bug in "
+              "symbackprop; please report it with the command you ran", file=sys.stderr)
+        return 3
 
 
 def run() -> None:

@@ -1,11 +1,17 @@
 """The command line: every subcommand, exit codes, one-line errors, files never clobbered."""
 
+import importlib.util
 import json
 import os
+import subprocess
+import sys
 
 import pytest
+import sympy as sp
 
+import symbackprop as sb
 from symbackprop import cli
+from symbackprop.matrix import MatrixTextPrinter
 
 MAZUR = {"x1": 0.05, "x2": 0.10, "y1": 0.01, "y2": 0.99, "w1": 0.15, "w2": 0.20, "w3": 0.25, "w4": 0.30,
          "w5": 0.40, "w6": 0.45, "w7": 0.50, "w8": 0.55, "b1": 0.35, "b2": 0.60}
@@ -32,8 +38,65 @@ def test_derive_text_latex_and_expressions(run):
     assert out.startswith(r"\documentclass") and out.rstrip().endswith(r"\end{document}")
     code, out, _ = run("derive", "--expr", "x*sigmoid(y)", "--wrt", "y")
     assert code == 0 and "∂f/∂y = ∂f/∂v1 · ∂v1/∂y" in out and "Chain rule for x" not in out
-    code, out, _ = run("derive", "--layers", "2,2,1", "--activation", "relu,sigmoid", "--loss", "bce", "--bias", "none")
+    code, out, _ = run("derive", "--layers", "2,2,1", "--activation", "relu,sigmoid", "--loss", "bce", "--bias", "none", "--full")
     assert code == 0 and "Chain rule for w6" in out and "b1" not in out
+
+
+def test_derive_prints_one_chain_rule_unless_asked_for_all(run):
+    params = [p.name for p in sb.mlp([2, 3, 1]).params]
+    code, out, _ = run("derive", "--layers", "2,3,1")
+    assert code == 0 and [p for p in params if f"Chain rule for {p}\n" in out] == params[:1]
+    code, full, _ = run("derive", "--layers", "2,3,1", "--full")
+    assert code == 0 and [p for p in params if f"Chain rule for {p}\n" in full] == params
+    code, _, err = run("derive", "--layers", "2,3,1", "--full", "--param", "w2")
+    assert code == 2 and "--full" in err
+
+
+MNIST = ["--layers", "784,128,10", "--activation", "relu,softmax", "--loss", "cross_entropy"]
+
+
+def test_the_matrix_form_on_the_command_line(run, tmp_path):
+    d = sb.backprop(sb.mlp([784, 128, 10], activation=["relu", "softmax"], loss="cross_entropy", form="matrix"))
+    printer = MatrixTextPrinter()
+    code, out, _ = run("derive", *MNIST, "--form", "matrix")
+    assert code == 0
+    for symbol, formula in d.deltas:
+        assert f"  {symbol} = {printer.doprint(formula)}\n" in out
+    for p, formula in d.gradients:
+        assert f"  ∂J/∂{p} = {printer.doprint(formula)}\n" in out
+    code, out, _ = run("derive", *MNIST, "--form", "matrix", "--format", "latex")
+    assert code == 0 and out == sb.document_latex(d).rstrip("\n") + "\n"
+    code, out, _ = run("derive", *MNIST, "--form", "matrix", "--param", "W_1", "--format", "latex")
+    assert code == 0 and out == sb.gradient_latex(d, sp.Symbol("W_1")) + "\n"
+    assert run("derive", *MNIST, "--form", "matrix", "--param", "w1")[0] == 2
+
+    code, out, _ = run("codegen", *MNIST, "--form", "matrix", "-o", "g.py")
+    assert code == 0 and out == "wrote g.py\n"
+    spec = importlib.util.spec_from_file_location("g", tmp_path / "g.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    assert module.SHAPES == ((128, 784), (128, 1), (10, 128), (10, 1))
+    assert sb.gradcheck(module, directions=3, seed=4).passed  # the generated gradients are right
+
+    code, out, _ = run("check", "--layers", "3,4,2", "--activation", "tanh,softmax", "--loss", "cross_entropy", "--form", "matrix")
+    assert code == 0 and "W_1[0, 0]" in out and f"{3 * 4 + 4 + 4 * 2 + 2} pass, 0 fail" in out
+
+
+def test_scalar_form_is_the_default_and_can_be_named(run, tmp_path):
+    assert run("codegen", *NET, "-o", "a.py")[0] == 0
+    assert run("codegen", *NET, "--form", "scalar", "-o", "b.py")[0] == 0
+    assert (tmp_path / "a.py").read_bytes() == (tmp_path / "b.py").read_bytes()
+
+
+@pytest.mark.parametrize("command", ["derive", "codegen", "check", "walkthrough", "verify", "graph"])
+def test_a_large_network_weight_by_weight_is_refused_at_once_with_the_count(run, command):
+    count = len(sb.mlp([50, 40, 2]).params)
+    assert count > cli.LARGE_NETWORK
+    extra = {"codegen": ["-o", "g.py"], "walkthrough": ["--values", "v.json"], "graph": ["--values", "v.json"],
+             "verify": ["--param", "w1", "--claim", "0"]}.get(command, [])
+    code, out, err = run(command, "--layers", "50,40,2", *extra)
+    assert code == 2 and out == "" and f"has {count} parameters" in err and "--form scalar" in err
+    assert ("--form matrix" in err) == (command in cli.MATRIX_COMMANDS)
 
 
 def test_codegen_writes_refuses_to_overwrite_and_forces(run, tmp_path):
@@ -48,13 +111,52 @@ def test_codegen_writes_refuses_to_overwrite_and_forces(run, tmp_path):
     assert run("codegen", *NET, "-o", "grads.py", "--force")[0] == 0 and (tmp_path / "grads.py").read_text() == first
 
 
-def test_an_interrupted_write_leaves_no_file(run, tmp_path, monkeypatch):
+def test_an_interrupted_write_leaves_no_file_and_exits_130(run, tmp_path, monkeypatch):
     def interrupted(src, dst):
         raise KeyboardInterrupt
     monkeypatch.setattr(os, "replace", interrupted)
-    with pytest.raises(KeyboardInterrupt):
-        run("codegen", *NET, "-o", "grads.py")
+    code, _, err = run("codegen", *NET, "-o", "grads.py")
+    assert code == 130 and err == "symbackprop: interrupted\n"
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("error", [ValueError("boom"), TypeError("boom"), KeyError("boom"), RuntimeError("boom"),
+                                   UnicodeEncodeError("ascii", "δ", 0, 1, "boom")])
+def test_a_bug_in_the_library_is_reported_as_a_bug_not_a_usage_error(run, tmp_path, monkeypatch, error):
+    def broken(d):
+        raise error
+    monkeypatch.setattr(cli, "numpy_module", broken)
+    code, out, err = run("codegen", *NET, "-o", "grads.py")
+    assert code == 3 and out == "" and err.count("\n") == 1
+    assert err.startswith(f"symbackprop: internal error: {type(error).__name__}: ") and "please report it" in err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_errors_the_library_raises_on_purpose_are_user_errors(run, monkeypatch):
+    def refuse(d):
+        raise sb.errors.InputError("this network cannot be written")
+    monkeypatch.setattr(cli, "numpy_module", refuse)
+    assert run("codegen", *NET, "-o", "grads.py")[1:] == ("", "symbackprop: error: this network cannot be written\n")
+
+
+def test_a_reader_that_goes_away_ends_the_output_quietly(run, monkeypatch):
+    class ClosedPipe:
+        def write(self, text):
+            raise BrokenPipeError(32, "Broken pipe")
+
+        def flush(self):
+            raise BrokenPipeError(32, "Broken pipe")
+    monkeypatch.setattr(sys, "stdout", ClosedPipe())
+    assert cli.main(["derive", *NET]) == 141
+
+
+def test_head_on_a_long_output_gives_no_traceback(tmp_path):
+    process = subprocess.Popen([sys.executable, "-m", "symbackprop", "check", "--layers", "2,64,64,1", "--form", "matrix"],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=tmp_path)
+    first = process.stdout.readline()  # the output is far larger than a pipe holds: the writer blocks
+    process.stdout.close()
+    _, err = process.communicate(timeout=120)
+    assert first.startswith(b"checked at ") and err == b"" and process.returncode == 141
 
 
 def test_walkthrough_markdown_latex_pdf(run, tmp_path):
@@ -74,7 +176,32 @@ def test_check_exit_codes(run, tmp_path):
     code, out, _ = run("check", *NET, "--values", "v.json", "--eps", "0.5", "--atol", "1e-12", "--rtol", "1e-12")
     assert code == 1 and "some gradients do not match" in out
     code, out, _ = run("check", "--layers", "2,64,1", "--directions", "3")
-    assert code == 0 and "direction 3" in out
+    assert code == 0 and "direction 3" in out and "direction 4" not in out
+
+
+def test_check_draws_its_point_inside_the_domain_and_says_where(run, tmp_path):
+    code, out, _ = run("check", "--expr", "log(x)*y + sqrt(y)")
+    assert code == 0 and out.startswith("checked at ") and "2 pass, 0 fail" in out
+    x, y = (float(part.split(" = ")[1]) for part in out.splitlines()[0].split(": ", 1)[1].split(", "))
+    assert x > 0 and y > 0
+    (tmp_path / "v.json").write_text(json.dumps({"x": -1, "y": 2}))
+    code, out, err = run("check", "--expr", "log(x)*y", "--values", "v.json")
+    assert code == 2 and "not defined" in err
+
+
+def test_check_says_when_gradients_are_zero_and_so_check_nothing(run, tmp_path):
+    (tmp_path / "v.json").write_text(json.dumps({"x1": 1.0, "y1": 0.5, "w1": -1.0, "b1": -1.0}))  # relu(-2) = 0
+    code, out, _ = run("check", "--layers", "1,1", "--activation", "relu", "--values", "v.json")
+    assert code == 0 and "2 zero" in out and "nothing was checked" in out and "all gradients match" not in out
+    assert "--seed" in out and "--values" in out
+
+
+def test_verify_takes_the_only_variable_as_wrt_and_asks_otherwise(run):
+    assert run("verify", "--expr", "x**2", "--claim", "2*x")[0] == 0
+    assert run("verify", "--expr", "sin(t)", "--claim", "sin(t)")[0] == 1  # compared with cos(t), not with f
+    assert run("verify", "--expr", "x*y", "--wrt", "x", "--claim", "y")[0] == 0
+    code, out, err = run("verify", "--expr", "x*y", "--claim", "y")
+    assert code == 2 and out == "" and "--wrt" in err and "x, y" in err
 
 
 def test_verify_exit_codes_and_explanations(run):
@@ -106,6 +233,34 @@ BAD = [
     (["codegen", "--layers", "2,1", "-o", "no/such/folder/grads.py"], "the folder no/such/folder does not exist"),
     (["verify", "--expr", "x**2", "--wrt", "x"], "give the claimed formula with --claim"),
     (["frobnicate"], "invalid choice: 'frobnicate'"),
+    (["check", "--layers", "2,3,1", "--eps", "0"], "argument --eps: must be a finite number > 0, got 0"),
+    (["check", "--layers", "2,3,1", "--eps", "-1"], "argument --eps: must be a finite number > 0"),
+    (["check", "--layers", "2,3,1", "--eps", "nan"], "argument --eps: must be a finite number > 0"),
+    (["check", "--layers", "2,3,1", "--eps", "inf"], "argument --eps: must be a finite number > 0"),
+    (["check", "--layers", "2,3,1", "--eps", "tiny"], "argument --eps: 'tiny' is not a number"),
+    (["check", "--layers", "2,3,1", "--atol", "-0.5"], "argument --atol: must be a finite number >= 0"),
+    (["check", "--layers", "2,3,1", "--rtol", "nan"], "argument --rtol: must be a finite number >= 0"),
+    (["check", "--layers", "2,3,1", "--directions", "0"], "argument --directions: must be a whole number >= 1"),
+    (["check", "--layers", "2,3,1", "--directions", "-3"], "argument --directions: must be a whole number >= 1"),
+    (["check", "--layers", "2,3,1", "--directions", "2.5"], "argument --directions: '2.5' is not a whole number"),
+    (["check", "--layers", "2,3,1", "--seed", "-1"], "argument --seed: must be a whole number >= 0"),
+    (["walkthrough", "--layers", "2,1", "--values", "partial.json", "--digits", "-2"], "argument --digits: must be a whole number from 1 to 17"),
+    (["walkthrough", "--layers", "2,1", "--values", "partial.json", "--digits", "0"], "argument --digits: must be a whole number from 1 to 17"),
+    (["walkthrough", "--layers", "2,1", "--values", "partial.json", "--digits", "18"], "argument --digits: must be"),
+    (["walkthrough", "--layers", "2,1", "--values", "partial.json", "--lr", "inf"], "argument --lr: must be a finite number"),
+    (["graph", "--layers", "2,1", "--values", "partial.json", "--max-nodes", "0"], "argument --max-nodes: must be a whole number >= 1"),
+    (["derive", "--layers", "2,1", "--form", "tensor"], "argument --form: invalid choice: 'tensor'"),
+    (["derive", "--layers", "2,1", "--form", "matrix", "--bias", "per_layer"], "the matrix form takes"),
+    (["derive", "--expr", "x*y", "--form", "matrix"], "--form matrix is for networks"),
+    (["walkthrough", "--layers", "2,1", "--values", "partial.json", "--form", "matrix"], "walkthrough does not support the matrix form"),
+    (["graph", "--layers", "2,1", "--values", "partial.json", "--form", "matrix"], "graph does not support the matrix form"),
+    (["verify", "--layers", "2,1", "--param", "w1", "--claim", "x1", "--form", "matrix"], "verify does not support the matrix form"),
+    (["verify", "--layers", "2,1", "--wrt", "w1", "--claim", "x1"], "--wrt goes with --expr"),
+    (["derive", "--layers", "2,2,1", "--par", "w1"], "unrecognized arguments: --par"),  # never an abbreviation
+    (["derive", "--layers", "2,2,1", "--form", "latex"], "argument --form: invalid choice: 'latex'"),
+    (["codegen", "--layers", "2,1", "-o", "."], ". is a folder"),
+    (["demo", "--out", "partial.json"], "partial.json is a file, not a folder"),
+    (["check", "--expr", "log(-1 - x**2)"], "no random point inside the function's domain"),
 ]
 
 
