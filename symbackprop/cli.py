@@ -224,7 +224,12 @@ def _emit(text: str | bytes, output: str | None, force: bool) -> None:
 
 def matrix_text(d: MatrixDerivation) -> str:
     """A matrix-form derivation as text: shapes, forward pass, deltas dV = ∂L/∂V (L: the loss
-    summed over the batch) and gradients, through :class:`~symbackprop.matrix.MatrixTextPrinter`."""
+    summed over the batch) and gradients, through :class:`~symbackprop.matrix.MatrixTextPrinter`.
+
+    >>> d = backprop(mlp([784, 128, 10], activation=["relu", "softmax"], loss="cross_entropy", form="matrix"))
+    >>> print(matrix_text(d).splitlines()[-4])
+      ∂J/∂W_1 = dZ_1 Xᵀ / m
+    """
     graph = d.graph
     printer = MatrixTextPrinter()
     forward = []
@@ -485,7 +490,11 @@ def _quiet_stdout() -> None:
 
 
 def main(argv=None) -> int:
-    """Run the command line with ``argv`` (default: ``sys.argv[1:]``); return the exit code."""
+    """Run the command line with ``argv`` (default: ``sys.argv[1:]``); return the exit code.
+
+    >>> main(["check", "--expr", "x**2", "--eps", "0"])  # the message goes to stderr
+    2
+    """
     try:
         try:
             args = parser().parse_args(argv)

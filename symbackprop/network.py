@@ -143,7 +143,7 @@ class Graph:
         expr = recognize_activations(expr)
         variables = tuple(sorted(expr.free_symbols, key=lambda s: s.name))
         if not variables:
-            raise ValueError(f"the expression {expr} has no symbols to differentiate with respect to")
+            raise InputError(f"the expression {expr} has no symbols to differentiate with respect to")
         taken = {s.name for s in variables}
         output = naming.fresh_one(name, taken)
         taken.add(output.name)

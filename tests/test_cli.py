@@ -261,6 +261,7 @@ BAD = [
     (["codegen", "--layers", "2,1", "-o", "."], ". is a folder"),
     (["demo", "--out", "partial.json"], "partial.json is a file, not a folder"),
     (["check", "--expr", "log(-1 - x**2)"], "no random point inside the function's domain"),
+    (["derive", "--expr", "2 + 3"], "has no symbols to differentiate"),
 ]
 
 
