@@ -21,6 +21,7 @@ from sympy.printing.precedence import PRECEDENCE
 
 from . import naming
 from .derive import Derivation
+from .errors import InputError
 from .files import write_file
 from .matrix import MatrixDerivation, activation_value, loss_scale, loss_value, matmul
 from .simplify import tree_size
@@ -135,12 +136,17 @@ def gradient_rows(d: Derivation, p: sp.Symbol, closed: bool = True, printer=None
     return rows
 
 
-def gradient_latex(d, p: sp.Symbol, closed: bool = True) -> str:
+def gradient_latex(d, p: sp.Symbol | str, closed: bool = True) -> str:
     r"""One gradient as a chain of equalities: ``\frac{\partial J}{\partial p} = … = … = …``
-    (for a matrix-form derivation: the gradient in matrix notation)."""
+    (for a matrix-form derivation: the gradient in matrix notation); ``p`` a symbol or its name."""
     printer = printer_for(d)
     if isinstance(d, MatrixDerivation):
-        return f"{partial(printer, d.graph.output, p)} = {printer.doprint(dict(d.gradients)[p])}"
+        gradients = {str(q): (q, e) for q, e in d.gradients}
+        if str(p) not in gradients:
+            raise InputError(f"{p} is not a parameter of this derivation ({naming.listing(gradients)})")
+        q, gradient = gradients[str(p)]
+        return f"{partial(printer, d.graph.output, q)} = {printer.doprint(gradient)}"
+    p = d.symbol(p)
     rows = gradient_rows(d, p, closed, printer)
     return " ".join([partial(printer, d.graph.output, p), *(f"{op} {term}" for op, term in rows)])
 

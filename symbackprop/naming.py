@@ -205,7 +205,7 @@ def ascii_names(graph) -> dict[sp.Symbol, str]:
 def _latex_plain(name: str) -> str:
     stem, index = _split_index(name)
     if stem and index and "_" not in stem:
-        return r"%s_{%s}" % (sp.latex(sp.Symbol(stem)), index)
+        return f"{sp.latex(sp.Symbol(stem))}_{{{index}}}"
     return sp.latex(sp.Symbol(name))
 
 
@@ -218,13 +218,12 @@ def latex_names(graph) -> dict[sp.Symbol, str]:
     >>> names[sp.Symbol("a1")], names[sp.Symbol("w2")], names[delta(sp.Symbol("z1"))]
     ('\\\\hat{y}', 'w_{2}', '\\\\delta_{1}')
     """
-    return _names(graph, lambda k: OUTPUT_LATEX + (r"_{%s}" % k if k else ""), lambda shown: r"\delta_{%s}" % shown,
-                  _latex_plain)
+    return _names(graph, lambda k: OUTPUT_LATEX + (f"_{{{k}}}" if k else ""), lambda shown: rf"\delta_{{{shown}}}", _latex_plain)
 
 
 def accepted_names(graph, deltas=()) -> dict[str, sp.Symbol]:
     """Every name the library prints for a symbol of ``graph``, read back: the graph's own names
-    (``x1``, ``w2``, ``z3``, ``a5``, ``J``), a network's output as ``ŷ``/``yhat``/``y_hat`` (with its
+    (``x1``, ``w2``, ``z3``, ``a5``, ``J``; ``z_3`` as code spells a step), a network's output as ``ŷ``/``yhat``/``y_hat`` (with its
     number when there are several: ``ŷ1``, ``yhat1``, ``y_hat1``, ``yhat_1``), ``y`` for a single
     target, and for each delta symbol in ``deltas`` its spellings ``δ_3``, ``δ3``, ``delta_3`` and the
     older ``delta_z3``, ``δ_z3`` (``δ_ŷ``, ``delta_yhat``, ``delta_a5`` for other steps).
@@ -237,6 +236,8 @@ def accepted_names(graph, deltas=()) -> dict[str, sp.Symbol]:
     """
     names = {s.name: s for s in graph.variables} | {s.symbol.name: s.symbol for s in graph.steps}
     aliases: dict[sp.Symbol, list[str]] = {s: [s.name] for s in names.values()}
+    for step in graph.steps[:-1]:  # as generated code spells them: z_3, v_2
+        names.setdefault(_stepped(step.symbol.name), step.symbol)
     outputs = _outputs(graph)
     for s, k in outputs.items():
         spelled = [OUTPUT_TEXT + k, OUTPUT_ASCII + k, "y_hat" + k]

@@ -129,7 +129,7 @@ class ChainVerdict:
 
 
 def _partial(printer, of, wrt) -> str:
-    return r"\frac{\partial %s}{\partial %s}" % (printer.doprint(of), printer.doprint(wrt))
+    return rf"\frac{{\partial {printer.doprint(of)}}}{{\partial {printer.doprint(wrt)}}}"
 
 
 def _read(claim, names: Mapping[str, sp.Symbol]) -> sp.Expr:
