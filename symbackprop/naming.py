@@ -275,15 +275,19 @@ def _order_class(symbol) -> int | None:
 
 
 def term_key(term) -> tuple:
-    """Sort key of a term of a sum in textbook order: terms with a weight by the weight's index
-    (w9 before w10), then the biases, then every other term (key ``(2,)``: keep their order).
+    """Sort key of a term of a sum in textbook order: terms with a weight as a factor by the
+    weight's index (w9 before w10), then the biases, then terms with a delta by its number
+    (δ_9 before δ_10), then every other term (key ``(3,)``: kept in their order). Weights inside
+    a factor (``w9*sigmoid(w1*x1)``) do not count: w9 does.
 
-    >>> w9, w10, b3, x1, x2 = sp.symbols("w9 w10 b3 x1 x2")
-    >>> sorted((w10*x2 + b3 + w9*x1).as_ordered_terms(), key=term_key)
-    [w9*x1, w10*x2, b3]
+    >>> w1, w9, w10, b3, x1, x2 = sp.symbols("w1 w9 w10 b3 x1 x2")
+    >>> sorted((w10*x2 + b3 + w9*sp.sin(w1*x1)).as_ordered_terms(), key=term_key)
+    [w9*sin(w1*x1), w10*x2, b3]
     """
-    keys = [(_order_class(s), natural_key(s.name)[1]) for s in term.free_symbols if _order_class(s) is not None]
-    return min(keys) if keys else (2,)
+    factors = sp.Mul.make_args(term)
+    keys = [(_order_class(f), natural_key(f.name)[1]) for f in factors if _order_class(f) is not None]
+    keys += [(2, *natural_key(f.name)) for f in factors if is_delta(f)]
+    return min(keys) if keys else (3,)
 
 
 def factor_key(factor) -> tuple:

@@ -79,6 +79,11 @@ def test_sums_list_weights_in_index_order_then_the_bias():
     wide = sb.mlp([12, 1], activation="identity", bias="per_neuron")
     line = plain(wide.steps[0].expr)
     assert line == " + ".join(f"w{i}*x{i}" for i in range(1, 13)) + " + b1"
+    shared = sb.backprop(sb.mlp([2, 5, 5, 1], bias="per_layer"))  # b2 feeds neurons 6 … 10
+    show = printer_for(shared).doprint
+    assert show(shared.gradient("b2")) == " + ".join(show(delta_of(f"z{i}")) for i in range(6, 11))
+    w1, w9, w10, x1 = sp.symbols("w1 w9 w10 x1")
+    assert plain(w10 * x1 + w9 * sb.sigmoid(w1 * x1)) == "w9*sigmoid(w1*x1) + w10*x1"  # w9's term, not w1's
 
 
 def test_products_put_deltas_then_weights_then_the_local_derivative_whole():
