@@ -148,10 +148,11 @@ class Derivation:
             return name
         if not isinstance(name, str):
             raise InputError(f"expected a name or a SymPy symbol, got {type(name).__name__}")
-        if name.strip() not in self._names:
+        name = naming.typed(name)
+        if name not in self._names:
             known = [s.name for s in self.graph.variables] + [s.symbol.name for s in self.graph.steps]
-            raise InputError(f"unknown name {name.strip()!r}; known names: {naming.listing(known)}")
-        return self._names[name.strip()]
+            raise InputError(f"unknown name {name!r}; known names: {naming.listing(known)}")
+        return self._names[name]
 
     def gradient(self, p: sp.Symbol | str) -> sp.Expr:
         """∂J/∂p in the delta view: named deltas times local partials."""

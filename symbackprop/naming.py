@@ -259,6 +259,19 @@ def accepted_names(graph, deltas=()) -> dict[str, sp.Symbol]:
     return names
 
 
+_SUBSCRIPTS = str.maketrans("₀₁₂₃₄₅₆₇₈₉", "0123456789")
+
+
+def typed(text: str) -> str:
+    """A name or formula as typed, read the way it was meant: subscript digits as digits (``ŷ₁``
+    as LaTeX renders ``\\hat{y}_{1}`` is ``ŷ1``), surrounding blanks dropped.
+
+    >>> typed(" ŷ₁ - y₁ ")
+    'ŷ1 - y1'
+    """
+    return text.translate(_SUBSCRIPTS).strip()
+
+
 def listing(names, limit: int = 12) -> str:
     """Names for an error message, at most ``limit`` of them.
 

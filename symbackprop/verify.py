@@ -136,7 +136,7 @@ def _read(claim, names: Mapping[str, sp.Symbol]) -> sp.Expr:
     """A claim as an expression in the symbols ``names`` gives: a formula is parsed, a SymPy
     expression has its symbols renamed (a symbol named ``ŷ`` becomes the output)."""
     if isinstance(claim, str):
-        return parse_expr(claim, names)
+        return parse_expr(naming.typed(claim), names)
     try:
         expr = sp.sympify(claim, strict=True)
     except (sp.SympifyError, TypeError, ValueError):
@@ -201,7 +201,7 @@ def verify(claimed, of, wrt=None, seed: int = 0) -> Verdict | ChainVerdict:
     graph = d.graph
     if wrt is None:
         raise InputError("say which variable the claimed derivative is with respect to (wrt)")
-    p = d.symbol(wrt) if isinstance(wrt, str) and wrt.strip() in d._names else wrt
+    p = d.symbol(wrt) if isinstance(wrt, str) and naming.typed(wrt) in d._names else wrt
     if p not in d.gradients:
         raise InputError(f"cannot differentiate with respect to {wrt}: it is not a variable of {graph.description}")
     names = naming.accepted_names(graph, [naming.delta(s.symbol) for s in graph.steps[:-1]])

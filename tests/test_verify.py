@@ -93,6 +93,7 @@ TWO = sb.mlp([2, 2, 2])  # sigmoid, half_sse: outputs a3, a4 (ŷ1, ŷ2)
     "(y_hat1 - y1)*y_hat1*(1 - y_hat1)*a1",
     "(a3 - y1)*a3*(1 - a3)*a1",
     "δ3*a1", "δ_3*a1", "delta_3*a1", "delta_z3*a1", "δ_z3*a1",
+    "(ŷ₁ - y₁)*ŷ₁*(1 - ŷ₁)*a₁", "δ₃*a₁",  # as the LaTeX renders them
 ])
 def test_every_name_the_library_prints_is_accepted_in_a_claim(claim):
     assert sb.verify(claim, TWO, wrt="w5")  # ∂J/∂w5 = δ_3 a1, δ_3 = (ŷ1 − y1) ŷ1 (1 − ŷ1)
