@@ -4,7 +4,7 @@
 >>> net = sb.mlp([2, 2, 2, 1], activation="sigmoid", loss="half_sse")
 >>> d = sb.backprop(net)
 >>> d.gradient(net.params[0])
-delta_z1*x1
+delta_1*x1
 """
 
 __version__ = "0.1.0"

@@ -29,7 +29,7 @@ from .matrix import BATCH, MatrixDerivation, MatrixTextPrinter, activation_value
 from .primitives import sigmoid, softmax
 from .progress import Progress
 from .templates_ import render
-from .text import plain, positive_first
+from .text import plain, positive_first, printer_for
 
 
 class _CodePrinter:
@@ -166,11 +166,12 @@ class ArrayPrinter(_CodePrinter, NumPyPrinter):
         return "%s.sum(axis=0, keepdims=True)" % self.parenthesize(expr.args[0], 1000, strict=True)
 
 
-def _comment(symbol, expr) -> str:
-    return f"{plain(symbol)} = {plain(expr)}"
+def _comment(symbol, expr, text=plain) -> str:
+    """``symbol = expr`` as a comment, in the library's text notation (``text``: the graph's names)."""
+    return f"{text(symbol)} = {text(expr)}"
 
 
-def _batch_sum(printer: ArrayPrinter, expr: sp.Expr, per_sample: set, lines: list, dot: str = "np.dot") -> str:
+def _batch_sum(printer: ArrayPrinter, expr: sp.Expr, per_sample: set, lines: list, dot: str = "np.dot", text=plain) -> str:
     """Σ over the batch of ``expr`` (per-sample arrays times scalars), as cheap as NumPy allows:
     a dot product for two array factors or a square, a sum otherwise. The base of a square is
     computed once, on a line added to ``lines``, and shared with later lines that use it."""
@@ -184,7 +185,7 @@ def _batch_sum(printer: ArrayPrinter, expr: sp.Expr, per_sample: set, lines: lis
                 base = -base if base.could_extract_minus_sign() else base  # (y − a)² = (a − y)², as δ has it
                 name = naming.fresh_one(f"r_{len(printer.shared) + 1}", set(printer.names.values()))
                 printer.names[name] = name.name
-                lines.append((f"{name} = {plain(base)}", f"{name} = {printer.code(base)}"))
+                lines.append((f"{name} = {text(base)}", f"{name} = {printer.code(base)}"))
                 printer.shared[base] = name
                 base = name
             arrays = [base, base]
@@ -202,13 +203,14 @@ def _forward_lines(graph, printer: _CodePrinter, helper: str) -> list[tuple[str,
     """One line per step but the loss; a softmax layer first gets its log-sum-exp."""
     lines = []
     seen: set = set()
+    text = printer_for(graph).doprint
     with Progress("code for the forward pass", total=len(graph.steps)) as bar:
         for step in graph.steps[:-1]:
             if isinstance(step.expr, softmax) and step.expr.logits not in seen:
                 seen.add(step.expr.logits)
                 args = ", ".join(printer.code(z) for z in step.expr.logits)
                 lines.append(("log-sum-exp of the softmax logits", f"{printer.logsumexp[step.expr.logits]} = {helper}({args})"))
-            lines.append((_comment(step.symbol, step.expr), f"{printer.names[step.symbol]} = {printer.code(step.expr)}"))
+            lines.append((_comment(step.symbol, step.expr, text), f"{printer.names[step.symbol]} = {printer.code(step.expr)}"))
             bar.advance()
     return lines
 
@@ -237,6 +239,7 @@ def _sample(d: Derivation, printer: FloatPrinter) -> dict:
     graph, names = d.graph, printer.names
     last = graph.steps[-1]
     gradients = [names[naming.gradient_symbol(p)] for p in d.wrt]
+    text = printer_for(d).doprint
     forward = _forward_lines(graph, printer, "_logsumexp_floats")
     loss = printer.code(last.expr)
     with_loss = forward + [("", f"J = {loss}")]  # an expression's output is its loss step
@@ -244,9 +247,9 @@ def _sample(d: Derivation, printer: FloatPrinter) -> dict:
         forward=forward,
         outputs_forward=_needed(with_loss, _names(graph.outputs, names)["code"]),
         loss_forward=_needed(forward, loss),
-        loss=(_comment(last.symbol, last.expr), loss),
-        backward=[(_comment(s, e), f"{names[s]} = {printer.code(e)}") for s, e in d.deltas],
-        gradients=[(f"∂J/∂{p} = {plain(d.gradient(p))}", f"{g} = {printer.code(d.gradient(p))}") for p, g in zip(d.wrt, gradients)],
+        loss=(_comment(last.symbol, last.expr, text), loss),
+        backward=[(_comment(s, e, text), f"{names[s]} = {printer.code(e)}") for s, e in d.deltas],
+        gradients=[(f"∂J/∂{text(p)} = {text(d.gradient(p))}", f"{g} = {printer.code(d.gradient(p))}") for p, g in zip(d.wrt, gradients)],
         gradient_names=", ".join(gradients),
     )
 
@@ -259,13 +262,14 @@ def _column_batch(d: Derivation, printer: ArrayPrinter, inputs) -> dict:
         if expr.free_symbols & per_sample:
             per_sample.add(symbol)
     printer.per_sample = per_sample
+    text = printer_for(d).doprint
     forward = _forward_lines(graph, printer, "_logsumexp_arrays")
     loss: list = []
-    mean = _batch_sum(printer, graph.steps[-1].expr, per_sample, loss)
-    loss.append((_comment(graph.output, graph.steps[-1].expr), f"J = ({mean})*inv_n"))
-    backward = [(_comment(s, e), f"{names[s]} = {printer.code(e)}") for s, e in d.deltas]
-    gradients = [(f"Σ over the batch of ∂J/∂{p} = {plain(d.gradient(p))}",
-                  f"{names[naming.gradient_symbol(p)]} = {_batch_sum(printer, d.gradient(p), per_sample, [])}") for p in d.wrt]
+    mean = _batch_sum(printer, graph.steps[-1].expr, per_sample, loss, text=text)
+    loss.append((_comment(graph.output, graph.steps[-1].expr, text), f"J = ({mean})*inv_n"))
+    backward = [(_comment(s, e, text), f"{names[s]} = {printer.code(e)}") for s, e in d.deltas]
+    gradients = [(f"Σ over the batch of ∂J/∂{text(p)} = {text(d.gradient(p))}",
+                  f"{names[naming.gradient_symbol(p)]} = {_batch_sum(printer, d.gradient(p), per_sample, [], text=text)}") for p in d.wrt]
     return dict(
         inputs=_names(inputs, names)["unpack"] or "_", targets=_names(graph.targets, names)["unpack"] or "_",
         forward=forward, loss=loss, backward=backward, gradients=gradients,
@@ -357,11 +361,13 @@ def _tuple(items) -> str:
     return "(%s,)" % items[0] if len(items) == 1 else "(%s)" % ", ".join(items)
 
 
-def _names(symbols, names) -> dict:
-    """How the template spells a group of variables: the tuple of their names as strings, the
-    tuple of their code names, and a left-hand side that unpacks a sequence into them."""
+def _names(symbols, names, shown=None) -> dict:
+    """How the template spells a group of variables: the tuple of their names as strings (as
+    ``shown`` spells them, else their own), the tuple of their code names, and a left-hand side
+    that unpacks a sequence into them."""
     code = [names[s] for s in symbols]
-    return dict(strings=_tuple(f'"{s.name}"' for s in symbols), code=_tuple(code),
+    shown = shown or {}
+    return dict(strings=_tuple(f'"{shown.get(s, s.name)}"' for s in symbols), code=_tuple(code),
                 unpack=", ".join(code) + ("," if len(code) == 1 else ""))
 
 
@@ -386,11 +392,11 @@ def numpy_module(d: Derivation | MatrixDerivation) -> str:
         "numpy_module.py.j2",
         version=__version__,
         description=graph.description,
-        loss_equation=_comment(graph.output, graph.steps[-1].expr),
+        loss_equation=_comment(graph.output, graph.steps[-1].expr, printer_for(graph).doprint),
         parameters=_names(d.wrt, names),
         inputs=_names(inputs, names),
         targets=_names(graph.targets, names),
-        outputs=_names(graph.outputs, names),
+        outputs=_names(graph.outputs, names, naming.ascii_names(graph)),
         softmax=bool(logsumexp),
         probability_targets=bool(graph.fused),
         # A sample of floats takes the fast path; rows of a batch, ints or arrays go through _general.

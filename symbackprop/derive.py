@@ -7,7 +7,7 @@ three views of every gradient:
 
 - the **chain view** (:meth:`Derivation.chain`): per path from J down to p, the product of local
   factors ``∂J/∂a₃ · ∂a₃/∂z₃ · ∂z₃/∂w₅``;
-- the **delta view** (:attr:`Derivation.deltas`, :meth:`Derivation.gradient`): ``∂J/∂w₅ = δ_z₃ a₁``
+- the **delta view** (:attr:`Derivation.deltas`, :meth:`Derivation.gradient`): ``∂J/∂w₅ = δ₃ a₁``
   with every shared δ named once, linear in the size of the network;
 - the **closed form** (``derivation[p]``): deltas and steps substituted back, in the variables only.
 
@@ -18,9 +18,15 @@ three views of every gradient:
 >>> d.delta(sp.Symbol("z2"))
 a2 - y1
 >>> d.gradient(sp.Symbol("w2"))
-a1*delta_z2
->>> d[sp.Symbol("w2")]
+a1*delta_2
+>>> d["w2"]
 (-y1 + sigmoid(b2 + w2*sigmoid(b1 + w1*x1)))*sigmoid(b1 + w1*x1)
+
+Wherever a symbol is asked for, any name the library prints for it will do (``"w2"``, ``"ŷ"``,
+``"δ_2"``; see :func:`symbackprop.naming.accepted_names`):
+
+>>> d.delta("ŷ") == d.delta(sp.Symbol("a2")), d.delta("delta_2")
+(True, a2 - y1)
 """
 
 from __future__ import annotations
@@ -63,14 +69,25 @@ class Path:
 
 @dataclass(frozen=True)
 class Chain:
-    """∂J/∂wrt as a sum over paths of products of local factors (the textbook view)."""
+    """∂J/∂wrt as a sum over paths of products of local factors (the textbook view); ``graph``
+    (when known) gives the names it is shown with."""
 
     wrt: sp.Symbol
     paths: tuple[Path, ...]
+    graph: Graph | None = field(default=None, repr=False, compare=False)
 
     @property
     def expr(self) -> sp.Expr:
         return sp.Add(*[path.expr for path in self.paths])
+
+    def _repr_latex_(self) -> str:
+        from .latex import BackpropLatexPrinter, partial  # the printer is a later stage: imported only to be shown
+
+        printer = BackpropLatexPrinter(naming.latex_names(self.graph) if self.graph is not None else {})
+        output = self.graph.output if self.graph is not None else self.paths[0].factors[0].of
+        partials = " + ".join(r" \cdot ".join(partial(printer, f.of, f.wrt) for f in path.factors) for path in self.paths)
+        values = " + ".join(r" \cdot ".join(printer.factor(f.expr) for f in path.factors) for path in self.paths)
+        return f"$$\\displaystyle {partial(printer, output, self.wrt)} = {partials} = {values}$$"
 
 
 @dataclass(frozen=True, eq=False)
@@ -101,8 +118,9 @@ class Derivation:
 
         return summary_latex(self)
 
-    def __getitem__(self, p: sp.Symbol) -> sp.Expr:
+    def __getitem__(self, p: sp.Symbol | str) -> sp.Expr:
         """The closed form of ∂J/∂p, in the graph's variables only (built on first access)."""
+        p = self.symbol(p)
         if p not in self._cache:
             self._cache[p] = self.closed(self.gradient(p))
         return self._cache[p]
@@ -113,15 +131,42 @@ class Derivation:
     def __len__(self) -> int:
         return len(self.wrt)
 
-    def gradient(self, p: sp.Symbol) -> sp.Expr:
+    @cached_property
+    def _names(self) -> dict[str, sp.Symbol]:
+        return naming.accepted_names(self.graph, [naming.delta(s.symbol) for s in self.graph.steps[:-1]])
+
+    def symbol(self, name: sp.Symbol | str) -> sp.Symbol:
+        """The symbol ``name`` stands for: any name the library prints (``"w1"``, ``"z3"``,
+        ``"ŷ"``, ``"yhat1"``, ``"δ_3"``, ``"delta_z3"``, see :func:`naming.accepted_names`); a
+        symbol is returned as it is. An unknown name is an :class:`InputError` listing the known ones.
+
+        >>> from symbackprop import backprop, mlp
+        >>> backprop(mlp([1, 1])).symbol("yhat")
+        a1
+        """
+        if isinstance(name, sp.Symbol):
+            return name
+        if not isinstance(name, str):
+            raise InputError(f"expected a name or a SymPy symbol, got {type(name).__name__}")
+        name = naming.typed(name)
+        if name not in self._names:
+            known = [s.name for s in self.graph.variables] + [s.symbol.name for s in self.graph.steps]
+            raise InputError(f"unknown name {name!r}; known names: {naming.listing(known)}")
+        return self._names[name]
+
+    def gradient(self, p: sp.Symbol | str) -> sp.Expr:
         """∂J/∂p in the delta view: named deltas times local partials."""
+        p = self.symbol(p)
         if p not in self.gradients:
-            known = ", ".join(map(str, self.wrt))
-            raise InputError(f"{p} is not among the variables of this derivation ({known})")
+            raise InputError(f"{p} is not among the variables of this derivation ({naming.listing(self.wrt)})")
         return self.gradients[p]
 
-    def delta(self, step: sp.Symbol) -> sp.Expr:
-        """δ_step = ∂J/∂step in the delta view: in terms of step symbols and later named deltas."""
+    def delta(self, step: sp.Symbol | str) -> sp.Expr:
+        """δ_step = ∂J/∂step in the delta view: in terms of step symbols and later named deltas.
+        ``step`` may also be given by its delta (``"δ_3"``)."""
+        step = self.symbol(step)
+        if naming.is_delta(step) and step not in {s.symbol for s in self.graph.steps}:
+            step = naming.delta_step(step)
         symbol = naming.delta(step)
         for name, expr in self.deltas:
             if name == symbol:
@@ -130,12 +175,13 @@ class Derivation:
             return self._inline[step]
         raise InputError(f"{step} is not a step on a path from the variables to {self.graph.output}")
 
-    def chain(self, p: sp.Symbol, max_paths: int = MAX_PATHS) -> Chain:
+    def chain(self, p: sp.Symbol | str, max_paths: int = MAX_PATHS) -> Chain:
         """∂J/∂p as a sum over paths, each a product of local factors from the output down to p.
 
         The number of paths grows exponentially with depth; beyond ``max_paths`` this raises
         and the delta view (:meth:`gradient`) is the one to use.
         """
+        p = self.symbol(p)
         self.gradient(p)  # validates p
         counts: dict[sp.Symbol, int] = {}
         for step in reversed(self.graph.steps):
@@ -157,11 +203,11 @@ class Derivation:
             return memo[s]
 
         paths = [path + (Factor(c, p, self.partials[c, p]),) for c in self.consumers[p] for path in paths_from_output(c)]
-        return Chain(p, tuple(Path(path) for path in paths))
+        return Chain(p, tuple(Path(path) for path in paths), self.graph)
 
     def in_steps(self, expr: sp.Expr) -> sp.Expr:
         """``expr`` with the named deltas written out: in step symbols and variables only
-        (``a1*(a2 - y1)`` rather than ``a1*delta_z2``), as a hand derivation writes it."""
+        (``a1*(a2 - y1)`` rather than ``a1*delta_2``), as a hand derivation writes it."""
         return expr.xreplace(self._step_values)
 
     @cached_property

@@ -24,7 +24,7 @@ from .derive import Derivation
 from .errors import InputError, MissingTool, ToolError
 from .files import write_file
 from .network import Graph
-from .text import TextPrinter
+from .text import printer_for
 from .walkthrough import given_values, pass_values, value_of
 
 MAX_NODES = 150
@@ -85,7 +85,7 @@ def picture(target, values: Mapping, max_nodes: int = MAX_NODES) -> Picture:
     for step in graph.steps[:-1]:
         gradient[step.symbol] = value_of(d.delta(step.symbol), table)
 
-    text = TextPrinter().doprint
+    text = printer_for(graph).doprint  # the library's names: ŷ for a network's output
     output = text(graph.output)
 
     def node(symbol, formula=None) -> str:

@@ -21,19 +21,20 @@ from sympy.printing.precedence import PRECEDENCE
 
 from . import naming
 from .derive import Derivation
-from .errors import MissingTool, ToolError
+from .errors import InputError, MissingTool, ToolError
 from .files import write_file
 from .matrix import MatrixDerivation, activation_value, loss_scale, loss_value, matmul
 from .simplify import tree_size
 from .templates_ import render
-from .text import PositiveFirst
+from .text import TextbookOrder
 
 CLOSED_FORM_LIMIT = 400  # tree nodes: larger closed forms are left out of documents, not printed
 DOCUMENT_LINE = 220  # characters of LaTeX source that still fit on one line of an A4 page
 
 
-class BackpropLatexPrinter(PositiveFirst, LatexPrinter):
-    """SymPy's LaTeX printer with the graph's own names (``\\hat{y}``, ``\\delta_{3}``, ``w_{1}``)."""
+class BackpropLatexPrinter(TextbookOrder, LatexPrinter):
+    """SymPy's LaTeX printer with the graph's own names (``\\hat{y}``, ``\\delta_{3}``, ``w_{1}``), in
+    textbook order (:class:`symbackprop.text.TextbookOrder`)."""
 
     def __init__(self, names: Mapping[sp.Symbol, str] | None = None, **settings):
         super().__init__(settings)
@@ -42,18 +43,11 @@ class BackpropLatexPrinter(PositiveFirst, LatexPrinter):
     def _print_Symbol(self, expr, style="plain"):
         return self.names.get(expr) or super()._print_Symbol(expr, style)
 
-    def _print_Mul(self, expr):
-        # Deltas first, as textbooks write them: δ_3 a_1, not a_1 δ_3 (after a numeric coefficient).
-        if expr.could_extract_minus_sign():
-            return "- " + self.factor(-expr)
-        coefficient, rest = expr.as_coeff_Mul()
-        factors = sp.Mul.make_args(rest)
-        deltas = [f for f in factors if isinstance(f, sp.Symbol) and f.name.startswith(naming.DELTA)]
-        if not deltas or len(deltas) == len(factors):
-            return super()._print_Mul(expr)
-        head = [] if coefficient == 1 else [self._print(coefficient)]
-        parts = [*head, *(self._print(f) for f in deltas), self.factor(sp.Mul(*[f for f in factors if f not in deltas]))]
-        return self._settings["mul_symbol_latex"].join(parts)
+    minus = "- "
+
+    @property
+    def mul_separator(self) -> str:
+        return self._settings["mul_symbol_latex"]
 
     def _print_Heaviside(self, expr, exp=None):
         # The derivative of ReLU: 1 where z > 0, 0 elsewhere (including the kink).
@@ -142,12 +136,17 @@ def gradient_rows(d: Derivation, p: sp.Symbol, closed: bool = True, printer=None
     return rows
 
 
-def gradient_latex(d, p: sp.Symbol, closed: bool = True) -> str:
+def gradient_latex(d, p: sp.Symbol | str, closed: bool = True) -> str:
     r"""One gradient as a chain of equalities: ``\frac{\partial J}{\partial p} = … = … = …``
-    (for a matrix-form derivation: the gradient in matrix notation)."""
+    (for a matrix-form derivation: the gradient in matrix notation); ``p`` a symbol or its name."""
     printer = printer_for(d)
     if isinstance(d, MatrixDerivation):
-        return f"{partial(printer, d.graph.output, p)} = {printer.doprint(dict(d.gradients)[p])}"
+        gradients = {str(q): (q, e) for q, e in d.gradients}
+        if str(p) not in gradients:
+            raise InputError(f"{p} is not a parameter of this derivation ({naming.listing(gradients)})")
+        q, gradient = gradients[str(p)]
+        return f"{partial(printer, d.graph.output, q)} = {printer.doprint(gradient)}"
+    p = d.symbol(p)
     rows = gradient_rows(d, p, closed, printer)
     return " ".join([partial(printer, d.graph.output, p), *(f"{op} {term}" for op, term in rows)])
 
@@ -181,7 +180,7 @@ def document_latex(d, title: str | None = None) -> str:
 
     layers: dict = {}
     for symbol, expr in d.deltas:
-        step = graph.step(sp.Symbol(symbol.name[len(naming.DELTA):]))
+        step = graph.step(naming.delta_step(symbol))
         layers.setdefault(step.layer, []).append((printer._print(symbol), printer._print(expr)))
     gradients = [(partial(printer, output, p), gradient_rows(d, p, True, printer, DOCUMENT_LINE)) for p in d.wrt]
     updates = [(printer._print(p), partial(printer, output, p), printer._print(d.gradient(p))) for p in d.wrt]

@@ -1,15 +1,35 @@
-"""Every name the library gives: symbols of networks, steps and deltas.
+"""Every name the library gives and prints: symbols of networks, steps and deltas, and their
+spelling in text, ASCII, LaTeX and generated code.
 
-One place for the conventions, so the engine, the printers and generated code agree.
+One place for the conventions, so the engine, the printers and generated code agree. One
+notation per quantity:
+
+=============================  ==========  ========  ==========  =================  ==========
+quantity                       symbol      text      ASCII       LaTeX              code
+=============================  ==========  ========  ==========  =================  ==========
+a network's output (one)       ``a3``      ŷ         yhat        \\hat{y}            yhat
+output k of several            ``a4``      ŷ2        yhat2       \\hat{y}_{2}        yhat2
+δ of neuron i's pre-activation ``delta_i`` δ_i       delta_i     \\delta_{i}         delta_i
+δ of any other step s          ``delta_s`` δ_<s>     delta_<s>   \\delta_{<s>}       delta_<s>
+=============================  ==========  ========  ==========  =================  ==========
+
+where ``<s>`` is the step as that output spells it (δ_ŷ / delta_yhat for the output, δ_v3 /
+delta_v3 for a step of an expression). Any other symbol is shown by its name (``w_{1}`` in
+LaTeX, ``z_1`` for a step in code). Every such name is read back by :func:`accepted_names`.
+
+Order, as a course writes it: the terms of a sum by their weight's index (w9 before w10), then
+the bias (:func:`term_key`); the factors of a product after its number: deltas, upstream first,
+then weights and biases, then the local derivative kept whole (:func:`factor_key`).
 
 >>> weight(3), pre_activation(2), activation(2), delta(pre_activation(2))
-(w3, z2, a2, delta_z2)
+(w3, z2, a2, delta_2)
 """
 
 from __future__ import annotations
 
 import itertools
 import keyword
+import unicodedata
 
 import sympy as sp
 
@@ -58,8 +78,29 @@ def loss() -> sp.Symbol:
 
 
 def delta(step: sp.Symbol) -> sp.Symbol:
-    """The symbol δ_v standing for ∂J/∂v in the delta view."""
-    return sp.Symbol(DELTA + step.name)
+    """The symbol standing for δ = ∂J/∂step in the delta view: ``delta_3`` for neuron 3's
+    pre-activation ``z3``, ``delta_<name>`` for any other step (``delta_v3``, ``delta_a5``).
+
+    >>> delta(pre_activation(3)), delta(sp.Symbol("v3"))
+    (delta_3, delta_v3)
+    """
+    stem, index = _split_index(step.name)
+    return sp.Symbol(DELTA + (index if stem == PRE_ACTIVATION and index else step.name))
+
+
+def is_delta(symbol) -> bool:
+    """Whether ``symbol`` is a delta of :func:`delta`."""
+    return isinstance(symbol, sp.Symbol) and symbol.name.startswith(DELTA) and len(symbol.name) > len(DELTA)
+
+
+def delta_step(symbol: sp.Symbol) -> sp.Symbol:
+    """The step whose delta ``symbol`` is (the inverse of :func:`delta`).
+
+    >>> delta_step(sp.Symbol("delta_3")), delta_step(sp.Symbol("delta_v3"))
+    (z3, v3)
+    """
+    rest = symbol.name[len(DELTA):]
+    return sp.Symbol(PRE_ACTIVATION + rest if rest.isdigit() else rest)
 
 
 def fresh(prefix: str, taken: set[str]):
@@ -86,14 +127,19 @@ def fresh_one(name: str, taken: set[str]) -> sp.Symbol:
     return next(s for s in fresh(name + "_", taken))
 
 
-def display(symbol: sp.Symbol) -> str:
-    """The name of ``symbol`` for plain-text output: ``δ_z3`` for a delta, the name otherwise.
+OUTPUT_TEXT, OUTPUT_ASCII, OUTPUT_LATEX = "ŷ", "yhat", r"\hat{y}"
+DELTA_TEXT = "δ_"
 
-    >>> display(delta(pre_activation(3))), display(weight(1))
-    ('δ_z3', 'w1')
+
+def display(symbol: sp.Symbol) -> str:
+    """The name of ``symbol`` for plain text, without a graph to tell its role: ``δ_3`` for a
+    delta, the name otherwise (:func:`text_names` adds a network's ŷ).
+
+    >>> display(delta(pre_activation(3))), display(delta(sp.Symbol("v2"))), display(weight(1))
+    ('δ_3', 'δ_v2', 'w1')
     """
-    if symbol.name.startswith(DELTA):
-        return "δ_" + symbol.name[len(DELTA):]
+    if is_delta(symbol):
+        return DELTA_TEXT + symbol.name[len(DELTA):]
     return symbol.name
 
 
@@ -103,10 +149,63 @@ def _split_index(name: str) -> tuple[str, str]:
     return stem, name[len(stem):]
 
 
+def natural_key(name: str) -> tuple[str, int]:
+    """Sort key of a name by its stem, then its trailing number as a number: w9 before w10.
+
+    >>> sorted(["w10", "w9", "b1"], key=natural_key)
+    ['b1', 'w9', 'w10']
+    """
+    stem, index = _split_index(name)
+    return stem, int(index) if index else -1
+
+
+def _outputs(graph) -> dict[sp.Symbol, str]:
+    """A network's predicted outputs → their number as a string ("" when there is one)."""
+    outputs = [s for s in graph.outputs if s != graph.output]
+    return {s: "" if len(outputs) == 1 else str(k) for k, s in enumerate(outputs, start=1)}
+
+
+def _names(graph, output, delta_of, plain) -> dict[sp.Symbol, str]:
+    """Every variable, step and delta of ``graph`` in one spelling: ``output(k)`` for a network's
+    output k, ``plain(name)`` for the rest, ``delta_of(shown)`` for a delta, where ``shown`` is
+    the neuron's number for a pre-activation and the step's own spelling for any other step."""
+    names = {s: plain(s.name) for s in graph.variables}
+    names.update({step.symbol: plain(step.symbol.name) for step in graph.steps})
+    names.update({s: output(k) for s, k in _outputs(graph).items()})
+    for step in graph.steps:
+        symbol = delta(step.symbol)
+        rest = symbol.name[len(DELTA):]
+        names[symbol] = delta_of(rest if rest.isdigit() else names[step.symbol])
+    return names
+
+
+def text_names(graph) -> dict[sp.Symbol, str]:
+    """Plain-text names: ``ŷ`` for a network's output (``ŷ1``, ``ŷ2`` … for several), ``δ_3``
+    for the delta of neuron 3's z, ``δ_ŷ`` or ``δ_v3`` for the delta of any other step.
+
+    >>> from symbackprop import mlp
+    >>> names = text_names(mlp([2, 2, 1]))
+    >>> names[sp.Symbol("a3")], names[delta(sp.Symbol("z1"))], names[delta(sp.Symbol("a3"))]
+    ('ŷ', 'δ_1', 'δ_ŷ')
+    """
+    return _names(graph, lambda k: OUTPUT_TEXT + k, lambda shown: DELTA_TEXT + shown, str)
+
+
+def ascii_names(graph) -> dict[sp.Symbol, str]:
+    """:func:`text_names` in ASCII: ``yhat``, ``yhat1``, ``delta_3``, ``delta_yhat``.
+
+    >>> from symbackprop import mlp
+    >>> names = ascii_names(mlp([2, 2]))
+    >>> names[sp.Symbol("a2")], names[delta(sp.Symbol("z2"))], names[delta(sp.Symbol("a1"))]
+    ('yhat2', 'delta_2', 'delta_yhat1')
+    """
+    return _names(graph, lambda k: OUTPUT_ASCII + k, lambda shown: DELTA + shown, str)
+
+
 def _latex_plain(name: str) -> str:
     stem, index = _split_index(name)
     if stem and index and "_" not in stem:
-        return r"%s_{%s}" % (sp.latex(sp.Symbol(stem)), index)
+        return f"{sp.latex(sp.Symbol(stem))}_{{{index}}}"
     return sp.latex(sp.Symbol(name))
 
 
@@ -116,19 +215,143 @@ def latex_names(graph) -> dict[sp.Symbol, str]:
 
     >>> from symbackprop import mlp
     >>> names = latex_names(mlp([2, 1]))
-    >>> names[sp.Symbol("a1")], names[sp.Symbol("w2")], names[sp.Symbol("delta_z1")]
+    >>> names[sp.Symbol("a1")], names[sp.Symbol("w2")], names[delta(sp.Symbol("z1"))]
     ('\\\\hat{y}', 'w_{2}', '\\\\delta_{1}')
     """
-    names = {symbol: _latex_plain(symbol.name) for symbol in graph.variables}
-    outputs = [s for s in graph.outputs if s != graph.output]
-    for step in graph.steps:
-        names[step.symbol] = _latex_plain(step.symbol.name)
-    for k, symbol in enumerate(outputs, start=1):
-        names[symbol] = r"\hat{y}" if len(outputs) == 1 else r"\hat{y}_{%d}" % k
-    for step in graph.steps:
-        index = _split_index(step.symbol.name)[1] if step.role == "pre_activation" else ""
-        names[delta(step.symbol)] = r"\delta_{%s}" % (index or names[step.symbol])
+    return _names(graph, lambda k: OUTPUT_LATEX + (f"_{{{k}}}" if k else ""), lambda shown: rf"\delta_{{{shown}}}", _latex_plain)
+
+
+def accepted_names(graph, deltas=()) -> dict[str, sp.Symbol]:
+    """Every name the library prints for a symbol of ``graph``, read back: the graph's own names
+    (``x1``, ``w2``, ``z3``, ``a5``, ``J``; ``z_3`` as code spells a step), a network's output as ``ŷ``/``yhat``/``y_hat`` (with its
+    number when there are several: ``ŷ1``, ``yhat1``, ``y_hat1``, ``yhat_1``), ``y`` for a single
+    target, and for each delta symbol in ``deltas`` its spellings ``δ_3``, ``δ3``, ``delta_3`` and the
+    older ``delta_z3``, ``δ_z3`` (``δ_ŷ``, ``delta_yhat``, ``delta_a5`` for other steps).
+
+    >>> from symbackprop import mlp
+    >>> net = mlp([1, 1])
+    >>> names = accepted_names(net, [delta(sp.Symbol("z1"))])
+    >>> names["ŷ"], names["yhat1"], names["δ1"], names["delta_z1"], names["y"]
+    (a1, a1, delta_1, delta_1, y1)
+    """
+    names = {s.name: s for s in graph.variables} | {s.symbol.name: s.symbol for s in graph.steps}
+    aliases: dict[sp.Symbol, list[str]] = {s: [s.name] for s in names.values()}
+    for step in graph.steps[:-1]:  # as generated code spells them: z_3, v_2
+        names.setdefault(_stepped(step.symbol.name), step.symbol)
+    outputs = _outputs(graph)
+    for s, k in outputs.items():
+        spelled = [OUTPUT_TEXT + k, OUTPUT_ASCII + k, "y_hat" + k]
+        if k:
+            spelled += [OUTPUT_TEXT + "_" + k, OUTPUT_ASCII + "_" + k, "y_hat_" + k]
+        else:
+            spelled += [OUTPUT_TEXT + "1", OUTPUT_ASCII + "1", "y_hat1"]
+        aliases[s] += spelled
+        for name in spelled:
+            names.setdefault(name, s)
+    if len(graph.targets) == 1:
+        names.setdefault(TARGET, graph.targets[0])
+    for symbol in deltas:
+        step = delta_step(symbol)
+        shown = [symbol.name[len(DELTA):]] if step.name != symbol.name[len(DELTA):] else []
+        for name in shown + aliases.get(step, [step.name]):
+            for prefix in (DELTA, DELTA_TEXT, DELTA_TEXT[0]):
+                names.setdefault(prefix + name, symbol)
     return names
+
+
+_SUBSCRIPTS = str.maketrans("₀₁₂₃₄₅₆₇₈₉", "0123456789")
+
+
+def typed(text: str) -> str:
+    """A name or formula as typed, read the way it was meant: subscript digits as digits (``ŷ₁``
+    as LaTeX renders ``\\hat{y}_{1}`` is ``ŷ1``), surrounding blanks dropped.
+
+    >>> typed(" ŷ₁ - y₁ ")
+    'ŷ1 - y1'
+    """
+    return text.translate(_SUBSCRIPTS).strip()
+
+
+def listing(names, limit: int = 12) -> str:
+    """Names for an error message, at most ``limit`` of them.
+
+    >>> listing([f"w{i}" for i in range(1, 20)], limit=3)
+    'w1, w2, w3, … (19 in all)'
+    """
+    names = [str(n) for n in names]
+    return ", ".join(names) if len(names) <= limit else ", ".join(names[:limit]) + f", … ({len(names)} in all)"
+
+
+def _order_class(symbol) -> int | None:
+    stem, index = _split_index(symbol.name) if isinstance(symbol, sp.Symbol) else ("", "")
+    return {WEIGHT: 0, BIAS: 1}.get(stem) if index else None
+
+
+def term_key(term) -> tuple:
+    """Sort key of a term of a sum in textbook order: terms with a weight as a factor by the
+    weight's index (w9 before w10), then the biases, then terms with a delta by its number
+    (δ_9 before δ_10), then every other term (key ``(3,)``: kept in their order). Weights inside
+    a factor (``w9*sigmoid(w1*x1)``) do not count: w9 does.
+
+    >>> w1, w9, w10, b3, x1, x2 = sp.symbols("w1 w9 w10 b3 x1 x2")
+    >>> sorted((w10*x2 + b3 + w9*sp.sin(w1*x1)).as_ordered_terms(), key=term_key)
+    [w9*sin(w1*x1), w10*x2, b3]
+    """
+    factors = sp.Mul.make_args(term)
+    keys = [(_order_class(f), natural_key(f.name)[1]) for f in factors if _order_class(f) is not None]
+    keys += [(2, *natural_key(f.name)) for f in factors if is_delta(f)]
+    return min(keys) if keys else (3,)
+
+
+def factor_key(factor) -> tuple:
+    """Sort key of a factor of a product in textbook order: deltas, upstream (higher-numbered)
+    first, then weights and biases in index order, then the rest (key ``(3,)``: kept in order,
+    so a local derivative ``a4*(1 - a4)`` stays whole).
+
+    >>> a4, w10 = sp.symbols("a4 w10")
+    >>> sorted([a4, delta(sp.Symbol("z4")), w10, 1 - a4, delta(sp.Symbol("z5"))], key=factor_key)
+    [delta_5, delta_4, w10, a4, 1 - a4]
+    """
+    if is_delta(factor):
+        stem, index = natural_key(factor.name)
+        return (0, stem, -index)
+    kind = _order_class(factor)
+    return (3,) if kind is None else (1 + kind, natural_key(factor.name)[1])
+
+
+# How text printed by the library is spelled in ASCII, for consoles that cannot show the rest.
+ASCII = {
+    "δ": "delta", "∂": "d", "ŷ": "yhat", "Ŷ": "Yhat", "σ": "sigmoid", "·": "*", "⊙": "(.)", "ᵀ": "^T", "…": "...",
+    "Σ": "sum", "−": "-", "×": "x", "→": "->", "←": "<-", "≈": "~", "≤": "<=", "≥": ">=", "≠": "!=", "²": "^2",
+    "³": "^3", "√": "sqrt", "ε": "eps", "η": "eta", "λ": "lambda", "π": "pi", "∞": "oo", "±": "+/-", "–": "-",
+    "—": "--", "‘": "'", "’": "'", "“": '"', "”": '"', "₀": "0", "₁": "1", "₂": "2", "₃": "3", "₄": "4",
+    "₅": "5", "₆": "6", "₇": "7", "₈": "8", "₉": "9", "ₖ": "k", "ⱼ": "j", "ᵢ": "i", "½": "1/2", "°": " deg",
+    "✓": "ok", "✗": "x", "•": "*", "÷": "/", "∈": " in ", "∇": "grad ", "ℓ": "l", "α": "alpha", "β": "beta",
+    "γ": "gamma", "θ": "theta", "μ": "mu", "τ": "tau", "φ": "phi", "ω": "omega", "∑": "sum", "∏": "prod",
+    "⁻": "^-", "¹": "^1", "‖": "||", "⟨": "<", "⟩": ">", "∘": "o", "ᐧ": "*",
+}
+
+
+def ascii_text(text: str) -> str:
+    """``text`` with every non-ASCII symbol the library prints spelled in ASCII, in the same
+    notation: ``δ_3`` → ``delta_3``, ``∂J/∂w1`` → ``dJ/dw1``, ``ŷ`` → ``yhat``, ``σ`` → ``sigmoid``,
+    ``·`` → ``*``, ``⊙`` → ``(.)``, ``Wᵀ`` → ``W^T``, ``…`` → ``...``; any other character
+    becomes its closest ASCII letters, or ``?``.
+
+    >>> print(ascii_text("∂J/∂w1 = δ_3·x1 = σ(z3)⊙Wᵀ, ŷ1 − y1 …"))
+    dJ/dw1 = delta_3*x1 = sigmoid(z3)(.)W^T, yhat1 - y1 ...
+    """
+    if text.isascii():
+        return text
+    out = []
+    for c in text:
+        if c.isascii():
+            out.append(c)
+        elif c in ASCII:
+            out.append(ASCII[c])
+        else:
+            out.append(unicodedata.normalize("NFKD", c).encode("ascii", "ignore").decode() or "?")
+    return "".join(out)
 
 
 # The names a generated module gives itself: its imports, functions and constants, and the
@@ -158,21 +381,24 @@ def _stepped(name: str) -> str:
 
 def code_names(graph) -> dict[sp.Symbol, str]:
     """Python names for generated code: variables keep their own names (``w5``, ``x1``), steps set
-    their number off (``z_2``, ``a_2``), deltas of neurons are ``delta_2``, others ``delta_v_3``,
-    gradients ``dJ_dw5``; the loss is ``J``.
+    their number off (``z_2``, ``a_2``, ``v_3``), a network's output is ``yhat`` (``yhat1``, …
+    for several), deltas are spelled as in :func:`ascii_names` (``delta_2``, ``delta_yhat``,
+    ``delta_v3``), gradients ``dJ_dw5``; the loss is ``J``.
 
     >>> from symbackprop import mlp
     >>> names = code_names(mlp([2, 1]))
-    >>> [names[sp.Symbol(s)] for s in ("x1", "z1", "a1", "delta_z1", "J")], names[gradient_symbol(sp.Symbol("w1"))]
-    (['x1', 'z_1', 'a_1', 'delta_1', 'J'], 'dJ_dw1')
+    >>> [names[sp.Symbol(s)] for s in ("x1", "z1", "a1", "delta_1", "J")], names[gradient_symbol(sp.Symbol("w1"))]
+    (['x1', 'z_1', 'yhat', 'delta_1', 'J'], 'dJ_dw1')
     """
     taken: set[str] = set()
     names = {s: _identifier(s.name, taken) for s in graph.variables}
+    outputs = _outputs(graph)
     for step in graph.steps:
-        names[step.symbol] = "J" if step.symbol == graph.output else _identifier(_stepped(step.symbol.name), taken)
+        s = step.symbol
+        names[s] = "J" if s == graph.output else _identifier(OUTPUT_ASCII + outputs[s] if s in outputs else _stepped(s.name), taken)
+    spelled = ascii_names(graph)
     for step in graph.steps:
-        index = _split_index(step.symbol.name)[1] if step.role == "pre_activation" else ""
-        names[delta(step.symbol)] = _identifier(f"delta_{index or names[step.symbol]}", taken)
+        names[delta(step.symbol)] = _identifier(spelled[delta(step.symbol)], taken)
     for p in graph.variables:
         names[gradient_symbol(p)] = _identifier(f"dJ_d{names[p]}", taken)
     return names

@@ -24,7 +24,10 @@ def positive_first(expr: sp.Add) -> list:
     >>> positive_first(y - a)
     [y, -a]
     """
-    terms = list(expr.as_ordered_terms())
+    return _led_by_positive(list(expr.as_ordered_terms()))
+
+
+def _led_by_positive(terms: list) -> list:
     positive = next((t for t in terms if not t.could_extract_minus_sign()), None)
     if positive is not None and terms[0].could_extract_minus_sign():
         terms.remove(positive)
@@ -32,40 +35,104 @@ def positive_first(expr: sp.Add) -> list:
     return terms
 
 
-class PositiveFirst:
-    """Printer mixin: sums printed in the order of :func:`positive_first`."""
+def textbook_terms(expr: sp.Add) -> list:
+    """The terms of a sum as a course writes them: by their weight's index, then the bias
+    (:func:`naming.term_key`), and led by a positive term (:func:`positive_first`).
+
+    >>> w9, w10, b3, x1, x2 = sp.symbols("w9 w10 b3 x1 x2")
+    >>> textbook_terms(b3 + w10*x2 + w9*x1)
+    [w9*x1, w10*x2, b3]
+    """
+    return _led_by_positive(sorted(expr.as_ordered_terms(), key=naming.term_key))
+
+
+def textbook_factors(expr: sp.Mul) -> list:
+    """The factors of a product after its number as a course writes them: deltas (upstream
+    first), weights and biases, then the local derivative kept whole (:func:`naming.factor_key`).
+
+    >>> a4, w10 = sp.symbols("a4 w10")
+    >>> textbook_factors(a4 * naming.delta(sp.Symbol("z5")) * w10 * (1 - a4))
+    [delta_5, w10, a4, 1 - a4]
+    """
+    rest = expr.as_coeff_Mul()[1]
+    return sorted(rest.as_ordered_factors() if rest.is_Mul else [rest], key=naming.factor_key)
+
+
+class TextbookOrder:
+    """Printer mixin: sums and products in textbook order (:func:`textbook_terms`,
+    :func:`textbook_factors`). A product with nothing to move, a fraction or a number that is not
+    an integer is left to the printer this is mixed into."""
+
+    mul_separator = "*"
+    minus = "-"
 
     def _print_Add(self, expr, order=None):
-        return super()._print_Add(sp.Add(*positive_first(expr), evaluate=False), order="none")
+        return super()._print_Add(sp.Add(*textbook_terms(expr), evaluate=False), order="none")
+
+    def _print_Mul(self, expr, **kwargs):
+        coefficient, rest = expr.as_coeff_Mul()
+        factors = sp.Mul.make_args(rest)
+        if (not coefficient.is_Integer or all(naming.factor_key(f) == (3,) for f in factors)
+                or any(f.is_Pow and f.exp.could_extract_minus_sign() or not f.is_commutative for f in factors)):
+            return super()._print_Mul(expr, **kwargs)
+        head = [] if abs(coefficient) == 1 else [self._print(abs(coefficient))]
+        parts = head + [self.parenthesize(f, PRECEDENCE["Mul"], strict=False) for f in textbook_factors(expr)]
+        return (self.minus if coefficient < 0 else "") + self.mul_separator.join(parts)
 
 
-class TextPrinter(PositiveFirst, StrPrinter):
-    """SymPy's string printer, with deltas written δ_v and sums led by a positive term."""
+PositiveFirst = TextbookOrder  # its former name
+
+
+class TextPrinter(TextbookOrder, StrPrinter):
+    """SymPy's string printer in the library's notation: the names of ``names`` (e.g.
+    :func:`naming.text_names`: ŷ, δ_3), deltas written δ_…, and textbook order.
+
+    >>> a4, w10 = sp.symbols("a4 w10")
+    >>> print(TextPrinter().doprint(a4 * naming.delta(sp.Symbol("z5")) * w10 * (1 - a4)))
+    δ_5*w10*a4*(1 - a4)
+    """
+
+    def __init__(self, names=None, settings=None):
+        super().__init__(settings)
+        self.names = dict(names or {})
 
     def _print_Symbol(self, expr):
-        return naming.display(expr)
+        return self.names.get(expr) or naming.display(expr)
 
 
-def plain(expr) -> str:
-    """``expr`` as plain text (:class:`TextPrinter`).
+def printer_for(target) -> TextPrinter:
+    """A text printer with the names of a graph (or of a derivation's graph): ŷ for the output.
 
-    >>> plain(sp.Symbol("delta_z2") * (sp.Symbol("y") - sp.Symbol("a")))
-    'δ_z2*(y - a)'
+    >>> from symbackprop import mlp
+    >>> printer_for(mlp([1, 1])).doprint(sp.Symbol("y1") - sp.Symbol("a1"))
+    'y1 - ŷ'
     """
-    return TextPrinter().doprint(expr)
+    graph = getattr(target, "graph", target)
+    return TextPrinter(naming.text_names(graph))
 
 
-def _partial(of: sp.Symbol, wrt: sp.Symbol) -> str:
-    return f"∂{plain(of)}/∂{plain(wrt)}"
+def plain(expr, names=None) -> str:
+    """``expr`` as plain text (:class:`TextPrinter`, with ``names`` when given).
+
+    >>> plain(naming.delta(sp.Symbol("z2")) * (sp.Symbol("y") - sp.Symbol("a")))
+    'δ_2*(y - a)'
+    """
+    return TextPrinter(names).doprint(expr)
+
+
+def _partial(of: sp.Symbol, wrt: sp.Symbol, printer=None) -> str:
+    show = (printer or TextPrinter()).doprint
+    return f"∂{show(of)}/∂{show(wrt)}"
 
 
 def gradient_lines(d: Derivation, p: sp.Symbol) -> list[tuple[str, str]]:
     """∂J/∂p as text: the chain of partials, their values, the delta form, the closed form."""
-    printer = TextPrinter()
+    printer = printer_for(d)
     chain = d.chain(p)
-    factors = " + ".join(" · ".join(_partial(f.of, f.wrt) for f in path.factors) for path in chain.paths)
+    factors = " + ".join(" · ".join(_partial(f.of, f.wrt, printer) for f in path.factors) for path in chain.paths)
     values = " + ".join(" · ".join(printer.parenthesize(f.expr, PRECEDENCE["Mul"]) for f in path.factors) for path in chain.paths)
-    return [(_partial(d.graph.output, p), factors), ("", values), ("", plain(d.gradient(p))), ("", plain(d[p]))]
+    show = printer.doprint
+    return [(_partial(d.graph.output, p, printer), factors), ("", values), ("", show(d.gradient(p))), ("", show(d[p]))]
 
 
 def derivation_text(d: Derivation, show_chain=None) -> str:
@@ -73,11 +140,13 @@ def derivation_text(d: Derivation, show_chain=None) -> str:
     ``show_chain`` (one symbol or a list; default: the first variable)."""
     graph = d.graph
     output = graph.output
+    printer = printer_for(d)
+    show = printer.doprint  # the graph's names: ŷ for its output
     chains = [d.wrt[0]] if show_chain is None else list(show_chain) if isinstance(show_chain, (list, tuple)) else [show_chain]
     sections = [
-        ("Forward pass", [(plain(s.symbol), plain(s.expr)) for s in graph.steps]),
-        ("Backward pass: deltas δ_v = ∂%s/∂v, output first" % output, [(plain(s), plain(e)) for s, e in d.deltas]),
-        ("Gradients", [(_partial(output, q), plain(d.gradient(q))) for q in d.wrt]),
+        ("Forward pass", [(show(s.symbol), show(s.expr)) for s in graph.steps]),
+        ("Backward pass: deltas δ_v = ∂%s/∂v, output first" % output, [(show(s), show(e)) for s, e in d.deltas]),
+        ("Gradients", [(_partial(output, q, printer), show(d.gradient(q))) for q in d.wrt]),
     ]
     sections += [(f"Chain rule for {p}", gradient_lines(d, p)) for p in chains]
     title = f"Backpropagation through {graph.description}"

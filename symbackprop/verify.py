@@ -1,8 +1,10 @@
 """Check a derivation done by hand, and say which factor is wrong and what it should be.
 
 A claim is a SymPy expression or a formula as text (read by :func:`symbackprop.parse.parse_expr`,
-never evaluated). It may use the graph's names (``x1``, ``w2``, ``z2``, ``a1``, ``J``) and, for a
-network with one output and one target, ``ŷ`` / ``yhat`` / ``y_hat`` and ``y``. Equality is decided
+never evaluated). It may use every name the library prints (:func:`naming.accepted_names`): the
+graph's own (``x1``, ``w2``, ``z2``, ``a1``, ``J``), a network's output as ``ŷ`` / ``yhat`` /
+``y_hat`` (``ŷ1``, ``yhat1``, … when there are several), ``y`` for a single target, and deltas
+(``δ_2``, ``δ2``, ``delta_2``, ``delta_z2``), which stand for their value. Equality is decided
 by a bounded symbolic test and then by numeric probes at random points where both sides are
 defined; a wrong claim comes with a counterexample.
 
@@ -20,10 +22,11 @@ from __future__ import annotations
 
 import random
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import sympy as sp
 
+from . import naming
 from .api import backprop
 from .derive import Derivation, Factor
 from .errors import InputError
@@ -49,19 +52,43 @@ class Verdict:
     counterexample: Mapping[sp.Symbol, float] | None = None
     claimed_value: float | None = None
     correct_value: float | None = None
+    graph: Graph | None = field(default=None, repr=False, compare=False)  # gives the names it is shown with
 
     def __bool__(self) -> bool:
         return self.equal
 
+    def _printers(self):
+        return _printers(self.graph)
+
     def __str__(self) -> str:
-        text = TextPrinter().doprint
+        text = self._printers()[0].doprint
         if self.equal:
             return f"right ({self.how}): {text(self.claimed)}"
         lines = [f"wrong: claimed {text(self.claimed)}", f"  should be {text(self.correct)}"]
         if self.counterexample:
-            point = ", ".join(f"{s} = {v:.6g}" for s, v in self.counterexample.items())
-            lines.append(f"  at {point}: claimed {self.claimed_value:.10g}, correct {self.correct_value:.10g}")
+            lines.append(f"  at {self._point(text)}: claimed {self.claimed_value:.10g}, correct {self.correct_value:.10g}")
         return "\n".join(lines)
+
+    def _point(self, show) -> str:
+        return ", ".join(f"{show(s)} = {v:.6g}" for s, v in self.counterexample.items())
+
+    def _repr_markdown_(self) -> str:
+        latex = self._printers()[1].doprint
+        if self.equal:
+            return f"**right** ({self.how}): ${latex(self.claimed)}$"
+        lines = [f"**wrong**: claimed ${latex(self.claimed)}$, should be ${latex(self.correct)}$"]
+        if self.counterexample:
+            lines.append(f"at ${self._point(latex)}$: claimed {self.claimed_value:.10g}, correct {self.correct_value:.10g}")
+        return "\n\n".join(lines)
+
+
+def _printers(graph: Graph | None):
+    """Text and LaTeX printers with the names of ``graph`` (plain names without one)."""
+    from .latex import BackpropLatexPrinter  # a later stage, needed only to be shown
+
+    if graph is None:
+        return TextPrinter(), BackpropLatexPrinter()
+    return TextPrinter(naming.text_names(graph)), BackpropLatexPrinter(naming.latex_names(graph))
 
 
 @dataclass(frozen=True)
@@ -71,6 +98,7 @@ class ChainVerdict:
     wrt: sp.Symbol
     factors: tuple[tuple[Factor, Verdict], ...]
     product: Verdict
+    graph: Graph | None = field(default=None, repr=False, compare=False)  # gives the names it is shown with
 
     def __bool__(self) -> bool:
         return all(self.factors_right)
@@ -79,50 +107,61 @@ class ChainVerdict:
     def factors_right(self) -> list[bool]:
         return [bool(v) for _, v in self.factors]
 
+    def _summary(self) -> str:
+        return "every factor is right" if self else f"{self.factors_right.count(False)} factor(s) wrong"
+
     def __str__(self) -> str:
+        text = _printers(self.graph)[0].doprint
+        output = text(self.graph.output) if self.graph is not None else "J"
         lines = []
         for i, (factor, verdict) in enumerate(self.factors, start=1):
             body = str(verdict).replace("\n", "\n   ")
-            lines.append(f"{i}. ∂{factor.of}/∂{factor.wrt}: {body}")
-        summary = "every factor is right" if self else f"{self.factors_right.count(False)} factor(s) wrong"
-        return f"chain rule for ∂J/∂{self.wrt}: {summary}\n" + "\n".join(lines)
+            lines.append(f"{i}. ∂{text(factor.of)}/∂{text(factor.wrt)}: {body}")
+        return f"chain rule for ∂{output}/∂{text(self.wrt)}: {self._summary()}\n" + "\n".join(lines)
+
+    def _repr_markdown_(self) -> str:
+        latex = _printers(self.graph)[1]
+        output = self.graph.output if self.graph is not None else sp.Symbol("J")
+        lines = [f"chain rule for ${_partial(latex, output, self.wrt)}$: **{self._summary()}**", ""]
+        for i, (factor, verdict) in enumerate(self.factors, start=1):
+            lines.append(f"{i}. ${_partial(latex, factor.of, factor.wrt)}$: {verdict._repr_markdown_()}".replace("\n\n", "; "))
+        return "\n".join(lines)
 
 
-def _names(graph: Graph) -> dict[str, sp.Symbol]:
-    """The names a claim may use: the graph's own, and ŷ / y where they are unambiguous."""
-    names = {s.name: s for s in graph.variables} | {s.symbol.name: s.symbol for s in graph.steps}
-    outputs = [s for s in graph.outputs if s != graph.output]
-    if len(outputs) == 1:
-        for alias in ("ŷ", "yhat", "y_hat"):
-            names.setdefault(alias, outputs[0])
-    if len(graph.targets) == 1:
-        names.setdefault("y", graph.targets[0])
-    return names
+def _partial(printer, of, wrt) -> str:
+    return rf"\frac{{\partial {printer.doprint(of)}}}{{\partial {printer.doprint(wrt)}}}"
 
 
 def _read(claim, names: Mapping[str, sp.Symbol]) -> sp.Expr:
+    """A claim as an expression in the symbols ``names`` gives: a formula is parsed, a SymPy
+    expression has its symbols renamed (a symbol named ``ŷ`` becomes the output)."""
     if isinstance(claim, str):
-        return parse_expr(claim, names)
-    expr = sp.sympify(claim)
-    unknown = {s for s in expr.free_symbols if names.get(s.name) != s}
+        return parse_expr(naming.typed(claim), names)
+    try:
+        expr = sp.sympify(claim, strict=True)
+    except (sp.SympifyError, TypeError, ValueError):
+        raise InputError(f"a claim must be a formula or a SymPy expression, got {type(claim).__name__}") from None
+    unknown = {s for s in expr.free_symbols if s.name not in names}
     if unknown:
         raise InputError(f"the claim uses {', '.join(sorted(map(str, unknown)))}, not in the expression; "
-                         f"its symbols: {', '.join(names)}")
-    return expr
+                         f"its symbols: {naming.listing(sorted(set(map(str, names.values()))))}")
+    return expr.xreplace({s: names[s.name] for s in expr.free_symbols})
 
 
-def same(claimed: sp.Expr, correct: sp.Expr, closed: Mapping[sp.Symbol, sp.Expr] | None = None, seed: int = 0) -> Verdict:
+def same(claimed: sp.Expr, correct: sp.Expr, closed: Mapping[sp.Symbol, sp.Expr] | None = None, seed: int = 0,
+         graph: Graph | None = None) -> Verdict:
     """Decide ``claimed == correct`` once step symbols are replaced by their values in the
-    variables (``closed``): symbolically when that is cheap, else at random points."""
+    variables (``closed``): symbolically when that is cheap, else at random points. The verdict
+    is shown with the names of ``graph``."""
     closed = dict(closed or {})
     left, right = claimed.xreplace(closed), correct.xreplace(closed)
     difference = left - right
     if difference == 0:
-        return Verdict(True, claimed, correct, "symbolically")
+        return Verdict(True, claimed, correct, "symbolically", graph=graph)
     # Function applications stay opaque: both sides are then rational in the same atoms, which
     # keeps cancel cheap (rewriting σ into exp and expanding can explode).
     if tree_size(difference) <= SYMBOLIC_LIMIT and sp.cancel(recognize_activations(difference)) == 0:
-        return Verdict(True, claimed, correct, "symbolically")
+        return Verdict(True, claimed, correct, "symbolically", graph=graph)
 
     symbols = sorted(left.free_symbols | right.free_symbols, key=sp.default_sort_key)
     shown = sorted(claimed.free_symbols | correct.free_symbols, key=sp.default_sort_key)
@@ -136,10 +175,10 @@ def same(claimed: sp.Expr, correct: sp.Expr, closed: Mapping[sp.Symbol, sp.Expr]
             continue  # outside the domain of one side
         if abs(a - b) > TOLERANCE * (1 + abs(b)):
             where = {s: float(s.xreplace(closed).xreplace(point).evalf(PRECISION)) for s in shown}
-            return Verdict(False, claimed, correct, "at a random point", where, float(a), float(b))
+            return Verdict(False, claimed, correct, "at a random point", where, float(a), float(b), graph)
         agreed += 1
         if agreed == PROBES:
-            return Verdict(True, claimed, correct, f"numerically, at {PROBES} random points")
+            return Verdict(True, claimed, correct, f"numerically, at {PROBES} random points", graph=graph)
     raise InputError(f"could not find points where both {claimed} and {correct} are defined")
 
 
@@ -160,25 +199,34 @@ def verify(claimed, of, wrt=None, seed: int = 0) -> Verdict | ChainVerdict:
             return same(_read(claimed, names), sp.sympify(of), seed=seed)
         d = backprop(of, wrt=[wrt])
     graph = d.graph
-    names = _names(graph)
     if wrt is None:
         raise InputError("say which variable the claimed derivative is with respect to (wrt)")
-    p = names.get(wrt) if isinstance(wrt, str) else wrt
+    p = d.symbol(wrt) if isinstance(wrt, str) and naming.typed(wrt) in d._names else wrt
     if p not in d.gradients:
         raise InputError(f"cannot differentiate with respect to {wrt}: it is not a variable of {graph.description}")
+    names = naming.accepted_names(graph, [naming.delta(s.symbol) for s in graph.steps[:-1]])
     closed = graph.closed_steps()
     # A network's step names (z2, a1) are the user's own; an expression's (v1, f) are not.
     stated = d.in_steps if any(step.role != "operation" for step in graph.steps) else d.closed
+    show = TextPrinter(naming.text_names(graph)).doprint
+
+    def read(claim) -> sp.Expr:
+        expr = _read(claim, names)
+        for symbol in expr.free_symbols:  # a delta stands for its value
+            if naming.is_delta(symbol) and symbol not in closed:
+                closed[symbol] = d.closed(d.delta(naming.delta_step(symbol)))
+        return expr
 
     if isinstance(claimed, Sequence) and not isinstance(claimed, str):
         paths = d.chain(p).paths
         if len(paths) != 1:
-            raise InputError(f"∂{graph.output}/∂{p} sums {len(paths)} chain-rule paths; claim the whole gradient instead")
+            raise InputError(f"∂{show(graph.output)}/∂{show(p)} sums {len(paths)} chain-rule paths; claim the whole gradient instead")
         factors = paths[0].factors
         if len(claimed) != len(factors):
-            expected = " · ".join(f"∂{f.of}/∂{f.wrt}" for f in factors)
-            raise InputError(f"the chain rule for ∂{graph.output}/∂{p} has {len(factors)} factors ({expected}); got {len(claimed)}")
-        claims = [_read(c, names) for c in claimed]
-        verdicts = tuple((f, same(c, f.expr, closed, seed)) for f, c in zip(factors, claims))
-        return ChainVerdict(p, verdicts, same(sp.Mul(*claims), stated(d.gradient(p)), closed, seed))
-    return same(_read(claimed, names), stated(d.gradient(p)), closed, seed)
+            expected = " · ".join(f"∂{show(f.of)}/∂{show(f.wrt)}" for f in factors)
+            raise InputError(f"the chain rule for ∂{show(graph.output)}/∂{show(p)} has {len(factors)} factors ({expected}); "
+                             f"got {len(claimed)}")
+        claims = [read(c) for c in claimed]
+        verdicts = tuple((f, same(c, f.expr, closed, seed, graph)) for f, c in zip(factors, claims))
+        return ChainVerdict(p, verdicts, same(sp.Mul(*claims), stated(d.gradient(p)), closed, seed, graph), graph)
+    return same(read(claimed), stated(d.gradient(p)), closed, seed, graph)

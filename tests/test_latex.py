@@ -17,8 +17,8 @@ def test_one_gradient_through_bce_reads_like_the_textbook():
         r" \cdot \frac{\partial z_{2}}{\partial w_{2}}"
         r" = \frac{\hat{y} - y_{1}}{\hat{y} \left(1 - \hat{y}\right)} \cdot \hat{y} \left(1 - \hat{y}\right) \cdot a_{1}"
         r" = \delta_{2} a_{1}"
-        r" = \left(\sigma\left(b_{2} + w_{2} \sigma\left(b_{1} + w_{1} x_{1}\right)\right) - y_{1}\right)"
-        r" \sigma\left(b_{1} + w_{1} x_{1}\right)")
+        r" = \left(\sigma\left(w_{2} \sigma\left(w_{1} x_{1} + b_{1}\right) + b_{2}\right) - y_{1}\right)"
+        r" \sigma\left(w_{1} x_{1} + b_{1}\right)")
 
 
 def test_a_weight_reached_through_two_paths_sums_them():

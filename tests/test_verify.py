@@ -5,10 +5,14 @@ import pytest
 import sympy as sp
 
 import symbackprop as sb
+from symbackprop import naming
+from symbackprop.errors import InputError
 from symbackprop.testing import assert_gradient
 
 z, x, y = sp.symbols("z x y")
 NET = sb.mlp([1, 1, 1], activation="sigmoid", loss="bce")  # two layers of one neuron, BCE
+SHOWN = naming.text_names(NET)  # how the library prints NET's symbols (its output a2 as ŷ)
+YHAT = SHOWN[sp.Symbol("a2")]
 
 
 def test_the_three_published_mistakes_are_caught():
@@ -21,7 +25,7 @@ def test_the_three_published_mistakes_are_caught():
     assert verdict.factors[0][1].correct == (a2 - y1) / (a2 * (1 - a2))
     assert verdict.factors[1][1].correct == a2 * (1 - a2)
     assert not verdict and not verdict.product
-    assert "2 factor(s) wrong" in str(verdict) and "should be a2*(1 - a2)" in str(verdict)
+    assert "2 factor(s) wrong" in str(verdict) and f"should be {YHAT}*(1 - {YHAT})" in str(verdict)
 
 
 @pytest.mark.parametrize("claim", [
@@ -60,15 +64,15 @@ def test_claims_outside_the_domain_of_one_side_are_probed_where_both_are_defined
 
 
 def test_errors_name_the_problem():
-    with pytest.raises(ValueError, match="unknown symbol 'q'"):
+    with pytest.raises(InputError, match="unknown symbol 'q'"):
         sb.verify("q*a1", NET, wrt="w2")
-    with pytest.raises(ValueError, match="has 3 factors .*∂J/∂a2 · ∂a2/∂z2 · ∂z2/∂w2.*got 2"):
+    with pytest.raises(InputError, match=f"has 3 factors .*∂J/∂{YHAT} · ∂{YHAT}/∂z2 · ∂z2/∂w2.*got 2"):
         sb.verify(["a1", "a1"], NET, wrt="w2")
-    with pytest.raises(ValueError, match="sums 2 chain-rule paths"):
+    with pytest.raises(InputError, match="sums 2 chain-rule paths"):
         sb.verify(["1", "1", "1", "1", "1"], sb.mlp([1, 1, 2], bias=None), wrt="w1")
-    with pytest.raises(ValueError, match="not a variable"):
+    with pytest.raises(InputError, match="not a variable"):
         sb.verify("1", NET, wrt="w7")
-    with pytest.raises(ValueError, match="the claim uses q"):
+    with pytest.raises(InputError, match="the claim uses q"):
         sb.verify(sp.Symbol("q"), NET, wrt="w2")
 
 
@@ -77,4 +81,45 @@ def test_assert_gradient_shows_the_claim_the_truth_and_a_counterexample():
     with pytest.raises(AssertionError) as failure:
         assert_gradient("(y - ŷ)*a1", NET, wrt="w2")
     message = str(failure.value)
-    assert "claimed a1*(y1 - a2)" in message and "should be" in message and ": claimed " in message
+    assert f"claimed a1*(y1 - {YHAT})" in message and "should be" in message and ": claimed " in message
+
+
+TWO = sb.mlp([2, 2, 2])  # sigmoid, half_sse: outputs a3, a4 (ŷ1, ŷ2)
+
+
+@pytest.mark.parametrize("claim", [
+    "(ŷ1 - y1)*ŷ1*(1 - ŷ1)*a1",
+    "(yhat1 - y1)*yhat1*(1 - yhat1)*a1",
+    "(y_hat1 - y1)*y_hat1*(1 - y_hat1)*a1",
+    "(a3 - y1)*a3*(1 - a3)*a1",
+    "δ3*a1", "δ_3*a1", "delta_3*a1", "delta_z3*a1", "δ_z3*a1",
+    "(ŷ₁ - y₁)*ŷ₁*(1 - ŷ₁)*a₁", "δ₃*a₁",  # as the LaTeX renders them
+])
+def test_every_name_the_library_prints_is_accepted_in_a_claim(claim):
+    assert sb.verify(claim, TWO, wrt="w5")  # ∂J/∂w5 = δ_3 a1, δ_3 = (ŷ1 − y1) ŷ1 (1 − ŷ1)
+
+
+def test_a_delta_in_a_claim_stands_for_its_value():
+    assert not sb.verify("δ_4*a1", TWO, wrt="w5")  # the other output's delta
+    assert sb.verify("δ_1*x2", TWO, wrt="w2")  # a hidden delta, itself made of later ones
+    assert sb.verify("delta_1", TWO, wrt="b1")
+    d = sb.backprop(TWO)
+    assert sb.verify(["δ_ŷ1", "ŷ1*(1 - ŷ1)", "a1"], d, wrt="w5")  # δ of the output itself: ∂J/∂ŷ1
+    assert sb.verify(sp.Symbol("δ_3") * sp.Symbol("a1"), TWO, wrt="w5")  # a SymPy claim spelled the same way
+    verdict = sb.verify(sp.Symbol("yhat1") - sp.Symbol("y1"), TWO, wrt="w5")
+    assert not verdict and verdict.claimed.free_symbols == {sp.Symbol("a3"), sp.Symbol("y1")}
+
+
+def test_names_that_are_ambiguous_or_unknown_are_refused_in_one_line():
+    for claim in ("ŷ*a1", "y*a1", "δ_9*a1"):  # two outputs, two targets, no neuron 9
+        with pytest.raises(InputError) as error:
+            sb.verify(claim, TWO, wrt="w5")
+        assert "\n" not in str(error.value)
+    with pytest.raises(InputError, match="not a variable"):
+        sb.verify("1", TWO, wrt="ŷ1")
+
+
+def test_verdicts_are_printed_in_the_library_notation():
+    shown = naming.text_names(TWO)
+    text = str(sb.verify("(y1 - a3)*a1", TWO, wrt="w5"))
+    assert shown[sp.Symbol("a3")] in text and "a3" not in text

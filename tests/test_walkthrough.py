@@ -45,7 +45,7 @@ def test_chain_terms_of_w5_are_the_published_three_terms(mazur):
 def test_markdown_and_latex_say_what_a_textbook_says(mazur):
     markdown = sb.walkthrough_markdown(mazur, digits=9)
     assert "simultaneous update" in markdown
-    assert r"$$z_{1} = b_{1} + w_{1} x_{1} + w_{2} x_{2} = 0.35 + 0.15 \cdot 0.05 + 0.2 \cdot 0.1 = 0.3775$$" in markdown
+    assert r"$$z_{1} = w_{1} x_{1} + w_{2} x_{2} + b_{1} = 0.15 \cdot 0.05 + 0.2 \cdot 0.1 + 0.35 = 0.3775$$" in markdown
     assert r"w_{5} \leftarrow 0.4 - 0.5 \cdot 0.0821670406 = 0.35891648" in markdown
     latex = sb.walkthrough_latex(mazur, digits=4)
     assert r"\hat{y}_{1} &= \sigma\left(z_{3}\right) = \sigma\left(1.106\right) = 0.7514" in latex
