@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 import sympy as sp
 
-from . import __version__
+from . import __version__, naming
 from .api import backprop
 from .check import as_module, gradcheck
 from .codegen import numpy_module
@@ -489,12 +489,50 @@ def _quiet_stdout() -> None:
         pass
 
 
+class _AsciiConsole:
+    """A text stream that writes the library's symbols in their ASCII spelling (δ_3 → delta_3),
+    for a console whose encoding cannot show them."""
+
+    def __init__(self, stream):
+        self.stream = stream
+
+    def write(self, text: str) -> int:
+        return self.stream.write(naming.ascii_text(text))
+
+    def __getattr__(self, name):
+        return getattr(self.stream, name)
+
+
+def _console(stream):
+    """``stream`` itself where its encoding can show every symbol the library prints, else an
+    :class:`_AsciiConsole` over it (files written with ``-o`` stay UTF-8 either way).
+
+    >>> import io
+    >>> _console(io.TextIOWrapper(io.BytesIO(), encoding="cp1252")).write("δ_3")
+    7
+    """
+    try:
+        "".join(naming.ASCII).encode(getattr(stream, "encoding", None) or "ascii")
+    except (UnicodeEncodeError, LookupError):
+        return _AsciiConsole(stream)
+    return stream
+
+
 def main(argv=None) -> int:
     """Run the command line with ``argv`` (default: ``sys.argv[1:]``); return the exit code.
 
     >>> main(["check", "--expr", "x**2", "--eps", "0"])  # the message goes to stderr
     2
     """
+    streams = sys.stdout, sys.stderr
+    sys.stdout, sys.stderr = map(_console, streams)
+    try:
+        return _main(argv)
+    finally:
+        sys.stdout, sys.stderr = streams
+
+
+def _main(argv) -> int:
     try:
         try:
             args = parser().parse_args(argv)

@@ -160,6 +160,23 @@ def test_head_on_a_long_output_gives_no_traceback(tmp_path):
     assert first.startswith(b"checked at ") and err == b"" and process.returncode == 141
 
 
+@pytest.mark.parametrize("encoding", ["cp1252", "ascii"])
+def test_a_console_that_cannot_show_the_symbols_gets_their_ascii_spelling(tmp_path, encoding):
+    env = dict(os.environ, PYTHONIOENCODING=encoding)
+
+    def run(*argv):
+        done = subprocess.run([sys.executable, "-m", "symbackprop", *argv], capture_output=True, cwd=tmp_path, env=env, check=False)
+        return done.returncode, done.stdout.decode("ascii"), done.stderr.decode("ascii")  # pure ASCII, or this raises
+
+    code, derivation, _ = run("derive", *NET)
+    delta = naming.ascii_text(sb.text.plain(naming.delta(sp.Symbol("z1"))))
+    assert code == 0 and f"{delta} = " in derivation and "dJ/dw1 = " in derivation
+    code, verdict, _ = run("verify", *NET, "--param", "w1", "--claim", "δ_3*x1")  # a wrong claim, written with δ
+    assert code == 1 and verdict.startswith("wrong")
+    code, _, error = run("derive", *NET, "--param", "w9")
+    assert code == 2 and error.startswith("symbackprop: error:") and "Traceback" not in error
+
+
 def test_walkthrough_markdown_latex_pdf(run, tmp_path):
     (tmp_path / "v.json").write_text(json.dumps(MAZUR))
     code, out, _ = run("walkthrough", *NET, "--values", "v.json", "--lr", "0.5", "--digits", "9")
