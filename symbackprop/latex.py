@@ -25,7 +25,16 @@ from .files import write_file
 from .matrix import MatrixDerivation, activation_value, loss_scale, loss_value, matmul
 from .simplify import tree_size
 from .templates_ import render
-from .text import CHAIN_PATHS, CHAINS_PER_LAYER, CLOSED_FORM_NODES, PositiveFirst, chain_parameters, positive_first, short_chain, short_closed_form
+from .text import (
+    CHAIN_PATHS,
+    CHAINS_PER_LAYER,
+    CLOSED_FORM_NODES,
+    PositiveFirst,
+    chain_parameters,
+    positive_first,
+    short_chain,
+    short_closed_form,
+)
 
 DOCUMENT_LINE = 220  # characters of LaTeX source that still fit on one line of an A4 page
 
@@ -135,6 +144,10 @@ def broken_rows(printer: BackpropLatexPrinter, expr: sp.Expr, width: int | None 
     printed = printer._print(expr)
     if width is None or len(printed) <= width:
         return [(first, printed)]
+    if isinstance(expr, sp.Mul) and not expr.could_extract_minus_sign():
+        coefficient, rest = expr.as_coeff_Mul()
+        factors = ([printer._print(coefficient)] if coefficient != 1 else []) + [printer.factor(f) for f in sp.Mul.make_args(rest)]
+        return product_rows([factors], width, first)
     if not isinstance(expr, sp.Add):
         return None
     rows: list[list] = []
@@ -150,13 +163,17 @@ def broken_rows(printer: BackpropLatexPrinter, expr: sp.Expr, width: int | None 
     return [tuple(row) for row in rows]
 
 
-def product_rows(terms: list[list[str]], width: int | None) -> list[tuple[str, str]] | None:
-    r"""A sum of products as rows: each product starts a row (``=`` the first, ``+`` the others)
+def product_rows(terms: list[list[str]], width: int | None, first: str = "=") -> list[tuple[str, str]] | None:
+    r"""A sum of products as rows: each product starts a row (``first`` the first, ``+`` the others)
     and continues on rows led by ``\cdot`` where it is wider than ``width``; ``None`` when a single
-    factor is wider than that."""
+    factor is wider than that.
+
+    >>> product_rows([["a", "b", "c"], ["d"]], width=12)
+    [('=', 'a \\cdot b'), ('\\cdot', 'c'), ('+', 'd')]
+    """
     rows: list[list[str]] = []
     for j, factors in enumerate(terms):
-        rows.append(["=" if j == 0 else "+", factors[0]])
+        rows.append([first if j == 0 else "+", factors[0]])
         for factor in factors[1:]:
             if width is None or len(rows[-1][1]) + len(factor) + 7 <= width:
                 rows[-1][1] += r" \cdot " + factor
@@ -265,7 +282,7 @@ def document_latex(d, title: str | None = None) -> str:
         step = graph.step(sp.Symbol(symbol.name[len(naming.DELTA):]))
         layers.setdefault(step.layer, []).append((printer._print(symbol), rows(expr)))
     chains = chain_parameters(d, CHAIN_PATHS, CHAINS_PER_LAYER)
-    long_closed = [p for p in d.wrt if short_closed_form(d, p) is None]
+    long_closed = [p for p in d.wrt if short_closed_form(d, p) is None or broken_rows(printer, d[p]) is None]
     gradients = [(partial(printer, output, p), gradient_rows(d, p, p not in long_closed, printer, DOCUMENT_LINE, chain=p in chains))
                  for p in d.wrt]
     updates = [(printer._print(p), partial(printer, output, p), printer._print(d.gradient(p))) for p in d.wrt]

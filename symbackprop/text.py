@@ -90,21 +90,28 @@ def short_chain(d: Derivation, p: sp.Symbol, max_paths: int = CHAIN_PATHS):
 
 def chain_parameters(d: Derivation, max_paths: int, per_layer: int) -> set:
     """The variables whose chain rule a long document writes out: those with at most
-    ``max_paths`` paths, and of a network only the first ``per_layer`` such parameters of each
-    layer (an expression's variables are not limited by layer).
+    ``max_paths`` paths; of a network, per layer, the first ones while they are at most
+    ``per_layer`` and sum at most ``max_paths`` paths together (the first of a layer always).
+    An expression's variables are not limited by layer.
 
     >>> from symbackprop import backprop, mlp
     >>> sorted(chain_parameters(backprop(mlp([2, 2, 1])), max_paths=16, per_layer=1), key=str)
     [w1, w5]
+    >>> sorted(chain_parameters(backprop(mlp([2, 3, 3, 1])), max_paths=6, per_layer=4), key=str)
+    [b7, w1, w10, w16, w17, w18, w2, w7, w8, w9]
     """
     shown: set = set()
-    per: dict = {}
+    count: dict = {}
+    paths: dict = {}
     for p in d.wrt:
+        n = path_count(d, p)
         layers = [d.graph.step(c).layer for c in d.consumers.get(p, ())]
         layer = min((x for x in layers if x is not None), default=None)
-        if (layer is None or per.get(layer, 0) < per_layer) and path_count(d, p) <= max_paths:
+        first = count.get(layer, 0) == 0
+        if n <= max_paths and (layer is None or first or (count[layer] < per_layer and paths[layer] + n <= max_paths)):
             shown.add(p)
-            per[layer] = per.get(layer, 0) + 1
+            count[layer] = count.get(layer, 0) + 1
+            paths[layer] = paths.get(layer, 0) + n
     return shown
 
 
