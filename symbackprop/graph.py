@@ -66,7 +66,7 @@ class Picture:
         """The notebook display: the SVG when Graphviz is installed, else the DOT and how to draw it."""
         try:
             return {"image/svg+xml": self.svg(), "text/plain": "<computational graph>"}
-        except ToolError as error:
+        except (ToolError, OSError) as error:
             return {"text/plain": f"{self.dot}\n({error}; the DOT above is the picture)"}
 
     def save(self, path, force: bool = False) -> Path:

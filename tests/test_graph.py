@@ -55,7 +55,7 @@ def test_values_are_checked():
 @needs_graphviz
 def test_rendered_to_svg_and_png(tmp_path):
     drawing = picture(CS231N, {"x": 3, "y": -4})
-    assert drawing._repr_svg_().lstrip().startswith("<?xml") and "1.546" in drawing.svg()
+    assert drawing.svg().lstrip().startswith("<?xml") and "1.546" in drawing.svg()
     assert drawing.save(tmp_path / "g.png").read_bytes().startswith(b"\x89PNG")
     with pytest.raises(FileExistsError):
         drawing.save(tmp_path / "g.png")
