@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import tempfile
@@ -36,7 +37,7 @@ from .text import (
     short_closed_form,
 )
 
-DOCUMENT_LINE = 220  # characters of LaTeX source that still fit on one line of an A4 page
+DOCUMENT_LINE = 110  # printed characters (measured by width_of) that fit on one line of an A4 page, with the left side
 
 
 class BackpropLatexPrinter(PositiveFirst, LatexPrinter):
@@ -127,7 +128,31 @@ def closed_form(printer: BackpropLatexPrinter, d: Derivation, p: sp.Symbol, max_
     if expr is None:
         return None
     printed = printer._print(expr)
-    return printed if max_chars is None or len(printed) <= max_chars else None
+    return printed if max_chars is None or width_of(printed) <= max_chars else None
+
+
+_PLAIN_GROUPS = re.compile(r"\\(?:hat|bar|tilde|mathbf|mathrm|operatorname|text|mathbb)\{([^{}]*)\}|([_^])\{([^{}]*)\}")
+_FRACTION = re.compile(r"\\frac\{([^{}]*)\}\{([^{}]*)\}")
+_SPACING = re.compile(r"\\(?:left|right|[,;:!])(?![a-zA-Z])|\\(?:left|right)")
+
+
+def width_of(latex: str) -> int:
+    r"""About how many characters ``latex`` takes when printed: commands count as one symbol,
+    braces, sub- and superscript marks and sizing as none, and a fraction as its wider part.
+
+    >>> width_of(r"\frac{\partial J}{\partial \hat{y}_{1}} \cdot a_{1}")
+    9
+    >>> width_of(r"\left(1 - a_{1}\right)")
+    8
+    """
+    previous = None
+    while previous != latex:
+        previous = latex
+        latex = _PLAIN_GROUPS.sub(lambda m: m.group(1) if m.group(1) is not None else m.group(3), latex)
+        latex = _FRACTION.sub(lambda m: max(m.group(1), m.group(2), key=len), latex)
+    latex = _SPACING.sub("", latex)
+    latex = re.sub(r"\\[a-zA-Z]+|\\.", "#", latex)
+    return len(re.sub(r"[{}_^]", "", latex))
 
 
 def broken_rows(printer: BackpropLatexPrinter, expr: sp.Expr, width: int | None = DOCUMENT_LINE, first: str = "="):
@@ -142,7 +167,7 @@ def broken_rows(printer: BackpropLatexPrinter, expr: sp.Expr, width: int | None 
     [('=', 'a - b + c')]
     """
     printed = printer._print(expr)
-    if width is None or len(printed) <= width:
+    if width is None or width_of(printed) <= width:
         return [(first, printed)]
     if isinstance(expr, sp.Mul) and not expr.could_extract_minus_sign():
         coefficient, rest = expr.as_coeff_Mul()
@@ -153,9 +178,9 @@ def broken_rows(printer: BackpropLatexPrinter, expr: sp.Expr, width: int | None 
     rows: list[list] = []
     for term in positive_first(expr):
         sign, body = ("-", printer._print(-term)) if term.could_extract_minus_sign() else ("+", printer._print(term))
-        if len(body) + 2 > width:
+        if width_of(body) + 2 > width:
             return None
-        if rows and len(rows[-1][1]) + len(body) + 3 <= width:
+        if rows and width_of(rows[-1][1]) + width_of(body) + 3 <= width:
             rows[-1][1] += f" {sign} {body}"
         else:
             rows.append([sign, body])
@@ -168,18 +193,18 @@ def product_rows(terms: list[list[str]], width: int | None, first: str = "=") ->
     and continues on rows led by ``\cdot`` where it is wider than ``width``; ``None`` when a single
     factor is wider than that.
 
-    >>> product_rows([["a", "b", "c"], ["d"]], width=12)
+    >>> product_rows([["a", "b", "c"], ["d"]], width=6)
     [('=', 'a \\cdot b'), ('\\cdot', 'c'), ('+', 'd')]
     """
     rows: list[list[str]] = []
     for j, factors in enumerate(terms):
         rows.append([first if j == 0 else "+", factors[0]])
         for factor in factors[1:]:
-            if width is None or len(rows[-1][1]) + len(factor) + 7 <= width:
+            if width is None or width_of(rows[-1][1]) + width_of(factor) + 3 <= width:
                 rows[-1][1] += r" \cdot " + factor
             else:
                 rows.append([r"\cdot", factor])
-    if width is not None and any(len(term) > width for _, term in rows):
+    if width is not None and any(width_of(term) > width for _, term in rows):
         return None
     return [tuple(row) for row in rows]
 
@@ -191,7 +216,7 @@ def side_by_side(rows: list[tuple], width: int = DOCUMENT_LINE, most: int = 2) -
     >>> side_by_side([("a", "1"), ("b", "2"), ("c", "3")], width=40)
     [[('a', '1'), ('b', '2')], [('c', '3')]]
     """
-    per_line = next(k for k in range(most, 0, -1) if k == 1 or all(len("".join(row)) <= width // k - 12 for row in rows))
+    per_line = next(k for k in range(most, 0, -1) if k == 1 or all(width_of(" ".join(row)) <= width // k - 6 for row in rows))
     return [rows[i:i + per_line] for i in range(0, len(rows), per_line)]
 
 
@@ -326,8 +351,10 @@ def _gradient_blocks(gradients: list) -> list[tuple[str, object]]:
 
 
 def _inline_list(printer: BackpropLatexPrinter, symbols) -> str:
-    """Symbols in running text, each in its own math: the line can break after every comma."""
-    return ", ".join("$%s$" % printer._print(s) for s in symbols)
+    """Symbols in running text, each in its own math: the line can break after every comma (and
+    the source has a line for every 12 of them)."""
+    printed = ["$%s$" % printer._print(s) for s in symbols]
+    return ",\n".join(", ".join(printed[i:i + 12]) for i in range(0, len(printed), 12))
 
 
 def _matrix_document(d: MatrixDerivation, title: str | None) -> str:

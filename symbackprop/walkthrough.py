@@ -25,7 +25,7 @@ import sympy as sp
 
 from .derive import Derivation
 from .errors import InputError
-from .latex import DOCUMENT_LINE, BackpropLatexPrinter, partial, pdflatex, product_rows, side_by_side, text
+from .latex import DOCUMENT_LINE, BackpropLatexPrinter, partial, pdflatex, product_rows, side_by_side, text, width_of
 from .matrix import MatrixDerivation, MatrixGraph
 from .naming import latex_names
 from .templates_ import render
@@ -270,7 +270,7 @@ def _document_parts(w: Walkthrough, digits: int) -> dict:
         shown = [printer.doprint(formula)]
         if formula.free_symbols and not formula.is_Symbol:
             with_numbers = substituted.doprint(formula)
-            if len(with_numbers) <= DOCUMENT_LINE:
+            if width_of(with_numbers) <= DOCUMENT_LINE:
                 shown.append(with_numbers)
         return names.get(symbol, printer.doprint(symbol)), shown + [number(value)]
 
@@ -298,6 +298,7 @@ def _document_parts(w: Walkthrough, digits: int) -> dict:
         exact=w.exact,
         digits=digits,
         line=DOCUMENT_LINE,
+        width_of=width_of,
         chain_paths=CHAIN_PATHS,
         chains_per_layer=CHAINS_PER_LAYER,
     )

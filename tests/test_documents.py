@@ -19,6 +19,7 @@ from symbackprop.latex import (
     pdflatex,
     side_by_side,
     summary_latex,
+    width_of,
 )
 from symbackprop.simplify import tree_size
 from symbackprop.text import CLOSED_FORM_NODES
@@ -30,7 +31,8 @@ LARGE = {
     "6-12-2 tanh/softmax cross_entropy": dict(layers=[6, 12, 2], activation=["tanh", "softmax"], loss="cross_entropy"),
 }
 CORPUS = {**NETWORKS, **LARGE}
-MATH_LINE = DOCUMENT_LINE + 60  # a row of at most DOCUMENT_LINE characters, its left-hand side and alignment marks
+MATH_LINE = DOCUMENT_LINE + 25  # printed characters: a row of at most DOCUMENT_LINE, its left-hand side and alignment
+SOURCE_LINE = 1000  # characters of LaTeX source on one line, whatever they print as
 INLINE_MATH = 60  # one symbol or short formula in running text
 ROWS_PER_PAGE = 40
 
@@ -61,8 +63,9 @@ def rows(tex: str) -> int:
 
 def assert_bounded(tex: str, pages: int):
     for line in math_lines(tex):
-        limit = INLINE_MATH if "&" not in line and not line.startswith(r"\[") else MATH_LINE
-        assert len(line) <= limit, line[:200]
+        display = "&" in line or line.startswith(r"\[")
+        assert width_of(line) <= MATH_LINE if display else len(line) <= INLINE_MATH, line[:200]
+    assert max(map(len, tex.splitlines())) <= SOURCE_LINE
     assert rows(tex) <= pages * ROWS_PER_PAGE
     assert len(tex) <= pages * 6000
 
@@ -114,7 +117,7 @@ def test_long_sums_are_broken_into_rows_that_add_up_to_the_sum():
     terms = sp.symbols("a1:41")
     expr = sum((-1) ** i * (i + 1) * t for i, t in enumerate(terms))
     rows_ = broken_rows(BackpropLatexPrinter(), expr, width=50)
-    assert len(rows_) > 1 and all(len(term) <= 50 for _, term in rows_)
+    assert len(rows_) > 1 and all(width_of(term) <= 50 for _, term in rows_)
     text = " ".join(f"{'' if op == '=' else op} {term}" for op, term in rows_)
     rebuilt = sp.sympify(re.sub(r"_\{(\d+)\}", r"\1", text).replace(r"\cdot", "*").replace(" ", "").replace("a", "*a").lstrip("*")
                          .replace("+*", "+").replace("-*", "-"))
@@ -124,6 +127,13 @@ def test_long_sums_are_broken_into_rows_that_add_up_to_the_sum():
 def test_a_term_wider_than_a_row_is_not_broken():
     x = sp.Symbol("x")
     assert broken_rows(BackpropLatexPrinter(), sp.sin(x) * sum(sp.symbols("b1:30")), width=40) is None
+
+
+def test_the_printed_width_counts_what_is_printed():
+    assert width_of("a + b") == 5
+    assert width_of(r"\frac{\partial J}{\partial w_{12}}") == width_of(r"\partial w_{12}") == len("∂ w12")
+    assert width_of(r"\left(\hat{y}_{1} - y_{1}\right)") == len("(y1 - y1)")
+    assert width_of(r"\sigma\left(b_{1} + w_{1} x_{1}\right)") == len("σ(b1 + w1 x1)")
 
 
 def test_short_rows_stand_side_by_side_and_long_ones_alone():
