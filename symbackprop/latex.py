@@ -233,8 +233,9 @@ def gradient_rows(d: Derivation, p: sp.Symbol, closed: bool = True, printer=None
     of at most that many characters (a form that cannot be broken is left out with a note)."""
     printer = printer or printer_for(d)
     forms = []
-    paths = short_chain(d, p).paths if chain and short_chain(d, p) is not None else None
-    if paths is not None:
+    written = short_chain(d, p) if chain else None
+    if written is not None:
+        paths = written.paths
         partials = product_rows([[partial(printer, f.of, f.wrt) for f in path.factors] for path in paths], max_chars)
         values = product_rows([[printer.factor(f.expr) for f in path.factors] for path in paths], max_chars)
         if partials is None or values is None:
@@ -311,7 +312,7 @@ def document_latex(d, title: str | None = None) -> str:
     gradients = [(partial(printer, output, p), gradient_rows(d, p, p not in long_closed, printer, DOCUMENT_LINE, chain=p in chains))
                  for p in d.wrt]
     updates = [(printer._print(p), partial(printer, output, p), printer._print(d.gradient(p))) for p in d.wrt]
-    functions = sorted({type(f).__name__ for f in graph.loss.atoms(sp.Function)})
+    functions = sorted({type(f).__name__ for step in graph.steps for f in step.expr.atoms(sp.Function)})  # steps, not the whole tree
     return render(
         "derivation.tex.j2",
         title=text(title or f"Backpropagation through {graph.description}"),

@@ -174,3 +174,8 @@ def test_rendered_in_any_graphviz_format_and_shown_as_svg_in_a_notebook(tmp_path
     assert drawing.save(tmp_path / "g.svg").read_text(encoding="utf-8").lstrip().startswith("<?xml")
     bundle = drawing._repr_mimebundle_()
     assert "<svg" in bundle["image/svg+xml"] and "1.546" in bundle["image/svg+xml"]
+
+
+def test_a_format_graphviz_does_not_write_is_refused():
+    with pytest.raises(InputError, match="Graphviz cannot write 'docx'"):
+        picture(CS231N, {"x": 3, "y": -4}).render("docx")
