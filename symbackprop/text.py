@@ -13,6 +13,7 @@ from sympy.printing.str import StrPrinter
 
 from . import naming
 from .derive import Derivation
+from .errors import InputError
 from .simplify import tree_size
 from .templates_ import render
 
@@ -157,7 +158,10 @@ def derivation_text(d: Derivation, show_chain=None) -> str:
     output = graph.output
     chosen = [d.wrt[0]] if show_chain is None else list(show_chain) if isinstance(show_chain, (list, tuple)) else [show_chain]
     by_name = {q.name: q for q in d.wrt}
-    chains = [by_name.get(q, q) if isinstance(q, str) else q for q in chosen]
+    unknown = [str(q) for q in chosen if (by_name.get(q) if isinstance(q, str) else q) not in d.wrt]
+    if unknown:
+        raise InputError(f"no chain rule for {', '.join(unknown)}: not a variable of this derivation ({', '.join(by_name)})")
+    chains = [by_name[q] if isinstance(q, str) else q for q in chosen]
     sections = [
         ("Forward pass", [(plain(s.symbol), plain(s.expr)) for s in graph.steps]),
         ("Backward pass: deltas δ_v = ∂%s/∂v, output first" % output, [(plain(s), plain(e)) for s, e in d.deltas]),

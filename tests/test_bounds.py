@@ -7,6 +7,7 @@ from corpus import NETWORKS, network
 from oracles import central_differences
 
 import symbackprop as sb
+from symbackprop.errors import InputError
 from symbackprop.simplify import tree_size
 from symbackprop.text import CHAIN_PATHS, CLOSED_FORM_NODES, chain_parameters, derivation_text, gradient_lines, path_count
 
@@ -59,6 +60,8 @@ def test_show_chain_takes_names():
     d = sb.backprop(network("2-2-2 sigmoid per_layer (Mazur)"))
     assert "Chain rule for w5" in derivation_text(d, show_chain="w5")
     assert "Chain rule for w1" in derivation_text(d, show_chain=["w1", "w6"])
+    with pytest.raises(InputError, match="no chain rule for w9: not a variable of this derivation"):
+        derivation_text(d, show_chain="w9")
 
 
 def test_a_short_closed_form_is_printed_and_is_the_derivative():
