@@ -5,6 +5,7 @@ import json
 
 import pytest
 import sympy as sp
+from corpus import NETWORKS, network, random_point
 from oracles import central_differences, needs_graphviz
 
 import symbackprop as sb
@@ -179,3 +180,15 @@ def test_rendered_in_any_graphviz_format_and_shown_as_svg_in_a_notebook(tmp_path
 def test_a_format_graphviz_does_not_write_is_refused():
     with pytest.raises(InputError, match="Graphviz cannot write 'docx'"):
         picture(CS231N, {"x": 3, "y": -4}).render("docx")
+
+
+@pytest.mark.parametrize("name", list(NETWORKS))
+def test_every_corpus_network_draws_the_gradients_of_finite_differences(name):
+    net = network(name)
+    point = random_point(net.variables, seed=3, targets=net.targets if net.fused else ())
+    values = {v.name: float(point[v]) for v in net.variables}
+    drawn = gradients_drawn(picture(net, values).dot)
+    loss_at = sp.lambdify(net.variables, net.closed_steps()[net.output])
+    numeric = central_differences(lambda p: loss_at(*p), [values[v.name] for v in net.variables])
+    for v, expected in zip(net.variables, numeric):
+        assert drawn[v.name] == pytest.approx(expected, rel=2e-3, abs=1e-6), v
