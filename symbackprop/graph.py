@@ -1,8 +1,11 @@
 """The computational graph as a picture: forward values flowing right, gradients flowing left.
 
 Every node (input, target, parameter, step) shows its formula, its value and its gradient ∂J/∂node;
-every edge its local derivative. The picture is Graphviz DOT, rendered to SVG or PNG by ``dot``
-when it is installed; a network's layers are drawn as clusters.
+every edge its local derivative. The picture is Graphviz DOT, rendered through the ``graphviz``
+package (its ``dot`` program) to any format Graphviz writes (svg, png, pdf, …); a network's layers
+are drawn as clusters. Where a fused rule (softmax with cross-entropy) gives a step's gradient
+directly, that step's edges to the fused part are dashed: the gradient of the step is the fused
+one, the dashed edges only show the local derivatives it replaces.
 
 >>> import sympy as sp
 >>> x, y = sp.symbols("x y")
@@ -13,53 +16,69 @@ when it is installed; a network's layers are drawn as clusters.
 
 from __future__ import annotations
 
-import shutil
-import subprocess
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+import graphviz
+
+from . import naming
 from .api import backprop
 from .derive import Derivation
 from .errors import InputError, MissingTool, ToolError
 from .files import write_file
+from .matrix import MatrixDerivation, MatrixGraph
 from .network import Graph
 from .text import printer_for
-from .walkthrough import given_values, pass_values, value_of
+from .walkthrough import given_values, pass_values, refuse_matrix_form, value_at
 
 MAX_NODES = 150
 FORMULA_WIDTH = 40
+DOT_SUFFIXES = (".dot", ".gv")
+INSTALL_GRAPHVIZ = ("Graphviz's dot program is not installed (Debian/Ubuntu: apt-get install graphviz; "
+                    "macOS: brew install graphviz); a .dot file can be written without it")
 
 
 @dataclass(frozen=True)
 class Picture:
-    """A computational graph in DOT; ``svg()`` and ``png()`` render it with Graphviz."""
+    """A computational graph in DOT; :meth:`render` and :meth:`save` draw it with Graphviz."""
 
     dot: str
 
     def render(self, fmt: str) -> bytes:
-        """The picture as ``svg`` or ``png`` bytes, through Graphviz's ``dot``."""
-        executable = shutil.which("dot")
-        if executable is None:
-            raise MissingTool("Graphviz is not installed (Debian/Ubuntu: apt-get install graphviz); the DOT text is in .dot")
-        run = subprocess.run([executable, f"-T{fmt}"], input=self.dot.encode("utf-8"), capture_output=True, check=False)
-        if run.returncode != 0:
-            raise ToolError(f"dot failed: {run.stderr.decode(errors='replace').strip()}")
-        return run.stdout
+        """The picture in Graphviz's format ``fmt`` (``svg``, ``png``, ``pdf``, …) as bytes.
+
+        Raises :class:`~symbackprop.errors.MissingTool` when Graphviz's ``dot`` is not installed.
+        """
+        if fmt not in graphviz.FORMATS:
+            raise InputError(f"Graphviz cannot write {fmt!r}; formats: svg, png, pdf, … (or dot for the text itself)")
+        try:
+            return graphviz.Source(self.dot).pipe(format=fmt)
+        except graphviz.ExecutableNotFound:
+            raise MissingTool(INSTALL_GRAPHVIZ) from None
+        except graphviz.CalledProcessError as error:
+            stderr = error.stderr.decode(errors="replace") if isinstance(error.stderr, bytes) else str(error.stderr or "")
+            raise ToolError(f"dot failed: {' | '.join(stderr.strip().splitlines()[-3:])}") from None
 
     def svg(self) -> str:
         return self.render("svg").decode("utf-8")
 
-    def _repr_svg_(self) -> str:
-        return self.svg()
+    def _repr_mimebundle_(self, include=None, exclude=None) -> dict:
+        """The notebook display: the SVG when Graphviz is installed, else the DOT and how to draw it."""
+        try:
+            return {"image/svg+xml": self.svg(), "text/plain": "<computational graph>"}
+        except (ToolError, OSError) as error:
+            return {"text/plain": f"{self.dot}\n({error}; the DOT above is the picture)"}
 
     def save(self, path, force: bool = False) -> Path:
-        """Write the picture; the file's ending says how: ``.dot``, ``.svg`` or ``.png``."""
+        """Write the picture; the file's ending says how: ``.dot`` (or ``.gv``) for the DOT text,
+        else any format Graphviz writes (``.svg``, ``.png``, ``.pdf``, …)."""
         suffix = Path(path).suffix.lower()
-        if suffix not in (".dot", ".gv", ".svg", ".png"):
-            raise InputError(f"cannot tell the format of {path}: use .dot, .svg or .png")
-        content = self.dot if suffix in (".dot", ".gv") else self.render(suffix[1:])
-        return write_file(path, content, force=force)
+        if suffix in DOT_SUFFIXES:
+            return write_file(path, self.dot, force=force)
+        if suffix[1:] not in graphviz.FORMATS:
+            raise InputError(f"cannot tell the format of {path}: use .dot, .svg, .png, .pdf or another ending Graphviz writes")
+        return write_file(path, self.render(suffix[1:]), force=force)
 
 
 def _quote(text: str) -> str:
@@ -73,6 +92,8 @@ def _formatted(value) -> str:
 def picture(target, values: Mapping, max_nodes: int = MAX_NODES) -> Picture:
     """The computational graph of a network, expression or derivation at ``values`` (every
     variable, by symbol or by name)."""
+    if isinstance(target, (MatrixDerivation, MatrixGraph)):
+        refuse_matrix_form("picture")
     graph = target.graph if isinstance(target, Derivation) else target if isinstance(target, Graph) else Graph.from_expr(target)
     count = len(graph.steps) + len(graph.variables)
     if count > max_nodes:
@@ -80,17 +101,25 @@ def picture(target, values: Mapping, max_nodes: int = MAX_NODES) -> Picture:
                          f"(pass max_nodes to draw it anyway, or picture a smaller network)")
     d = backprop(graph, wrt=list(graph.variables))  # every leaf gets its gradient
     table = pass_values(d, given_values(graph, values))
-    gradient = {p: value_of(d.gradient(p), table) for p in d.wrt}
-    gradient[graph.output] = 1.0
-    for step in graph.steps[:-1]:
-        gradient[step.symbol] = value_of(d.delta(step.symbol), table)
-
     text = printer_for(graph).doprint  # the library's names: ŷ for a network's output
     output = text(graph.output)
+
+    local = {(step, argument): value_at(d, f"∂{text(step)}/∂{text(argument)} = {text(expr)}", expr, table)
+             for (step, argument), expr in d.partials.items()}
+    # ∂J/∂node by the chain rule on the numbers, output first; a fused rule gives its step's directly.
+    gradient = {graph.output: 1.0}
+    for node in [s.symbol for s in reversed(graph.steps[:-1])] + list(graph.variables):
+        if node in graph.fused:
+            gradient[node] = value_at(d, f"{text(naming.delta(node))} = {text(graph.fused[node])}", graph.fused[node], table)
+        else:
+            gradient[node] = sum(gradient[c] * local[c, node] for c in d.consumers.get(node, ()))
+    fused_part = _fused_part(graph)
 
     def node(symbol, formula=None) -> str:
         lines = [text(symbol) if formula is None else f"{text(symbol)} = {_short(text(formula))}",
                  f"value {_formatted(table[symbol])}", f"∂{output}/∂{text(symbol)} {_formatted(gradient[symbol])}"]
+        if symbol in graph.fused:
+            lines.append(f"(fused: {_short(text(graph.fused[symbol]))})")
         if formula is not None:
             kind = "shape=box, style=rounded"  # a step
         elif symbol in graph.params:
@@ -99,9 +128,11 @@ def picture(target, values: Mapping, max_nodes: int = MAX_NODES) -> Picture:
             kind = "shape=ellipse, style=dashed" if symbol in graph.targets else "shape=ellipse"
         return f"  {_quote(text(symbol))} [label={_quote(chr(10).join(lines))}, {kind}];".replace("\n", "\\n")
 
+    title = f"{graph.description}: values forward, gradients backward"
+    if graph.fused:
+        title += "; dashed edges: local derivatives that the fused softmax + cross-entropy rule replaces"
     lines = [f"digraph {_quote('backpropagation')} {{", "  rankdir=LR;", '  node [fontname="Helvetica", fontsize=10];',
-             '  edge [fontname="Helvetica", fontsize=9];']
-    lines.append(f"  label={_quote(f'{graph.description}: values forward, gradients backward')};")
+             '  edge [fontname="Helvetica", fontsize=9];', f"  label={_quote(title)};"]
     lines += [node(v) for v in graph.variables]
     layers: dict = {}
     for step in graph.steps:
@@ -112,11 +143,21 @@ def picture(target, values: Mapping, max_nodes: int = MAX_NODES) -> Picture:
         else:
             lines += [f"  subgraph cluster_layer_{layer} {{", f"    label={_quote(f'layer {layer}')};", "    color=gray;"]
             lines += ["  " + member for member in members] + ["  }"]
-    for (step, argument), local in d.partials.items():
-        label = f"∂{text(step)}/∂{text(argument)} {_formatted(value_of(local, table))}"
-        lines.append(f"  {_quote(text(argument))} -> {_quote(text(step))} [label={_quote(label)}];")
+    for (step, argument), value in local.items():
+        label = f"∂{text(step)}/∂{text(argument)} {_formatted(value)}"
+        style = ", style=dashed" if argument in graph.fused or argument in fused_part else ""
+        lines.append(f"  {_quote(text(argument))} -> {_quote(text(step))} [label={_quote(label)}{style}];")
     lines.append("}")
     return Picture("\n".join(lines) + "\n")
+
+
+def _fused_part(graph: Graph) -> set:
+    """The steps whose own gradient a fused rule skips: those after a fused step (softmax, loss)."""
+    if not graph.fused:
+        return set()
+    position = {step.symbol: i for i, step in enumerate(graph.steps)}
+    first = min(position[s] for s in graph.fused)
+    return {step.symbol for step in graph.steps[first:] if step.symbol not in graph.fused}
 
 
 def _short(formula: str) -> str:

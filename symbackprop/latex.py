@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import tempfile
@@ -26,10 +27,18 @@ from .files import write_file
 from .matrix import MatrixDerivation, activation_value, loss_scale, loss_value, matmul
 from .simplify import tree_size
 from .templates_ import render
-from .text import TextbookOrder
+from .text import (
+    CHAIN_PATHS,
+    CHAINS_PER_LAYER,
+    CLOSED_FORM_NODES,
+    TextbookOrder,
+    chain_parameters,
+    positive_first,
+    short_chain,
+    short_closed_form,
+)
 
-CLOSED_FORM_LIMIT = 400  # tree nodes: larger closed forms are left out of documents, not printed
-DOCUMENT_LINE = 220  # characters of LaTeX source that still fit on one line of an A4 page
+DOCUMENT_LINE = 110  # printed characters (measured by width_of) that fit on one line of an A4 page, with the left side
 
 
 class BackpropLatexPrinter(TextbookOrder, LatexPrinter):
@@ -107,32 +116,138 @@ def partial(printer: BackpropLatexPrinter, of: sp.Symbol, wrt: sp.Symbol) -> str
 
 
 def closed_form(printer: BackpropLatexPrinter, d: Derivation, p: sp.Symbol, max_chars: int | None = None) -> str | None:
-    """The closed form of ∂J/∂p, or None when it has more than :data:`CLOSED_FORM_LIMIT` nodes
-    (or prints longer than ``max_chars``)."""
-    expr = d[p]
-    if tree_size(expr) > CLOSED_FORM_LIMIT:
+    """The closed form of ∂J/∂p, or None when its printed tree has more than
+    :data:`~symbackprop.text.CLOSED_FORM_NODES` nodes (measured, never printed) or it prints
+    longer than ``max_chars``."""
+    expr = short_closed_form(d, p)
+    if expr is None:
         return None
     printed = printer._print(expr)
-    return printed if max_chars is None or len(printed) <= max_chars else None
+    return printed if max_chars is None or width_of(printed) <= max_chars else None
 
 
-def gradient_rows(d: Derivation, p: sp.Symbol, closed: bool = True, printer=None, max_chars=None) -> list[tuple[str, str]]:
+_PLAIN_GROUPS = re.compile(r"\\(?:hat|bar|tilde|mathbf|mathrm|operatorname|text|mathbb)\{([^{}]*)\}|([_^])\{([^{}]*)\}")
+_FRACTION = re.compile(r"\\frac\{([^{}]*)\}\{([^{}]*)\}")
+_SPACING = re.compile(r"\\(?:left|right|[,;:!])(?![a-zA-Z])|\\(?:left|right)")
+
+
+def width_of(latex: str) -> int:
+    r"""About how many characters ``latex`` takes when printed: commands count as one symbol,
+    braces, sub- and superscript marks and sizing as none, and a fraction as its wider part.
+
+    >>> width_of(r"\frac{\partial J}{\partial \hat{y}_{1}} \cdot a_{1}")
+    9
+    >>> width_of(r"\left(1 - a_{1}\right)")
+    8
+    """
+    previous = None
+    while previous != latex:
+        previous = latex
+        latex = _PLAIN_GROUPS.sub(lambda m: m.group(1) if m.group(1) is not None else m.group(3), latex)
+        latex = _FRACTION.sub(lambda m: max(m.group(1), m.group(2), key=len), latex)
+    latex = _SPACING.sub("", latex)
+    latex = re.sub(r"\\[a-zA-Z]+|\\.", "#", latex)
+    return len(re.sub(r"[{}_^]", "", latex))
+
+
+def broken_rows(printer: BackpropLatexPrinter, expr: sp.Expr, width: int | None = DOCUMENT_LINE, first: str = "="):
+    r"""``expr`` as ``(operator, terms)`` rows of at most ``width`` characters each: a sum is broken
+    between its terms (``+``/``-`` starting each continued row); ``None`` when a single term is
+    wider than that.
+
+    >>> a, b, c = sp.symbols("a b c")
+    >>> broken_rows(BackpropLatexPrinter(), a - b + c, width=6)
+    [('=', 'a - b'), ('+', 'c')]
+    >>> broken_rows(BackpropLatexPrinter(), a - b + c, width=None)
+    [('=', 'a - b + c')]
+    """
+    printed = printer._print(expr)
+    if width is None or width_of(printed) <= width:
+        return [(first, printed)]
+    if isinstance(expr, sp.Mul) and not expr.could_extract_minus_sign():
+        coefficient, rest = expr.as_coeff_Mul()
+        factors = ([printer._print(coefficient)] if coefficient != 1 else []) + [printer.factor(f) for f in sp.Mul.make_args(rest)]
+        return product_rows([factors], width, first)
+    if not isinstance(expr, sp.Add):
+        return None
+    rows: list[list] = []
+    for term in positive_first(expr):
+        sign, body = ("-", printer._print(-term)) if term.could_extract_minus_sign() else ("+", printer._print(term))
+        if width_of(body) + 2 > width:
+            return None
+        if rows and width_of(rows[-1][1]) + width_of(body) + 3 <= width:
+            rows[-1][1] += f" {sign} {body}"
+        else:
+            rows.append([sign, body])
+    rows[0] = [first, rows[0][1] if rows[0][0] == "+" else "- " + rows[0][1]]
+    return [tuple(row) for row in rows]
+
+
+def product_rows(terms: list[list[str]], width: int | None, first: str = "=") -> list[tuple[str, str]] | None:
+    r"""A sum of products as rows: each product starts a row (``first`` the first, ``+`` the others)
+    and continues on rows led by ``\cdot`` where it is wider than ``width``; ``None`` when a single
+    factor is wider than that.
+
+    >>> product_rows([["a", "b", "c"], ["d"]], width=6)
+    [('=', 'a \\cdot b'), ('\\cdot', 'c'), ('+', 'd')]
+    """
+    rows: list[list[str]] = []
+    for j, factors in enumerate(terms):
+        rows.append([first if j == 0 else "+", factors[0]])
+        for factor in factors[1:]:
+            if width is None or width_of(rows[-1][1]) + width_of(factor) + 3 <= width:
+                rows[-1][1] += r" \cdot " + factor
+            else:
+                rows.append([r"\cdot", factor])
+    if width is not None and any(width_of(term) > width for _, term in rows):
+        return None
+    return [tuple(row) for row in rows]
+
+
+def side_by_side(rows: list[tuple], width: int = DOCUMENT_LINE, most: int = 2) -> list[list[tuple]]:
+    """Short rows (tuples of printed parts) up to ``most`` to a line of the page: as many as all
+    of them fit in.
+
+    >>> side_by_side([("a", "1"), ("b", "2"), ("c", "3")], width=40)
+    [[('a', '1'), ('b', '2')], [('c', '3')]]
+    """
+    per_line = next(k for k in range(most, 0, -1) if k == 1 or all(width_of(" ".join(row)) <= width // k - 6 for row in rows))
+    return [rows[i:i + per_line] for i in range(0, len(rows), per_line)]
+
+
+def _left_out(note: str) -> list[tuple[str, str]]:
+    return [("=", r"\text{(%s)}" % note)]
+
+
+def gradient_rows(d: Derivation, p: sp.Symbol, closed: bool = True, printer=None, max_chars=None,
+                  chain: bool = True) -> list[tuple[str, str]]:
     """∂J/∂p's right-hand side as ``(operator, term)`` rows: ``=`` starts the next form and ``+``
-    continues a sum over paths. The forms: chain partials, their values, delta form, closed form;
-    a form equal to the one before it is left out."""
+    (or ``-``) continues a sum. The forms: chain partials and their values (with ``chain``, where
+    the paths are few), the delta form, the closed form (with ``closed``, where it is short, else
+    a note); a form equal to the one before it is left out. ``max_chars`` breaks sums into rows
+    of at most that many characters (a form that cannot be broken is left out with a note)."""
     printer = printer or printer_for(d)
-    paths = d.chain(p).paths
-    forms = [
-        [r" \cdot ".join(partial(printer, f.of, f.wrt) for f in path.factors) for path in paths],
-        [r" \cdot ".join(printer.factor(f.expr) for f in path.factors) for path in paths],
-        [printer._print(d.gradient(p))],
-    ]
+    forms = []
+    written = short_chain(d, p) if chain else None
+    if written is not None:
+        paths = written.paths
+        partials = product_rows([[partial(printer, f.of, f.wrt) for f in path.factors] for path in paths], max_chars)
+        values = product_rows([[printer.factor(f.expr) for f in path.factors] for path in paths], max_chars)
+        if partials is None or values is None:
+            forms.append(_left_out("chain-rule terms too wide for a line"))
+        else:
+            forms += [partials, values]
+    forms.append(broken_rows(printer, d.gradient(p), max_chars) or _left_out("delta form too wide for a line"))
     if closed:
-        forms.append([closed_form(printer, d, p, max_chars) or r"\text{(closed form left out: see the delta form)}"])
+        expr = short_closed_form(d, p)
+        if expr is None:
+            forms.append(_left_out(f"closed form left out: {tree_size(d[p]):,} nodes; the delta form is the one to use"))
+        else:
+            forms.append(broken_rows(printer, expr, max_chars) or _left_out("closed form left out: too wide for a line"))
     rows = []
     for i, form in enumerate(forms):
         if i == 0 or form != forms[i - 1]:
-            rows += [("=" if j == 0 else "+", term) for j, term in enumerate(form)]
+            rows += form
     return rows
 
 
@@ -157,11 +272,18 @@ def delta_lines(d: Derivation, printer=None) -> list[tuple[str, str]]:
     return [(printer._print(symbol), printer._print(expr)) for symbol, expr in d.deltas]
 
 
-def summary_latex(d: Derivation) -> str:
-    """Deltas and delta-form gradients as one ``aligned`` block (what Jupyter shows)."""
+def summary_latex(d) -> str:
+    """Deltas and delta-form gradients as one ``aligned`` block (what Jupyter shows), for a
+    derivation in scalar or in matrix form.
+
+    >>> from symbackprop import backprop, mlp
+    >>> print(summary_latex(backprop(mlp([1, 1], activation="identity"))))
+    $$\\begin{aligned} \\delta_{1} &= \\hat{y} - y_{1} \\\\ \\frac{\\partial J}{\\partial w_{1}} &= \\delta_{1} x_{1} \\\\ \\frac{\\partial J}{\\partial b_{1}} &= \\delta_{1} \\end{aligned}$$
+    """
     printer = printer_for(d)
     rows = delta_lines(d, printer)
-    rows += [(partial(printer, d.graph.output, p), printer._print(d.gradient(p))) for p in d.wrt]
+    gradients = d.gradients if isinstance(d, MatrixDerivation) else [(p, d.gradient(p)) for p in d.wrt]
+    rows += [(partial(printer, d.graph.output, p), printer._print(gradient)) for p, gradient in gradients]
     body = r" \\ ".join(f"{lhs} &= {rhs}" for lhs, rhs in rows)
     return r"$$\begin{aligned} %s \end{aligned}$$" % body
 
@@ -175,30 +297,65 @@ def document_latex(d, title: str | None = None) -> str:
     printer = printer_for(d)
     output = graph.output
 
+    def rows(expr):
+        return broken_rows(printer, expr) or _left_out("too wide for a line")
+
     def lines(steps):
-        return [(printer._print(s.symbol), printer._print(s.expr)) for s in steps]
+        return [(printer._print(s.symbol), rows(s.expr)) for s in steps]
 
     layers: dict = {}
     for symbol, expr in d.deltas:
         step = graph.step(naming.delta_step(symbol))
-        layers.setdefault(step.layer, []).append((printer._print(symbol), printer._print(expr)))
-    gradients = [(partial(printer, output, p), gradient_rows(d, p, True, printer, DOCUMENT_LINE)) for p in d.wrt]
+        layers.setdefault(step.layer, []).append((printer._print(symbol), rows(expr)))
+    chains = chain_parameters(d, CHAIN_PATHS, CHAINS_PER_LAYER)
+    long_closed = [p for p in d.wrt if short_closed_form(d, p) is None or broken_rows(printer, d[p]) is None]
+    gradients = [(partial(printer, output, p), gradient_rows(d, p, p not in long_closed, printer, DOCUMENT_LINE, chain=p in chains))
+                 for p in d.wrt]
     updates = [(printer._print(p), partial(printer, output, p), printer._print(d.gradient(p))) for p in d.wrt]
-    functions = sorted({type(f).__name__ for f in graph.loss.atoms(sp.Function)})
+    functions = sorted({type(f).__name__ for step in graph.steps for f in step.expr.atoms(sp.Function)})  # steps, not the whole tree
     return render(
         "derivation.tex.j2",
         title=text(title or f"Backpropagation through {graph.description}"),
-        variables=[(kind, ", ".join(printer._print(s) for s in symbols)) for kind, symbols in
+        variables=[(kind, _inline_list(printer, symbols)) for kind, symbols in
                    (("Inputs", graph.inputs), ("Targets", graph.targets), ("Parameters", graph.params)) if symbols],
-        outputs=[printer._print(s.symbol) for s in graph.steps if printer._print(s.symbol).startswith(r"\hat{y}")],
+        outputs=_inline_list(printer, [s.symbol for s in graph.steps if printer._print(s.symbol).startswith(r"\hat{y}")]),
         definitions=[FUNCTION_DEFINITIONS[name] for name in functions if name in FUNCTION_DEFINITIONS],
         forward=lines(graph.steps[:-1]),
         loss=lines(graph.steps[-1:]),
         backward=[(layer, rows) for layer, rows in layers.items()],
-        gradients=gradients,
-        updates=updates,
+        gradient_blocks=_gradient_blocks(gradients),
+        long_closed=len(long_closed),
+        closed_form_nodes=CLOSED_FORM_NODES,
+        update_rows=side_by_side(updates),
         fused=bool(graph.fused),
+        chain_paths=CHAIN_PATHS,
+        chains_per_layer=CHAINS_PER_LAYER,
     )
+
+
+def _gradient_blocks(gradients: list) -> list[tuple[str, object]]:
+    """Gradients as blocks of the document: one of rows for a gradient of several rows, and runs of
+    one-row gradients side by side."""
+    blocks: list[tuple[str, object]] = []
+    run: list[tuple[str, str]] = []
+    for lhs, rows in gradients:
+        if len(rows) == 1:
+            run.append((lhs, rows[0][1]))
+            continue
+        if run:
+            blocks.append(("side by side", side_by_side(run)))
+            run = []
+        blocks.append(("rows", (lhs, rows)))
+    if run:
+        blocks.append(("side by side", side_by_side(run)))
+    return blocks
+
+
+def _inline_list(printer: BackpropLatexPrinter, symbols) -> str:
+    """Symbols in running text, each in its own math: the line can break after every comma (and
+    the source has a line for every 12 of them)."""
+    printed = ["$%s$" % printer._print(s) for s in symbols]
+    return ",\n".join(", ".join(printed[i:i + 12]) for i in range(0, len(printed), 12))
 
 
 def _matrix_document(d: MatrixDerivation, title: str | None) -> str:

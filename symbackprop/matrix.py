@@ -283,6 +283,14 @@ class MatrixDerivation:
     deltas: tuple[tuple[sp.Symbol, sp.Expr], ...]
     gradients: tuple[tuple[sp.Symbol, sp.Expr], ...]
 
+    def __repr__(self) -> str:
+        return f"<MatrixDerivation of {self.graph.description}: {len(self.deltas)} deltas, {len(self.gradients)} gradients>"
+
+    def _repr_latex_(self) -> str:
+        from .latex import summary_latex  # the printer is a later stage: imported only to be shown
+
+        return summary_latex(self)
+
 
 def delta_symbol(symbol: sp.Symbol) -> sp.Symbol:
     return sp.Symbol("d" + symbol.name)

@@ -13,6 +13,8 @@ from sympy.printing.str import StrPrinter
 
 from . import naming
 from .derive import Derivation
+from .errors import InputError
+from .simplify import tree_size
 from .templates_ import render
 
 
@@ -125,29 +127,114 @@ def _partial(of: sp.Symbol, wrt: sp.Symbol, printer=None) -> str:
     return f"∂{show(of)}/∂{show(wrt)}"
 
 
+CHAIN_PATHS = 16  # the chain rule of a gradient is written out up to this many paths…
+CHAINS_PER_LAYER = 4  # …and, in the long documents (LaTeX, walkthrough), for this many parameters of each layer
+CLOSED_FORM_NODES = 400  # a closed form is printed up to this many nodes of its printed tree
+
+
+def path_count(d: Derivation, p: sp.Symbol) -> int:
+    """How many chain-rule paths lead from the output down to ``p`` (counted, not built; a fused
+    step starts its own path).
+
+    >>> from symbackprop import backprop, mlp
+    >>> d = backprop(mlp([1, 2, 2, 1]))
+    >>> path_count(d, sp.Symbol("w1")), path_count(d, sp.Symbol("w8"))
+    (2, 1)
+    """
+    graph = d.graph
+    counts: dict[sp.Symbol, int] = {}
+    for step in reversed(graph.steps):
+        s = step.symbol
+        counts[s] = 1 if s == graph.output or s in graph.fused else sum(counts.get(c, 0) for c in d.consumers.get(s, ()))
+    d.gradient(p)  # validates p
+    return sum(counts.get(c, 0) for c in d.consumers.get(p, ()))
+
+
+def short_chain(d: Derivation, p: sp.Symbol, max_paths: int = CHAIN_PATHS):
+    """``d.chain(p)`` when it has at most ``max_paths`` paths, else ``None`` (never built)."""
+    return d.chain(p, max_paths=max_paths) if path_count(d, p) <= max_paths else None
+
+
+def chain_parameters(d: Derivation, max_paths: int, per_layer: int) -> set:
+    """The variables whose chain rule a long document writes out: those with at most
+    ``max_paths`` paths; of a network, per layer, the first ones while they are at most
+    ``per_layer`` and sum at most ``max_paths`` paths together (the first of a layer always).
+    An expression's variables are not limited by layer.
+
+    >>> from symbackprop import backprop, mlp
+    >>> sorted(chain_parameters(backprop(mlp([2, 2, 1])), max_paths=16, per_layer=1), key=str)
+    [w1, w5]
+    >>> sorted(chain_parameters(backprop(mlp([2, 3, 3, 1])), max_paths=6, per_layer=4), key=str)
+    [b7, w1, w10, w16, w17, w18, w2, w7, w8, w9]
+    """
+    shown: set = set()
+    count: dict = {}
+    paths: dict = {}
+    for p in d.wrt:
+        n = path_count(d, p)
+        layers = [d.graph.step(c).layer for c in d.consumers.get(p, ())]
+        layer = min((x for x in layers if x is not None), default=None)
+        first = count.get(layer, 0) == 0
+        if n <= max_paths and (layer is None or first or (count[layer] < per_layer and paths[layer] + n <= max_paths)):
+            shown.add(p)
+            count[layer] = count.get(layer, 0) + 1
+            paths[layer] = paths.get(layer, 0) + n
+    return shown
+
+
+def short_closed_form(d: Derivation, p: sp.Symbol, max_nodes: int = CLOSED_FORM_NODES):
+    """The closed form ``d[p]`` when its printed tree has at most ``max_nodes`` nodes, else
+    ``None``; measured on the expression's DAG (:func:`~symbackprop.simplify.tree_size`), never printed."""
+    return d[p] if tree_size(d[p]) <= max_nodes else None
+
+
 def gradient_lines(d: Derivation, p: sp.Symbol) -> list[tuple[str, str]]:
-    """∂J/∂p as text: the chain of partials, their values, the delta form, the closed form."""
+    """∂J/∂p as text: the chain of partials and their values (where the paths are few), the
+    delta form, and the closed form (where it is short); a one-line note stands for a form left out.
+
+    >>> from symbackprop import backprop, mlp
+    >>> for lhs, rhs in gradient_lines(backprop(mlp([1, 1], activation="identity")), sp.Symbol("w1")):
+    ...     print(lhs or "  ", "=", rhs)
+    ∂J/∂w1 = ∂J/∂ŷ · ∂ŷ/∂z1 · ∂z1/∂w1
+       = (ŷ - y1) · 1 · x1
+       = δ_1*x1
+       = x1*(w1*x1 + b1 - y1)
+    """
     printer = printer_for(d)
-    chain = d.chain(p)
-    factors = " + ".join(" · ".join(_partial(f.of, f.wrt, printer) for f in path.factors) for path in chain.paths)
-    values = " + ".join(" · ".join(printer.parenthesize(f.expr, PRECEDENCE["Mul"]) for f in path.factors) for path in chain.paths)
     show = printer.doprint
-    return [(_partial(d.graph.output, p, printer), factors), ("", values), ("", show(d.gradient(p))), ("", show(d[p]))]
+    lhs = _partial(d.graph.output, p, printer)
+    chain = short_chain(d, p)
+    if chain is None:
+        lines = [(lhs, f"(a sum over {path_count(d, p)} chain-rule paths, not written out: the delta form is the one to use)")]
+    else:
+        factors = " + ".join(" · ".join(_partial(f.of, f.wrt, printer) for f in path.factors) for path in chain.paths)
+        values = " + ".join(" · ".join(printer.parenthesize(f.expr, PRECEDENCE["Mul"]) for f in path.factors) for path in chain.paths)
+        lines = [(lhs, factors), ("", values)]
+    lines.append(("", show(d.gradient(p))))
+    closed = short_closed_form(d, p)
+    lines.append(("", show(closed) if closed is not None else
+                  f"(closed form left out: {tree_size(d[p]):,} nodes when written out; the delta form is the one to use)"))
+    return lines
 
 
 def derivation_text(d: Derivation, show_chain=None) -> str:
     """The whole derivation as text, with the chain rule written out for the variables in
-    ``show_chain`` (one symbol or a list; default: the first variable)."""
+    ``show_chain`` (one symbol or name, or a list; default: the first variable). Chain rules with
+    many paths and long closed forms are left out, each with a one-line note."""
     graph = d.graph
     output = graph.output
     printer = printer_for(d)
     show = printer.doprint  # the graph's names: ŷ for its output
-    chains = [d.wrt[0]] if show_chain is None else list(show_chain) if isinstance(show_chain, (list, tuple)) else [show_chain]
+    chosen = [d.wrt[0]] if show_chain is None else list(show_chain) if isinstance(show_chain, (list, tuple)) else [show_chain]
+    chains = [d.symbol(q) for q in chosen]
+    unknown = [str(q) for q in chains if q not in d.wrt]
+    if unknown:
+        raise InputError(f"no chain rule for {', '.join(unknown)}: not a variable of this derivation ({naming.listing(d.wrt)})")
     sections = [
         ("Forward pass", [(show(s.symbol), show(s.expr)) for s in graph.steps]),
         ("Backward pass: deltas δ_v = ∂%s/∂v, output first" % output, [(show(s), show(e)) for s, e in d.deltas]),
         ("Gradients", [(_partial(output, q, printer), show(d.gradient(q))) for q in d.wrt]),
     ]
-    sections += [(f"Chain rule for {p}", gradient_lines(d, p)) for p in chains]
+    sections += [(f"Chain rule for {plain(p)}", gradient_lines(d, p)) for p in chains]
     title = f"Backpropagation through {graph.description}"
     return render("derivation.txt.j2", title=title, sections=sections)

@@ -191,6 +191,11 @@ def verify(claimed, of, wrt=None, seed: int = 0) -> Verdict | ChainVerdict:
     - ``verify([f1, f2, …], network_or_expr, wrt=p)``: are these the chain-rule factors of ∂J/∂p,
       output first (one path)? Says which factor is wrong and what it should be.
     """
+    from .errors import InputError
+    from .matrix import MatrixDerivation, MatrixGraph
+
+    if isinstance(of, (MatrixDerivation, MatrixGraph)):
+        raise InputError('verify does not support matrix-form derivations yet; use form="scalar"')
     if isinstance(of, (Graph, Derivation)):
         d = of if isinstance(of, Derivation) else backprop(of)
     else:

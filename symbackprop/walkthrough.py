@@ -20,13 +20,18 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+import numpy as np
 import sympy as sp
 
-from .derive import MAX_PATHS, Derivation
+from .derive import Derivation
 from .errors import InputError
-from .latex import BackpropLatexPrinter, partial, pdflatex, text
+from .latex import DOCUMENT_LINE, BackpropLatexPrinter, partial, pdflatex, product_rows, side_by_side, text, width_of
+from .matrix import MatrixDerivation, MatrixGraph
 from .naming import latex_names
 from .templates_ import render
+from .text import CHAIN_PATHS, CHAINS_PER_LAYER, chain_parameters, plain
+
+FORMULA_WIDTH = 60  # characters of a formula quoted in an error message
 
 
 @dataclass(frozen=True)
@@ -34,8 +39,11 @@ class Walkthrough:
     """The numbers of one forward and backward pass and one gradient-descent step.
 
     ``forward`` and ``deltas`` hold ``(symbol, formula, value)``; ``chains`` per parameter the
-    paths of the chain rule as tuples of ``(factor, value)`` (``None`` when there are more than
-    ``MAX_PATHS``); ``gradients`` and ``updates`` hold ``(parameter, value)``.
+    paths of the chain rule as tuples of ``(factor, value)``, written out only where they stay
+    short: for a parameter with at most :data:`~symbackprop.text.CHAIN_PATHS` paths, and of a
+    network only for the first :data:`~symbackprop.text.CHAINS_PER_LAYER` such parameters of each
+    layer (``None`` for the others, whose gradient the deltas give); ``gradients`` and
+    ``updates`` hold ``(parameter, value)`` for every parameter.
     """
 
     derivation: Derivation
@@ -52,6 +60,9 @@ class Walkthrough:
     def loss(self):
         return self.forward[-1][2]
 
+    def _repr_markdown_(self) -> str:
+        return walkthrough_markdown(self)
+
 
 def _number(value, exact: bool, name: str):
     """``value`` as a float, or exactly as a rational (a float read by its decimal digits)."""
@@ -66,17 +77,78 @@ def _number(value, exact: bool, name: str):
     return number
 
 
+class Undefined(InputError):
+    """A formula evaluated outside its domain (log 0, 1/0, √−1) or to a number too large for float64."""
+
+
 def value_of(expr: sp.Expr, table: Mapping, exact: bool = False):
-    """``expr`` at the values in ``table``: exactly (SymPy numbers) or in float64.
+    """``expr`` at the values in ``table``: exactly (SymPy numbers) or in float64; raises
+    :class:`Undefined` where it has no finite real value.
 
     >>> x = sp.Symbol("x")
     >>> value_of(x**2 / 3, {x: 2}), value_of(x**2 / 3, {x: sp.Integer(2)}, exact=True)
     (1.3333333333333333, 4/3)
+    >>> value_of(sp.log(x), {x: 0.0})
+    Traceback (most recent call last):
+    ...
+    symbackprop.walkthrough.Undefined: log(x) is undefined at x = 0
     """
-    if exact:
-        return expr.xreplace(dict(table))
-    symbols = sorted(expr.free_symbols, key=sp.default_sort_key)
-    return float(sp.lambdify(symbols, expr, "numpy")(*[table[s] for s in symbols]))
+    try:
+        if exact:
+            value = expr.xreplace(dict(table))
+            defined = not value.has(sp.zoo, sp.nan, sp.oo, -sp.oo) and value.is_extended_real is not False
+        else:
+            symbols = sorted(expr.free_symbols, key=sp.default_sort_key)
+            with np.errstate(all="ignore"):
+                value = float(sp.lambdify(symbols, expr, "numpy")(*[table[s] for s in symbols]))
+            defined = math.isfinite(value)
+    except (ZeroDivisionError, ValueError, OverflowError, TypeError):
+        defined = False
+    if not defined:
+        raise Undefined(f"{_short(plain(expr))} is undefined at {_point(expr.free_symbols, table)}")
+    return value
+
+
+def value_at(d: Derivation, label: str, expr: sp.Expr, table: Mapping, exact: bool = False):
+    """:func:`value_of`, or an :class:`InputError` naming the formula of ``d``, the given values
+    it fails at and ``label`` (the step or derivative that failed).
+
+    >>> from symbackprop import backprop
+    >>> x, y = sp.symbols("x y")
+    >>> d = backprop(sp.log(x) * y)
+    >>> pass_values(d, given_values(d.graph, {"x": 0, "y": 1}))
+    Traceback (most recent call last):
+    ...
+    symbackprop.errors.InputError: y*log(x) is undefined at x = 0 (step v1 = log(x))
+    """
+    try:
+        return value_of(expr, table, exact)
+    except Undefined:
+        graph = d.graph
+        closed = d.closed(expr).free_symbols
+        formula = graph.description.split(" = ", 1)[1] if graph.description.startswith(f"{graph.output} = ") else graph.description
+        point = _point([v for v in graph.variables if v in closed], table)
+        raise InputError(f"{_short(formula)} is undefined at {point} ({label})") from None
+
+
+def _point(symbols, table: Mapping, most: int = 6) -> str:
+    """``x = 0, y = 1``: the values of ``symbols`` (the first ``most`` of them)."""
+    shown = [s for s in sorted(symbols, key=sp.default_sort_key) if s in table] if not isinstance(symbols, list) else symbols
+    point = ", ".join(f"{plain(s)} = {_given(table[s])}" for s in shown[:most]) or "these values"
+    return point + (", …" if len(shown) > most else "")
+
+
+def _given(value) -> str:
+    return repr(value).removesuffix(".0") if isinstance(value, float) else str(value)
+
+
+def _short(formula: str) -> str:
+    return formula if len(formula) <= FORMULA_WIDTH else formula[:FORMULA_WIDTH - 1] + "…"
+
+
+def refuse_matrix_form(what: str):
+    """The one-line refusal of a matrix-form derivation by ``what`` (picture, walkthrough, …)."""
+    raise InputError(f'{what} does not support matrix-form derivations yet; use form="scalar"')
 
 
 def given_values(graph, values: Mapping, exact: bool = False) -> dict:
@@ -105,38 +177,49 @@ def pass_values(d: Derivation, given: Mapping, exact: bool = False) -> dict:
     (2.0, 0.5)
     """
     table = dict(given)
-    for symbol, expr in [(step.symbol, step.expr) for step in d.graph.steps] + list(d.deltas):
-        table[symbol] = value_of(expr, table, exact)
+    for step in d.graph.steps:
+        table[step.symbol] = value_at(d, f"step {plain(step.symbol)} = {plain(step.expr)}", step.expr, table, exact)
+    for symbol, expr in d.deltas:
+        table[symbol] = value_at(d, f"{plain(symbol)} = {plain(expr)}", expr, table, exact)
     return table
 
 
 def walkthrough(d: Derivation, values: Mapping, learning_rate=0.5, exact: bool = False) -> Walkthrough:
     """Evaluate ``d`` at ``values`` (by symbol or by name: every input, target and parameter)
     and take one gradient-descent step of size ``learning_rate``."""
+    if isinstance(d, (MatrixDerivation, MatrixGraph)):
+        refuse_matrix_form("walkthrough")
     graph = d.graph
     given = given_values(graph, values, exact)
     rate = _number(learning_rate, exact, "the learning rate")
 
     table = pass_values(d, given, exact)
+    output = plain(graph.output)
 
-    def evaluate(expr):
-        return value_of(expr, table, exact)
+    def evaluate(label, expr):
+        return value_at(d, label, expr, table, exact)
 
     forward = tuple((step.symbol, step.expr, table[step.symbol]) for step in graph.steps)
     deltas = tuple((symbol, expr, table[symbol]) for symbol, expr in d.deltas)
 
+    shown = chain_parameters(d, CHAIN_PATHS, CHAINS_PER_LAYER)
     chains = []
     for p in d.wrt:
-        try:
-            chain = d.chain(p, max_paths=MAX_PATHS)
-        except ValueError:
-            chains.append((p, None))
-            continue
-        chains.append((p, tuple(tuple((f, evaluate(f.expr)) for f in path.factors) for path in chain.paths)))
-    gradients = tuple((p, evaluate(d.gradient(p))) for p in d.wrt)
+        paths = None
+        if p in shown:
+            paths = tuple(tuple((f, evaluate(f"∂{plain(f.of)}/∂{plain(f.wrt)} = {plain(f.expr)}", f.expr)) for f in path.factors)
+                          for path in d.chain(p).paths)
+        chains.append((p, paths))
+    gradients = tuple((p, evaluate(f"∂{output}/∂{plain(p)} = {plain(d.gradient(p))}", d.gradient(p))) for p in d.wrt)
     updates = tuple((p, given[p] - rate * g) for p, g in gradients)
     return Walkthrough(d, tuple((v, given[v]) for v in graph.variables), rate, forward, deltas,
                        tuple(chains), gradients, updates, exact)
+
+
+def _check_digits(digits) -> int:
+    if isinstance(digits, bool) or not isinstance(digits, int) or not 1 <= digits <= 17:
+        raise InputError(f"digits must be a whole number from 1 to 17 (significant digits of a float64), got {digits!r}")
+    return digits
 
 
 class _Numbers:
@@ -183,19 +266,22 @@ def _document_parts(w: Walkthrough, digits: int) -> dict:
     substituted = BackpropLatexPrinter({s: number.plain(v) for s, v in values.items()}, mul_symbol="dot")
 
     def row(symbol, formula, value):
+        """The formula, the formula with the numbers in (left out when wider than a line), the value."""
         shown = [printer.doprint(formula)]
         if formula.free_symbols and not formula.is_Symbol:
-            shown.append(substituted.doprint(formula))
+            with_numbers = substituted.doprint(formula)
+            if width_of(with_numbers) <= DOCUMENT_LINE:
+                shown.append(with_numbers)
         return names.get(symbol, printer.doprint(symbol)), shown + [number(value)]
 
     chains = []
     for (p, paths), (_, gradient) in zip(w.chains, w.gradients):
         lhs = partial(printer, graph.output, p)
-        if paths is None:
-            terms = None
-        else:
-            terms = [(r" \cdot ".join(partial(printer, f.of, f.wrt) for f, _ in path),
-                      r" \cdot ".join(number.plain(v) for _, v in path)) for path in paths]
+        terms = None
+        if paths is not None:
+            partials = product_rows([[partial(printer, f.of, f.wrt) for f, _ in path] for path in paths], DOCUMENT_LINE)
+            numbers = product_rows([[number.plain(v) for _, v in path] for path in paths], DOCUMENT_LINE)
+            terms = (partials, numbers) if partials and numbers else None
         chains.append((lhs, terms, printer.doprint(d.gradient(p)), number(gradient)))
     rate, given = number.plain(w.learning_rate), dict(w.given)
     updates = [(printer.doprint(p), number.plain(given[p]), rate, number.plain(g), number(new))
@@ -211,21 +297,47 @@ def _document_parts(w: Walkthrough, digits: int) -> dict:
         updates=updates,
         exact=w.exact,
         digits=digits,
+        line=DOCUMENT_LINE,
+        width_of=width_of,
+        chain_paths=CHAIN_PATHS,
+        chains_per_layer=CHAINS_PER_LAYER,
     )
 
 
+def _gradient_blocks(chains: list) -> list[tuple[str, object]]:
+    """The gradients as LaTeX blocks: one per gradient written out by the chain rule, and the
+    runs of gradients given by their deltas alone, side by side."""
+    blocks: list[tuple[str, object]] = []
+    run: list[tuple] = []
+    for lhs, terms, delta_form, value in chains:
+        if terms:
+            if run:
+                blocks.append(("deltas", side_by_side(run, DOCUMENT_LINE)))
+                run = []
+            blocks.append(("chain", (lhs, terms, delta_form, value)))
+        else:
+            run.append((lhs, delta_form, value))
+    if run:
+        blocks.append(("deltas", side_by_side(run, DOCUMENT_LINE)))
+    return blocks
+
+
 def walkthrough_latex(w: Walkthrough, digits: int = 6) -> str:
-    """The worked example as a LaTeX document (compiles with pdflatex)."""
-    parts = _document_parts(w, digits)
+    """The worked example as a LaTeX document (compiles with pdflatex); gradients given by their
+    deltas alone, and the updates, stand two to a line where they are short."""
+    parts = _document_parts(w, _check_digits(digits))
     parts["title"] = text(parts["title"])
+    parts["gradient_blocks"] = _gradient_blocks(parts["chains"])
+    parts["update_rows"] = side_by_side(parts["updates"], DOCUMENT_LINE)
+    parts["given_rows"] = side_by_side(parts["given"], DOCUMENT_LINE, most=4)
     return render("walkthrough.tex.j2", **parts)
 
 
 def walkthrough_markdown(w: Walkthrough, digits: int = 6) -> str:
     """The worked example as Markdown, its formulas in ``$…$`` LaTeX math."""
-    return render("walkthrough.md.j2", **_document_parts(w, digits))
+    return render("walkthrough.md.j2", **_document_parts(w, _check_digits(digits)))
 
 
 def walkthrough_pdf(w: Walkthrough, path, digits: int = 6, force: bool = False):
     """The worked example as a PDF, through pdflatex (an existing file only with ``force``)."""
-    return pdflatex(walkthrough_latex(w, digits), path, force=force)
+    return pdflatex(walkthrough_latex(w, _check_digits(digits)), path, force=force)

@@ -1,14 +1,20 @@
 """The computational-graph picture: values, gradients and local derivatives, rendered by Graphviz."""
 
+import itertools
 import json
 
 import pytest
 import sympy as sp
-from oracles import needs_graphviz
+from corpus import NETWORKS, network, random_point
+from oracles import central_differences, needs_graphviz
 
 import symbackprop as sb
 from symbackprop import cli
+from symbackprop.errors import InputError, MissingTool
 from symbackprop.graph import picture
+from symbackprop.network import BIAS_MODES
+from symbackprop.primitives import ACTIVATIONS, LOSSES
+from symbackprop.text import printer_for
 
 x, y = sp.symbols("x y")
 CS231N = (x + sb.sigmoid(y)) / (sb.sigmoid(x) + (x + y) ** 2)
@@ -51,12 +57,12 @@ def test_values_are_checked():
 @needs_graphviz
 def test_rendered_to_svg_and_png(tmp_path):
     drawing = picture(CS231N, {"x": 3, "y": -4})
-    assert drawing._repr_svg_().lstrip().startswith("<?xml") and "1.546" in drawing.svg()
+    assert drawing.svg().lstrip().startswith("<?xml") and "1.546" in drawing.svg()
     assert drawing.save(tmp_path / "g.png").read_bytes().startswith(b"\x89PNG")
     with pytest.raises(FileExistsError):
         drawing.save(tmp_path / "g.png")
     with pytest.raises(ValueError, match="cannot tell the format"):
-        drawing.save(tmp_path / "g.jpg")
+        drawing.save(tmp_path / "g.xyz")
 
 
 @needs_graphviz
@@ -69,3 +75,122 @@ def test_the_graph_command(tmp_path, monkeypatch, capsys):
     assert cli.main(["graph", "--expr", expr, "--values", "xy.json"]) == 0
     assert capsys.readouterr().out.count("digraph") == 1
     assert cli.main(["graph", "--layers", "4,16,16,1", "--values", "xy.json"]) == 2
+
+
+def gradients_drawn(dot, output="J"):
+    """Each node's name → the ∂output/∂node its label shows."""
+    found = {}
+    for name, line in labels(dot).items():
+        marker = f"∂{output}/∂{name} "
+        found[name] = float(line.split(marker)[1].split("\\n")[0].split('"')[0])
+    return found
+
+
+def near_domain_values(graph):
+    """Values inside every activation's and loss's domain: outputs in (0, 1), no ReLU on its kink,
+    targets a probability vector."""
+    values = {v.name: 0.3 + 0.1 * i for i, v in enumerate(graph.inputs)}
+    values.update({p.name: 0.05 if p.name.startswith("b") else 0.1 + 0.05 * i for i, p in enumerate(graph.params)})
+    values.update({t.name: share for t, share in zip(graph.targets, (0.25, 0.75))})
+    return values
+
+
+@pytest.mark.parametrize("activation, loss, bias", list(itertools.product(ACTIVATIONS, LOSSES, BIAS_MODES)))
+def test_every_network_draws_with_gradients_that_match_finite_differences(activation, loss, bias):
+    try:
+        net = sb.mlp([2, 2], activation=activation, loss=loss, bias=bias)
+    except InputError:
+        pytest.skip("a combination the library refuses")
+    values = near_domain_values(net)
+    dot = picture(net, values).dot
+    drawn = gradients_drawn(dot)
+    shown = printer_for(net).doprint  # the library's names: ŷ for the output
+    assert set(drawn) == {shown(s) for s in net.variables} | {shown(s.symbol) for s in net.steps}
+    loss_at = sp.lambdify(net.variables, net.closed_steps()[net.output])
+    point = [values[v.name] for v in net.variables]
+    numeric = central_differences(lambda p: loss_at(*p), point)
+    for v, expected in zip(net.variables, numeric):
+        assert drawn[v.name] == pytest.approx(expected, rel=2e-3, abs=1e-6), v
+
+
+def test_a_fused_softmax_cross_entropy_network_draws_its_fused_delta():
+    net = sb.mlp([2, 2], activation="softmax", loss="cross_entropy")
+    values = near_domain_values(net)
+    dot = picture(net, values).dot
+    drawn = gradients_drawn(dot)
+    table = {**{sp.Symbol(k): v for k, v in values.items()}}
+    a = [float(s.expr.xreplace(net.closed_steps()).xreplace(table).evalf()) for s in net.steps if s.symbol.name.startswith("a")]
+    # the fused rule: ∂J/∂z_k = ŷ_k − y_k; the true ∂J/∂ŷ_k = −y_k/ŷ_k drawn on the skipped steps
+    assert drawn["z1"] == pytest.approx(a[0] - 0.25, rel=1e-3) and drawn["z2"] == pytest.approx(a[1] - 0.75, rel=1e-3)
+    assert drawn[printer_for(net).doprint(sp.Symbol("a1"))] == pytest.approx(-0.25 / a[0], rel=1e-3)
+    dashed = [line for line in dot.splitlines() if "->" in line and "style=dashed" in line]
+    assert len(dashed) == 6  # z1, z2 into a1, a2 (4) and a1, a2 into J (2): the edges the fused rule replaces
+    assert "fused" in labels(dot)["z1"]
+
+
+def test_the_graph_command_draws_a_softmax_cross_entropy_network(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    values = near_domain_values(sb.mlp([2, 2], activation="softmax", loss="cross_entropy"))
+    (tmp_path / "v.json").write_text(json.dumps(values))
+    argv = ["graph", "--layers", "2,2", "--activation", "softmax", "--loss", "cross_entropy", "--values", "v.json"]
+    assert cli.main(argv) == 0
+    assert capsys.readouterr().out.startswith("digraph")
+
+
+def test_an_expression_draws_the_gradients_of_sympy_diff():
+    expr = sp.exp(x) * sp.cos(y) / (1 + x**2)
+    drawn = gradients_drawn(picture(expr, {"x": 0.4, "y": 1.1}).dot, output="f")
+    for v in (x, y):
+        assert drawn[v.name] == pytest.approx(float(sp.diff(expr, v).subs({x: 0.4, y: 1.1})), rel=1e-3)
+
+
+@pytest.mark.parametrize("values, where", [({"x": 0, "y": 1}, "x = 0"), ({"x": -2, "y": 1}, "x = -2")])
+def test_a_point_outside_the_domain_names_the_variable_and_the_step(values, where):
+    with pytest.raises(InputError, match=rf"^y\*log\(x\) is undefined at {where} \(step v\d = log\(x\)\)$"):
+        picture(sp.log(x) * y, values)
+
+
+def test_matrix_form_is_refused_in_one_line():
+    d = sb.backprop(sb.mlp([2, 2, 1], form="matrix"))
+    for target in (d, d.graph):
+        with pytest.raises(InputError) as error:
+            picture(target, {})
+        assert str(error.value) == 'picture does not support matrix-form derivations yet; use form="scalar"'
+
+
+def test_without_graphviz_dot_files_are_written_and_other_formats_say_how_to_install(tmp_path, monkeypatch):
+    drawing = picture(CS231N, {"x": 3, "y": -4})
+    monkeypatch.setenv("PATH", str(tmp_path))  # no dot on it
+    with pytest.raises(MissingTool, match=r"apt-get install graphviz.*\.dot") as error:
+        drawing.save(tmp_path / "g.svg")
+    assert "\n" not in str(error.value)
+    assert not (tmp_path / "g.svg").exists()
+    assert drawing.save(tmp_path / "g.dot").read_text(encoding="utf-8") == drawing.dot
+    bundle = drawing._repr_mimebundle_()
+    assert set(bundle) == {"text/plain"} and bundle["text/plain"].startswith(drawing.dot) and "apt-get install graphviz" in bundle["text/plain"]
+
+
+@needs_graphviz
+def test_rendered_in_any_graphviz_format_and_shown_as_svg_in_a_notebook(tmp_path):
+    drawing = picture(CS231N, {"x": 3, "y": -4})
+    assert drawing.save(tmp_path / "g.pdf").read_bytes().startswith(b"%PDF")
+    assert drawing.save(tmp_path / "g.svg").read_text(encoding="utf-8").lstrip().startswith("<?xml")
+    bundle = drawing._repr_mimebundle_()
+    assert "<svg" in bundle["image/svg+xml"] and "1.546" in bundle["image/svg+xml"]
+
+
+def test_a_format_graphviz_does_not_write_is_refused():
+    with pytest.raises(InputError, match="Graphviz cannot write 'docx'"):
+        picture(CS231N, {"x": 3, "y": -4}).render("docx")
+
+
+@pytest.mark.parametrize("name", list(NETWORKS))
+def test_every_corpus_network_draws_the_gradients_of_finite_differences(name):
+    net = network(name)
+    point = random_point(net.variables, seed=3, targets=net.targets if net.fused else ())
+    values = {v.name: float(point[v]) for v in net.variables}
+    drawn = gradients_drawn(picture(net, values).dot)
+    loss_at = sp.lambdify(net.variables, net.closed_steps()[net.output])
+    numeric = central_differences(lambda p: loss_at(*p), [values[v.name] for v in net.variables])
+    for v, expected in zip(net.variables, numeric):
+        assert drawn[v.name] == pytest.approx(expected, rel=2e-3, abs=1e-6), v

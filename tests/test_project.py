@@ -51,7 +51,7 @@ def test_main_job_derives_writes_and_checks_the_2_2_2_1_network(tmp_path):
     assert written == sorted(expected)
     # what could not be made is said in one line each, with how to get it; the demo still succeeds
     assert ("walkthrough.pdf not made: pdflatex is not installed" in out) != HAVE_PDFLATEX
-    assert ("graph.svg not made: Graphviz is not installed" in out) != HAVE_DOT
+    assert ("graph.svg not made: Graphviz's dot program is not installed" in out) != HAVE_DOT
     assert all("apt-get install" in line for line in out.splitlines() if " not made: " in line)
     if HAVE_PDFLATEX:
         assert (tmp_path / "symbackprop-demo" / "walkthrough.pdf").read_bytes().startswith(b"%PDF")

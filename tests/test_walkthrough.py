@@ -4,9 +4,11 @@
 import numpy as np
 import pytest
 import sympy as sp
-from oracles import needs_pdflatex
+from oracles import central_differences, needs_pdflatex
 
 import symbackprop as sb
+from symbackprop.errors import InputError
+from symbackprop.text import CHAIN_PATHS, CHAINS_PER_LAYER, path_count
 
 MAZUR = dict(w1=0.15, w2=0.20, w3=0.25, w4=0.30, w5=0.40, w6=0.45, w7=0.50, w8=0.55, b1=0.35, b2=0.60,
              x1=0.05, x2=0.10, y1=0.01, y2=0.99)
@@ -76,7 +78,7 @@ def test_exact_values_on_a_linear_network():
 ])
 def test_bad_values_are_named(values, message):
     d = sb.backprop(sb.mlp([1, 1]))
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises(InputError, match=message):
         sb.walkthrough(d, values)
 
 
@@ -105,3 +107,78 @@ def test_training_refuses_bad_settings(kwargs, error):
     d = sb.backprop(sb.mlp([1, 1]))
     with pytest.raises(ValueError, match=error):
         sb.train(d, [0.0, 0.0], [1.0], [1.0], **kwargs)
+
+
+x, y = sp.symbols("x y")
+
+
+@pytest.mark.parametrize("exact", [False, True])
+@pytest.mark.parametrize("expr, values, message", [
+    (sp.log(x) * y, {"x": 0, "y": 1}, r"y\*log\(x\) is undefined at x = 0 \(step v\d = log\(x\)\)"),
+    (sp.log(x) * y + sp.sqrt(y), {"x": 1, "y": 0}, r"is undefined at y = 0 \(∂v\d/∂y = 1/\(2\*sqrt\(y\)\)\)"),
+    (sp.sqrt(x) * y, {"x": -4, "y": 1}, r"is undefined at x = -4 \(step v\d = sqrt\(x\)\)"),
+    (1 / (x - y), {"x": 2, "y": 2}, r"is undefined at x = 2, y = 2 \(step "),
+])
+def test_a_point_outside_the_domain_names_its_variables_and_the_step(expr, values, message, exact):
+    d = sb.backprop(expr)
+    with pytest.raises(InputError, match=message) as error:
+        sb.walkthrough(d, values, exact=exact)
+    assert "\n" not in str(error.value) and len(str(error.value)) < 200
+
+
+def test_overflow_is_refused_in_float64_and_exact_values_go_on():
+    d = sb.backprop(sp.exp(x) * y)
+    with pytest.raises(InputError, match="is undefined at x = 1000"):
+        sb.walkthrough(d, {"x": 1000, "y": 1})
+    assert sb.walkthrough(d, {"x": 1000, "y": 1}, exact=True).loss == sp.exp(1000)
+
+
+@pytest.mark.parametrize("digits", [0, -2, 18, 2.5, True, "6"])
+def test_digits_outside_what_float64_holds_are_refused(mazur, digits):
+    for render in (sb.walkthrough_markdown, sb.walkthrough_latex):
+        with pytest.raises(InputError, match="digits must be a whole number from 1 to 17"):
+            render(mazur, digits=digits)
+
+
+def test_one_and_seventeen_digits_are_printed(mazur):
+    assert "w_{1} = 0.1" in sb.walkthrough_markdown(mazur, digits=1)
+    loss_line = next(line for line in sb.walkthrough_markdown(mazur, digits=17).splitlines() if line.startswith("$$J = "))
+    assert float(loss_line.rstrip("$").rsplit("= ", 1)[1]) == mazur.loss  # 17 digits give the float back exactly
+
+
+def test_matrix_form_is_refused_in_one_line():
+    d = sb.backprop(sb.mlp([2, 2, 1], form="matrix"))
+    with pytest.raises(InputError) as error:
+        sb.walkthrough(d, {})
+    assert str(error.value) == 'walkthrough does not support matrix-form derivations yet; use form="scalar"'
+
+
+def test_matrix_form_is_refused_by_verify_in_one_line():
+    d = sb.backprop(sb.mlp([2, 2, 1], form="matrix"))
+    for target in (d, d.graph):
+        with pytest.raises(InputError) as error:
+            sb.verify("W_1", target, wrt="W_1")
+        assert str(error.value) == 'verify does not support matrix-form derivations yet; use form="scalar"'
+
+
+def test_a_notebook_shows_the_walkthrough_as_markdown(mazur):
+    assert mazur._repr_markdown_() == sb.walkthrough_markdown(mazur)
+
+
+def test_a_large_network_writes_out_few_chains_and_every_gradient_and_update():
+    net = sb.mlp([4, 8, 8, 3], activation=["sigmoid", "sigmoid", "softmax"], loss="cross_entropy")
+    d = sb.backprop(net)
+    values = {v.name: 0.1 + 0.02 * (i % 5) for i, v in enumerate(net.variables)}
+    values.update({t.name: share for t, share in zip(net.targets, (0.2, 0.3, 0.5))})
+    w = sb.walkthrough(d, values, learning_rate=0.5)
+    written = [p for p, paths in w.chains if paths is not None]
+    assert 0 < len(written) <= CHAINS_PER_LAYER * 3
+    assert all(path_count(d, p) <= CHAIN_PATHS for p in written)
+    loss = sp.lambdify(net.variables, net.closed_steps()[net.output])
+    point = [values[v.name] for v in net.variables]
+    numeric = dict(zip(net.variables, central_differences(lambda v: loss(*v), point)))
+    gradients = dict(w.gradients)
+    assert set(gradients) == set(d.wrt) and len(w.updates) == len(d.wrt)
+    for p in (d.wrt[0], d.wrt[60], d.wrt[-1]):
+        assert gradients[p] == pytest.approx(numeric[p], rel=1e-5, abs=1e-9)
+        assert dict(w.updates)[p] == pytest.approx(values[p.name] - 0.5 * numeric[p], rel=1e-6)
