@@ -5,6 +5,7 @@ import sympy as sp
 from corpus import NETWORKS
 
 import symbackprop as sb
+from symbackprop.errors import InputError
 
 
 def names(symbols):
@@ -60,19 +61,71 @@ def test_losses_follow_their_definitions():
     (dict(layers=[2, 1], bias="shared"), "unknown bias mode 'shared'"),
 ])
 def test_bad_networks_are_refused_with_a_clear_message(kwargs, message):
-    with pytest.raises(ValueError, match=message.replace("(", r"\(")):
+    with pytest.raises(InputError, match=message.replace("(", r"\(")):
         sb.mlp(**kwargs)
 
 
-@pytest.mark.parametrize("layers", ["2,1", 3, None])
-def test_layers_must_be_a_list(layers):
-    with pytest.raises(TypeError, match="layers must be a list"):
-        sb.mlp(layers)
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(layers="2,1"), "layers must be a list"),
+    (dict(layers=3), "layers must be a list"),
+    (dict(layers=None), "layers must be a list"),
+    (dict(layers=[2, "x"]), "positive integers"),
+    (dict(layers=[2, True]), "positive integers"),
+    (dict(layers=[2, 1], activation=None), "activation must be a name or a list"),
+    (dict(layers=[2, 1], activation=[None]), "unknown activation None"),
+    (dict(layers=[2, 1], activation=[["relu"]]), "unknown activation"),
+    (dict(layers=[2, 1], loss=None), "unknown loss None"),
+    (dict(layers=[2, 1], loss=["bce"]), "unknown loss"),
+    (dict(layers=[2, 1], bias=["per_neuron"]), "unknown bias mode"),
+    (dict(layers=[2, 1], bias=0), "unknown bias mode"),
+    (dict(layers=[2, 1], form="tensor"), "unknown form 'tensor'"),
+    (dict(layers=[2, 1], form="matrix", bias="per_layer"), "bias='per_neuron'"),
+    (dict(layers=[2, 1], form="matrix", activation="sigmod"), "unknown activation 'sigmod'"),
+])
+def test_every_bad_option_is_an_input_error_in_one_line(kwargs, message):
+    with pytest.raises(InputError, match=message) as error:
+        sb.mlp(**kwargs)
+    assert "\n" not in str(error.value) and len(str(error.value)) < 300
 
 
-def test_activation_must_be_a_name_or_list():
-    with pytest.raises(TypeError, match="activation must be a name or a list"):
-        sb.mlp([2, 1], activation=None)
+@pytest.mark.parametrize("form", ["scalar", "matrix"])
+@pytest.mark.parametrize("output", ["identity", "relu", "leaky_relu", "tanh", "softplus"])
+@pytest.mark.parametrize("loss", ["bce", "cross_entropy"])
+def test_losses_on_probabilities_refuse_outputs_that_are_not_probabilities(loss, output, form):
+    with pytest.raises(InputError, match=rf"^loss {loss} needs .*: use .*sigmoid.* on the output layer, not {output}$"):
+        sb.mlp([2, 3, 2], activation=["tanh", output], loss=loss, form=form)
+
+
+@pytest.mark.parametrize("form", ["scalar", "matrix"])
+@pytest.mark.parametrize("output", ["sigmoid", "softmax"])
+@pytest.mark.parametrize("loss", ["bce", "cross_entropy"])
+def test_losses_on_probabilities_take_sigmoid_and_softmax_outputs_and_give_finite_gradients(loss, output, form):
+    net = sb.mlp([2, 2], activation=output, loss=loss, form=form)
+    if form == "scalar":
+        d = sb.backprop(net)
+        point = {v: sp.Rational(3, 10) for v in net.variables}
+        assert all(sp.N(d[p].subs(point)).is_finite for p in net.params)
+
+
+def test_expressions_with_no_value_are_refused():
+    x, y = sp.symbols("x y")
+    for expr, words in [(x / sp.S.Zero, "1/0"), (sp.log(sp.S.Zero) * x, "1/0"), (x * sp.nan, "nan"), (x + sp.oo, "infinity")]:
+        with pytest.raises(InputError, match=f"the expression is undefined: it contains .*{words}"):
+            sb.Graph.from_expr(expr)
+    with pytest.raises(InputError, match="pass a SymPy expression, not the string"):
+        sb.Graph.from_expr("x*y")
+    with pytest.raises(TypeError):  # also a TypeError, as before
+        sb.Graph.from_expr([x, y])
+
+
+@pytest.mark.parametrize("expr, message", [
+    (sp.Mod(sp.Symbol("x"), sp.Symbol("y")) * sp.Symbol("z"), r"cannot differentiate Mod\(x, y\) with respect to x: no derivative rule for Mod"),
+    (sp.floor(sp.Symbol("x") ** 2) + sp.Symbol("y"), r"cannot differentiate floor\(x\*\*2\) with respect to x: no derivative rule for floor"),
+    (sp.Function("g")(sp.Symbol("x")) * sp.Symbol("y"), r"cannot differentiate g\(x\) with respect to x: no derivative rule for g"),
+])
+def test_functions_without_a_derivative_rule_are_refused_by_name(expr, message):
+    with pytest.raises(InputError, match=message):
+        sb.Graph.from_expr(expr)
 
 
 def test_expression_graph_shares_common_parts_and_keeps_constants_inline():
