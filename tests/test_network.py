@@ -66,21 +66,21 @@ def test_bad_networks_are_refused_with_a_clear_message(kwargs, message):
 
 
 @pytest.mark.parametrize("kwargs, message", [
-    (dict(layers="2,1"), "layers must be a list"),
-    (dict(layers=3), "layers must be a list"),
-    (dict(layers=None), "layers must be a list"),
-    (dict(layers=[2, "x"]), "positive integers"),
-    (dict(layers=[2, True]), "positive integers"),
-    (dict(layers=[2, 1], activation=None), "activation must be a name or a list"),
-    (dict(layers=[2, 1], activation=[None]), "unknown activation None"),
-    (dict(layers=[2, 1], activation=[["relu"]]), "unknown activation"),
-    (dict(layers=[2, 1], loss=None), "unknown loss None"),
-    (dict(layers=[2, 1], loss=["bce"]), "unknown loss"),
-    (dict(layers=[2, 1], bias=["per_neuron"]), "unknown bias mode"),
-    (dict(layers=[2, 1], bias=0), "unknown bias mode"),
-    (dict(layers=[2, 1], form="tensor"), "unknown form 'tensor'"),
-    (dict(layers=[2, 1], form="matrix", bias="per_layer"), "bias='per_neuron'"),
-    (dict(layers=[2, 1], form="matrix", activation="sigmod"), "unknown activation 'sigmod'"),
+    ({"layers": "2,1"}, "layers must be a list"),
+    ({"layers": 3}, "layers must be a list"),
+    ({"layers": None}, "layers must be a list"),
+    ({"layers": [2, "x"]}, "positive integers"),
+    ({"layers": [2, True]}, "positive integers"),
+    ({"layers": [2, 1], "activation": None}, "activation must be a name or a list"),
+    ({"layers": [2, 1], "activation": [None]}, "unknown activation None"),
+    ({"layers": [2, 1], "activation": [["relu"]]}, "unknown activation"),
+    ({"layers": [2, 1], "loss": None}, "unknown loss None"),
+    ({"layers": [2, 1], "loss": ["bce"]}, "unknown loss"),
+    ({"layers": [2, 1], "bias": ["per_neuron"]}, "unknown bias mode"),
+    ({"layers": [2, 1], "bias": 0}, "unknown bias mode"),
+    ({"layers": [2, 1], "form": "tensor"}, "unknown form 'tensor'"),
+    ({"layers": [2, 1], "form": "matrix", "bias": "per_layer"}, "bias='per_neuron'"),
+    ({"layers": [2, 1], "form": "matrix", "activation": "sigmod"}, "unknown activation 'sigmod'"),
 ])
 def test_every_bad_option_is_an_input_error_in_one_line(kwargs, message):
     with pytest.raises(InputError, match=message) as error:
