@@ -107,10 +107,10 @@ class _CodePrinter:
         return self._where(f"{z} > 0", z, f"{slope}*{z}")
 
     def _print_sinc_derivative(self, expr):
-        """sinc'(u) = (cos u − sin(u)/u)/u, finite at 0 (its limit, 0) and accurate near it (−u/3 + u³/30)."""
+        """sinc'(u) = (cos u − sin(u)/u)/u, finite at 0 (its limit, 0) and accurate near it (its series)."""
         u = self._print(expr.args[0])
         small = repr(sinc_derivative.small)
-        return self._where(f"{self.abs}({u}) < {small}", f"(-({u})/3 + ({u})**3/30)",
+        return self._where(f"{self.abs}({u}) < {small}", f"({self._print(sinc_derivative.series(expr.args[0]))})",
                            f"({self.cos}({u}) - {self._sinc(self._safe(u, small))})/{self._safe(u, small)}")
 
 

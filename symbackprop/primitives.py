@@ -359,7 +359,7 @@ class sinc(sp.sinc):
 
 class sinc_derivative(_Primitive):
     r"""sinc'(u) = (cos u − sin(u)/u)/u, continued by its limit 0 at u = 0 (a removable
-    singularity); near 0 its Taylor series −u/3 + u³/30 avoids the cancellation of the two terms.
+    singularity); for |u| < 0.1 its Taylor series (:meth:`series`) avoids the cancellation of the two terms.
 
     >>> import sympy as sp
     >>> sinc_derivative(0), sinc_derivative(sp.Float(1e-9))
@@ -368,14 +368,19 @@ class sinc_derivative(_Primitive):
 
     nargs = 1
     latex_name = r"\operatorname{sinc}'"
-    small = 1e-4  # below this |u| the series is exact in float64: its next term is u⁵/840
+    small = 0.1  # below this |u| the series is used: its first omitted term is below 1e-14 of the sum
+
+    @staticmethod
+    def series(u):
+        """−u/3 + u³/30 − u⁵/840 + u⁷/45360, in Horner form: sinc'(u) for small u."""
+        return u * (-sp.Rational(1, 3) + u**2 * (sp.Rational(1, 30) + u**2 * (-sp.Rational(1, 840) + u**2 / 45360)))
 
     @classmethod
     def eval(cls, u):
         if u.is_zero:
             return sp.S.Zero
         if isinstance(u, sp.Float) and abs(u) < cls.small:
-            return -u / 3 + u**3 / 30
+            return cls.series(u)
         return cls._float_value(u)
 
     def fdiff(self, argindex=1):
@@ -399,7 +404,7 @@ class sinc_derivative(_Primitive):
         u = printer._print(self.args[0])
         where, small = np("numpy.where"), f"{np('numpy.abs')}({u}) < {self.small!r}"
         safe = f"{where}({small}, 1.0, {u})"  # both branches are computed: no 0/0 in either
-        return f"{where}({small}, -({u})/3 + ({u})**3/30, ({np('numpy.cos')}({safe}) - {np('numpy.sinc')}({safe}/{np('numpy.pi')}))/{safe})"
+        return f"{where}({small}, {printer._print(self.series(self.args[0]))}, ({np('numpy.cos')}({safe}) - {np('numpy.sinc')}({safe}/{np('numpy.pi')}))/{safe})"
 
 
 def _identity(z):

@@ -316,3 +316,18 @@ def test_sinc_and_its_derivative_are_finite_at_zero():
     np.testing.assert_allclose(both.loss_and_gradients([0.5, 2.0], [], [])[1], numeric, rtol=1e-7)
     walk = sb.walkthrough(sb.backprop(expr), {"x": 0, "y": 2})  # numeric evaluation of the same derivation
     assert dict(walk.gradients) == {x: 0.0, y: 1.0}
+
+
+def test_piecewise_and_heaviside_in_expressions_generate_code():
+    x, y, t = sp.symbols("x y t")
+    expr = sp.Piecewise((x**2, x * t > 0), (x, True)) * y + sp.Heaviside(x - t) * x
+    module = sb.compile(sb.backprop(expr, wrt=[x, y]))  # t: an input
+    T = np.array([[1.5], [-2.0], [0.1]])
+    for theta in ([0.5, 2.0], [-0.5, 2.0]):
+        per_sample = [module.loss_and_gradients(theta, [float(v)], []) for v in T[:, 0]]
+        for v, (_, gradients) in zip(T[:, 0], per_sample):
+            numeric = central_differences(lambda th, v=v: module.loss(th.tolist(), [float(v)], []), theta)
+            np.testing.assert_allclose(gradients, numeric, rtol=1e-6, atol=1e-9)
+        J, g = module.loss_and_gradients(theta, T, np.empty((3, 0)))
+        assert J == pytest.approx(np.mean([j for j, _ in per_sample]), rel=1e-12)
+        np.testing.assert_allclose(g, np.mean([s for _, s in per_sample], axis=0), rtol=1e-12)
