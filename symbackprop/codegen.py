@@ -114,6 +114,11 @@ class _CodePrinter:
                            f"({self.cos}({u}) - {self._sinc(self._safe(u, small))})/{self._safe(u, small)}")
 
 
+def _at_zero(heaviside) -> sp.Expr:
+    """The value of a Heaviside step at its jump: 0 for ReLU's, ½ where SymPy chose it (max, min)."""
+    return heaviside.args[1] if len(heaviside.args) > 1 else sp.S.Half
+
+
 class FloatPrinter(_CodePrinter, PythonCodePrinter):
     """One sample, on Python floats with ``math``: no array overhead, no overflow."""
 
@@ -138,7 +143,8 @@ class FloatPrinter(_CodePrinter, PythonCodePrinter):
         return f"max({self._print(expr.args[0])}, 0.0)"
 
     def _print_Heaviside(self, expr):
-        return self._where(f"{self._print(expr.args[0])} > 0", "1.0", "0.0")
+        u, at_zero = self._print(expr.args[0]), _at_zero(expr)
+        return self._where(f"{u} > 0", "1.0", "0.0" if at_zero == 0 else self._where(f"{u} == 0", self._print(at_zero), "0.0"))
 
 
 class ArrayPrinter(_CodePrinter, NumPyPrinter):
@@ -194,7 +200,10 @@ class ArrayPrinter(_CodePrinter, NumPyPrinter):
         return f"np.maximum({self._print(expr.args[0])}, 0.0)"
 
     def _print_Heaviside(self, expr):
-        return f"({self._print(expr.args[0])} > 0)"  # a boolean array: multiplies as 0 and 1
+        at_zero = _at_zero(expr)
+        if at_zero == 0:
+            return f"({self._print(expr.args[0])} > 0)"  # a boolean array: multiplies as 0 and 1
+        return f"np.heaviside({self._print(expr.args[0])}, {self._print(at_zero)})"
 
     def _print_matmul(self, expr):
         if self.product_order:

@@ -331,3 +331,15 @@ def test_piecewise_and_heaviside_in_expressions_generate_code():
         J, g = module.loss_and_gradients(theta, T, np.empty((3, 0)))
         assert J == pytest.approx(np.mean([j for j, _ in per_sample]), rel=1e-12)
         np.testing.assert_allclose(g, np.mean([s for _, s in per_sample], axis=0), rtol=1e-12)
+
+
+def test_max_and_min_at_a_tie_share_the_gradient_as_the_walkthrough_does():
+    x, y = sp.symbols("x y")
+    d = sb.backprop(2 * sp.Max(x, y) + sp.Min(x, y) + sb.relu(x))
+    module = sb.compile(d)
+    walked = [v for _, v in sb.walkthrough(d, {"x": 0, "y": 0}).gradients]
+    sample = module.gradients([0.0, 0.0], [], [])
+    batch = module.gradients(np.zeros(2), np.empty((1, 0)), np.empty((1, 0)))
+    np.testing.assert_allclose(sample, walked, rtol=1e-15)
+    np.testing.assert_allclose(batch, walked, rtol=1e-15)
+    assert sum(sample) == pytest.approx(3.0)  # ∂(2 max + min)/∂x + ∂/∂y = 3 at a tie too; relu'(0) = 0
