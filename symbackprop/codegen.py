@@ -24,6 +24,7 @@ import re
 
 import sympy as sp
 from sympy.core.function import Application
+from sympy.printing.codeprinter import PrintMethodNotImplementedError
 from sympy.printing.numpy import NumPyPrinter
 from sympy.printing.precedence import PRECEDENCE
 from sympy.printing.pycode import PythonCodePrinter
@@ -498,9 +499,13 @@ def numpy_module(d: Derivation | MatrixDerivation) -> str:
     arrays = ArrayPrinter(dict(names), dict(definitions), dict(logsumexp))
     check_generable([step.expr for step in graph.steps] + [e for _, e in d.deltas] + [d.gradient(p) for p in d.wrt],
                     [floats, arrays])
-    sample = _sample(d, floats)
-    blocks = layer_blocks(d)
-    batch = _column_batch(d, arrays, inputs) if blocks is None else _layer_batch(d, arrays, blocks)
+    try:
+        sample = _sample(d, floats)
+        blocks = layer_blocks(d)
+        batch = _column_batch(d, arrays, inputs) if blocks is None else _layer_batch(d, arrays, blocks)
+    except PrintMethodNotImplementedError as error:  # what check_generable cannot foresee: not a function
+        what = str(error).split("\n", 1)[0].rsplit(": ", 1)[-1].strip("<>").removeprefix("class ").strip("'").rsplit(".", 1)[-1]
+        raise InputError(f"{what} cannot be written as NumPy code: code generation of {what} is not supported") from None
     return render(
         "numpy_module.py.j2",
         version=__version__,

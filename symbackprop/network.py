@@ -23,7 +23,7 @@ import sympy as sp
 from . import naming
 from .errors import InputError
 from .primitives import ACTIVATIONS, FUSED_DELTAS, LOSSES
-from .simplify import check_derivable, recognize_activations, undefined_part
+from .simplify import recognize_activations, undefined_part
 
 BIAS_MODES = ("per_neuron", "per_layer", None)
 
@@ -142,8 +142,9 @@ class Graph:
 
         Its free symbols become the parameters (sorted by name); hand-written sigmoids
         ``1/(1 + exp(-u))`` and softpluses ``log(1 + exp(u))`` are recognised as such. An
-        expression with no value (it contains 1/0, log(0), 0/0 or ∞) and a function without a
-        derivative rule (Mod, floor, an undefined ``f(x)``) are refused with an :class:`InputError`.
+        expression with no value (it contains 1/0, log(0), 0/0 or ∞) or an unevaluated operation
+        (Derivative, Integral, Sum) is refused with an :class:`InputError`; a function without a
+        derivative rule (Mod, floor, an undefined ``f(x)``) is refused when it must be differentiated.
 
         >>> x, y = sp.symbols("x y")
         >>> from symbackprop import sigmoid
@@ -164,7 +165,6 @@ class Graph:
         symbol_of: dict[sp.Expr, sp.Symbol] = {}
         steps: list[Step] = []
         for node in _postorder(expr):
-            check_derivable(node)
             symbol = output if node == expr else next(fresh)
             rebuilt = node.func(*[symbol_of.get(arg, arg) for arg in node.args])
             steps.append(Step(symbol, rebuilt))
@@ -181,12 +181,19 @@ def _as_expression(expr) -> sp.Expr:
         expr = sp.sympify(expr, strict=True)
     except (sp.SympifyError, TypeError):
         raise _ExpressionTypeError(f"cannot use {_short(expr)} ({type(expr).__name__}) as an expression") from None
-    if not isinstance(expr, sp.Expr) or isinstance(expr, sp.MatrixBase) or not expr.is_commutative:
+    if not isinstance(expr, sp.Expr) or isinstance(expr, (sp.MatrixBase, sp.Lambda)) or not expr.is_commutative:
         raise _ExpressionTypeError(f"expected a scalar SymPy expression, got {type(expr).__name__}: {_short(expr)}")
     undefined = undefined_part(expr)
     if undefined:
         raise InputError(f"the expression is undefined: it contains {undefined}")
+    for kind in _UNEVALUATED:
+        if expr.has(kind):
+            raise InputError(f"the expression contains an unevaluated {kind.__name__}: evaluate it first (.doit()) or write it out")
     return expr
+
+
+# Operations whose variables are bound inside them, or that stand for a computation not done yet.
+_UNEVALUATED = (sp.Derivative, sp.Subs, sp.Integral, sp.Sum, sp.Product, sp.Limit)
 
 
 def _short(value, limit: int = 80) -> str:

@@ -47,7 +47,7 @@ def local_partial(expr: sp.Expr, wrt: sp.Symbol, values: Mapping[sp.Expr, sp.Sym
     symbackprop.errors.InputError: cannot differentiate Mod(x, y) with respect to x: no derivative rule for Mod
     """
     terms = expr.args if isinstance(expr, sp.Add) else (expr,)  # sum rule: skip constant terms
-    return sp.Add(*[_real_derivative(term, wrt) for term in terms if wrt in term.free_symbols]).xreplace(values)
+    return sp.Add(*[_real_derivative(term, wrt, values) for term in terms if wrt in term.free_symbols]).xreplace(values)
 
 
 @cache
@@ -55,7 +55,7 @@ def _real(symbol: sp.Symbol) -> sp.Dummy:
     return sp.Dummy(symbol.name, real=True)
 
 
-def _real_derivative(term: sp.Expr, wrt: sp.Symbol) -> sp.Expr:
+def _real_derivative(term: sp.Expr, wrt: sp.Symbol, values: Mapping[sp.Expr, sp.Symbol]) -> sp.Expr:
     """d term / d wrt with the term's symbols taken as real, and the rules of :func:`local_partial`."""
     if all(factor.is_Atom for factor in sp.Mul.make_args(term)):  # w*a: the same for every kind of symbol
         return sp.diff(term, wrt)
@@ -63,44 +63,35 @@ def _real_derivative(term: sp.Expr, wrt: sp.Symbol) -> sp.Expr:
     back = {r: s for s, r in real.items()}
     result = sp.diff(term.xreplace(real).replace(sp.sinc, sinc), real.get(wrt, wrt))
     if result.has(sp.Derivative, sp.Subs):
-        raise InputError(_no_rule(term, wrt))
+        raise InputError(_no_rule(term, wrt, values))
     deltas = result.atoms(sp.DiracDelta)
     if deltas:
         result = result.xreplace(dict.fromkeys(deltas, sp.S.Zero))
     return result.replace(lambda e: type(e) is sinc, lambda e: sp.sinc(*e.args)).xreplace(back)
 
 
-def _no_rule(term: sp.Expr, wrt: sp.Symbol) -> str:
-    """Which function of ``term`` has no derivative rule, in one line."""
-    for node in sp.postorder_traversal(term):
-        if isinstance(node, sp.Function) and wrt in node.free_symbols:
-            t = _real(wrt)
-            if sp.diff(node.xreplace({wrt: t}), t).has(sp.Derivative, sp.Subs):
-                name = getattr(node.func, "__name__", str(node.func))
-                return f"cannot differentiate {node} with respect to {wrt}: no derivative rule for {name}"
-    return f"cannot differentiate {term} with respect to {wrt}: no derivative rule for it"
+def _no_rule(term: sp.Expr, wrt: sp.Symbol, values: Mapping[sp.Expr, sp.Symbol]) -> str:
+    """Which function of ``term`` has no derivative rule, in one line, written in the variables
+    (step symbols replaced by what they stand for, as far as ``values`` tells)."""
+    node = next((n for n in sp.postorder_traversal(term) if isinstance(n, sp.Function) and wrt in n.free_symbols
+                 and _no_derivative(n, wrt)), term)
+    meaning = {symbol: value for value, symbol in values.items()}
+    for _ in range(len(meaning)):  # each round writes out one more level of steps
+        written = node.xreplace(meaning)
+        if written == node:
+            break
+        node = written
+    variable = wrt
+    while variable in meaning:
+        variable = min(meaning[variable].free_symbols, key=lambda s: s.name)
+    name = getattr(node.func, "__name__", str(node.func)) if isinstance(node, sp.Function) else "it"
+    text = str(node) if len(str(node)) <= 80 else str(node)[:79] + "…"
+    return f"cannot differentiate {text} with respect to {variable}: no derivative rule for {name}"
 
 
-def check_derivable(node: sp.Basic) -> None:
-    """Refuse, by name, a function application ``node`` that has no derivative rule for one of
-    its arguments (nothing else is checked: call it on each node of an expression).
-
-    >>> x, y = sp.symbols("x y")
-    >>> check_derivable(sp.floor(y**2))
-    Traceback (most recent call last):
-    ...
-    symbackprop.errors.InputError: cannot differentiate floor(y**2) with respect to y: no derivative rule for floor
-    """
-    if not isinstance(node, sp.Function) or not all(isinstance(arg, sp.Expr) for arg in node.args):
-        return  # Piecewise and the like: local_partial checks them
-    for i, arg in enumerate(node.args):
-        if arg.free_symbols:
-            t = sp.Dummy("t", real=True)
-            alone = node.func(*node.args[:i], t, *node.args[i + 1:])
-            if sp.diff(alone.replace(sp.sinc, sinc), t).has(sp.Derivative, sp.Subs):
-                variable = min(arg.free_symbols, key=lambda s: s.name)
-                name = getattr(node.func, "__name__", str(node.func))
-                raise InputError(f"cannot differentiate {node} with respect to {variable}: no derivative rule for {name}")
+def _no_derivative(node: sp.Expr, wrt: sp.Symbol) -> bool:
+    t = _real(wrt)
+    return sp.diff(node.xreplace({wrt: t}).replace(sp.sinc, sinc), t).has(sp.Derivative, sp.Subs)
 
 
 # What has no real value: 1/0 and log(0) are complex infinity, 0/0 is nan; sqrt(-1) is imaginary.

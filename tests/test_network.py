@@ -124,8 +124,27 @@ def test_expressions_with_no_value_are_refused():
     (sp.Function("g")(sp.Symbol("x")) * sp.Symbol("y"), r"cannot differentiate g\(x\) with respect to x: no derivative rule for g"),
 ])
 def test_functions_without_a_derivative_rule_are_refused_by_name(expr, message):
+    graph = sb.Graph.from_expr(expr)
     with pytest.raises(InputError, match=message):
-        sb.Graph.from_expr(expr)
+        sb.backprop(graph)
+
+
+def test_functions_without_a_derivative_rule_are_kept_where_nothing_differentiates_them():
+    x, t = sp.symbols("x t")
+    d = sb.backprop(x * sp.floor(t) + x**2, wrt=[x])  # t: an input, never differentiated
+    assert d[x] == sp.floor(t) + 2 * x
+    module = sb.compile(d)
+    assert module.gradients([0.5], [2.7], []) == [3.0]
+
+
+def test_unevaluated_operations_are_refused():
+    x, t = sp.symbols("x t")
+    for expr, kind in [(sp.Integral(t**2, (t, 0, x)), "Integral"), (sp.Sum(t * x, (t, 1, 3)), "Sum"),
+                       (sp.Derivative(sp.sin(x), x) * t, "Derivative")]:
+        with pytest.raises(InputError, match=f"the expression contains an unevaluated {kind}: evaluate it first"):
+            sb.Graph.from_expr(expr)
+    with pytest.raises(InputError, match="expected a scalar SymPy expression"):
+        sb.Graph.from_expr(sp.Lambda(x, x))
 
 
 def test_expression_graph_shares_common_parts_and_keeps_constants_inline():
