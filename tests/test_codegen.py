@@ -343,3 +343,10 @@ def test_max_and_min_at_a_tie_share_the_gradient_as_the_walkthrough_does():
     np.testing.assert_allclose(sample, walked, rtol=1e-15)
     np.testing.assert_allclose(batch, walked, rtol=1e-15)
     assert sum(sample) == pytest.approx(3.0)  # ∂(2 max + min)/∂x + ∂/∂y = 3 at a tie too; relu'(0) = 0
+
+
+def test_anything_else_code_cannot_compute_is_an_input_error_in_one_line():
+    x, y = sp.symbols("x y")
+    for expr in (x * sp.fresnels(y), x * sp.LambertW(y), x * sp.besselj(1, y)):
+        with pytest.raises(InputError, match=r"^\w+ (has no NumPy|cannot be written as NumPy code)[^\n]*$"):
+            sb.numpy_module(sb.backprop(expr, wrt=[x]))
