@@ -134,6 +134,10 @@ class FloatPrinter(_CodePrinter, PythonCodePrinter):
     def _sinc(self, u):
         return f"math.sin({u})/({u})"
 
+    def _print_sinc(self, expr):
+        u = self._print(expr.args[0])
+        return self._where(f"{u} != 0", self._sinc(u), "1.0")
+
     def _softplus(self, z):
         return f"(max({z}, 0.0) + math.log1p(math.exp(-abs({z}))))"
 

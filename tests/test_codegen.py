@@ -191,7 +191,10 @@ def test_regeneration_is_byte_identical_across_processes():
 
 def test_generated_modules_pass_ruff(tmp_path):
     x, y = sp.symbols("x y")
-    sources = [sb.backprop(network(name)) for name in NETWORKS] + [sb.backprop(sb.sigmoid(x) * y + x, wrt=[y])]
+    t = sp.Symbol("t")
+    functions = parse_expr(" + ".join(FUNCTION_CASES.values())) + sp.Piecewise((x**2, x * t > 0), (x, True)) + sp.Heaviside(x - t) * x
+    sources = [sb.backprop(network(name)) for name in NETWORKS] + [sb.backprop(sb.sigmoid(x) * y + x, wrt=[y]),
+                                                                   sb.backprop(functions, wrt=[x, y])]
     for i, d in enumerate(sources):
         (tmp_path / f"module_{i}.py").write_text(sb.numpy_module(d), encoding="utf-8")
     ruff = shutil.which("ruff", path=os.path.dirname(sys.executable)) or shutil.which("ruff")  # a test dependency
