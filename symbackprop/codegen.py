@@ -7,6 +7,11 @@ a batch (an array of shape ``(batch, n_inputs)``) runs vectorised, layer by laye
 where the network has layers (:mod:`symbackprop.layers`), neuron by neuron otherwise; its loss is
 the mean over the batch and its gradients those of that mean.
 
+One sample uses ``math``, a batch ``numpy``; a function NumPy lacks but ``math`` has (erf, erfc,
+gamma, loggamma) runs elementwise through ``math`` on a batch. A function neither has (erfinv,
+digamma/polygamma: they need scipy.special) is refused with an :class:`~symbackprop.errors.InputError`
+before any code is written.
+
 >>> from symbackprop import backprop, mlp
 >>> source = numpy_module(backprop(mlp([2, 1])))
 >>> "def loss_and_gradients(params, inputs, targets):" in source and "import sympy" not in source
@@ -18,15 +23,18 @@ from __future__ import annotations
 import re
 
 import sympy as sp
+from sympy.core.function import Application
+from sympy.printing.codeprinter import PrintMethodNotImplementedError
 from sympy.printing.numpy import NumPyPrinter
 from sympy.printing.precedence import PRECEDENCE
 from sympy.printing.pycode import PythonCodePrinter
 
 from . import __version__, naming
 from .derive import Derivation
+from .errors import InputError
 from .layers import LayerBlocks, block, layer_blocks, softmax_columns
 from .matrix import BATCH, MatrixDerivation, MatrixTextPrinter, activation_value, loss_scale, loss_value, matmul, transpose
-from .primitives import sigmoid, softmax
+from .primitives import sigmoid, sinc_derivative, softmax
 from .progress import Progress
 from .templates_ import render
 from .text import plain, positive_first, printer_for
@@ -99,14 +107,36 @@ class _CodePrinter:
         z, slope = (self._print(a) for a in expr.args)
         return self._where(f"{z} > 0", z, f"{slope}*{z}")
 
+    def _print_sinc_derivative(self, expr):
+        """sinc'(u) = (cos u − sin(u)/u)/u, finite at 0 (its limit, 0) and accurate near it (its series)."""
+        u = self._print(expr.args[0])
+        small = repr(sinc_derivative.small)
+        return self._where(f"{self.abs}({u}) < {small}", f"({self._print(sinc_derivative.series(expr.args[0]))})",
+                           f"({self.cos}({u}) - {self._sinc(self._safe(u, small))})/{self._safe(u, small)}")
+
+
+def _at_zero(heaviside) -> sp.Expr:
+    """The value of a Heaviside step at its jump: 0 for ReLU's, ½ where SymPy chose it (max, min)."""
+    return heaviside.args[1] if len(heaviside.args) > 1 else sp.S.Half
+
 
 class FloatPrinter(_CodePrinter, PythonCodePrinter):
     """One sample, on Python floats with ``math``: no array overhead, no overflow."""
 
-    exp, log, log1p = "math.exp", "math.log", "math.log1p"
+    exp, log, log1p, cos, abs = "math.exp", "math.log", "math.log1p", "math.cos", "abs"
 
     def _where(self, condition, yes, no):
         return f"({yes} if {condition} else {no})"
+
+    def _safe(self, u, small):
+        return u  # the conditional expression computes only the branch it takes
+
+    def _sinc(self, u):
+        return f"math.sin({u})/({u})"
+
+    def _print_sinc(self, expr):
+        u = self._print(expr.args[0])
+        return self._where(f"{u} != 0", self._sinc(u), "1.0")
 
     def _softplus(self, z):
         return f"(max({z}, 0.0) + math.log1p(math.exp(-abs({z}))))"
@@ -118,7 +148,8 @@ class FloatPrinter(_CodePrinter, PythonCodePrinter):
         return f"max({self._print(expr.args[0])}, 0.0)"
 
     def _print_Heaviside(self, expr):
-        return self._where(f"{self._print(expr.args[0])} > 0", "1.0", "0.0")
+        u, at_zero = self._print(expr.args[0]), _at_zero(expr)
+        return self._where(f"{u} > 0", "1.0", "0.0" if at_zero == 0 else self._where(f"{u} == 0", self._print(at_zero), "0.0"))
 
 
 class ArrayPrinter(_CodePrinter, NumPyPrinter):
@@ -126,7 +157,7 @@ class ArrayPrinter(_CodePrinter, NumPyPrinter):
     ``product_order`` set to a variable of the generated code, matrix products are written
     ``np.matmul(a, b, order=<variable>)``: the memory order of their result is chosen at run time."""
 
-    exp, log, log1p = "np.exp", "np.log", "np.log1p"
+    exp, log, log1p, cos, abs = "np.exp", "np.log", "np.log1p", "np.cos", "np.abs"
     product_order: str | None = None
     per_sample: set | None = None  # where known: the symbols holding one value per sample (arrays)
 
@@ -135,6 +166,31 @@ class ArrayPrinter(_CodePrinter, NumPyPrinter):
 
     def _where(self, condition, yes, no):
         return f"np.where({condition}, {yes}, {no})"
+
+    def _safe(self, u, small):
+        return f"np.where(np.abs({u}) < {small}, 1.0, {u})"  # np.where computes both branches: no 0/0 in either
+
+    def _sinc(self, u):
+        return f"np.sinc({u}/np.pi)"
+
+    def _print_math_function(self, expr):
+        """A function NumPy lacks but math has, applied elementwise."""
+        known = self.known_functions[type(expr).__name__]
+        return f"np.vectorize({known}, otypes=[float])({', '.join(self._print(a) for a in expr.args)})"
+
+    _print_erf = _print_erfc = _print_gamma = _print_loggamma = _print_math_function
+
+    def _print_Max(self, expr):
+        return self._reduce("np.maximum", expr.args)
+
+    def _print_Min(self, expr):
+        return self._reduce("np.minimum", expr.args)
+
+    def _reduce(self, function, args):
+        printed = self._print(args[-1])
+        for arg in reversed(args[:-1]):
+            printed = f"{function}({self._print(arg)}, {printed})"
+        return printed
 
     def _softplus(self, z):
         return f"(np.maximum({z}, 0.0) + np.log1p(np.exp(-np.abs({z}))))"
@@ -149,7 +205,10 @@ class ArrayPrinter(_CodePrinter, NumPyPrinter):
         return f"np.maximum({self._print(expr.args[0])}, 0.0)"
 
     def _print_Heaviside(self, expr):
-        return f"({self._print(expr.args[0])} > 0)"  # a boolean array: multiplies as 0 and 1
+        at_zero = _at_zero(expr)
+        if at_zero == 0:
+            return f"({self._print(expr.args[0])} > 0)"  # a boolean array: multiplies as 0 and 1
+        return f"np.heaviside({self._print(expr.args[0])}, {self._print(at_zero)})"
 
     def _print_matmul(self, expr):
         if self.product_order:
@@ -164,6 +223,51 @@ class ArrayPrinter(_CodePrinter, NumPyPrinter):
 
     def _print_colsum(self, expr):
         return "%s.sum(axis=0, keepdims=True)" % self.parenthesize(expr.args[0], 1000, strict=True)
+
+
+# Functions that neither NumPy nor math computes → what their code would need.
+_NEEDS = {"erfinv": "scipy.special", "erfcinv": "scipy.special", "erf2inv": "scipy.special", "polygamma": "scipy.special",
+          "digamma": "scipy.special", "trigamma": "scipy.special", "besselj": "scipy.special", "zeta": "scipy.special"}
+_GENERIC = (sp.Function, Application, sp.Expr, sp.Basic)
+
+
+def _prints(printer, expr) -> bool:
+    """Whether ``printer`` has its own rule for ``expr``'s function (not the generic fallback), or
+    writes it through a rewrite into functions it has rules for (sinc as sin(u)/u, sec as 1/cos)."""
+    for kind in type(expr).__mro__:
+        if kind in _GENERIC or kind.__name__ == "DefinedFunction":
+            break
+        if hasattr(printer, "_print_" + kind.__name__) or kind.__name__ in printer.known_functions:
+            return True
+    rule = printer._rewriteable_functions.get(type(expr).__name__)
+    if rule is None:
+        return False
+    rewritten = expr.rewrite(rule[0])
+    return rewritten != expr and all(_prints(printer, node) for node in rewritten.atoms(Application))
+
+
+def check_generable(exprs, printers) -> None:
+    """Refuse, in one line, a function of ``exprs`` that one of ``printers`` cannot write as code.
+
+    >>> x = sp.Symbol("x")
+    >>> check_generable([sp.erfinv(x) * x], [FloatPrinter({}, {}, {})])
+    Traceback (most recent call last):
+    ...
+    symbackprop.errors.InputError: erfinv has no NumPy function: code generation of erfinv needs scipy.special, not supported
+    """
+    seen: set = set()
+    for expr in exprs:
+        for node in expr.atoms(Application):
+            kind = type(node)
+            if kind in seen:
+                continue
+            seen.add(kind)
+            if not all(_prints(printer, node) for printer in printers):
+                name = getattr(node.func, "__name__", str(node.func))
+                name = "digamma" if name == "polygamma" and node.args[0] == 0 else name
+                if name in _NEEDS:
+                    raise InputError(f"{name} has no NumPy function: code generation of {name} needs {_NEEDS[name]}, not supported")
+                raise InputError(f"{name} has no NumPy or math function: code generation of {name} is not supported")
 
 
 def _comment(symbol, expr, text=plain) -> str:
@@ -200,19 +304,28 @@ def _batch_sum(printer: ArrayPrinter, expr: sp.Expr, per_sample: set, lines: lis
 
 
 def _forward_lines(graph, printer: _CodePrinter, helper: str) -> list[tuple[str, str]]:
-    """One line per step but the loss; a softmax layer first gets its log-sum-exp."""
+    """One line per step but the loss; a step with a softmax (the loss included) first gets the
+    log-sum-exp of its logits, once for each set of logits."""
     lines = []
     seen: set = set()
     text = printer_for(graph).doprint
     with Progress("code for the forward pass", total=len(graph.steps)) as bar:
-        for step in graph.steps[:-1]:
-            if isinstance(step.expr, softmax) and step.expr.logits not in seen:
-                seen.add(step.expr.logits)
-                args = ", ".join(printer.code(z) for z in step.expr.logits)
-                lines.append(("log-sum-exp of the softmax logits", f"{printer.logsumexp[step.expr.logits]} = {helper}({args})"))
-            lines.append((_comment(step.symbol, step.expr, text), f"{printer.names[step.symbol]} = {printer.code(step.expr)}"))
+        for step in graph.steps:
+            for logits in _softmax_logits(step.expr):
+                if logits not in seen:
+                    seen.add(logits)
+                    args = ", ".join(printer.code(z) for z in logits)
+                    lines.append(("log-sum-exp of the softmax logits", f"{printer.logsumexp[logits]} = {helper}({args})"))
+            if step is not graph.steps[-1]:
+                lines.append((_comment(step.symbol, step.expr, text), f"{printer.names[step.symbol]} = {printer.code(step.expr)}"))
             bar.advance()
     return lines
+
+
+def _softmax_logits(expr) -> list[tuple]:
+    """The logits of each softmax in ``expr``, in a stable order."""
+    found = expr.atoms(softmax) if not isinstance(expr, softmax) else {expr}
+    return sorted({f.logits for f in found}, key=sp.default_sort_key)
 
 
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -267,7 +380,14 @@ def _column_batch(d: Derivation, printer: ArrayPrinter, inputs) -> dict:
     loss: list = []
     mean = _batch_sum(printer, graph.steps[-1].expr, per_sample, loss, text=text)
     loss.append((_comment(graph.output, graph.steps[-1].expr, text), f"J = ({mean})*inv_n"))
-    backward = [(_comment(s, e, text), f"{names[s]} = {printer.code(e)}") for s, e in d.deltas]
+    backward = []
+    output = graph.output
+    if any(output in e.free_symbols for _, e in d.deltas) or any(output in d.gradient(p).free_symbols for p in d.wrt):
+        # A derivative written with the output itself (exp' = exp) needs its value per sample, not the mean J.
+        names[output] = naming.fresh_one(f"{output.name}_sample", set(names.values())).name
+        backward.append((_comment(output, graph.steps[-1].expr, text) + ", per sample",
+                         f"{names[output]} = {printer.code(graph.steps[-1].expr)}"))
+    backward += [(_comment(s, e, text), f"{names[s]} = {printer.code(e)}") for s, e in d.deltas]
     gradients = [(f"Σ over the batch of ∂J/∂{text(p)} = {text(d.gradient(p))}",
                   f"{names[naming.gradient_symbol(p)]} = {_batch_sum(printer, d.gradient(p), per_sample, [], text=text)}") for p in d.wrt]
     return dict(
@@ -381,13 +501,22 @@ def numpy_module(d: Derivation | MatrixDerivation) -> str:
     definitions = {step.symbol: step.expr for step in graph.steps}
     logsumexp = {}
     for step in graph.steps:
-        if isinstance(step.expr, softmax) and step.expr.logits not in logsumexp:
-            logsumexp[step.expr.logits] = naming.fresh_one("lse_" + names[step.expr.logits[0]], set(names.values())).name
+        for logits in _softmax_logits(step.expr):
+            if logits not in logsumexp:
+                taken = set(names.values()) | set(logsumexp.values())
+                logsumexp[logits] = naming.fresh_one("lse_" + names.get(logits[0], "z"), taken).name
 
-    sample = _sample(d, FloatPrinter(dict(names), definitions, dict(logsumexp)))
+    floats = FloatPrinter(dict(names), definitions, dict(logsumexp))
     arrays = ArrayPrinter(dict(names), dict(definitions), dict(logsumexp))
-    blocks = layer_blocks(d)
-    batch = _column_batch(d, arrays, inputs) if blocks is None else _layer_batch(d, arrays, blocks)
+    check_generable([step.expr for step in graph.steps] + [e for _, e in d.deltas] + [d.gradient(p) for p in d.wrt],
+                    [floats, arrays])
+    try:
+        sample = _sample(d, floats)
+        blocks = layer_blocks(d)
+        batch = _column_batch(d, arrays, inputs) if blocks is None else _layer_batch(d, arrays, blocks)
+    except PrintMethodNotImplementedError as error:  # what check_generable cannot foresee: not a function
+        what = str(error).split("\n", 1)[0].rsplit(": ", 1)[-1].strip("<>").removeprefix("class ").strip("'").rsplit(".", 1)[-1]
+        raise InputError(f"{what} cannot be written as NumPy code: code generation of {what} is not supported") from None
     return render(
         "numpy_module.py.j2",
         version=__version__,
@@ -403,7 +532,7 @@ def numpy_module(d: Derivation | MatrixDerivation) -> str:
         fast_check=" or type(inputs[0]) is not float" if inputs else "",
         sample=sample,
         batch=batch,
-        uses_math="math." in str(sample),
+        uses_math="math." in str(sample) + str(batch),
     )
 
 

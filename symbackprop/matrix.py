@@ -40,7 +40,7 @@ import sympy as sp
 from sympy.printing.precedence import PRECEDENCE
 
 from .errors import InputError
-from .network import BIAS_MODES, _check_activations, _check_layers
+from .network import BIAS_MODES, _check_activations, _check_layers, _check_loss
 from .primitives import ACTIVATIONS, FUSED_DELTAS, LOSSES
 from .simplify import local_partial
 from .text import TextPrinter
@@ -151,13 +151,13 @@ class MatrixGraph:
         for step in self.steps:
             used = {a for a in step.args if isinstance(a, sp.Symbol)}
             if used - known:
-                raise ValueError(f"step {step.symbol} uses {', '.join(map(str, used - known))}, defined neither as a variable nor earlier")
+                raise InputError(f"step {step.symbol} uses {', '.join(map(str, used - known))}, defined neither as a variable nor earlier")
             known.add(step.symbol)
         for step in self.steps:
             if step.op == "affine":
                 W, A, b = step.args
                 if self.shapes[W][1] != self.shapes[A][0] or (b is not None and self.shapes[b][0] != self.shapes[W][0]):
-                    raise ValueError(f"the shapes of {W} {self.shapes[W]}, {A} {self.shapes[A]}"
+                    raise InputError(f"the shapes of {W} {self.shapes[W]}, {A} {self.shapes[A]}"
                                      f"{'' if b is None else f' and {b} {self.shapes[b]}'} do not fit Z = W A + b")
 
     @property
@@ -184,9 +184,8 @@ def matrix_mlp(layers: Sequence[int], activation="sigmoid", loss: str = "half_ss
     """
     sizes = _check_layers(layers)
     activations = _check_activations(activation, len(sizes) - 1)
-    if loss not in LOSSES:
-        raise InputError(f"unknown loss {loss!r}; known losses: {', '.join(LOSSES)}")
-    if bias not in BIAS_MODES or bias == "per_layer":
+    _check_loss(loss, activations[-1])
+    if not isinstance(bias, (str, type(None))) or bias not in BIAS_MODES or bias == "per_layer":
         raise InputError("the matrix form takes bias='per_neuron' (a vector b_l per layer) or None")
     dims = [sp.Symbol(f"n_{l}", positive=True, integer=True) if symbolic_sizes else sp.Integer(n) for l, n in enumerate(sizes)]
     X, Y = sp.Symbol("X"), sp.Symbol("Y")

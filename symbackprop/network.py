@@ -23,9 +23,19 @@ import sympy as sp
 from . import naming
 from .errors import InputError
 from .primitives import ACTIVATIONS, FUSED_DELTAS, LOSSES
-from .simplify import recognize_activations
+from .simplify import recognize_activations, undefined_part
 
 BIAS_MODES = ("per_neuron", "per_layer", None)
+
+# Losses that take logarithms of the outputs → the output activations that keep them in range.
+PROBABILITY_LOSSES = {
+    "bce": ("outputs in (0, 1)", ("sigmoid", "softmax")),
+    "cross_entropy": ("positive outputs (probabilities)", ("softmax", "sigmoid")),
+}
+
+
+class _ExpressionTypeError(InputError, TypeError):
+    """Something that is not a scalar SymPy expression where one is needed (also a TypeError)."""
 
 
 @dataclass(frozen=True)
@@ -63,19 +73,19 @@ class Graph:
     def __post_init__(self):
         object.__setattr__(self, "fused", MappingProxyType(dict(self.fused)))
         if not self.steps:
-            raise ValueError("a graph needs at least one step")
+            raise InputError("a graph needs at least one step")
         known = set(self.variables)
         for step in self.steps:
             if step.symbol in known:
-                raise ValueError(f"step {step.symbol} reuses the name of a variable or an earlier step")
+                raise InputError(f"step {step.symbol} reuses the name of a variable or an earlier step")
             unknown = step.expr.free_symbols - known
             if unknown:
                 names = ", ".join(sorted(map(str, unknown)))
-                raise ValueError(f"step {step.symbol} = {step.expr} uses {names}, defined neither as a variable nor earlier")
+                raise InputError(f"step {step.symbol} = {_short(step.expr)} uses {names}, defined neither as a variable nor earlier")
             known.add(step.symbol)
         missing = set(self.fused) - {s.symbol for s in self.steps}
         if missing:
-            raise ValueError(f"fused deltas name steps that do not exist: {sorted(map(str, missing))}")
+            raise InputError(f"fused deltas name steps that do not exist: {sorted(map(str, missing))}")
 
     def __repr__(self) -> str:
         return f"<Graph of {self.description or self.output}: {len(self.steps)} steps>"
@@ -131,7 +141,10 @@ class Graph:
         """Break any SymPy expression into one step per operation (its DAG, shared parts once).
 
         Its free symbols become the parameters (sorted by name); hand-written sigmoids
-        ``1/(1 + exp(-u))`` and softpluses ``log(1 + exp(u))`` are recognised as such.
+        ``1/(1 + exp(-u))`` and softpluses ``log(1 + exp(u))`` are recognised as such. An
+        expression with no value (it contains 1/0, log(0), 0/0 or ∞) or an unevaluated operation
+        (Derivative, Integral, Sum) is refused with an :class:`InputError`; a function without a
+        derivative rule (Mod, floor, an undefined ``f(x)``) is refused when it must be differentiated.
 
         >>> x, y = sp.symbols("x y")
         >>> from symbackprop import sigmoid
@@ -143,7 +156,7 @@ class Graph:
         expr = recognize_activations(expr)
         variables = tuple(sorted(expr.free_symbols, key=lambda s: s.name))
         if not variables:
-            raise InputError(f"the expression {expr} has no symbols to differentiate with respect to")
+            raise InputError(f"the expression {_short(expr)} has no symbols to differentiate with respect to")
         taken = {s.name for s in variables}
         output = naming.fresh_one(name, taken)
         taken.add(output.name)
@@ -163,14 +176,30 @@ class Graph:
 
 def _as_expression(expr) -> sp.Expr:
     if isinstance(expr, str):
-        raise TypeError(f"pass a SymPy expression, not the string {expr!r}: build it from sympy.symbols(...)")
+        raise _ExpressionTypeError(f"pass a SymPy expression, not the string {_short(expr)!r}: build it from sympy.symbols(...)")
     try:
         expr = sp.sympify(expr, strict=True)
-    except (sp.SympifyError, TypeError) as error:
-        raise TypeError(f"cannot use {expr!r} as an expression: {error}") from None
-    if not isinstance(expr, sp.Expr) or isinstance(expr, sp.MatrixBase) or not expr.is_commutative:
-        raise TypeError(f"expected a scalar SymPy expression, got {type(expr).__name__}: {expr}")
+    except (sp.SympifyError, TypeError):
+        raise _ExpressionTypeError(f"cannot use {_short(expr)} ({type(expr).__name__}) as an expression") from None
+    if not isinstance(expr, sp.Expr) or isinstance(expr, (sp.MatrixBase, sp.Lambda)) or not expr.is_commutative:
+        raise _ExpressionTypeError(f"expected a scalar SymPy expression, got {type(expr).__name__}: {_short(expr)}")
+    undefined = undefined_part(expr)
+    if undefined:
+        raise InputError(f"the expression is undefined: it contains {undefined}")
+    for kind in _UNEVALUATED:
+        if expr.has(kind):
+            raise InputError(f"the expression contains an unevaluated {kind.__name__}: evaluate it first (.doit()) or write it out")
     return expr
+
+
+# Operations whose variables are bound inside them, or that stand for a computation not done yet.
+_UNEVALUATED = (sp.Derivative, sp.Subs, sp.Integral, sp.Sum, sp.Product, sp.Limit)
+
+
+def _short(value, limit: int = 80) -> str:
+    """``value`` as text of at most ``limit`` characters, for one-line messages."""
+    text = str(value)
+    return text if len(text) <= limit else text[:limit - 1] + "…"
 
 
 def _postorder(expr: sp.Expr):
@@ -199,6 +228,8 @@ def mlp(layers: Sequence[int], activation="sigmoid", loss: str = "half_sse", bia
     shared by a layer's neurons) or ``None``. Neurons are numbered across the network; weights
     layer by layer, target neuron first, then source neuron; ``params`` lists weights, then biases.
     Cross-entropy after a softmax takes the targets to be a probability vector (Σ y = 1).
+    ``bce`` and ``cross_entropy`` take logarithms of the outputs, so they need a sigmoid or a
+    softmax on the output layer (:data:`PROBABILITY_LOSSES`); other output activations are refused.
     ``form="matrix"`` gives the same network with matrices ``W_l``, ``b_l``, ``X``, ``Y``
     (:func:`symbackprop.matrix.matrix_mlp`), whose derivation serves every width.
 
@@ -213,13 +244,12 @@ def mlp(layers: Sequence[int], activation="sigmoid", loss: str = "half_sse", bia
 
         return matrix_mlp(layers, activation, loss, bias)
     if form != "scalar":
-        raise InputError(f"unknown form {form!r}; use 'scalar' (one symbol per weight) or 'matrix'")
+        raise InputError(f"unknown form {_short(form)!r}; use 'scalar' (one symbol per weight) or 'matrix'")
     layers = _check_layers(layers)
     activations = _check_activations(activation, len(layers) - 1)
-    if loss not in LOSSES:
-        raise InputError(f"unknown loss {loss!r}; known losses: {', '.join(LOSSES)}")
-    if bias not in BIAS_MODES:
-        raise InputError(f"unknown bias mode {bias!r}; use one of: {', '.join(map(repr, BIAS_MODES))}")
+    _check_loss(loss, activations[-1])
+    if not isinstance(bias, (str, type(None))) or bias not in BIAS_MODES:
+        raise InputError(f"unknown bias mode {_short(bias)!r}; use one of: {', '.join(map(repr, BIAS_MODES))}")
 
     inputs = tuple(naming.input_(i) for i in range(1, layers[0] + 1))
     targets = tuple(naming.target(i) for i in range(1, layers[-1] + 1))
@@ -258,12 +288,12 @@ def mlp(layers: Sequence[int], activation="sigmoid", loss: str = "half_sse", bia
 
 def _check_layers(layers) -> tuple[int, ...]:
     if isinstance(layers, (str, bytes)) or not isinstance(layers, Sequence):
-        raise TypeError(f"layers must be a list of layer sizes like [2, 2, 1], got {layers!r}")
+        raise InputError(f"layers must be a list of layer sizes like [2, 2, 1], got {_short(repr(layers))}")
     if len(layers) < 2:
-        raise InputError(f"layers needs at least an input and an output size, got {list(layers)}")
+        raise InputError(f"layers needs at least an input and an output size, got {_short(list(layers))}")
     for size in layers:
         if isinstance(size, bool) or not isinstance(size, numbers.Integral) or size < 1:
-            raise InputError(f"layer sizes must be positive integers, got {list(layers)}")
+            raise InputError(f"layer sizes must be positive integers, got {_short(list(layers))}")
     return tuple(int(size) for size in layers)
 
 
@@ -273,10 +303,26 @@ def _check_activations(activation, count: int) -> tuple[str, ...]:
     elif isinstance(activation, Sequence):
         names = tuple(activation)
     else:
-        raise TypeError(f"activation must be a name or a list of names, got {activation!r}")
+        raise InputError(f"activation must be a name or a list of names, got {_short(repr(activation))}")
     if len(names) != count:
         raise InputError(f"got {len(names)} activations for {count} non-input layers; give one name or one per layer")
     for name in names:
-        if name not in ACTIVATIONS:
-            raise InputError(f"unknown activation {name!r}; known activations: {', '.join(ACTIVATIONS)}")
+        if not isinstance(name, str) or name not in ACTIVATIONS:
+            raise InputError(f"unknown activation {_short(repr(name))}; known activations: {', '.join(ACTIVATIONS)}")
     return names
+
+
+def _check_loss(loss, output_activation: str) -> None:
+    """The loss is known, and the output activation gives it values it is defined on.
+
+    >>> _check_loss("bce", "identity")
+    Traceback (most recent call last):
+    ...
+    symbackprop.errors.InputError: loss bce needs outputs in (0, 1): use sigmoid or softmax on the output layer, not identity
+    """
+    if not isinstance(loss, str) or loss not in LOSSES:
+        raise InputError(f"unknown loss {_short(repr(loss))}; known losses: {', '.join(LOSSES)}")
+    if loss in PROBABILITY_LOSSES:
+        needs, fits = PROBABILITY_LOSSES[loss]
+        if output_activation not in fits:
+            raise InputError(f"loss {loss} needs {needs}: use {' or '.join(fits)} on the output layer, not {output_activation}")

@@ -3,10 +3,17 @@
 Allowed: numbers, names of symbols, ``+ - * / **`` (``^`` also means power), parentheses, and
 calls of known functions with positional arguments. Everything else (attributes, subscripts,
 lambdas, comprehensions, keywords, strings, dunder names, unknown functions) is refused with a
-:class:`ParseError` that names it. No code in the text ever runs.
+:class:`ParseError` that names it, and so is a formula with no value (1/0, log(0), 0/0). No
+code in the text ever runs.
+
+The functions (:data:`FUNCTIONS`) are those the library can both differentiate and turn into
+NumPy code; the constants are ``pi`` (π) and ``e`` (``E``), Euler's number, unless the caller
+declares the name a variable.
 
 >>> parse_expr("σ(z)*(1 - sigmoid(z)) + 2^x")
 2**x + (1 - sigmoid(z))*sigmoid(z)
+>>> parse_expr("e^x"), parse_expr("e^x", variables=["e"])
+(exp(x), e**x)
 >>> parse_expr("x.__class__")
 Traceback (most recent call last):
 ...
@@ -17,19 +24,25 @@ from __future__ import annotations
 
 import ast
 import math
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 
 import sympy as sp
 
 from .errors import InputError
 from .primitives import leaky_relu, relu, sigmoid, softplus
+from .simplify import undefined_part
 
+# Every function here differentiates and generates NumPy code. (gamma, loggamma and erfinv are
+# not offered: their derivatives or values need scipy.special.)
 FUNCTIONS = {
-    "exp": sp.exp, "log": sp.log, "ln": sp.log, "sqrt": sp.sqrt, "abs": sp.Abs,
-    "sin": sp.sin, "cos": sp.cos, "tan": sp.tan, "sinh": sp.sinh, "cosh": sp.cosh, "tanh": sp.tanh,
+    "exp": sp.exp, "log": sp.log, "ln": sp.log, "sqrt": sp.sqrt, "abs": sp.Abs, "sign": sp.sign,
+    "sin": sp.sin, "cos": sp.cos, "tan": sp.tan, "asin": sp.asin, "acos": sp.acos, "atan": sp.atan,
+    "arcsin": sp.asin, "arccos": sp.acos, "arctan": sp.atan, "atan2": sp.atan2,
+    "sinh": sp.sinh, "cosh": sp.cosh, "tanh": sp.tanh, "asinh": sp.asinh, "acosh": sp.acosh, "atanh": sp.atanh,
+    "erf": sp.erf, "erfc": sp.erfc, "sinc": sp.sinc, "max": sp.Max, "min": sp.Min,
     "sigmoid": sigmoid, "σ": sigmoid, "relu": relu, "leaky_relu": leaky_relu, "softplus": softplus,
 }
-CONSTANTS = {"pi": sp.pi, "π": sp.pi, "E": sp.E}
+CONSTANTS = {"pi": sp.pi, "π": sp.pi, "E": sp.E, "e": sp.E}
 MAX_LENGTH = 2000  # characters of formula
 MAX_POWER_DIGITS = 1000  # a number raised to a number with a larger result is refused, not computed
 MAX_DIGITS = 50  # digits of one number
@@ -43,14 +56,27 @@ _OPERATORS = {ast.Add: sp.Add, ast.Sub: lambda a, b: a - b, ast.Mult: sp.Mul, as
               ast.Pow: "power"}
 
 
-def parse_expr(text: str, symbols: Mapping[str, sp.Symbol] | None = None) -> sp.Expr:
-    """Read ``text`` as a SymPy expression. Names become ``symbols[name]`` when given there, a
-    known constant, or a new plain symbol when ``symbols`` is None; with ``symbols`` given, any
-    other name is an error that lists the known ones."""
+def parse_expr(text: str, symbols: Mapping[str, sp.Symbol] | None = None, variables: Iterable[str] = ()) -> sp.Expr:
+    """Read ``text`` as a SymPy expression.
+
+    A name becomes ``symbols[name]`` when ``symbols`` is given and holds it, else a known
+    constant (``pi``, ``e`` and ``E`` for Euler's number), else a new plain symbol when ``symbols``
+    is None; with ``symbols`` given, any other name is an error that lists the known ones.
+    ``variables`` names symbols that are never read as constants (``variables=["e"]`` makes ``e``
+    a variable); a ``symbols`` mapping that holds a name does the same for it.
+
+    >>> parse_expr("x*e"), parse_expr("x*e", variables=["e"]), parse_expr("x*e", {"x": sp.Symbol("x"), "e": sp.Symbol("e")})
+    (E*x, e*x, e*x)
+    >>> parse_expr("log(0)*x")
+    Traceback (most recent call last):
+    ...
+    symbackprop.parse.ParseError: the formula is undefined: it contains 1/0 or log(0) (complex infinity)
+    """
     if not isinstance(text, str):
         raise ParseError(f"a formula must be text, got {type(text).__name__}")
     if len(text) > MAX_LENGTH:
         raise ParseError(f"the formula is {len(text)} characters long; at most {MAX_LENGTH} are read")
+    variables = {variables} if isinstance(variables, str) else set(variables)
     try:
         # ^ means power, with the precedence of ** (as a BitXor node it would bind looser than +).
         tree = ast.parse(text.strip().replace("^", "**"), mode="eval")
@@ -59,14 +85,19 @@ def parse_expr(text: str, symbols: Mapping[str, sp.Symbol] | None = None) -> sp.
     except (ValueError, MemoryError, RecursionError):
         raise ParseError(f"cannot read {text!r}") from None
     try:
-        return _Reader(symbols).read(tree.body)
+        expr = _Reader(symbols, variables).read(tree.body)
     except RecursionError:
         raise ParseError("the formula is nested too deeply") from None
+    undefined = undefined_part(expr)
+    if undefined:
+        raise ParseError(f"the formula is undefined: it contains {undefined}")
+    return expr
 
 
 class _Reader:
-    def __init__(self, symbols):
+    def __init__(self, symbols, variables):
         self.symbols = symbols
+        self.variables = variables
 
     def read(self, node) -> sp.Expr:
         method = getattr(self, "_" + type(node).__name__, None)
@@ -91,10 +122,12 @@ class _Reader:
         if self.symbols is not None:
             if name in self.symbols:
                 return self.symbols[name]
-            if name in CONSTANTS:
+            if name in CONSTANTS and name not in self.variables:
                 return CONSTANTS[name]
             raise ParseError(f"unknown symbol {name!r}; the symbols here are: {', '.join(self.symbols)}")
-        return CONSTANTS.get(name) or sp.Symbol(name)
+        if name in CONSTANTS and name not in self.variables:
+            return CONSTANTS[name]
+        return sp.Symbol(name)
 
     def _UnaryOp(self, node):
         operand = self.read(node.operand)
@@ -123,9 +156,11 @@ class _Reader:
             raise ParseError(f"unknown function {name!r}; known functions: {', '.join(FUNCTIONS)}")
         if node.keywords or any(isinstance(a, ast.Starred) for a in node.args):
             raise ParseError(f"{name}() takes plain arguments only")
+        if not node.args:
+            raise ParseError(f"{name}() needs an argument, as in {name}(x)")
         try:
             return FUNCTIONS[name](*[self.read(a) for a in node.args])
-        except TypeError:
+        except (TypeError, ValueError):
             raise ParseError(f"{name}() was given {len(node.args)} arguments") from None
 
 

@@ -27,6 +27,8 @@ __all__ = [
     "leaky_relu",
     "relu",
     "sigmoid",
+    "sinc",
+    "sinc_derivative",
     "softmax",
     "softplus",
     "tanh",
@@ -336,6 +338,73 @@ class cross_entropy(_Primitive):
             lse = "%s.reduce(%s(%s))" % (np("numpy.logaddexp"), np("numpy.broadcast_arrays"), ", ".join(zs))
             return "(-(%s)*(%s - %s))" % (printer._print(y), zs[p.index - 1], lse)
         return "(-(%s)*%s(%s))" % (printer._print(y), np("numpy.log"), printer._print(p))
+
+
+class sinc(sp.sinc):
+    r"""SymPy's sinc(u) = sin(u)/u (1 at u = 0), with a derivative that is finite at 0 too:
+    sinc'(u) = (cos u − sinc u)/u, 0 at u = 0 (SymPy's own cos(u)/u − sin(u)/u² is nan there).
+
+    :func:`symbackprop.simplify.local_partial` differentiates ``sympy.sinc`` through this class.
+
+    >>> import sympy as sp
+    >>> sp.diff(sinc(sp.Symbol("u")), "u")
+    sinc'(u)
+    """
+
+    def fdiff(self, argindex=1):
+        if argindex != 1:
+            raise ArgumentIndexError(self, argindex)
+        return sinc_derivative(self.args[0])
+
+
+class sinc_derivative(_Primitive):
+    r"""sinc'(u) = (cos u − sin(u)/u)/u, continued by its limit 0 at u = 0 (a removable
+    singularity); for |u| < 0.1 its Taylor series (:meth:`series`) avoids the cancellation of the two terms.
+
+    >>> import sympy as sp
+    >>> sinc_derivative(0), sinc_derivative(sp.Float(1e-9))
+    (0, -3.33333333333333e-10)
+    """
+
+    nargs = 1
+    latex_name = r"\operatorname{sinc}'"
+    small = 0.1  # below this |u| the series is used: its first omitted term is below 1e-14 of the sum
+
+    @staticmethod
+    def series(u):
+        """−u/3 + u³/30 − u⁵/840 + u⁷/45360, in Horner form: sinc'(u) for small u."""
+        return u * (-sp.Rational(1, 3) + u**2 * (sp.Rational(1, 30) + u**2 * (-sp.Rational(1, 840) + u**2 / 45360)))
+
+    @classmethod
+    def eval(cls, u):
+        if u.is_zero:
+            return sp.S.Zero
+        if isinstance(u, sp.Float) and abs(u) < cls.small:
+            return cls.series(u)
+        return cls._float_value(u)
+
+    def fdiff(self, argindex=1):
+        if argindex != 1:
+            raise ArgumentIndexError(self, argindex)
+        u = self.args[0]
+        return -sp.sinc(u) - 2 * self / u
+
+    @staticmethod
+    def _eval_rewrite_as_exp(u, **kwargs):
+        return (sp.cos(u) - sp.sin(u) / u) / u
+
+    def _eval_evalf(self, prec):
+        return sp.S.Zero if self.args[0].is_zero else super()._eval_evalf(prec)
+
+    def _sympystr(self, printer):
+        return f"sinc'({printer._print(self.args[0])})"
+
+    def _numpycode(self, printer):
+        np = printer._module_format
+        u = printer._print(self.args[0])
+        where, small = np("numpy.where"), f"{np('numpy.abs')}({u}) < {self.small!r}"
+        safe = f"{where}({small}, 1.0, {u})"  # both branches are computed: no 0/0 in either
+        return f"{where}({small}, {printer._print(self.series(self.args[0]))}, ({np('numpy.cos')}({safe}) - {np('numpy.sinc')}({safe}/{np('numpy.pi')}))/{safe})"
 
 
 def _identity(z):

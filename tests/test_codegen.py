@@ -15,7 +15,9 @@ from corpus import NETWORKS, network
 from oracles import central_differences
 
 import symbackprop as sb
+from symbackprop.errors import InputError
 from symbackprop.layers import layer_blocks
+from symbackprop.parse import FUNCTIONS, parse_expr
 
 RNG = np.random.default_rng(2024)
 
@@ -189,9 +191,165 @@ def test_regeneration_is_byte_identical_across_processes():
 
 def test_generated_modules_pass_ruff(tmp_path):
     x, y = sp.symbols("x y")
-    sources = [sb.backprop(network(name)) for name in NETWORKS] + [sb.backprop(sb.sigmoid(x) * y + x, wrt=[y])]
+    t = sp.Symbol("t")
+    functions = parse_expr(" + ".join(FUNCTION_CASES.values())) + sp.Piecewise((x**2, x * t > 0), (x, True)) + sp.Heaviside(x - t) * x
+    sources = [sb.backprop(network(name)) for name in NETWORKS] + [sb.backprop(sb.sigmoid(x) * y + x, wrt=[y]),
+                                                                   sb.backprop(functions, wrt=[x, y])]
     for i, d in enumerate(sources):
         (tmp_path / f"module_{i}.py").write_text(sb.numpy_module(d), encoding="utf-8")
     ruff = shutil.which("ruff", path=os.path.dirname(sys.executable)) or shutil.which("ruff")  # a test dependency
     run = subprocess.run([ruff, "check", "--isolated", "--no-cache", str(tmp_path)], check=False, capture_output=True, text=True)
     assert run.returncode == 0, run.stdout
+
+
+# One formula per function the parser offers, defined and off every kink at POINT.
+FUNCTION_CASES = {
+    "exp": "exp(x*y)", "log": "log(x + 3)*y", "ln": "ln(x*y + 2)", "sqrt": "sqrt(x + 3)*y", "abs": "abs(x)*y",
+    "sign": "sign(x)*y + x", "sin": "sin(x*y)", "cos": "cos(x)*y", "tan": "tan(x*y)", "asin": "asin(x/2)*y",
+    "acos": "acos(x/2)*y", "atan": "atan(x*y)", "arcsin": "arcsin(y/2)*x", "arccos": "arccos(y/2)*x", "arctan": "arctan(y)*x",
+    "atan2": "atan2(y, x + 2)", "sinh": "sinh(x*y)", "cosh": "cosh(x)*y", "tanh": "tanh(x*y)", "asinh": "asinh(x*y)",
+    "acosh": "acosh(x + 2)*y", "atanh": "atanh(x/2)*y", "erf": "erf(x*y)", "erfc": "erfc(x)*y", "sinc": "sinc(pi*x)*y",
+    "max": "max(x, y, 1/2)*x", "min": "min(x, y)*y", "sigmoid": "sigmoid(x*y)", "σ": "σ(x)*y", "relu": "relu(x)*y",
+    "leaky_relu": "leaky_relu(y)*x", "softplus": "softplus(x*y)",
+}
+x_, y_ = sp.symbols("x y")
+POINT = {x_: 0.8, y_: -0.6}
+
+
+def test_every_function_the_parser_offers_has_a_case():
+    assert set(FUNCTION_CASES) == set(FUNCTIONS)
+
+
+@pytest.mark.parametrize("name", FUNCTION_CASES)
+def test_every_offered_function_derives_like_sympy_diff_and_generates_code_that_matches_finite_differences(name):
+    expr = parse_expr(FUNCTION_CASES[name])
+    real = {s: sp.Symbol(s.name, real=True) for s in (x_, y_)}  # formulas are functions of real variables
+    d = sb.backprop(expr, wrt=[x_, y_])
+    for p in (x_, y_):
+        oracle = sp.diff(expr.xreplace(real), real[p]).xreplace({real[s]: v for s, v in POINT.items()})
+        assert float(d[p].xreplace(POINT).evalf()) == pytest.approx(float(oracle.evalf()), rel=1e-10, abs=1e-12), p
+    module = sb.compile(d)
+    theta = [POINT[sp.Symbol(n)] for n in module.PARAMETERS]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        gradients = module.gradients(theta, [], [])
+        numeric = central_differences(lambda th: module.loss(th.tolist(), [], []), theta)
+        np.testing.assert_allclose(gradients, numeric, rtol=1e-6, atol=1e-8)
+        # y as an input: a batch of several values runs on arrays and gives the mean of the samples
+        by_sample = sb.compile(sb.backprop(expr, wrt=[x_]))
+        Y = np.array([[-0.6], [-0.3], [0.4]])
+        J_batch, g_batch = by_sample.loss_and_gradients([0.8], Y, np.empty((3, 0)))
+        per_sample = [by_sample.loss_and_gradients([0.8], [float(v)], []) for v in Y[:, 0]]
+    assert J_batch == pytest.approx(np.mean([j for j, _ in per_sample]), rel=1e-12)
+    np.testing.assert_allclose(g_batch, np.mean([g for _, g in per_sample], axis=0), rtol=1e-12, atol=1e-15)
+
+
+@pytest.mark.parametrize("expr, message", [
+    (sp.erfinv(x_) * y_, r"^erfinv has no NumPy function: code generation of erfinv needs scipy\.special, not supported$"),
+    (sp.loggamma(x_) * y_, r"^digamma has no NumPy function: code generation of digamma needs scipy\.special"),
+    (sp.gamma(x_) * y_, r"^digamma has no NumPy function"),
+    (sp.digamma(x_) * y_, r"^digamma has no NumPy function"),
+])
+def test_functions_numpy_cannot_compute_are_refused_before_any_code(expr, message):
+    d = sb.backprop(expr)  # they derive
+    with pytest.raises(InputError, match=message):
+        sb.numpy_module(d)
+
+
+def test_gamma_and_erf_of_values_run_elementwise_on_a_batch():
+    x, t = sp.symbols("x t")
+    module = sb.compile(sb.backprop(sp.gamma(t) * x + sp.loggamma(t) * x**2 + sp.erf(t * x), wrt=[x]))  # t: an input
+    T = np.array([[0.5], [1.5], [3.0]])
+    J, g = module.loss_and_gradients([0.7], T, np.empty((3, 0)))
+    per_sample = [module.loss_and_gradients([0.7], [float(v)], []) for v in T[:, 0]]
+    assert J == pytest.approx(np.mean([j for j, _ in per_sample]), rel=1e-12)
+    np.testing.assert_allclose(g, np.mean([s for _, s in per_sample], axis=0), rtol=1e-12)
+    numeric = central_differences(lambda th: module.loss(th.tolist(), [1.5], []), [0.7])
+    np.testing.assert_allclose(per_sample[1][1], numeric, rtol=1e-6)
+
+
+def test_euler_number_in_formulas_generates_code():
+    module = sb.compile(sb.backprop(parse_expr("e^x*y + exp(1)*x")))
+    theta = [0.4, -1.2]
+    numeric = central_differences(lambda th: module.loss(th.tolist(), [], []), theta)
+    np.testing.assert_allclose(module.loss_and_gradients(theta, [], [])[1], numeric, rtol=1e-7)
+    assert module.loss(theta, [], []) == pytest.approx(np.exp(0.4) * -1.2 + np.e * 0.4, rel=1e-14)
+
+
+@pytest.mark.parametrize("build", [
+    lambda x, y, z: sb.softmax(1, x, y) * z,
+    lambda x, y, z: sb.softmax(1, x, y),  # the softmax is the output itself
+    lambda x, y, z: sb.softmax(2, x, y, z) + sb.softmax(1, x, y, z) * sb.softmax(1, y, z),
+    lambda x, y, z: sp.log(sb.softmax(1, x * y, z)) * x,
+], ids=["times z", "alone", "two softmaxes", "log of softmax"])
+def test_softmax_inside_a_plain_expression_generates_code_that_runs(build):
+    x, y, z = sp.symbols("x y z")
+    expr = build(x, y, z)
+    module = sb.compile(sb.backprop(expr))
+    theta = [0.3, -0.4, 0.9][:len(module.PARAMETERS)]
+    J, gradients = module.loss_and_gradients(theta, [], [])
+    assert J == pytest.approx(float(expr.subs(dict(zip(sp.symbols(module.PARAMETERS), theta))).evalf()), rel=1e-12)
+    numeric = central_differences(lambda th: module.loss(th.tolist(), [], []), theta)
+    np.testing.assert_allclose(gradients, numeric, rtol=1e-6, atol=1e-9)
+    J_batch, g_batch = module.loss_and_gradients(np.array(theta), np.empty((2, 0)), np.empty((2, 0)))
+    assert J_batch == pytest.approx(J, rel=1e-12)
+    np.testing.assert_allclose(g_batch, gradients, rtol=1e-12)
+
+
+def test_sinc_and_its_derivative_are_finite_at_zero():
+    x, y = sp.symbols("x y")
+    expr = sp.sinc(sp.pi * x) * y
+    d = sb.backprop(expr, wrt=[y])  # x is an input: a batch holds x = 0 next to other values
+    module = sb.compile(d)
+    with warnings.catch_warnings(), np.errstate(all="raise"):
+        warnings.simplefilter("error")
+        both = sb.compile(sb.backprop(expr))
+        for x0 in (0.0, 1e-9, -1e-6):
+            J, gradients = both.loss_and_gradients([x0, 2.0], [], [])
+            assert J == pytest.approx(2.0 * np.sinc(x0), rel=1e-14)
+            assert gradients[0] == pytest.approx(2 * np.pi * -(np.pi * x0) / 3, abs=1e-12) and gradients[1] == pytest.approx(1.0)
+        X = np.array([[0.0], [1e-9], [0.5], [-2.0]])
+        J, g = module.loss_and_gradients([2.0], X, np.empty((4, 0)))
+        per_sample = [module.loss_and_gradients([2.0], [float(v)], []) for v in X[:, 0]]
+        batch = both.loss_and_gradients(np.array([0.0, 2.0]), np.empty((1, 0)), np.empty((1, 0)))
+    assert J == pytest.approx(np.mean([j for j, _ in per_sample]), rel=1e-14)
+    np.testing.assert_allclose(g, np.mean([s for _, s in per_sample], axis=0), rtol=1e-14)
+    np.testing.assert_allclose(batch[1], [0.0, 1.0], atol=1e-15)
+    numeric = central_differences(lambda th: both.loss(th.tolist(), [], []), [0.5, 2.0])
+    np.testing.assert_allclose(both.loss_and_gradients([0.5, 2.0], [], [])[1], numeric, rtol=1e-7)
+    walk = sb.walkthrough(sb.backprop(expr), {"x": 0, "y": 2})  # numeric evaluation of the same derivation
+    assert dict(walk.gradients) == {x: 0.0, y: 1.0}
+
+
+def test_piecewise_and_heaviside_in_expressions_generate_code():
+    x, y, t = sp.symbols("x y t")
+    expr = sp.Piecewise((x**2, x * t > 0), (x, True)) * y + sp.Heaviside(x - t) * x
+    module = sb.compile(sb.backprop(expr, wrt=[x, y]))  # t: an input
+    T = np.array([[1.5], [-2.0], [0.1]])
+    for theta in ([0.5, 2.0], [-0.5, 2.0]):
+        per_sample = [module.loss_and_gradients(theta, [float(v)], []) for v in T[:, 0]]
+        for v, (_, gradients) in zip(T[:, 0], per_sample):
+            numeric = central_differences(lambda th, v=v: module.loss(th.tolist(), [float(v)], []), theta)
+            np.testing.assert_allclose(gradients, numeric, rtol=1e-6, atol=1e-9)
+        J, g = module.loss_and_gradients(theta, T, np.empty((3, 0)))
+        assert J == pytest.approx(np.mean([j for j, _ in per_sample]), rel=1e-12)
+        np.testing.assert_allclose(g, np.mean([s for _, s in per_sample], axis=0), rtol=1e-12)
+
+
+def test_max_and_min_at_a_tie_share_the_gradient_as_the_walkthrough_does():
+    x, y = sp.symbols("x y")
+    d = sb.backprop(2 * sp.Max(x, y) + sp.Min(x, y) + sb.relu(x))
+    module = sb.compile(d)
+    walked = [v for _, v in sb.walkthrough(d, {"x": 0, "y": 0}).gradients]
+    sample = module.gradients([0.0, 0.0], [], [])
+    batch = module.gradients(np.zeros(2), np.empty((1, 0)), np.empty((1, 0)))
+    np.testing.assert_allclose(sample, walked, rtol=1e-15)
+    np.testing.assert_allclose(batch, walked, rtol=1e-15)
+    assert sum(sample) == pytest.approx(3.0)  # ∂(2 max + min)/∂x + ∂/∂y = 3 at a tie too; relu'(0) = 0
+
+
+def test_anything_else_code_cannot_compute_is_an_input_error_in_one_line():
+    x, y = sp.symbols("x y")
+    for expr in (x * sp.fresnels(y), x * sp.LambertW(y), x * sp.besselj(1, y)):
+        with pytest.raises(InputError, match=r"^\w+ (has no NumPy|cannot be written as NumPy code)[^\n]*$"):
+            sb.numpy_module(sb.backprop(expr, wrt=[x]))

@@ -5,6 +5,7 @@ import sympy as sp
 from corpus import NETWORKS
 
 import symbackprop as sb
+from symbackprop.errors import InputError
 
 
 def names(symbols):
@@ -60,19 +61,90 @@ def test_losses_follow_their_definitions():
     (dict(layers=[2, 1], bias="shared"), "unknown bias mode 'shared'"),
 ])
 def test_bad_networks_are_refused_with_a_clear_message(kwargs, message):
-    with pytest.raises(ValueError, match=message.replace("(", r"\(")):
+    with pytest.raises(InputError, match=message.replace("(", r"\(")):
         sb.mlp(**kwargs)
 
 
-@pytest.mark.parametrize("layers", ["2,1", 3, None])
-def test_layers_must_be_a_list(layers):
-    with pytest.raises(TypeError, match="layers must be a list"):
-        sb.mlp(layers)
+@pytest.mark.parametrize("kwargs, message", [
+    ({"layers": "2,1"}, "layers must be a list"),
+    ({"layers": 3}, "layers must be a list"),
+    ({"layers": None}, "layers must be a list"),
+    ({"layers": [2, "x"]}, "positive integers"),
+    ({"layers": [2, True]}, "positive integers"),
+    ({"layers": [2, 1], "activation": None}, "activation must be a name or a list"),
+    ({"layers": [2, 1], "activation": [None]}, "unknown activation None"),
+    ({"layers": [2, 1], "activation": [["relu"]]}, "unknown activation"),
+    ({"layers": [2, 1], "loss": None}, "unknown loss None"),
+    ({"layers": [2, 1], "loss": ["bce"]}, "unknown loss"),
+    ({"layers": [2, 1], "bias": ["per_neuron"]}, "unknown bias mode"),
+    ({"layers": [2, 1], "bias": 0}, "unknown bias mode"),
+    ({"layers": [2, 1], "form": "tensor"}, "unknown form 'tensor'"),
+    ({"layers": [2, 1], "form": "matrix", "bias": "per_layer"}, "bias='per_neuron'"),
+    ({"layers": [2, 1], "form": "matrix", "activation": "sigmod"}, "unknown activation 'sigmod'"),
+])
+def test_every_bad_option_is_an_input_error_in_one_line(kwargs, message):
+    with pytest.raises(InputError, match=message) as error:
+        sb.mlp(**kwargs)
+    assert "\n" not in str(error.value) and len(str(error.value)) < 300
 
 
-def test_activation_must_be_a_name_or_list():
-    with pytest.raises(TypeError, match="activation must be a name or a list"):
-        sb.mlp([2, 1], activation=None)
+@pytest.mark.parametrize("form", ["scalar", "matrix"])
+@pytest.mark.parametrize("output", ["identity", "relu", "leaky_relu", "tanh", "softplus"])
+@pytest.mark.parametrize("loss", ["bce", "cross_entropy"])
+def test_losses_on_probabilities_refuse_outputs_that_are_not_probabilities(loss, output, form):
+    with pytest.raises(InputError, match=rf"^loss {loss} needs .*: use .*sigmoid.* on the output layer, not {output}$"):
+        sb.mlp([2, 3, 2], activation=["tanh", output], loss=loss, form=form)
+
+
+@pytest.mark.parametrize("form", ["scalar", "matrix"])
+@pytest.mark.parametrize("output", ["sigmoid", "softmax"])
+@pytest.mark.parametrize("loss", ["bce", "cross_entropy"])
+def test_losses_on_probabilities_take_sigmoid_and_softmax_outputs_and_give_finite_gradients(loss, output, form):
+    net = sb.mlp([2, 2], activation=output, loss=loss, form=form)
+    if form == "scalar":
+        d = sb.backprop(net)
+        point = {v: sp.Rational(3, 10) for v in net.variables}
+        assert all(sp.N(d[p].subs(point)).is_finite for p in net.params)
+
+
+def test_expressions_with_no_value_are_refused():
+    x, y = sp.symbols("x y")
+    for expr, words in [(x / sp.S.Zero, "1/0"), (sp.log(sp.S.Zero) * x, "1/0"), (x * sp.nan, "nan"), (x + sp.oo, "infinity")]:
+        with pytest.raises(InputError, match=f"the expression is undefined: it contains .*{words}"):
+            sb.Graph.from_expr(expr)
+    with pytest.raises(InputError, match="pass a SymPy expression, not the string"):
+        sb.Graph.from_expr("x*y")
+    with pytest.raises(TypeError):  # also a TypeError, as before
+        sb.Graph.from_expr([x, y])
+
+
+@pytest.mark.parametrize("expr, message", [
+    (sp.Mod(sp.Symbol("x"), sp.Symbol("y")) * sp.Symbol("z"), r"cannot differentiate Mod\(x, y\) with respect to x: no derivative rule for Mod"),
+    (sp.floor(sp.Symbol("x") ** 2) + sp.Symbol("y"), r"cannot differentiate floor\(x\*\*2\) with respect to x: no derivative rule for floor"),
+    (sp.Function("g")(sp.Symbol("x")) * sp.Symbol("y"), r"cannot differentiate g\(x\) with respect to x: no derivative rule for g"),
+])
+def test_functions_without_a_derivative_rule_are_refused_by_name(expr, message):
+    graph = sb.Graph.from_expr(expr)
+    with pytest.raises(InputError, match=message):
+        sb.backprop(graph)
+
+
+def test_functions_without_a_derivative_rule_are_kept_where_nothing_differentiates_them():
+    x, t = sp.symbols("x t")
+    d = sb.backprop(x * sp.floor(t) + x**2, wrt=[x])  # t: an input, never differentiated
+    assert d[x] == sp.floor(t) + 2 * x
+    module = sb.compile(d)
+    assert module.gradients([0.5], [2.7], []) == [3.0]
+
+
+def test_unevaluated_operations_are_refused():
+    x, t = sp.symbols("x t")
+    for expr, kind in [(sp.Integral(t**2, (t, 0, x)), "Integral"), (sp.Sum(t * x, (t, 1, 3)), "Sum"),
+                       (sp.Derivative(sp.sin(x), x) * t, "Derivative")]:
+        with pytest.raises(InputError, match=f"the expression contains an unevaluated {kind}: evaluate it first"):
+            sb.Graph.from_expr(expr)
+    with pytest.raises(InputError, match="expected a scalar SymPy expression"):
+        sb.Graph.from_expr(sp.Lambda(x, x))
 
 
 def test_expression_graph_shares_common_parts_and_keeps_constants_inline():

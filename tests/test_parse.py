@@ -1,5 +1,6 @@
 """Reading formulas without eval: what is allowed, and a hostile corpus that must run nothing."""
 
+import re
 import subprocess
 import sys
 
@@ -23,6 +24,10 @@ x, y, z = sp.symbols("x y z")
     ("0.5*x + 1e-3", sp.Rational(1, 2) * x + sp.Rational(1, 1000)),
     ("pi*E", sp.pi * sp.E),
     ("ŷ - y", sp.Symbol("ŷ") - y),
+    ("e^x", sp.exp(x)),  # e is Euler's number, as E is
+    ("exp(1) - e", sp.S.Zero),
+    ("abs(x)*sign(y) + atan2(y, x) + max(x, y, 1) + min(x, 2)", sp.Abs(x) * sp.sign(y) + sp.atan2(y, x) + sp.Max(x, y, 1) + sp.Min(x, 2)),
+    ("asin(x) + arcsin(y) + acosh(z) + erf(x) + erfc(y) + sinc(z)", sp.asin(x) + sp.asin(y) + sp.acosh(z) + sp.erf(x) + sp.erfc(y) + sp.sinc(z)),
 ])
 def test_allowed_formulas(text, expected):
     assert parse_expr(text) == expected
@@ -32,6 +37,39 @@ def test_known_symbols_only_when_given():
     assert parse_expr("a2*w", {"a2": sp.Symbol("a2"), "w": sp.Symbol("w")}) == sp.Symbol("a2") * sp.Symbol("w")
     with pytest.raises(ParseError, match="unknown symbol 'q'; the symbols here are: a2, w"):
         parse_expr("q*w", {"a2": sp.Symbol("a2"), "w": sp.Symbol("w")})
+
+
+def test_e_is_a_variable_only_where_declared():
+    e = sp.Symbol("e")
+    assert parse_expr("e^x", variables=["e"]) == e**x
+    assert parse_expr("e^x", variables="e") == e**x  # one name
+    assert parse_expr("e*pi", variables=["e", "pi"]) == e * sp.Symbol("pi")
+    assert parse_expr("e^x", {"e": e, "x": x}) == e**x  # a mapping that holds e
+    assert parse_expr("e^x", {"x": x}) == sp.exp(x)
+    with pytest.raises(ParseError, match="unknown symbol 'e'"):
+        parse_expr("e^x", {"x": x}, variables=["e"])  # declared a variable, but not one of these symbols
+
+
+def test_verify_reads_e_as_euler_number():
+    x_ = sp.Symbol("x")
+    assert sb.verify("e^x", sp.exp(x_), wrt=x_).equal
+    assert not sb.verify("x*e^(x - 1)", sp.exp(x_), wrt=x_).equal
+
+
+@pytest.mark.parametrize("text, words", [
+    ("1/0", "1/0"), ("x/0", "1/0"), ("log(0)", "log(0)"), ("0**-1 + x", "1/0"), ("0/0*x", "nan"), ("x*(1/0 - 1/0)", "nan"),
+    ("sqrt(-1)*x", "imaginary"), ("log(-2)*x", "imaginary"),
+])
+def test_formulas_with_no_value_are_refused_in_one_line(text, words):
+    with pytest.raises(ParseError, match=f"^the formula is undefined: it contains .*{re.escape(words)}") as error:
+        parse_expr(text)
+    assert "\n" not in str(error.value)
+
+
+def test_functions_need_their_arguments():
+    for text in ("max()", "sin()", "atan2(x)", "leaky_relu(x, 1, 2)"):
+        with pytest.raises(ParseError, match=r"\(\) (needs an argument|was given \d arguments)"):
+            parse_expr(text)
 
 
 SENTINEL = "symbackprop_sentinel_file"

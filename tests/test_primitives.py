@@ -108,3 +108,21 @@ def test_latex_uses_the_usual_notation():
     assert sp.latex(sb.sigmoid(z)) == r"\sigma\left(z\right)"
     assert sp.latex(sb.relu(z)) == r"\operatorname{ReLU}\left(z\right)"
     assert sp.latex(sb.softmax(2, z, u)) == r"\operatorname{softmax}_{2}\left(z, u\right)"
+
+
+def test_sinc_derivative_is_finite_and_accurate_near_zero_in_numpy():
+    from symbackprop.primitives import sinc, sinc_derivative
+
+    assert sp.diff(sinc(z), z) == sinc_derivative(z) and sinc_derivative(0) == 0
+    values = np.array([0.0, 1e-12, -1e-6, 9e-5, 1.1e-4, 0.09, -0.11, 0.3, -2.0, 40.0])
+    g = lambdified(sinc_derivative(z), z)
+    with warnings.catch_warnings(), np.errstate(over="raise", invalid="raise", divide="raise"):
+        warnings.simplefilter("error")
+        got = g(values)
+        scalar = g(0.0)
+    assert scalar == 0.0
+    for value, result in zip(values, got):
+        with mpmath.workdps(60):  # sinc'(u) = (cos u − sin(u)/u)/u, with its limit 0 at 0
+            u = mpmath.mpf(value)
+            exact = 0.0 if value == 0 else float((mpmath.cos(u) - mpmath.sin(u) / u) / u)
+        assert result == pytest.approx(exact, rel=1e-12, abs=1e-300)

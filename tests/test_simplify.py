@@ -1,9 +1,14 @@
 """Bounded rewrites: partials in step symbols, recognised activations, tree sizes on the DAG."""
 
+import re
+
+import pytest
 import sympy as sp
 
 import symbackprop as sb
-from symbackprop.simplify import local_partial, recognize_activations, step_values, tree_size
+from symbackprop.errors import InputError
+from symbackprop.primitives import sinc_derivative
+from symbackprop.simplify import local_partial, recognize_activations, step_values, tree_size, undefined_part
 
 x, y, z, a = sp.symbols("x y z a")
 
@@ -38,3 +43,48 @@ def test_tree_size_counts_the_tree_without_walking_it():
         expr = sp.Function("g")(expr, expr + 1)
     assert tree_size(expr) > 2**60
     assert tree_size(x + y) == 3
+
+
+def test_local_partials_take_variables_as_real_and_give_them_back_as_given():
+    assert local_partial(sp.Abs(x) * y, x, {}) == sp.sign(x) * y
+    assert local_partial(sp.re(x) * y + sp.im(y), x, {}) == y
+    assert local_partial(sp.Abs(x - y), y, {}) == -sp.sign(x - y)
+    assert local_partial(sp.Abs(x) * y, x, {}).free_symbols == {x, y}  # the user's plain symbols, not dummies
+    r = sp.Symbol("r", positive=True)
+    assert local_partial(sp.Abs(r) * x, r, {}) == x  # declared symbols keep their assumptions
+    assert local_partial(sp.sqrt(x**2), x, {}) == sp.sign(x)
+
+
+def test_step_functions_have_derivative_zero_and_no_dirac_delta():
+    for expr in (sp.sign(x) * y, sp.Heaviside(x) * y, sp.sign(x * y)):
+        partial = local_partial(expr, x, {})
+        assert not partial.has(sp.DiracDelta) and partial == 0
+    assert local_partial(sp.Heaviside(x) * x, x, {}) == sp.Heaviside(x)
+
+
+def test_functions_without_a_derivative_rule_are_refused_by_name():
+    for expr, name in [(sp.Mod(x, y), "Mod(x, y)"), (sp.floor(x) * y, "floor(x)"), (sp.Function("f")(x * y), "f(x*y)")]:
+        with pytest.raises(InputError, match=f"^cannot differentiate {re.escape(name)} with respect to x: no derivative rule for "):
+            local_partial(expr, x, {})
+    v = sp.Symbol("v")  # a step standing for x + y: the message writes it out
+    with pytest.raises(InputError, match=r"^cannot differentiate ceiling\(x \+ y\) with respect to x: no derivative rule for ceiling$"):
+        local_partial(sp.ceiling(v) * y, v, {x + y: v})
+    assert local_partial(sp.ceiling(x) * y, y, {}) == sp.ceiling(x)  # not differentiated where it has no rule
+
+
+def test_sinc_derives_to_a_derivative_that_is_finite_at_zero():
+    partial = local_partial(sp.sinc(x) * y, x, {})
+    assert partial == sinc_derivative(x) * y
+    assert partial.subs(x, 0) == 0
+    reference = sp.diff(sp.sin(x) / x, x)
+    for value in ("0.3", "-2.5", "1e-3"):
+        point = sp.Float(value, 30)
+        assert float(sinc_derivative(point)) == pytest.approx(float(reference.subs(x, point).evalf(30)), rel=1e-12)
+
+
+def test_undefined_part_names_what_has_no_value():
+    assert undefined_part(x / 0) == undefined_part(sp.log(0) * x) == "1/0 or log(0) (complex infinity)"
+    assert "nan" in undefined_part(x + sp.nan)
+    assert "infinity" in undefined_part(x - sp.oo)
+    assert "imaginary" in undefined_part(sp.sqrt(-1) * x)
+    assert undefined_part(sp.exp(x) + sp.pi) is None
