@@ -168,7 +168,7 @@ def _network(args):
     if args.expr is not None:
         if form == "matrix":
             raise UsageError("--form matrix is for networks (--layers); an expression is derived symbol by symbol")
-        return parse_expr(args.expr)
+        return parse_expr(args.expr, variables=_wrt(args) or ())  # --wrt e makes e a variable, not Euler's number
     if args.layers is None:
         raise UsageError("give a network (--layers 2,2,1) or an expression (--expr \"...\")")
     bias = None if args.bias == "none" else args.bias
@@ -184,9 +184,14 @@ def _network(args):
     return mlp(sizes, activation=activation, loss=args.loss, bias=bias, form=form or "scalar")
 
 
+def _wrt(args) -> list[str] | None:
+    """The names given with --wrt, or None."""
+    return [name.strip() for name in args.wrt.split(",")] if getattr(args, "wrt", None) else None
+
+
 def _derivation(args) -> Derivation:
     target = _network(args)
-    wrt = [name.strip() for name in args.wrt.split(",")] if getattr(args, "wrt", None) else None
+    wrt = _wrt(args)
     if wrt is not None and args.expr is None:
         raise UsageError("--wrt goes with --expr; for a network, choose a parameter with --param")
     return backprop(target, wrt=wrt)

@@ -222,6 +222,15 @@ def test_verify_takes_the_only_variable_as_wrt_and_asks_otherwise(run):
     assert code == 2 and out == "" and "--wrt" in err and "x, y" in err
 
 
+def test_e_is_eulers_number_unless_wrt_names_it(run):
+    assert run("verify", "--expr", "e^x", "--wrt", "x", "--claim", "e^x")[0] == 0
+    assert run("verify", "--expr", "e^x", "--wrt", "x", "--claim", "exp(x)")[0] == 0
+    assert run("verify", "--expr", "e^x", "--wrt", "e", "--claim", "x*e^(x - 1)")[0] == 0  # e declared a variable
+    assert run("verify", "--expr", "e^x", "--wrt", "e", "--claim", "e^x")[0] == 1
+    code, out, _ = run("derive", "--expr", "a*e^x", "--wrt", "a,e")
+    assert code == 0 and "∂f/∂e" in out
+
+
 def test_verify_exit_codes_and_explanations(run):
     code, out, _ = run("verify", "--expr", "sigmoid(z2)", "--wrt", "z2", "--claim", "z2*(1-z2)")
     assert code == 1 and out.startswith("wrong: claimed z2*(1 - z2)\n  should be (1 - sigmoid(z2))*sigmoid(z2)\n  at z2 = ")
