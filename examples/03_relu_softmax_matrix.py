@@ -1,6 +1,7 @@
 """Example 3: two hidden ReLU layers and a softmax output, in matrix form.
 
-The forward pass Z_l = W_l A_(l-1) + b_l, A_l = g(Z_l) and the backward pass dZ_3 = A_3 − Y,
+The forward pass Z_l = W_l A_(l-1) + b_l, A_l = g(Z_l) (the output A_3 reads Ŷ) and the backward
+pass dZ_3 = Ŷ − Y,
 dZ_l = (W_(l+1)ᵀ dZ_(l+1)) ⊙ 1[Z_l > 0], dW_l = dZ_l A_(l-1)ᵀ / m, db_l = Σ dZ_l / m, for every
 width at once; then the generated NumPy module, checked on a random batch.
 """
@@ -9,23 +10,23 @@ import numpy as np
 from _common import output_folder, write
 
 import symbackprop as sb
-from symbackprop.matrix import MatrixTextPrinter
+from symbackprop.matrix import text_printer
 
 net = sb.mlp([784, 64, 32, 10], activation=["relu", "relu", "softmax"], loss="cross_entropy", form="matrix")
 d = sb.backprop(net)
-text = MatrixTextPrinter().doprint
+text = text_printer(d).doprint  # the network's names: Ŷ for the output
 print("Forward pass:")
 for step in net.steps[:-1]:
     if step.op == "affine":
         W, A, b = step.args
-        print(f"  {step.symbol} = {W} {A} + {b}")
+        print(f"  {text(step.symbol)} = {text(W)} {text(A)} + {text(b)}")
     else:
-        print(f"  {step.symbol} = {step.args[0] if step.op == 'elementwise' else 'softmax'}({step.args[-1]})")
+        print(f"  {text(step.symbol)} = {step.args[0] if step.op == 'elementwise' else 'softmax'}({text(step.args[-1])})")
 print("Backward pass:")
 for delta, formula in d.deltas:
-    print(f"  {delta} = {text(formula)}")
+    print(f"  {text(delta)} = {text(formula)}")
 for p, formula in d.gradients:
-    print(f"  d{p} = {text(formula)}")
+    print(f"  d{text(p)} = {text(formula)}")
 
 folder = output_folder("03_relu_softmax_matrix")
 write(folder, "derivation.tex", sb.document_latex(d))

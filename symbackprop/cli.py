@@ -37,7 +37,7 @@ from .errors import SymbackpropError, ToolError
 from .files import needs_writing, write_file
 from .graph import picture
 from .latex import document_latex, gradient_latex
-from .matrix import MatrixDerivation, MatrixTextPrinter, activation_value, loss_scale, loss_value, matmul
+from .matrix import MatrixDerivation, activation_value, loss_scale, loss_value, matmul, text_printer
 from .network import BIAS_MODES, mlp
 from .parse import parse_expr
 from .primitives import ACTIVATIONS, LOSSES
@@ -229,14 +229,15 @@ def _emit(text: str | bytes, output: str | None, force: bool) -> None:
 
 def matrix_text(d: MatrixDerivation) -> str:
     """A matrix-form derivation as text: shapes, forward pass, deltas dV = ∂L/∂V (L: the loss
-    summed over the batch) and gradients, through :class:`~symbackprop.matrix.MatrixTextPrinter`.
+    summed over the batch) and gradients, through :func:`~symbackprop.matrix.text_printer` (the
+    output matrix Ŷ).
 
     >>> d = backprop(mlp([784, 128, 10], activation=["relu", "softmax"], loss="cross_entropy", form="matrix"))
     >>> print(matrix_text(d).splitlines()[-4])
       ∂J/∂W_1 = dZ_1 Xᵀ / m
     """
     graph = d.graph
-    printer = MatrixTextPrinter()
+    printer = text_printer(d)
     forward = []
     for step in graph.steps[:-1]:
         if step.op == "affine":
@@ -248,14 +249,14 @@ def matrix_text(d: MatrixDerivation) -> str:
             forward.append((step.symbol, printer.doprint(activation_value(*step.args))))
     name, Y, A = graph.steps[-1].args
     loss = f"Σ_batch Σ_outputs {printer.doprint(loss_scale(name, graph) * loss_value(name, Y, A))} / m"
-    shapes = ", ".join(f"{s} {printer.doprint(r)}×{printer.doprint(c)}" for s, (r, c) in graph.shapes.items())
+    shapes = ", ".join(f"{printer.doprint(s)} {printer.doprint(r)}×{printer.doprint(c)}" for s, (r, c) in graph.shapes.items())
     sections = [
         ("Shapes (m: samples in a batch, one column each; layer sizes " + "-".join(map(str, graph.sizes)) + ")", [("", shapes)]),
-        ("Forward pass", [(str(s), f) for s, f in forward] + [(str(graph.output), loss)]),
+        ("Forward pass", [(printer.doprint(s), f) for s, f in forward] + [(printer.doprint(graph.output), loss)]),
         ("Backward pass: dV = ∂L/∂V, L the loss summed over the batch, output first",
-         [(str(s), printer.doprint(e)) for s, e in d.deltas]),
+         [(printer.doprint(s), printer.doprint(e)) for s, e in d.deltas]),
         ("Gradients (⊙: elementwise product; juxtaposition: matrix product)",
-         [(f"∂{graph.output}/∂{p}", printer.doprint(e)) for p, e in d.gradients]),
+         [(f"∂{printer.doprint(graph.output)}/∂{printer.doprint(p)}", printer.doprint(e)) for p, e in d.gradients]),
     ]
     title = f"Backpropagation through {graph.description}"
     lines = [title, "=" * len(title)]
@@ -271,8 +272,9 @@ def run_derive(args) -> int:
     if isinstance(d, MatrixDerivation):
         if args.param:
             p = _parameter(d, args.param)
-            print(gradient_latex(d, p) if args.format == "latex" else f"∂{d.graph.output}/∂{p} = "
-                  f"{MatrixTextPrinter().doprint(dict(d.gradients)[p])}")
+            printer = text_printer(d)
+            print(gradient_latex(d, p) if args.format == "latex" else f"∂{printer.doprint(d.graph.output)}/∂{printer.doprint(p)} = "
+                  f"{printer.doprint(dict(d.gradients)[p])}")
         else:
             print(document_latex(d).rstrip("\n") if args.format == "latex" else matrix_text(d), end="\n" if args.format == "latex" else "")
         return 0

@@ -33,7 +33,17 @@ from . import __version__, naming
 from .derive import Derivation
 from .errors import InputError
 from .layers import LayerBlocks, block, layer_blocks, softmax_columns
-from .matrix import BATCH, MatrixDerivation, MatrixTextPrinter, activation_value, loss_scale, loss_value, matmul, transpose
+from .matrix import (
+    BATCH,
+    MatrixDerivation,
+    MatrixTextPrinter,
+    activation_value,
+    loss_scale,
+    loss_value,
+    matmul,
+    text_printer,
+    transpose,
+)
 from .primitives import sigmoid, sinc_derivative, softmax
 from .progress import Progress
 from .templates_ import render
@@ -397,21 +407,26 @@ def _column_batch(d: Derivation, printer: ArrayPrinter, inputs) -> dict:
         gradient_vector="np.array([%s])" % ", ".join(names[naming.gradient_symbol(p)] for p in d.wrt))
 
 
-def _affine_lines(Z, weights, previous, bias, printer: ArrayPrinter) -> list[tuple[str, str]]:
-    """``Z = W A + b`` on blocks, the bias added in place (one array less)."""
-    lines = [(f"{Z} = {weights} {previous}" + ("" if bias is None else f" + {bias}"), f"{Z} = {printer.code(matmul(weights, previous))}")]
-    return lines + ([("", f"{Z} += {bias}")] if bias is not None else [])
+def _affine_lines(Z, weights, previous, bias, printer: ArrayPrinter, text=str) -> list[tuple[str, str]]:
+    """``Z = W A + b`` on blocks, the bias (a symbol, or a name of the code) added in place (one
+    array less); ``text`` spells the comment."""
+    name = printer._print(Z)
+    comment = f"{text(Z)} = {text(weights)} {text(previous)}" + ("" if bias is None else f" + {text(bias)}")
+    lines = [(comment, f"{name} = {printer.code(matmul(weights, previous))}")]
+    return lines + ([("", f"{name} += {printer._print(bias) if isinstance(bias, sp.Basic) else bias}")] if bias is not None else [])
 
 
-def _activation_lines(A, activation, printer: ArrayPrinter) -> list[tuple[str, str]]:
+def _activation_lines(A, activation, printer: ArrayPrinter, text=None) -> list[tuple[str, str]]:
     """``A = g(Z)`` on a block; a softmax together with the log-sum-exp of each column of its
-    logits, which the loss takes."""
-    comment = f"{A} = {MatrixTextPrinter().doprint(activation)}"
+    logits, which the loss takes. ``text`` spells the comment (matrix notation by default)."""
+    text = text or MatrixTextPrinter().doprint
+    name, comment = printer._print(A), f"{text(A)} = {text(activation)}"
     if isinstance(activation, softmax_columns):
         (logits,) = activation.logits
         lse = printer.logsumexp[activation.logits]
-        return [(f"{comment}; with it the log-sum-exp of each column, for the loss", f"{A}, {lse} = _softmax_columns({logits})")]
-    return [(comment, f"{A} = {printer.code(activation)}")]
+        return [(f"{comment}; with it the log-sum-exp of each column, for the loss",
+                 f"{name}, {lse} = _softmax_columns({printer._print(logits)})")]
+    return [(comment, f"{name} = {printer.code(activation)}")]
 
 
 def _product_lines(target, expr: sp.Expr, printer: ArrayPrinter, comment: str) -> list[tuple[str, str]]:
@@ -419,6 +434,7 @@ def _product_lines(target, expr: sp.Expr, printer: ArrayPrinter, comment: str) -
     computed as the product, then multiplied by each factor in place."""
     factors = sp.Mul.make_args(expr)
     products = [f for f in factors if isinstance(f, matmul)]
+    target = printer._print(target)
     if len(products) != 1 or len(factors) == 1:
         return [(comment, f"{target} = {printer.code(expr)}")]
     return [(comment, f"{target} = {printer.code(products[0])}")] + [
@@ -434,6 +450,9 @@ def _layer_batch(d: Derivation, printer: ArrayPrinter, blocks: LayerBlocks) -> d
     W = {layer: sp.Symbol(f"W_{layer}") for layer in range(1, last + 1)}
     dZ = {layer: sp.Symbol(f"dZ_{layer}") for layer in range(1, last + 1)}
     printer.names.update({s: s.name for s in (X, Y, *A.values(), *Z.values(), *W.values(), *dZ.values())})
+    # The output block is the network's output matrix: Ŷ in the comments, Yhat in the code.
+    printer.names[A[last]] = naming.fresh_one(naming.MATRIX_OUTPUT["code"], set(printer.names.values())).name
+    text = MatrixTextPrinter({A[last]: naming.MATRIX_OUTPUT["text"]}, upstream={Y, *dZ.values()}).doprint
     printer.logsumexp.update({(Z[layer],): f"lse_{layer}" for layer in Z})
     printer.definitions.update({A[layer]: blocks.activation[layer - 1] for layer in Z})
 
@@ -447,13 +466,12 @@ def _layer_batch(d: Derivation, printer: ArrayPrinter, blocks: LayerBlocks) -> d
         if bias:
             forward.append(("", f"{bias} = {matrix(blocks.biases[layer - 1])}"))
         forward += _affine_lines(Z[layer], W[layer], A[layer - 1], bias, printer)
-        forward += _activation_lines(A[layer], blocks.activation[layer - 1], printer)
+        forward += _activation_lines(A[layer], blocks.activation[layer - 1], printer, text)
 
     loss: list = []
-    mean = _batch_sum(printer, blocks.loss, {X, Y, *A.values(), *Z.values()}, loss, dot="np.vdot")
-    loss.append((f"J = the mean over the batch of Σ over the outputs of {plain(blocks.loss)}", f"J = ({mean})*inv_n"))
+    mean = _batch_sum(printer, blocks.loss, {X, Y, *A.values(), *Z.values()}, loss, dot="np.vdot", text=text)
+    loss.append((f"J = the mean over the batch of Σ over the outputs of {text(blocks.loss)}", f"J = ({mean})*inv_n"))
 
-    text = MatrixTextPrinter().doprint
     backward = [(f"{dZ[last]} = {text(blocks.output_delta)}", f"{dZ[last]} = {printer.code(blocks.output_delta)}")]
     for layer in range(last - 1, 0, -1):
         expr = blocks.hidden_delta[layer - 1] * matmul(transpose(W[layer + 1]), dZ[layer + 1])
@@ -472,7 +490,7 @@ def _layer_batch(d: Derivation, printer: ArrayPrinter, blocks: LayerBlocks) -> d
             parts.append(f"db_{layer}")
             owners += [index[p] for p in blocks.biases[layer - 1]]
     vector = "np.bincount(_GRADIENT_OWNER, weights=np.concatenate([%s]), minlength=%d)" % (", ".join(parts), len(d.wrt))
-    return dict(inputs="X", targets="Y", forward=forward, outputs=f"A_{last}.T", loss=loss, backward=backward,
+    return dict(inputs="X", targets="Y", forward=forward, outputs=f"{printer.names[A[last]]}.T", loss=loss, backward=backward,
                 gradients=gradients, gradient_vector=vector, owner=_tuple(map(str, owners)))
 
 
@@ -541,16 +559,15 @@ def numpy_matrix_module(d: MatrixDerivation) -> str:
     the memory order of the weights, in-place updates where they save an array, float32 or
     float64, any batch size."""
     graph = d.graph
-    text = MatrixTextPrinter().doprint  # comments in matrix notation
-    names = {symbol: symbol.name for symbol in graph.shapes}
-    names.update({symbol: symbol.name for symbol, _ in d.deltas})
+    text = text_printer(d).doprint  # comments in matrix notation, with the output Ŷ
+    names = naming.matrix_names(graph, "code")  # the output Yhat
     concrete = {sp.Symbol(f"n_{l}", positive=True, integer=True): n for l, n in enumerate(graph.sizes)}
     definitions, logsumexp, forward = {}, {}, []
     printer = ArrayPrinter(names, definitions, logsumexp)  # its tables fill as the steps are read
     printer.product_order = "order"  # the memory order _check chose for the batch's arrays
     for step in graph.steps[:-1]:
         if step.op == "affine":
-            forward += _affine_lines(step.symbol, *step.args, printer)
+            forward += _affine_lines(step.symbol, *step.args, printer, text)
             continue
         if step.op == "softmax":
             logits = step.args[0]
@@ -558,26 +575,26 @@ def numpy_matrix_module(d: MatrixDerivation) -> str:
             definitions[step.symbol] = softmax_columns(logits)
         else:
             definitions[step.symbol] = activation_value(*step.args)
-        forward += _activation_lines(step.symbol, definitions[step.symbol], printer)
+        forward += _activation_lines(step.symbol, definitions[step.symbol], printer, text)
 
     name, Y, A_out = graph.steps[-1].args
     per_sample_loss = loss_value(name, Y, A_out)
     scaled_loss = loss_scale(name, graph) * per_sample_loss
     loss: list = []
     arrays = set(graph.shapes) | {symbol for symbol, _ in d.deltas}
-    summed = _batch_sum(printer, scaled_loss.xreplace(concrete), arrays, loss, dot="np.vdot")
+    summed = _batch_sum(printer, scaled_loss.xreplace(concrete), arrays, loss, dot="np.vdot", text=text)
     loss.append((f"J = the mean over the batch of Σ over the outputs of {text(per_sample_loss)}", f"J = ({summed})*inv_m"))
 
     backward = []
     for i, (delta, formula) in enumerate(d.deltas):  # in code the sizes are numbers
-        backward += _product_lines(delta, formula.xreplace(concrete), printer, f"{delta} = {text(formula)}")
+        backward += _product_lines(delta, formula.xreplace(concrete), printer, f"{text(delta)} = {text(formula)}")
         if i == 0:
-            backward.append(("", f"{delta} *= inv_m"))
+            backward.append(("", f"{names[delta]} *= inv_m"))
     # The first delta already carries the mean's 1/m, so each gradient's own /m is dropped.
-    gradients = [(f"d{p} = {text(expr)}", f"d{p} = {printer.code(expr * BATCH)}") for p, expr in d.gradients]
+    gradients = [(f"d{text(p)} = {text(expr)}", f"d{names[p]} = {printer.code(expr * BATCH)}") for p, expr in d.gradients]
 
-    gradient_names = ", ".join(f"d{p}" for p in graph.params)
-    output = A_out.name
+    gradient_names = ", ".join(f"d{names[p]}" for p in graph.params)
+    output = names[A_out]
     sizes = graph.sizes
     shapes = [tuple(int(v.xreplace(concrete)) for v in graph.shapes[p]) for p in graph.params]
     # The parameters whose memory order decides the batch's: matrices (a vector is in both orders).
@@ -592,7 +609,7 @@ def numpy_matrix_module(d: MatrixDerivation) -> str:
         fortran_check=fortran,
         n_inputs=sizes[0], n_outputs=sizes[-1],
         probability_targets=graph.fused is not None,
-        unpack=", ".join(p.name for p in graph.params),
+        unpack=", ".join(names[p] for p in graph.params),
         forward=forward, outputs_forward=_needed(forward, output),
         loss_forward=_needed(forward, " ".join(statement for _, statement in loss)), loss=loss,
         backward=backward, gradients=gradients, gradient_names=gradient_names,

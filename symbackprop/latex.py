@@ -24,7 +24,7 @@ from . import naming
 from .derive import Derivation
 from .errors import InputError, MissingTool, ToolError
 from .files import write_file
-from .matrix import MatrixDerivation, activation_value, loss_scale, loss_value, matmul
+from .matrix import MatrixDerivation, activation_value, loss_scale, loss_value, matmul, textbook_factors
 from .simplify import tree_size
 from .templates_ import render
 from .text import (
@@ -83,20 +83,25 @@ def text(s: str) -> str:
 
 class MatrixLatexPrinter(BackpropLatexPrinter):
     r"""Matrix formulas: ``\odot`` for elementwise products, juxtaposition for matrix ones
-    (``matmul``), ``X^{T}``, ``\sum_{\text{batch}}`` and ``\frac{1}{m}``.
+    (``matmul``), ``X^{T}``, ``\sum_{\text{batch}}`` and ``\frac{1}{m}``; with ``upstream``
+    (:func:`naming.matrix_upstream`) a product's upstream factor comes first.
 
     >>> from symbackprop.matrix import matmul, transpose
     >>> A, W, G = sp.symbols("A_1 W_2 dZ_2")
-    >>> print(MatrixLatexPrinter().doprint(A*(1 - A)*matmul(transpose(W), G)))
-    A_{1} \odot \left(1 - A_{1}\right) \odot \left(W_{2}^{T} dZ_{2}\right)
+    >>> print(MatrixLatexPrinter(upstream={G}).doprint(A*(1 - A)*matmul(transpose(W), G)))
+    \left(W_{2}^{T} dZ_{2}\right) \odot A_{1} \odot \left(1 - A_{1}\right)
     """
+
+    def __init__(self, names=None, upstream=(), **settings):
+        super().__init__(names, **settings)
+        self.upstream = frozenset(upstream)
 
     def _print_Mul(self, expr):
         numerator, denominator = sp.fraction(expr)
         if denominator != 1:
             return r"\frac{1}{%s} %s" % (self._print(denominator), self._print(numerator))
         coefficient, rest = expr.as_coeff_Mul()
-        factors = sp.Mul.make_args(rest)
+        factors = textbook_factors(rest, self.upstream)
         printed = [r"\left(%s\right)" % self._print(f) if len(factors) > 1 and isinstance(f, matmul) else self.factor(f)
                    for f in factors]
         head = "" if coefficient == 1 else ("-" if coefficient == -1 else self._print(coefficient) + " ")
@@ -105,8 +110,7 @@ class MatrixLatexPrinter(BackpropLatexPrinter):
 
 def printer_for(d) -> BackpropLatexPrinter:
     if isinstance(d, MatrixDerivation):
-        output = d.graph.steps[-1].args[2]
-        return MatrixLatexPrinter({output: r"\hat{Y}"})
+        return MatrixLatexPrinter(naming.matrix_names(d.graph, "latex"), naming.matrix_upstream(d.graph))
     return BackpropLatexPrinter(naming.latex_names(d.graph))
 
 
@@ -377,7 +381,7 @@ def _matrix_document(d: MatrixDerivation, title: str | None) -> str:
     return render(
         "derivation_matrix.tex.j2",
         title=text(title or f"Backpropagation through {graph.description}"),
-        shapes=shapes, sizes=", ".join(map(str, graph.sizes)),
+        shapes=shapes, sizes=", ".join(map(str, graph.sizes)), output=printer._print(naming.matrix_output(graph)),
         forward=forward, loss=loss,
         backward=[(printer._print(s), printer._print(e)) for s, e in d.deltas],
         gradients=[(partial(printer, graph.output, p), printer._print(e)) for p, e in d.gradients],

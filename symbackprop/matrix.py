@@ -8,8 +8,9 @@ Sizes stay symbolic, so one derivation serves every width.
 Formulas are SymPy expressions over symbols named after the matrices: an ordinary product of
 matrices is elementwise (⊙), and :class:`matmul`, :class:`transpose` and :class:`rowsum` are
 the linear algebra. The reverse sweep applies one vector-Jacobian rule per operation
-(:data:`VJP_RULES`) and gives the textbook formulas: ``dZ_2 = A_2 − Y``,
-``dW_2 = dZ_2 A_1ᵀ / m``, ``db_2 = Σ dZ_2 / m``, ``dZ_1 = W_2ᵀ dZ_2 ⊙ g'(Z_1)``.
+(:data:`VJP_RULES`) and gives the textbook formulas: ``dZ_2 = Ŷ − Y``,
+``dW_2 = dZ_2 A_1ᵀ / m``, ``db_2 = Σ dZ_2 / m``, ``dZ_1 = (W_2ᵀ dZ_2) ⊙ g'(Z_1)``. The output
+matrix (the symbol ``A_2`` here) is shown as ``Ŷ`` (:func:`naming.matrix_names`, :func:`text_printer`).
 
 >>> net = matrix_mlp([784, 128, 10], activation=["relu", "softmax"], loss="cross_entropy")
 >>> d = matrix_backprop(net)
@@ -39,6 +40,7 @@ from dataclasses import dataclass
 import sympy as sp
 from sympy.printing.precedence import PRECEDENCE
 
+from . import naming
 from .errors import InputError
 from .network import BIAS_MODES, _check_activations, _check_layers, _check_loss
 from .primitives import ACTIVATIONS, FUSED_DELTAS, LOSSES
@@ -86,20 +88,27 @@ class colsum(sp.Function):
 
 
 class MatrixTextPrinter(TextPrinter):
-    """Matrix formulas as text: ⊙ for elementwise products, juxtaposition for matrix ones.
+    """Matrix formulas as text: ⊙ for elementwise products, juxtaposition for matrix ones; with
+    ``upstream`` (:func:`naming.matrix_upstream`) a product's upstream factor comes first.
+    :func:`text_printer` gives one with a network's names (Ŷ) and order.
 
     >>> A, W, G = sp.symbols("A_1 W_2 dZ_2")
-    >>> MatrixTextPrinter().doprint(A*(1 - A)*matmul(transpose(W), G))
-    'A_1 ⊙ (1 - A_1) ⊙ (W_2ᵀ dZ_2)'
+    >>> MatrixTextPrinter(upstream={G}).doprint(A*(1 - A)*matmul(transpose(W), G))
+    '(W_2ᵀ dZ_2) ⊙ A_1 ⊙ (1 - A_1)'
     """
+
+    def __init__(self, names=None, settings=None, upstream=()):
+        super().__init__(names, settings)
+        self.upstream = frozenset(upstream)
 
     def _print_Mul(self, expr):
         numerator, denominator = sp.fraction(expr)
         if denominator != 1:
-            return f"{self.parenthesize(numerator, PRECEDENCE['Mul'], strict=True)} / {self._print(denominator)}"
+            return (f"{self.parenthesize(numerator, PRECEDENCE['Mul'], strict=True)} / "
+                    f"{self.parenthesize(denominator, PRECEDENCE['Mul'])}")
         coefficient, rest = expr.as_coeff_Mul()
         factors = [self.parenthesize(f, PRECEDENCE["Mul"], strict=True) if not isinstance(f, matmul)
-                   else f"({self._print(f)})" for f in sp.Mul.make_args(rest)]
+                   else f"({self._print(f)})" for f in textbook_factors(rest, self.upstream)]
         head = "" if coefficient == 1 else ("-" if coefficient == -1 else self._print(coefficient) + "·")
         return head + " ⊙ ".join(factors) if len(factors) > 1 or not head else head + factors[0]
 
@@ -120,6 +129,23 @@ class MatrixTextPrinter(TextPrinter):
 
     def _print_softmax_columns(self, expr):
         return f"softmax({self._print(expr.args[0])}), column by column"
+
+
+def textbook_factors(product, upstream) -> list:
+    """The factors of a matrix-form product in textbook order (:func:`naming.matrix_factor_key`)."""
+    return sorted(sp.Mul.make_args(product), key=lambda f: naming.matrix_factor_key(f, upstream))
+
+
+def text_printer(target) -> MatrixTextPrinter:
+    """A text printer with the names of a matrix-form network (or of its derivation's): ``Ŷ`` for
+    the output, and products in textbook order.
+
+    >>> d = matrix_backprop(matrix_mlp([2, 3, 1]))
+    >>> text_printer(d).doprint(dict(d.deltas)[sp.Symbol("dZ_2")])
+    '(Ŷ - Y) ⊙ Ŷ ⊙ (1 - Ŷ)'
+    """
+    graph = getattr(target, "graph", target)
+    return MatrixTextPrinter(naming.matrix_names(graph, "text"), upstream=naming.matrix_upstream(graph))
 
 
 @dataclass(frozen=True)
@@ -292,7 +318,7 @@ class MatrixDerivation:
 
 
 def delta_symbol(symbol: sp.Symbol) -> sp.Symbol:
-    return sp.Symbol("d" + symbol.name)
+    return naming.matrix_delta(symbol)
 
 
 def matrix_backprop(graph: MatrixGraph) -> MatrixDerivation:

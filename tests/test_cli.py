@@ -11,7 +11,7 @@ import sympy as sp
 
 import symbackprop as sb
 from symbackprop import cli, naming
-from symbackprop.matrix import MatrixTextPrinter
+from symbackprop.matrix import text_printer
 
 MAZUR = {"x1": 0.05, "x2": 0.10, "y1": 0.01, "y2": 0.99, "w1": 0.15, "w2": 0.20, "w3": 0.25, "w4": 0.30,
          "w5": 0.40, "w6": 0.45, "w7": 0.50, "w8": 0.55, "b1": 0.35, "b2": 0.60}
@@ -58,11 +58,11 @@ MNIST = ["--layers", "784,128,10", "--activation", "relu,softmax", "--loss", "cr
 
 def test_the_matrix_form_on_the_command_line(run, tmp_path):
     d = sb.backprop(sb.mlp([784, 128, 10], activation=["relu", "softmax"], loss="cross_entropy", form="matrix"))
-    printer = MatrixTextPrinter()
+    printer = text_printer(d)
     code, out, _ = run("derive", *MNIST, "--form", "matrix")
     assert code == 0
     for symbol, formula in d.deltas:
-        assert f"  {symbol} = {printer.doprint(formula)}\n" in out
+        assert f"  {printer.doprint(symbol)} = {printer.doprint(formula)}\n" in out
     for p, formula in d.gradients:
         assert f"  ∂J/∂{p} = {printer.doprint(formula)}\n" in out
     code, out, _ = run("derive", *MNIST, "--form", "matrix", "--format", "latex")

@@ -2,6 +2,10 @@
 network, finite differences on small random shapes, float32, and clear shape errors."""
 
 import itertools
+import os
+import re
+import subprocess
+import sys
 import warnings
 
 import numpy as np
@@ -10,7 +14,8 @@ import sympy as sp
 from oracles import central_differences, needs_pdflatex
 
 import symbackprop as sb
-from symbackprop.matrix import MatrixTextPrinter
+from symbackprop import cli, naming
+from symbackprop.matrix import text_printer
 
 SPECS = {
     "sigmoid half_sse": dict(layers=[3, 4, 2]),
@@ -34,10 +39,59 @@ def data(spec, batch, seed=0):
 
 def test_textbook_formulas():
     d = sb.backprop(sb.mlp([784, 128, 10], activation=["relu", "softmax"], loss="cross_entropy", form="matrix"))
-    text = MatrixTextPrinter().doprint
-    assert [(str(s), text(e)) for s, e in d.deltas] == [("dZ_2", "A_2 - Y"), ("dZ_1", "1[Z_1 > 0] ⊙ (W_2ᵀ dZ_2)")]
+    text = text_printer(d).doprint
+    Yhat = naming.MATRIX_OUTPUT["text"]
+    assert [(text(s), text(e)) for s, e in d.deltas] == [("dZ_2", f"{Yhat} - Y"), ("dZ_1", "(W_2ᵀ dZ_2) ⊙ 1[Z_1 > 0]")]
     assert [(str(p), text(e)) for p, e in d.gradients] == [
         ("W_1", "dZ_1 Xᵀ / m"), ("b_1", "Σ_batch dZ_1 / m"), ("W_2", "dZ_2 A_1ᵀ / m"), ("b_2", "Σ_batch dZ_2 / m")]
+
+
+OUTPUT_NAMED = {
+    "2 layers": {"layers": [2, 3, 1]},
+    "3 layers": {"layers": [3, 4, 4, 2], "activation": ["tanh", "relu", "softmax"], "loss": "cross_entropy"},
+}
+
+
+@pytest.mark.parametrize("name", OUTPUT_NAMED)
+def test_the_output_matrix_has_one_name_in_text_latex_code_and_the_command_line(name, capsys, tmp_path, monkeypatch):
+    spec = OUTPUT_NAMED[name]
+    net = sb.mlp(**spec, form="matrix")
+    d = sb.backprop(net)
+    last = len(spec["layers"]) - 1
+    assert naming.matrix_output(net) == sp.Symbol(f"A_{last}")
+    shown = {style: naming.matrix_names(net, style)[sp.Symbol(f"A_{last}")] for style in ("text", "ascii", "latex", "code")}
+    assert naming.ascii_text(shown["text"]) == shown["ascii"] and shown["code"].isidentifier()
+    as_symbol = re.compile(rf"\bA_\{{?{last}\b")  # A_2 in text and code, A_{2} in LaTeX
+    hidden = f"A_{last - 1}"  # the layer below keeps its name
+
+    text = cli.matrix_text(d)
+    assert f"\n  {shown['text']} = " in text and f"{shown['text']} - Y" in text and f"\n  {hidden} = " in text
+    tex = sb.document_latex(d)
+    assert f"\n{shown['latex']} &= " in tex and f"{shown['latex']} - Y" in tex and sb.latex.summary_latex(d).count(shown["latex"])
+    source = sb.numpy_module(d)
+    assert re.search(rf"^    {shown['code']}\b.* = ", source, re.MULTILINE) and f"return {shown['code']}.T" in source
+    assert f"# {shown['text']} = " in source  # the comments in the text notation
+    for printed in (text, tex, source):
+        assert not as_symbol.search(printed)
+
+    monkeypatch.chdir(tmp_path)
+    args = ["--layers", ",".join(map(str, spec["layers"])), "--form", "matrix"]
+    args += ["--activation", ",".join(spec["activation"])] if "activation" in spec else []
+    args += ["--loss", spec["loss"]] if "loss" in spec else []
+    for argv, expected in ((["derive", *args], text), (["derive", *args, "--format", "latex"], tex)):
+        assert cli.main(argv) == 0 and capsys.readouterr().out.rstrip("\n") == expected.rstrip("\n")
+    assert cli.main(["codegen", *args, "-o", "g.py"]) == 0 and (tmp_path / "g.py").read_text() == source
+    console = subprocess.run([sys.executable, "-m", "symbackprop", "derive", *args], capture_output=True, check=False,
+                             env=dict(os.environ, PYTHONIOENCODING="ascii"))
+    assert console.returncode == 0 and console.stdout.decode("ascii") == naming.ascii_text(text)
+    assert f"\n  {shown['ascii']} = " in console.stdout.decode("ascii")
+
+
+def test_the_layer_by_layer_code_of_the_scalar_form_names_its_output_block_as_the_matrix_form():
+    source = sb.numpy_module(sb.backprop(sb.mlp([2, 3, 2])))
+    code, text = naming.MATRIX_OUTPUT["code"], naming.MATRIX_OUTPUT["text"]
+    assert f"return {code}.T" in source and f"    {code} = _sigmoid(Z_2)" in source and f"# {text} = sigmoid(Z_2)" in source
+    assert not re.search(r"\bA_2\b", source)
 
 
 def test_one_derivation_serves_every_width():
@@ -206,8 +260,8 @@ def test_latex_in_matrix_notation():
     assert sb.gradient_latex(d, sp.Symbol("b_2")) == r"\frac{\partial J}{\partial b_{2}} = \frac{1}{m} \sum_{\text{batch}} dZ_{2}"
     tex = sb.document_latex(d)
     assert r"Z_{1} &= W_{1} X + b_{1} \mathbf{1}^{T}" in tex
-    assert r"dZ_{1} &= A_{1} \odot \left(1 - A_{1}\right) \odot \left(W_{2}^{T} dZ_{2}\right)" in tex
-    assert r"dZ_{2} &= \hat{Y} - Y" in tex
+    assert r"dZ_{1} &= \left(W_{2}^{T} dZ_{2}\right) \odot A_{1} \odot \left(1 - A_{1}\right)" in tex
+    assert rf"dZ_{{2}} &= {naming.MATRIX_OUTPUT['latex']} - Y" in tex
 
 
 @needs_pdflatex
