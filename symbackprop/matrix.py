@@ -349,3 +349,42 @@ def matrix_backprop(graph: MatrixGraph) -> MatrixDerivation:
             contributions.setdefault(symbol, []).append(expr)
     gradients = tuple((p, sp.Add(*contributions[p]) / BATCH) for p in graph.params)
     return MatrixDerivation(graph, tuple(deltas), gradients)
+
+
+def matrix_text(d: MatrixDerivation) -> str:
+    """A matrix-form derivation as text: shapes, forward pass, deltas dV = ∂L/∂V (L: the loss
+    summed over the batch) and gradients, through :func:`~symbackprop.matrix.text_printer` (the
+    output matrix Ŷ).
+
+    >>> from symbackprop import backprop, mlp
+    >>> d = backprop(mlp([784, 128, 10], activation=["relu", "softmax"], loss="cross_entropy", form="matrix"))
+    >>> print(matrix_text(d).splitlines()[-4])
+      ∂J/∂W_1 = dZ_1 Xᵀ / m
+    """
+    graph = d.graph
+    printer = text_printer(d)
+    forward = []
+    for step in graph.steps[:-1]:
+        if step.op == "affine":
+            W, A, b = step.args
+            forward.append((step.symbol, printer.doprint(matmul(W, A)) + ("" if b is None else f" + {printer.doprint(b)}")))
+        elif step.op == "softmax":
+            forward.append((step.symbol, f"softmax({printer.doprint(step.args[0])}), column by column"))
+        else:
+            forward.append((step.symbol, printer.doprint(activation_value(*step.args))))
+    name, Y, A = graph.steps[-1].args
+    loss = f"Σ_batch Σ_outputs {printer.doprint(loss_scale(name, graph) * loss_value(name, Y, A))} / m"
+    shapes = ", ".join(f"{printer.doprint(s)} {printer.doprint(r)}×{printer.doprint(c)}" for s, (r, c) in graph.shapes.items())
+    sections = [
+        ("Shapes (m: samples in a batch, one column each; layer sizes " + "-".join(map(str, graph.sizes)) + ")", [("", shapes)]),
+        ("Forward pass", [(printer.doprint(s), f) for s, f in forward] + [(printer.doprint(graph.output), loss)]),
+        ("Backward pass: dV = ∂L/∂V, L the loss summed over the batch, output first",
+         [(printer.doprint(s), printer.doprint(e)) for s, e in d.deltas]),
+        ("Gradients (⊙: elementwise product; juxtaposition: matrix product)",
+         [(f"∂{printer.doprint(graph.output)}/∂{printer.doprint(p)}", printer.doprint(e)) for p, e in d.gradients]),
+    ]
+    title = f"Backpropagation through {graph.description}"
+    lines = [title, "=" * len(title)]
+    for heading, rows in sections:
+        lines += ["", heading, "-" * len(heading)] + [f"  {lhs} = {rhs}" if lhs else f"  {rhs}" for lhs, rhs in rows]
+    return "\n".join(lines) + "\n"

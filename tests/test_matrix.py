@@ -15,7 +15,7 @@ from oracles import central_differences, needs_pdflatex
 
 import symbackprop as sb
 from symbackprop import cli, naming
-from symbackprop.matrix import text_printer
+from symbackprop.matrix import matrix_text, text_printer
 
 SPECS = {
     "sigmoid half_sse": dict(layers=[3, 4, 2]),
@@ -64,7 +64,7 @@ def test_the_output_matrix_has_one_name_in_text_latex_code_and_the_command_line(
     as_symbol = re.compile(rf"\bA_\{{?{last}\b")  # A_2 in text and code, A_{2} in LaTeX
     hidden = f"A_{last - 1}"  # the layer below keeps its name
 
-    text = cli.matrix_text(d)
+    text = matrix_text(d)
     assert f"\n  {shown['text']} = " in text and f"{shown['text']} - Y" in text and f"\n  {hidden} = " in text
     tex = sb.document_latex(d)
     assert f"\n{shown['latex']} &= " in tex and f"{shown['latex']} - Y" in tex and sb.latex.summary_latex(d).count(shown["latex"])
