@@ -30,6 +30,7 @@ from sympy.printing.precedence import PRECEDENCE
 from sympy.printing.pycode import PythonCodePrinter
 
 from . import __version__, naming
+from . import targets as target_rules
 from .derive import Derivation
 from .errors import InputError
 from .layers import LayerBlocks, block, layer_blocks, softmax_columns
@@ -509,6 +510,17 @@ def _names(symbols, names, shown=None) -> dict:
                 unpack=", ".join(code) + ("," if len(code) == 1 else ""))
 
 
+def _probability_rules(names, code=None) -> dict:
+    """What a module whose loss needs probability targets checks them with: the rules' words, the
+    tolerance of the sum, the targets' names, and (``code``: their names in the code) the cheap
+    test of one sample's floats."""
+    rules = dict(sum=target_rules.SUM_RULE, sign=target_rules.SIGN_RULE, tolerance=repr(target_rules.tolerance(len(names))),
+                 names=target_rules.sum_text(names), tuple=_tuple(f'"{name}"' for name in names))
+    if code:
+        rules["sample"] = f"not abs({' + '.join(code)} - 1.0) <= _TARGET_SUM_TOLERANCE or min(targets) < 0.0"
+    return rules
+
+
 def numpy_module(d: Derivation | MatrixDerivation) -> str:
     """The source of a standalone NumPy module computing the loss and gradients of ``d``."""
     if isinstance(d, MatrixDerivation):
@@ -545,7 +557,8 @@ def numpy_module(d: Derivation | MatrixDerivation) -> str:
         targets=_names(graph.targets, names),
         outputs=_names(graph.outputs, names, naming.ascii_names(graph)),
         softmax=bool(logsumexp),
-        probability_targets=bool(graph.fused),
+        probability_targets=_probability_rules([t.name for t in graph.targets], [names[t] for t in graph.targets])
+        if graph.fused else None,
         # A sample of floats takes the fast path; rows of a batch, ints or arrays go through _general.
         fast_check=" or type(inputs[0]) is not float" if inputs else "",
         sample=sample,
@@ -608,7 +621,7 @@ def numpy_matrix_module(d: MatrixDerivation) -> str:
         shapes=_tuple(str(shape) for shape in shapes),
         fortran_check=fortran,
         n_inputs=sizes[0], n_outputs=sizes[-1],
-        probability_targets=graph.fused is not None,
+        probability_targets=None if graph.fused is None else _probability_rules([f"y{i}" for i in range(1, sizes[-1] + 1)]),
         unpack=", ".join(names[p] for p in graph.params),
         forward=forward, outputs_forward=_needed(forward, output),
         loss_forward=_needed(forward, " ".join(statement for _, statement in loss)), loss=loss,

@@ -28,6 +28,7 @@ from .errors import InputError
 from .latex import DOCUMENT_LINE, BackpropLatexPrinter, partial, pdflatex, product_rows, side_by_side, text, width_of
 from .matrix import MatrixDerivation, MatrixGraph
 from .naming import latex_names
+from .targets import probability_problem
 from .templates_ import render
 from .text import CHAIN_PATHS, CHAINS_PER_LAYER, chain_parameters, plain
 
@@ -153,7 +154,16 @@ def refuse_matrix_form(what: str):
 
 def given_values(graph, values: Mapping, exact: bool = False) -> dict:
     """Every variable of ``graph`` → its number from ``values`` (keyed by symbol or name);
-    unknown names, missing variables and values that are not numbers are named in the error."""
+    unknown names, missing variables and values that are not numbers are named in the error, and
+    so are targets that are not a probability vector where the loss needs one (a fused rule).
+
+    >>> from symbackprop import mlp
+    >>> net = mlp([1, 2], activation="softmax", loss="cross_entropy")
+    >>> given_values(net, {"x1": 1, "y1": 0.3, "y2": 0.3, "w1": 0, "w2": 0, "b1": 0, "b2": 0})
+    Traceback (most recent call last):
+    ...
+    symbackprop.errors.InputError: cross-entropy after a softmax needs targets that sum to 1 (a probability vector); y1 + y2 = 0.6
+    """
     by_name = {v.name: v for v in graph.variables}
     given: dict[sp.Symbol, object] = {}
     for key, value in values.items():
@@ -164,6 +174,10 @@ def given_values(graph, values: Mapping, exact: bool = False) -> dict:
     missing = [v.name for v in graph.variables if v not in given]
     if missing:
         raise InputError(f"values are missing for {', '.join(missing)}")
+    if graph.fused:  # the fused delta ŷ − y holds for probability vectors only
+        problem = probability_problem([plain(t) for t in graph.targets], [given[t] for t in graph.targets])
+        if problem:
+            raise InputError(problem)
     return given
 
 

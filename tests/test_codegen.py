@@ -353,3 +353,41 @@ def test_anything_else_code_cannot_compute_is_an_input_error_in_one_line():
     for expr in (x * sp.fresnels(y), x * sp.LambertW(y), x * sp.besselj(1, y)):
         with pytest.raises(InputError, match=r"^\w+ (has no NumPy|cannot be written as NumPy code)[^\n]*$"):
             sb.numpy_module(sb.backprop(expr, wrt=[x]))
+
+
+@pytest.mark.parametrize("form", ["scalar", "matrix"])
+def test_modules_for_softmax_cross_entropy_refuse_targets_that_are_not_probabilities(form):
+    net = sb.mlp([2, 3], activation="softmax", loss="cross_entropy", form=form)
+    module = sb.compile(sb.backprop(net))
+    assert module.PROBABILITY_TARGETS
+    if form == "scalar":
+        params = RNG.uniform(-1, 1, len(module.PARAMETERS)).tolist()
+    else:
+        params = [RNG.uniform(-1, 1, shape) for shape in module.SHAPES]
+    good = np.array([[0.2, 0.3, 0.5], [0.1, 0.1, 0.8]])
+    X = RNG.uniform(-1, 1, (2, 2))
+    bad_cases = [
+        (np.array([[0.2, 0.3, 0.5], [0.1, 0.1, 0.3]]), "y1 + y2 + y3 = 0.5"),  # the second row sums to 0.5
+        (np.array([[0.2, 0.3, 0.5], [1.2, -0.3, 0.1]]), "y2 = -0.3"),
+        (np.array([[0.2, 0.3, 0.5], [np.nan, 0.5, 0.5]]), "= nan"),
+    ]
+    calls = [module.loss, module.loss_and_gradients, module.gradients]
+    for call in calls:
+        call(params, X, good)  # probability vectors pass
+        for targets, message in bad_cases:
+            with pytest.raises(ValueError, match="cross-entropy after a softmax needs targets") as error:
+                call(params, X, targets)
+            assert message in str(error.value)
+    if form == "scalar":  # one sample: the fast path of floats and the general one
+        for call in calls:
+            call(params, X[0].tolist(), [0.2, 0.3, 0.5])
+            for sample in ([0.3, 0.3, 0.3], (0.3, 0.3, 0.3), np.array([0.3, 0.3, 0.3])):
+                with pytest.raises(ValueError, match=r"sum to 1 \(a probability vector\); y1 \+ y2 \+ y3 = 0.9"):
+                    call(params, X[0].tolist(), sample)
+
+
+def test_modules_whose_loss_takes_any_targets_do_not_check_them():
+    module = sb.compile(sb.backprop(sb.mlp([2, 2], activation="softmax", loss="half_sse")))
+    assert not module.PROBABILITY_TARGETS
+    J, _ = module.loss_and_gradients([0.1] * len(module.PARAMETERS), [0.5, -0.2], [0.3, 0.3])
+    assert np.isfinite(J)

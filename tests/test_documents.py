@@ -88,6 +88,8 @@ def test_the_walkthrough_of_a_large_network_is_a_few_pages_with_every_gradient_a
     net = build(name)
     d = sb.backprop(net)
     values = {v.name: 0.1 + 0.01 * (i % 7) for i, v in enumerate(net.variables)}
+    if net.fused:  # softmax + cross-entropy takes a probability vector of targets
+        values |= {y.name: 1 / len(net.targets) for y in net.targets}
     w = sb.walkthrough(d, values)
     assert len(w.gradients) == len(w.updates) == len(d.wrt)
     tex = sb.walkthrough_latex(w)
@@ -163,7 +165,10 @@ def test_large_documents_compile_to_a_few_pages(name, tmp_path):
     d = sb.backprop(net)
     pdf = pdflatex(document_latex(d), tmp_path / "d.pdf").read_bytes()
     assert 1 <= page_count(pdf) <= 3 + len(d.wrt) // 15
-    w = sb.walkthrough(d, {v.name: 0.2 for v in net.variables})
+    values = {v.name: 0.2 for v in net.variables}
+    if net.fused:  # softmax + cross-entropy takes a probability vector of targets
+        values |= {y.name: 1 / len(net.targets) for y in net.targets}
+    w = sb.walkthrough(d, values)
     pdf = sb.walkthrough_pdf(w, tmp_path / "w.pdf").read_bytes()
     assert 1 <= page_count(pdf) <= 3 + len(d.wrt) // 15
 

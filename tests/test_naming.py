@@ -173,6 +173,8 @@ def _outputs_of(graph_or_expr) -> list[str]:
     else:
         d = sb.backprop(graph_or_expr, wrt=sorted(graph_or_expr.free_symbols, key=sp.default_sort_key))
     values = {s.name: 0.7 for s in d.graph.variables}
+    if d.graph.fused:  # softmax + cross-entropy takes a probability vector of targets
+        values |= {y.name: 1 / len(d.graph.targets) for y in d.graph.targets}
     texts = [derivation_text(d, show_chain=list(d.wrt[:2])), sb.numpy_module(d)]
     if not d.graph.fused:  # a fused softmax + cross-entropy is not drawn yet
         texts.append(sb.picture(d, values).dot)

@@ -182,3 +182,29 @@ def test_a_large_network_writes_out_few_chains_and_every_gradient_and_update():
     for p in (d.wrt[0], d.wrt[60], d.wrt[-1]):
         assert gradients[p] == pytest.approx(numeric[p], rel=1e-5, abs=1e-9)
         assert dict(w.updates)[p] == pytest.approx(values[p.name] - 0.5 * numeric[p], rel=1e-6)
+
+
+SOFTMAX_POINT = {"x1": 0.5, "x2": -0.2, "w1": 0.1, "w2": 0.2, "w3": -0.3, "w4": 0.4, "b1": 0.1, "b2": -0.1}
+
+
+@pytest.mark.parametrize("targets, message", [
+    ({"y1": 0.3, "y2": 0.3}, "y1 + y2 = 0.6"),
+    ({"y1": 1.2, "y2": -0.2}, "y2 = -0.2"),
+])
+def test_softmax_cross_entropy_refuses_targets_that_are_not_a_probability_vector(targets, message):
+    # The fused delta ŷ − y equals ∂J/∂z only where Σy = 1: with y = (0.3, 0.3), sympy.diff of the
+    # loss itself disagrees with it, so a walkthrough or a picture would print a wrong gradient.
+    net = sb.mlp([2, 2], activation="softmax", loss="cross_entropy")
+    d = sb.backprop(net)
+    values = SOFTMAX_POINT | {"y1": 0.3, "y2": 0.3}
+    exact = float(sp.diff(net.loss, sp.Symbol("b1")).subs({sp.Symbol(k): v for k, v in values.items()}))
+    fused = float(d[sp.Symbol("b1")].subs({sp.Symbol(k): v for k, v in values.items()}))
+    assert exact != pytest.approx(fused)
+    for make in (lambda v: sb.walkthrough(d, v), lambda v: sb.picture(net, v)):
+        with pytest.raises(InputError, match="probability vector") as error:
+            make(SOFTMAX_POINT | targets)
+        assert message in str(error.value) and "\n" not in str(error.value)
+    w = sb.walkthrough(d, SOFTMAX_POINT | {"y1": 0.25, "y2": 0.75})  # a probability vector is fine
+    gradient = dict(w.gradients)[sp.Symbol("b1")]
+    point = {sp.Symbol(k): v for k, v in (SOFTMAX_POINT | {"y1": 0.25, "y2": 0.75}).items()}
+    assert gradient == pytest.approx(float(sp.diff(net.loss, sp.Symbol("b1")).subs(point)), rel=1e-9)
