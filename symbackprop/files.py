@@ -9,7 +9,9 @@ A destination that exists is refused unless ``force`` is given, whatever it is: 
 symbolic link, even one that points nowhere. With ``force`` a symbolic link stays in place and the
 file it points to is replaced (atomically, in that file's own folder, keeping its mode), so a
 link into a shared folder keeps working; a link that points nowhere gets its file created. A
-destination that is a folder is always refused.
+destination that is a folder is always refused, and so is a name ending with a path separator
+(``new/`` names a folder). Only regular files are written: an existing destination that is
+something else (a FIFO, a device, a socket), or a link to one, is refused even with ``force``.
 
 >>> import tempfile, pathlib
 >>> folder = pathlib.Path(tempfile.mkdtemp())
@@ -58,14 +60,47 @@ def _target(path: Path) -> Path:
     return Path(os.path.realpath(path)) if path.is_symlink() else path
 
 
+SPECIAL_FILES = ((stat.S_ISFIFO, "a FIFO"), (stat.S_ISCHR, "a device"), (stat.S_ISBLK, "a device"), (stat.S_ISSOCK, "a socket"))
+
+
+def check_file_name(path) -> None:
+    """Refuse a name that ends with a path separator: it names a folder, not a file.
+
+    >>> check_file_name("new/")
+    Traceback (most recent call last):
+    ...
+    IsADirectoryError: new/ ends with '/', so it names a folder; give a file name, like new/output
+    """
+    text = os.fspath(path)
+    separators = tuple({os.sep, os.altsep or os.sep, "/"}) if isinstance(text, str) else (b"/",)
+    if text.endswith(separators):
+        shown = text if isinstance(text, str) else os.fsdecode(text)
+        raise IsADirectoryError(f"{shown} ends with {shown[-1]!r}, so it names a folder; give a file name, like {shown}output")
+
+
+def _special(path: Path) -> str | None:
+    """What ``path`` (or the file a link points to) is when it exists and is not a regular file
+    or a folder: "a FIFO", "a device", "a socket"; else None."""
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        return None
+    return next((what for test, what in SPECIAL_FILES if test(mode)), None)
+
+
 def needs_writing(path, content: str | bytes, force: bool = False, unchanged_ok: bool = False) -> bool:
-    """Whether ``content`` must be written to ``path``; raise if it may not be: the folder is
-    missing, the destination is a folder, or it exists (unless ``force``, or ``unchanged_ok``
-    and it holds ``content``)."""
+    """Whether ``content`` must be written to ``path``; raise if it may not be: the name ends
+    with a separator, the folder is missing, the destination is a folder or not a regular file
+    (a FIFO, a device, a socket), or it exists (unless ``force``, or ``unchanged_ok`` and it
+    holds ``content``)."""
+    check_file_name(path)
     path = Path(path)
     data = content.encode("utf-8") if isinstance(content, str) else content
     if path.is_dir():
         raise IsADirectoryError(f"{path} is a folder; give a file name, like {path / 'output'}")
+    special = _special(path)
+    if special:
+        raise OSError(f"{path} is not a regular file ({special}); symbackprop writes regular files only")
     if not path.parent.is_dir():
         raise FileNotFoundError(f"the folder {path.parent} does not exist")
     if path.exists() or path.is_symlink():
@@ -84,6 +119,7 @@ def needs_writing(path, content: str | bytes, force: bool = False, unchanged_ok:
 def write_file(path, content: str | bytes, force: bool = False, unchanged_ok: bool = False) -> Path:
     """Write ``content`` to ``path`` atomically (a temporary file in the same folder, then a
     rename), if :func:`needs_writing` allows and requires it. Returns ``path``."""
+    check_file_name(path)
     path = Path(path)
     data = content.encode("utf-8") if isinstance(content, str) else content
     if not needs_writing(path, data, force, unchanged_ok):

@@ -125,3 +125,28 @@ def test_unchanged_content_is_not_rewritten(tmp_path):
     before = os.stat(path).st_ino
     write_file(path, "same", unchanged_ok=True)
     assert os.stat(path).st_ino == before
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs on this system")
+@pytest.mark.parametrize("link", [False, True])
+def test_a_fifo_is_never_replaced_even_with_force(tmp_path, link):
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    destination = fifo
+    if link:
+        destination = tmp_path / "link"
+        destination.symlink_to(fifo)
+    for force in (False, True):
+        with pytest.raises(OSError, match="is not a regular file \\(a FIFO\\); symbackprop writes regular files only"):
+            write_file(destination, "text", force=force)
+    assert stat.S_ISFIFO(os.stat(fifo).st_mode)
+
+
+def test_a_name_ending_with_a_separator_names_a_folder(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(IsADirectoryError, match="names a folder"):
+        write_file("new/", "text")
+    assert cli.main(["codegen", "--layers", "2,2,1", "-o", "new/"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "names a folder" in err
+    assert list(tmp_path.iterdir()) == []
