@@ -24,6 +24,7 @@ from .compile import compile as compile_module
 from .derive import Derivation
 from .errors import InputError
 from .matrix import MatrixDerivation
+from .targets import probability_problem
 
 
 @dataclass(frozen=True)
@@ -40,6 +41,7 @@ class Row:
 
 STATUSES = ("pass", "fail", "kink", "zero")
 POINT_SHOWN = 6  # values of each group shown in a report; larger groups end with a count
+ROWS_SHOWN = 40  # rows of a report printed: every fail, kink and zero row first, then passing ones
 
 
 @dataclass(frozen=True)
@@ -60,6 +62,32 @@ class GradcheckReport:
 
     def __bool__(self) -> bool:
         return self.passed
+
+    @property
+    def checked_nothing(self) -> bool:
+        """Every row's gradient is exactly 0 on both sides (all-dead ReLU units, say): no evidence."""
+        return all(row.status == "zero" for row in self.rows)
+
+    def shown_rows(self) -> tuple[Row, ...]:
+        """The rows a printed report shows: at most :data:`ROWS_SHOWN`, failures first, then
+        kinks, zero gradients and passing rows (each in order)."""
+        if len(self.rows) <= ROWS_SHOWN:
+            return self.rows
+        order = {"fail": 0, "kink": 1, "zero": 2, "pass": 3}
+        return tuple(sorted(self.rows, key=lambda r: order[r.status])[:ROWS_SHOWN])
+
+    def _more(self, shown) -> str:
+        """The line that ends a report cut to :meth:`shown_rows`, or ""."""
+        left = [r.status for r in self.rows]
+        for r in shown:
+            left.remove(r.status)
+        if not left:
+            return ""
+        kinds = {status: left.count(status) for status in STATUSES if status in left}
+        what = ("passing" if list(kinds) == ["pass"] else
+                "(" + ", ".join(f"{n} {'passing' if s == 'pass' else s}" for s, n in kinds.items()) + ")")
+        return (f"… {len(left)} more passing rows" if what == "passing" else f"… {len(left)} more rows {what}") + \
+            " (report.rows holds them all)"
 
     def counts(self) -> dict[str, int]:
         """How many rows have each status."""
@@ -83,7 +111,7 @@ class GradcheckReport:
             tally += f", {counts['zero']} zero"
         if not self.passed:
             line = f"some gradients do not match: {tally} {tolerances}"
-        elif counts["zero"] == len(self.rows):
+        elif self.checked_nothing:
             line = f"nothing was checked: every gradient is 0 at this point: {tally} {tolerances}"
         else:
             line = f"all gradients match: {tally} {tolerances}"
@@ -96,14 +124,20 @@ class GradcheckReport:
         width = max([len(r.name) for r in self.rows] + [9])
         lines = [f"checked at {self.point_text()}"] if self.point else []
         lines.append(f"{'parameter':<{width}}  {'analytic':>14}  {'numeric':>14}  {'abs error':>9}  {'rel error':>9}  status")
-        for r in self.rows:
+        shown = self.shown_rows()
+        for r in shown:
             lines.append(f"{r.name:<{width}}  {r.analytic:>14.8g}  {r.numeric:>14.8g}  {r.abs_error:>9.2e}  {r.rel_error:>9.2e}  {r.status}")
+        if len(shown) < len(self.rows):
+            lines.append(self._more(shown))
         lines.append(self.verdict())
         return "\n".join(lines)
 
     def _repr_html_(self) -> str:
+        shown = self.shown_rows()
         cells = "".join(f"<tr><td>{escape(r.name)}</td><td>{r.analytic:.8g}</td><td>{r.numeric:.8g}</td>"
-                        f"<td>{r.abs_error:.2e}</td><td>{r.rel_error:.2e}</td><td>{r.status}</td></tr>" for r in self.rows)
+                        f"<td>{r.abs_error:.2e}</td><td>{r.rel_error:.2e}</td><td>{r.status}</td></tr>" for r in shown)
+        if len(shown) < len(self.rows):
+            cells += f"<tr><td colspan=\"6\">{escape(self._more(shown))}</td></tr>"
         point = f"<p>checked at {escape(self.point_text())}</p>" if self.point else ""
         verdict = "".join(f"<p>{escape(line)}</p>" for line in self.verdict().splitlines())
         return (f"{point}<table><thead><tr><th>parameter</th><th>analytic</th><th>numeric</th><th>abs error</th>"
@@ -176,6 +210,10 @@ def check_point(module, params=None, inputs=None, targets=None, seed: int = 0):
     """The point to check at: the values given, the missing ones drawn with ``seed`` from
     :data:`RANGES` in turn until the loss and its gradient are defined and finite there."""
     given = [None if v is None else np.asarray(v, dtype=float) for v in (params, inputs, targets)]
+    if given[2] is not None and getattr(module, "PROBABILITY_TARGETS", False) and given[2].shape == (len(module.TARGETS),):
+        problem = probability_problem(module.TARGETS, given[2])
+        if problem:
+            raise InputError(problem)
     drawing = any(g is None for g in given)
     attempt = 0
     for low, high in RANGES if drawing else RANGES[:1]:
@@ -185,10 +223,26 @@ def check_point(module, params=None, inputs=None, targets=None, seed: int = 0):
             point = tuple(d if g is None else g for g, d in zip(given, drawn))
             if _evaluate(module, *point) is not None:
                 return point
+    what = function_name(module)
     if not drawing:
-        raise InputError("the loss or its gradient is not defined (or not finite) at the given values; choose others")
-    raise InputError("no random point inside the function's domain was found (the loss or its gradient was undefined "
+        raise UndefinedPoint(f"{what} or its gradient is not defined (or not finite) at the given values; choose others")
+    raise InputError(f"no random point inside the function's domain was found ({what} or its gradient was undefined "
                      "or not finite at every one tried); give the values to check at (--values)")
+
+
+class UndefinedPoint(InputError):
+    """The function checked, or its gradient, has no finite value at the point given."""
+
+
+def function_name(module) -> str:
+    """How a report names what is checked: the loss of a network, the output (f) of an expression.
+
+    >>> import sympy as sp
+    >>> from symbackprop import mlp
+    >>> function_name(as_module(sp.Symbol("x") ** 2)), function_name(as_module(mlp([1, 1])))
+    ('f', 'the loss')
+    """
+    return "the loss" if len(module.TARGETS) else getattr(module, "OUTPUTS", ("f",))[0]
 
 
 def _tolerance(name: str, value, positive: bool = False) -> float:
@@ -233,7 +287,7 @@ def gradcheck(target, params=None, inputs=None, targets=None, *, eps: float = 1e
         try:
             value = float(module.loss(theta, inputs, targets))
         except EVALUATION_ERRORS as error:
-            raise InputError(f"the loss is not defined a step of {eps:g} away from the point checked ({error}); "
+            raise InputError(f"{function_name(module)} is not defined a step of {eps:g} away from the point checked ({error}); "
                              "choose other values or a smaller eps") from None
         return value
 

@@ -3,7 +3,8 @@
 Exit codes:
 
 - 0: done (``check``: every gradient matches; ``verify``: the claim is right);
-- 1: ``check`` found a gradient that does not match, ``verify`` a claim that is wrong;
+- 1: ``check`` found a gradient that does not match, or could check nothing (every gradient is
+  exactly 0 at the point, analytic and numeric); ``verify`` found a claim that is wrong;
 - 2: a user error: bad input (an unknown name, malformed layers, an option out of range, a
   broken values file, a formula that is not allowed, a point outside a function's domain), a
   file that would be overwritten, a missing folder, a missing system program. One line on
@@ -11,7 +12,8 @@ Exit codes:
 - 3: a bug in symbackprop: one line, ``symbackprop: internal error: …``, asking for a report;
 - 130: interrupted (Ctrl-C); 141: the reader of the output went away (``… | head``), quietly.
 
-Options are never abbreviated (``--form`` is not ``--format``).
+Options are never abbreviated (``--form`` is not ``--format``). Without ``--format``,
+``walkthrough`` takes the format from the output's ending (``.md``, ``.tex``, ``.pdf``).
 """
 
 from __future__ import annotations
@@ -29,12 +31,12 @@ import sympy as sp
 
 from . import __version__, naming
 from .api import backprop
-from .check import as_module, gradcheck
+from .check import UndefinedPoint, as_module, gradcheck
 from .codegen import numpy_module
 from .compile import compile as compile_module
 from .derive import Derivation
 from .errors import SymbackpropError, ToolError
-from .files import needs_writing, write_file
+from .files import check_file_name, needs_writing, write_file
 from .graph import picture
 from .latex import document_latex, gradient_latex
 from .matrix import MatrixDerivation, matrix_text, text_printer
@@ -43,7 +45,7 @@ from .parse import parse_expr
 from .primitives import ACTIVATIONS, LOSSES
 from .text import derivation_text, gradient_lines
 from .verify import verify
-from .walkthrough import walkthrough, walkthrough_latex, walkthrough_markdown, walkthrough_pdf
+from .walkthrough import given_values, pass_values, walkthrough, walkthrough_latex, walkthrough_markdown, walkthrough_pdf
 
 EXAMPLES = {
     "derive": """examples:
@@ -171,17 +173,22 @@ def _network(args):
         return parse_expr(args.expr, variables=_wrt(args) or ())  # --wrt e makes e a variable, not Euler's number
     if args.layers is None:
         raise UsageError("give a network (--layers 2,2,1) or an expression (--expr \"...\")")
-    bias = None if args.bias == "none" else args.bias
-    if bias not in BIAS_MODES:
-        raise UsageError(f"unknown --bias {args.bias!r}; use per_neuron, per_layer or none")
-    sizes = _layers(args.layers)
-    count = parameter_count(sizes, bias) if all(n >= 1 for n in sizes) else 0
+    sizes, bias, count = _sizes(args)
     if form is None and count > LARGE_NETWORK:
         faster = "--form matrix to derive it in matrix form (milliseconds), or " if args.command in MATRIX_COMMANDS else ""
         raise UsageError(f"the {args.layers.replace(',', '-')} network has {count} parameters: weight by weight this takes "
                          f"long; pass {faster}--form scalar to go on anyway")
     activation = args.activation.split(",") if "," in args.activation else args.activation
     return mlp(sizes, activation=activation, loss=args.loss, bias=bias, form=form or "scalar")
+
+
+def _sizes(args) -> tuple[list[int], str | None, int]:
+    """The layer sizes, the bias mode and the parameter count --layers and --bias describe."""
+    bias = None if args.bias == "none" else args.bias
+    if bias not in BIAS_MODES:
+        raise UsageError(f"unknown --bias {args.bias!r}; use per_neuron, per_layer or none")
+    sizes = _layers(args.layers)
+    return sizes, bias, parameter_count(sizes, bias) if all(n >= 1 for n in sizes) else 0
 
 
 def _wrt(args) -> list[str] | None:
@@ -205,13 +212,32 @@ def _parameter(d, name: str) -> sp.Symbol:
     raise UsageError(f"{name!r} is not a parameter here; the parameters: {', '.join(p.name for p in known)}")
 
 
+class _DuplicateKey(ValueError):
+    pass
+
+
+def _unique_keys(pairs) -> dict:
+    """A JSON object's pairs as a dict; a name given twice is refused (JSON would keep the last)."""
+    values = {}
+    for key, value in pairs:
+        if key in values:
+            raise _DuplicateKey(key)
+        values[key] = value
+    return values
+
+
 def _values(path: str) -> dict:
+    """The values file: a JSON object (UTF-8, with or without a byte-order mark), each name once."""
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        text = Path(path).read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as error:
+        raise UsageError(f"the values file {path} is not UTF-8 text (byte {error.start})") from None
     except OSError as error:
         raise UsageError(f"cannot read the values file {path}: {error.strerror}") from None
     try:
-        values = json.loads(text)
+        values = json.loads(text, object_pairs_hook=_unique_keys)
+    except _DuplicateKey as error:
+        raise UsageError(f"the values file {path} gives {error.args[0]!r} more than once") from None
     except json.JSONDecodeError as error:
         raise UsageError(f"the values file {path} is not valid JSON: {error.msg} at line {error.lineno}") from None
     if not isinstance(values, dict):
@@ -254,12 +280,38 @@ def run_derive(args) -> int:
 
 
 def run_codegen(args) -> int:
+    _output(args)
     d = _derivation(args)
     _emit(numpy_module(d), args.output, args.force)
     return 0
 
 
+FORMAT_ENDINGS = {".md": "markdown", ".markdown": "markdown", ".tex": "latex", ".pdf": "pdf"}
+
+
+def _output(args) -> str | None:
+    """The -o file, refused at once where its name ends with a separator (a folder)."""
+    if getattr(args, "output", None) is not None:
+        check_file_name(args.output)
+    return getattr(args, "output", None)
+
+
+def _format(args) -> str:
+    """--format, or where it is not given the one the output's ending names (markdown otherwise);
+    a --format that contradicts a known ending is refused."""
+    ending = Path(args.output).suffix.lower() if args.output else ""
+    implied = FORMAT_ENDINGS.get(ending)
+    if args.format is None:
+        return implied or "markdown"
+    if implied is not None and implied != args.format:
+        raise UsageError(f"--format {args.format} does not fit the output {args.output} (a {ending} file is {implied}); "
+                         f"drop --format or change the ending")
+    return args.format
+
+
 def run_walkthrough(args) -> int:
+    _output(args)
+    args.format = _format(args)
     d = _derivation(args)
     w = walkthrough(d, _values(args.values), learning_rate=args.lr, exact=args.exact)
     if args.format == "pdf":
@@ -274,11 +326,17 @@ def run_walkthrough(args) -> int:
 
 
 def run_check(args) -> int:
+    if args.directions is None and args.form is not None and args.layers is not None and args.expr is None:
+        # (without --form a network this large is refused first: it must choose its form)
+        count = _sizes(args)[2]
+        if count > LARGE_NETWORK:
+            raise UsageError(f"the {args.layers.replace(',', '-')} network has {count} parameters: checking each one takes "
+                             f"long; pass --directions 10 to check 10 random directions")
+    values = _values(args.values) if args.values else None
     d = _derivation(args)
     module = as_module(compile_module(d))
     given = {}
-    if args.values:
-        values = _values(args.values)
+    if values is not None:
         missing = [n for n in module.INPUTS + module.TARGETS + module.PARAMETERS if n not in values]
         if missing:
             raise UsageError(f"the values file {args.values} lacks {', '.join(missing)}")
@@ -287,10 +345,18 @@ def run_check(args) -> int:
                 given[group] = np.array([values[n] for n in names], dtype=float)
             except (TypeError, ValueError):
                 raise UsageError(f"the values file {args.values} has a value that is not a number among the {group}") from None
-    report = gradcheck(module, **given, eps=args.eps, atol=args.atol, rtol=args.rtol,
-                       directions=args.directions, seed=args.seed)
+        if not isinstance(d, MatrixDerivation):
+            given_values(d.graph, values)  # unknown names, and targets the loss cannot take, named as walkthrough does
+    try:
+        report = gradcheck(module, **given, eps=args.eps, atol=args.atol, rtol=args.rtol,
+                           directions=args.directions, seed=args.seed)
+    except UndefinedPoint:
+        if isinstance(d, MatrixDerivation):
+            raise
+        pass_values(d, given_values(d.graph, values))  # names the step, the variables and their values
+        raise
     print(report)
-    return 0 if report.passed else 1
+    return 0 if report.passed and not report.checked_nothing else 1
 
 
 def run_verify(args) -> int:
@@ -318,6 +384,7 @@ def run_verify(args) -> int:
 
 
 def run_graph(args) -> int:
+    _output(args)
     target = _network(args)
     values = _values(args.values)
     drawing = picture(target, values, max_nodes=args.max_nodes)
@@ -377,7 +444,8 @@ def run_demo(args) -> int:
 def parser() -> argparse.ArgumentParser:
     top = _Parser(prog="symbackprop", description="Backpropagation derived symbolically: chain rule, deltas, "
                   "closed forms, LaTeX, NumPy code, worked examples and checks.",
-                  epilog="exit codes: 0 done (check, verify: right), 1 check or verify found something wrong, "
+                  epilog="exit codes: 0 done (check, verify: right), 1 check or verify found something wrong (check: "
+                  "or nothing could be checked), "
                   "2 a user error (one line on stderr, nothing written), 3 a bug in symbackprop, 130 interrupted")
     top.add_argument("--version", action="version", version=f"symbackprop {__version__}")
     commands = top.add_subparsers(dest="command", required=True, metavar="command", parser_class=_Parser)
@@ -403,7 +471,8 @@ def parser() -> argparse.ArgumentParser:
     sub = command("walkthrough", "a worked example with numbers, from a JSON file of values", run_walkthrough)
     sub.add_argument("--values", required=True, help="a JSON object of every input, target and parameter")
     sub.add_argument("--lr", type=FINITE, default=0.5, help="learning rate (default 0.5)")
-    sub.add_argument("--format", choices=("markdown", "latex", "pdf"), default="markdown")
+    sub.add_argument("--format", choices=("markdown", "latex", "pdf"),
+                     help="default: from the output's ending (.md, .tex, .pdf), else markdown")
     sub.add_argument("--digits", type=DIGITS, default=6, help="significant digits, 1 to 17 (default 6)")
     sub.add_argument("--exact", action="store_true", help="exact values (rationals) where the inputs are rational")
     sub.add_argument("-o", "--output", help="the file to write (default: standard output)")

@@ -282,7 +282,7 @@ def mlp(layers: Sequence[int], activation="sigmoid", loss: str = "half_sse", bia
     rule = FUSED_DELTAS.get((activations[-1], loss))
     fused = {z: rule(a, y) for z, a, y in zip(zs, previous, targets)} if rule else {}
     names = activations[0] if len(set(activations)) == 1 else ", ".join(activations)
-    description = f"the {'-'.join(map(str, layers))} network, {names}, loss {loss}, bias {bias}"
+    description = f"the {'-'.join(map(str, layers))} network, {names}, loss {loss}, bias {bias or 'none'}"
     return Graph(tuple(steps), inputs, targets, tuple(weights + biases), fused, description)
 
 

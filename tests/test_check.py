@@ -145,3 +145,40 @@ def test_the_report_displays_as_a_table_in_notebooks():
 def test_settings_that_would_check_nothing_or_crash_are_refused(options, message):
     with pytest.raises(sb.errors.InputError, match=message):
         sb.gradcheck(sb.mlp([2, 1]), **options)
+
+
+def test_a_large_report_prints_the_rows_that_matter_and_counts_the_rest():
+    net = sb.mlp([2, 6, 6, 1], activation=["relu", "relu", "sigmoid"])
+    report = sb.gradcheck(net, seed=1)
+    assert len(report.rows) == len(net.params) > sb.check.ROWS_SHOWN
+    text = str(report)
+    table = [line for line in text.splitlines() if line.split(" ", 1)[0] in {p.name for p in net.params}]
+    assert len(table) == sb.check.ROWS_SHOWN
+    notable = [row.name for row in report.rows if row.status != "pass"]
+    assert [line.split()[0] for line in table[:len(notable)]] == notable[:sb.check.ROWS_SHOWN]
+    left = len(report.rows) - sb.check.ROWS_SHOWN
+    assert f"… {left} more" in text and "report.rows holds them all" in text
+    assert report._repr_html_().count("<tr>") == sb.check.ROWS_SHOWN + 2  # the header, the rows, the count
+
+
+def test_a_report_that_checked_nothing_says_so_as_a_property():
+    report = sb.gradcheck(sb.mlp([1, 1], activation="relu"), params=[-1.0, -1.0], inputs=[1.0], targets=[0.5])
+    assert report.checked_nothing and report.passed
+    assert not sb.gradcheck(sb.mlp([2, 1])).checked_nothing
+
+
+@pytest.mark.parametrize("form", ["scalar", "matrix"])
+def test_probability_targets_that_are_not_a_probability_vector_are_refused(form):
+    net = sb.mlp([2, 2], activation="softmax", loss="cross_entropy", form=form)
+    with pytest.raises(sb.errors.InputError, match=r"sum to 1 \(a probability vector\); y1 \+ y2 = 0.6"):
+        sb.gradcheck(net, targets=[0.3, 0.3])
+    with pytest.raises(sb.errors.InputError, match="not negative .*y2 = -0.5"):
+        sb.gradcheck(net, targets=[1.5, -0.5])
+    assert sb.gradcheck(net, targets=[0.25, 0.75]).passed
+
+
+def test_an_expression_is_named_by_its_output_not_as_a_loss():
+    x = sp.Symbol("x")
+    with pytest.raises(sb.errors.InputError) as error:
+        sb.gradcheck(sp.sqrt(x), params=[-1.0], inputs=[], targets=[])
+    assert str(error.value).startswith("f or its gradient is not defined") and "loss" not in str(error.value)

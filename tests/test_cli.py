@@ -152,12 +152,13 @@ def test_a_reader_that_goes_away_ends_the_output_quietly(run, monkeypatch):
 
 
 def test_head_on_a_long_output_gives_no_traceback(tmp_path):
-    process = subprocess.Popen([sys.executable, "-m", "symbackprop", "check", "--layers", "2,64,64,1", "--form", "matrix"],
+    process = subprocess.Popen([sys.executable, "-m", "symbackprop", "derive", "--layers", "2,16,16,1", "--full"],
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=tmp_path)
     first = process.stdout.readline()  # the output is far larger than a pipe holds: the writer blocks
     process.stdout.close()
     _, err = process.communicate(timeout=120)
-    assert first.startswith(b"checked at ") and err == b"" and process.returncode == 141
+    # 141 where the write fails once the reader is gone; 0 where the pipe had taken the whole output
+    assert first.startswith(b"Backpropagation through the 2-16-16-1 network") and err == b"" and process.returncode in (0, 141)
 
 
 @pytest.mark.parametrize("encoding", ["cp1252", "ascii"])
@@ -204,14 +205,20 @@ def test_check_draws_its_point_inside_the_domain_and_says_where(run, tmp_path):
     assert x > 0 and y > 0
     (tmp_path / "v.json").write_text(json.dumps({"x": -1, "y": 2}))
     code, out, err = run("check", "--expr", "log(x)*y", "--values", "v.json")
-    assert code == 2 and "not defined" in err
+    assert code == 2 and "is undefined at x = -1" in err and err.count("\n") == 1
+    (tmp_path / "v.json").write_text(json.dumps({"x": -1}))
+    code, out, err = run("check", "--expr", "sqrt(x)", "--values", "v.json")
+    assert code == 2 and "sqrt(x) is undefined at x = -1" in err and "loss" not in err
 
 
 def test_check_says_when_gradients_are_zero_and_so_check_nothing(run, tmp_path):
     (tmp_path / "v.json").write_text(json.dumps({"x1": 1.0, "y1": 0.5, "w1": -1.0, "b1": -1.0}))  # relu(-2) = 0
     code, out, _ = run("check", "--layers", "1,1", "--activation", "relu", "--values", "v.json")
-    assert code == 0 and "2 zero" in out and "nothing was checked" in out and "all gradients match" not in out
+    assert code == 1 and "2 zero" in out and "nothing was checked" in out and "all gradients match" not in out
     assert "--seed" in out and "--values" in out
+    (tmp_path / "v.json").write_text(json.dumps({"x": -1.0, "y": 1.0}))  # relu(-1)·y: both gradients exactly 0
+    code, out, _ = run("check", "--expr", "relu(x)*y", "--values", "v.json")
+    assert code == 1 and "nothing was checked" in out
 
 
 def test_verify_takes_the_only_variable_as_wrt_and_asks_otherwise(run):
@@ -311,3 +318,75 @@ def test_every_command_has_help_with_examples(run):
         assert done.value.code == 0
     # argparse printed the help; the examples are part of it
     assert "examples:" in cli.parser()._subparsers._group_actions[0].choices["verify"].format_help()
+
+
+SOFTMAX = ["--layers", "2,2", "--activation", "softmax", "--loss", "cross_entropy"]
+SOFTMAX_VALUES = {"x1": 0.5, "x2": -0.2, "w1": 0.1, "w2": 0.2, "w3": -0.3, "w4": 0.4, "b1": 0.1, "b2": -0.1}
+
+
+@pytest.mark.parametrize("command", ["walkthrough", "graph", "check"])
+def test_softmax_cross_entropy_with_targets_that_are_not_probabilities_is_refused(run, tmp_path, command):
+    (tmp_path / "sm.json").write_text(json.dumps(SOFTMAX_VALUES | {"y1": 0.3, "y2": 0.3}))
+    code, out, err = run(command, *SOFTMAX, "--values", "sm.json")
+    assert code == 2 and out == "" and err.count("\n") == 1
+    assert "cross-entropy after a softmax needs targets that sum to 1 (a probability vector); y1 + y2 = 0.6" in err
+    (tmp_path / "sm.json").write_text(json.dumps(SOFTMAX_VALUES | {"y1": 0.25, "y2": 0.75}))
+    assert run(command, *SOFTMAX, "--values", "sm.json")[0] == 0
+
+
+def test_check_of_a_matrix_form_network_refuses_targets_that_are_not_probabilities(run, tmp_path):
+    module = sb.compile(sb.backprop(sb.mlp([2, 2], activation="softmax", loss="cross_entropy", form="matrix")))
+    flat = sb.check.as_module(module)
+    values = dict.fromkeys(flat.PARAMETERS, 0.1) | {"x1": 0.5, "x2": -0.2, "y1": 1.5, "y2": -0.5}
+    (tmp_path / "sm.json").write_text(json.dumps(values))
+    code, _, err = run("check", *SOFTMAX, "--form", "matrix", "--values", "sm.json")
+    assert code == 2 and "not negative" in err and "y2 = -0.5" in err
+
+
+def test_check_of_a_large_network_without_directions_is_refused_at_once(run):
+    count = cli.parameter_count([784, 128, 10], "per_neuron")
+    assert count > cli.LARGE_NETWORK
+    code, out, err = run("check", "--layers", "784,128,10", "--activation", "relu,softmax", "--loss", "cross_entropy",
+                         "--form", "matrix")
+    assert code == 2 and out == "" and f"{count} parameters" in err and "pass --directions 10" in err
+    code, out, _ = run("check", "--layers", "784,128,10", "--activation", "relu,softmax", "--loss", "cross_entropy",
+                       "--form", "matrix", "--directions", "2")
+    assert code == 0 and "direction 2" in out
+
+
+def test_walkthrough_takes_its_format_from_the_output_ending(run, tmp_path):
+    (tmp_path / "v.json").write_text(json.dumps(MAZUR))
+    assert run("walkthrough", *NET, "--values", "v.json", "-o", "w.tex")[0] == 0
+    assert (tmp_path / "w.tex").read_text().startswith(r"\documentclass")
+    for name in ("w.md", "w.markdown", "w.txt"):
+        assert run("walkthrough", *NET, "--values", "v.json", "-o", name)[0] == 0
+        assert (tmp_path / name).read_text().startswith("# ")
+    code, out, err = run("walkthrough", *NET, "--values", "v.json", "-o", "x.tex", "--format", "markdown")
+    assert code == 2 and out == "" and "--format markdown does not fit" in err and not (tmp_path / "x.tex").exists()
+    code, out, err = run("walkthrough", *NET, "--values", "v.json", "-o", "x.md", "--format", "pdf")
+    assert code == 2 and out == "" and "does not fit" in err and not (tmp_path / "x.md").exists()
+
+
+def test_walkthrough_to_a_pdf_name_writes_a_pdf_or_nothing(run, tmp_path):
+    (tmp_path / "v.json").write_text(json.dumps(MAZUR))
+    code, _, err = run("walkthrough", *NET, "--values", "v.json", "-o", "w.pdf")
+    if code == 2:  # no pdflatex here: refused, and nothing written
+        assert "pdflatex" in err and not (tmp_path / "w.pdf").exists()
+    else:
+        assert code == 0 and (tmp_path / "w.pdf").read_bytes().startswith(b"%PDF")
+
+
+def test_values_files_with_a_byte_order_mark_are_read_and_repeated_names_refused(run, tmp_path):
+    (tmp_path / "bom.json").write_bytes(b"\xef\xbb\xbf" + json.dumps(MAZUR).encode())
+    assert run("walkthrough", *NET, "--values", "bom.json")[0] == 0
+    assert run("check", *NET, "--values", "bom.json")[0] == 0
+    text = json.dumps(MAZUR)[:-1] + ', "w1": 0.9}'
+    (tmp_path / "dup.json").write_text(text)
+    for command in ("walkthrough", "check", "graph"):
+        code, out, err = run(command, *NET, "--values", "dup.json")
+        assert code == 2 and out == "" and "gives 'w1' more than once" in err
+
+
+def test_the_network_is_described_with_the_option_spelling_of_no_bias(run):
+    code, out, _ = run("derive", "--layers", "2,1", "--bias", "none")
+    assert code == 0 and "bias none" in out and "None" not in out
