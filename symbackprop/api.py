@@ -13,7 +13,8 @@ from .network import Graph
 def backprop(net_or_expr, wrt=None) -> Derivation:
     """Derive ∂J/∂p for every p in ``wrt`` by one reverse sweep of the chain rule.
 
-    ``net_or_expr`` is a :class:`Graph` (e.g. from :func:`symbackprop.mlp`) or a SymPy expression;
+    ``net_or_expr`` is a :class:`Graph` (e.g. from :func:`symbackprop.mlp`), a SymPy expression
+    or a formula as text (read by :func:`symbackprop.parse.parse_expr`, never evaluated);
     ``wrt`` defaults to the network's parameters, or all the symbols of an expression (by name).
     ``d[p]`` is the closed form; ``d.chain(p)``, ``d.gradient(p)`` and ``d.delta(step)`` the other views.
     A network in matrix form (``mlp(..., form="matrix")``) gives a
@@ -22,6 +23,8 @@ def backprop(net_or_expr, wrt=None) -> Derivation:
     >>> import sympy as sp
     >>> x, y = sp.symbols("x y")
     >>> backprop(x * sp.sin(y), wrt=[y])[y]
+    x*cos(y)
+    >>> backprop("x*sin(y)")["y"]
     x*cos(y)
     """
     if isinstance(net_or_expr, MatrixGraph):

@@ -311,6 +311,76 @@ class MatrixDerivation:
     def __repr__(self) -> str:
         return f"<MatrixDerivation of {self.graph.description}: {len(self.deltas)} deltas, {len(self.gradients)} gradients>"
 
+    def __getitem__(self, p: sp.Symbol | str) -> sp.Expr:
+        """∂J/∂p, as :meth:`gradient`."""
+        return self.gradient(p)
+
+    def __iter__(self):
+        return iter(p for p, _ in self.gradients)
+
+    def __len__(self) -> int:
+        return len(self.gradients)
+
+    def _names(self) -> dict[str, sp.Symbol]:
+        """Every name of a matrix or delta, as the printers spell it (``W_1``, ``Ŷ``, ``Yhat``,
+        ``dZ_1``, ``dŶ``), and without the underscore (``W1``, ``dZ1``)."""
+        names: dict[str, sp.Symbol] = {}
+        symbols = [*self.graph.shapes, *(s.symbol for s in self.graph.steps), *(s for s, _ in self.deltas)]
+        for symbol in symbols:
+            names.setdefault(symbol.name, symbol)
+        for style in ("text", "ascii", "code"):
+            for symbol, name in naming.matrix_names(self.graph, style).items():
+                names.setdefault(name, symbol)
+        for name, symbol in list(names.items()):
+            names.setdefault(name.replace("_", ""), symbol)
+        return names
+
+    def symbol(self, name: sp.Symbol | str) -> sp.Symbol:
+        """The matrix or delta ``name`` stands for (a symbol is returned as it is); an unknown name
+        is an :class:`InputError` listing the known ones.
+
+        >>> from symbackprop import backprop, mlp
+        >>> d = backprop(mlp([2, 3, 1], form="matrix"))
+        >>> d.symbol("W_1"), d.symbol("Ŷ"), d.symbol("dZ2")
+        (W_1, A_2, dZ_2)
+        """
+        if isinstance(name, sp.Symbol):
+            return name
+        if not isinstance(name, str):
+            raise InputError(f"expected a name or a SymPy symbol, got {type(name).__name__}")
+        names = self._names()
+        symbol = names.get(naming.typed(name))
+        if symbol is None:
+            known = [s.name for s in self.graph.shapes] + [s.symbol.name for s in self.graph.steps]
+            raise InputError(f"unknown name {name!r}; known names: {naming.listing(known)}")
+        return symbol
+
+    def gradient(self, p: sp.Symbol | str) -> sp.Expr:
+        """∂J/∂p for a parameter matrix ``p`` (``"W_1"``, ``"b_2"``), mean over the batch.
+
+        >>> from symbackprop import backprop, mlp
+        >>> d = backprop(mlp([2, 3, 1], form="matrix"))
+        >>> d["W_1"] == d.gradient(sp.Symbol("W_1")) == dict(d.gradients)[sp.Symbol("W_1")]
+        True
+        """
+        p = self.symbol(p)
+        for parameter, formula in self.gradients:
+            if parameter == p:
+                return formula
+        raise InputError(f"{p} is not a parameter of {self.graph.description} "
+                         f"({naming.listing(q for q, _ in self.gradients)})")
+
+    def delta(self, step: sp.Symbol | str) -> sp.Expr:
+        """The delta dV = ∂L/∂V of a matrix ``V`` with a named delta (``"Z_1"``; or the delta
+        itself, ``"dZ_1"``), L the loss summed over the batch."""
+        symbol = self.symbol(step)
+        named = dict(self.deltas)
+        if symbol in named:
+            return named[symbol]
+        if delta_symbol(symbol) in named:
+            return named[delta_symbol(symbol)]
+        raise InputError(f"{symbol} has no named delta; the named ones are of {naming.listing(s.name[1:] for s, _ in self.deltas)}")
+
     def _repr_latex_(self) -> str:
         from .latex import summary_latex  # the printer is a later stage: imported only to be shown
 

@@ -230,21 +230,22 @@ def latex_names(graph) -> dict[sp.Symbol, str]:
 
 def accepted_names(graph, deltas=()) -> dict[str, sp.Symbol]:
     """Every name the library prints for a symbol of ``graph``, read back: the graph's own names
-    (``x1``, ``w2``, ``z3``, ``a5``, ``J``; ``z_3`` as code spells a step), a network's output as ``ŷ``/``yhat``/``y_hat`` (with its
+    (``x1``, ``w2``, ``z3``, ``a5``, ``J``) and their number set off as LaTeX and code spell them
+    (``x_1``, ``w_2``, ``z_3``), a network's output as ``ŷ``/``yhat``/``y_hat`` (with its
     number when there are several: ``ŷ1``, ``yhat1``, ``y_hat1``, ``yhat_1``), ``y`` for a single
-    target, and for each delta symbol in ``deltas`` its spellings ``δ_3``, ``δ3``, ``delta_3`` and the
-    older ``delta_z3``, ``δ_z3`` (``δ_ŷ``, ``delta_yhat``, ``delta_a5`` for other steps).
+    target, and for each delta symbol in ``deltas`` its spellings ``δ_3``, ``δ3``, ``delta_3``,
+    ``delta3`` and the older ``delta_z3``, ``δ_z3`` (``δ_ŷ``, ``delta_yhat``, ``delta_a5`` for other steps).
 
     >>> from symbackprop import mlp
     >>> net = mlp([1, 1])
     >>> names = accepted_names(net, [delta(sp.Symbol("z1"))])
-    >>> names["ŷ"], names["yhat1"], names["δ1"], names["delta_z1"], names["y"]
-    (a1, a1, delta_1, delta_1, y1)
+    >>> names["ŷ"], names["yhat1"], names["δ1"], names["delta_z1"], names["delta1"], names["y"], names["w_1"]
+    (a1, a1, delta_1, delta_1, delta_1, y1, w1)
     """
     names = {s.name: s for s in graph.variables} | {s.symbol.name: s.symbol for s in graph.steps}
     aliases: dict[sp.Symbol, list[str]] = {s: [s.name] for s in names.values()}
-    for step in graph.steps[:-1]:  # as generated code spells them: z_3, v_2
-        names.setdefault(_stepped(step.symbol.name), step.symbol)
+    for symbol in list(names.values()):  # as LaTeX and generated code spell them: w_5, z_3, v_2
+        names.setdefault(_stepped(symbol.name), symbol)
     outputs = _outputs(graph)
     for s, k in outputs.items():
         spelled = [OUTPUT_TEXT + k, OUTPUT_ASCII + k, "y_hat" + k]
@@ -261,7 +262,7 @@ def accepted_names(graph, deltas=()) -> dict[str, sp.Symbol]:
         step = delta_step(symbol)
         shown = [symbol.name[len(DELTA):]] if step.name != symbol.name[len(DELTA):] else []
         for name in shown + aliases.get(step, [step.name]):
-            for prefix in (DELTA, DELTA_TEXT, DELTA_TEXT[0]):
+            for prefix in (DELTA, DELTA_TEXT, DELTA_TEXT[0], DELTA.rstrip("_")):
                 names.setdefault(prefix + name, symbol)
     return names
 

@@ -22,6 +22,7 @@ import sympy as sp
 
 from . import naming
 from .errors import InputError
+from .parse import not_real_part, parse_expr
 from .primitives import ACTIVATIONS, FUSED_DELTAS, LOSSES
 from .simplify import recognize_activations, undefined_part
 
@@ -138,7 +139,9 @@ class Graph:
 
     @classmethod
     def from_expr(cls, expr, name: str = naming.EXPRESSION_OUTPUT) -> Graph:
-        """Break any SymPy expression into one step per operation (its DAG, shared parts once).
+        """Break any SymPy expression, or a formula as text (read by
+        :func:`~symbackprop.parse.parse_expr`, never evaluated), into one step per operation (its
+        DAG, shared parts once).
 
         Its free symbols become the parameters (sorted by name); hand-written sigmoids
         ``1/(1 + exp(-u))`` and softpluses ``log(1 + exp(u))`` are recognised as such. An
@@ -151,6 +154,8 @@ class Graph:
         >>> g = Graph.from_expr(x * sigmoid(y) + x)
         >>> [f"{s.symbol} = {s.expr}" for s in g.steps]
         ['v1 = sigmoid(y)', 'v2 = v1*x', 'f = v2 + x']
+        >>> Graph.from_expr("x*σ(y) + x").description
+        'f = x*sigmoid(y) + x'
         """
         expr = _as_expression(expr)
         expr = recognize_activations(expr)
@@ -176,7 +181,7 @@ class Graph:
 
 def _as_expression(expr) -> sp.Expr:
     if isinstance(expr, str):
-        raise _ExpressionTypeError(f"pass a SymPy expression, not the string {_short(expr)!r}: build it from sympy.symbols(...)")
+        return parse_expr(expr)  # checked as it is read
     try:
         expr = sp.sympify(expr, strict=True)
     except (sp.SympifyError, TypeError):
@@ -186,6 +191,9 @@ def _as_expression(expr) -> sp.Expr:
     undefined = undefined_part(expr)
     if undefined:
         raise InputError(f"the expression is undefined: it contains {undefined}")
+    complex_part = not_real_part(expr)
+    if complex_part is not None:
+        raise InputError(f"the expression is undefined: {_short(complex_part)} is not a finite real number")
     for kind in _UNEVALUATED:
         if expr.has(kind):
             raise InputError(f"the expression contains an unevaluated {kind.__name__}: evaluate it first (.doit()) or write it out")

@@ -1,10 +1,13 @@
 """Formulas typed by people, read without ``eval``: a whitelist over Python's syntax tree.
 
-Allowed: numbers, names of symbols, ``+ - * / **`` (``^`` also means power), parentheses, and
-calls of known functions with positional arguments. Everything else (attributes, subscripts,
+Allowed: numbers, names of symbols, ``+ - * / **`` (``^`` also means power; ``·`` and ``×``
+multiply, ``−`` subtracts), parentheses, and calls of known functions with positional arguments,
+spelled as people write them or as SymPy and the library print them (``Abs``, ``Max``,
+``Heaviside(x, 0)``, ``sinc'(x)``). Everything else (attributes, subscripts,
 lambdas, comprehensions, keywords, strings, dunder names, unknown functions) is refused with a
 :class:`ParseError` that names it, and so is a formula with no value (1/0, log(0), 0/0). No
-code in the text ever runs.
+code in the text ever runs. A constant part with no real value (``acos(2)``, ``sqrt(-1)``) and
+the names ``inf``, ``nan``, ``oo``, ``zoo``, ``I``, ``infinity`` are refused: a formula is real.
 
 The functions (:data:`FUNCTIONS`) are those the library can both differentiate and turn into
 NumPy code; the constants are ``pi`` (π) and ``e`` (``E``), Euler's number, unless the caller
@@ -24,12 +27,14 @@ from __future__ import annotations
 
 import ast
 import math
+import unicodedata
 from collections.abc import Iterable, Mapping
 
 import sympy as sp
 
+from . import naming
 from .errors import InputError
-from .primitives import leaky_relu, relu, sigmoid, softplus
+from .primitives import leaky_relu, relu, sigmoid, sinc_derivative, softmax, softplus
 from .simplify import undefined_part
 
 # Every function here differentiates and generates NumPy code. (gamma, loggamma and erfinv are
@@ -40,9 +45,14 @@ FUNCTIONS = {
     "arcsin": sp.asin, "arccos": sp.acos, "arctan": sp.atan, "atan2": sp.atan2,
     "sinh": sp.sinh, "cosh": sp.cosh, "tanh": sp.tanh, "asinh": sp.asinh, "acosh": sp.acosh, "atanh": sp.atanh,
     "erf": sp.erf, "erfc": sp.erfc, "sinc": sp.sinc, "max": sp.Max, "min": sp.Min,
-    "sigmoid": sigmoid, "σ": sigmoid, "relu": relu, "leaky_relu": leaky_relu, "softplus": softplus,
+    "Abs": sp.Abs, "Max": sp.Max, "Min": sp.Min, "Heaviside": sp.Heaviside, "sinc_derivative": sinc_derivative,
+    "sigmoid": sigmoid, "σ": sigmoid, "relu": relu, "leaky_relu": leaky_relu, "softplus": softplus, "softmax": softmax,
 }
 CONSTANTS = {"pi": sp.pi, "π": sp.pi, "E": sp.E, "e": sp.E}
+NOT_REAL = frozenset({"inf", "nan", "oo", "zoo", "I", "infinity"})  # SymPy's and NumPy's names of numbers a formula may not hold
+# How printed text is typed back: one table of spellings read as another (longest first).
+# (Subscript digits are read as digits by naming.typed.)
+SPELLINGS = {"sinc'(": "sinc_derivative(", "·": "*", "×": "*", "⋅": "*", "−": "-", "–": "-", "^": "**"}
 MAX_LENGTH = 2000  # characters of formula
 MAX_POWER_DIGITS = 1000  # a number raised to a number with a larger result is refused, not computed
 MAX_DIGITS = 50  # digits of one number
@@ -78,8 +88,7 @@ def parse_expr(text: str, symbols: Mapping[str, sp.Symbol] | None = None, variab
         raise ParseError(f"the formula is {len(text)} characters long; at most {MAX_LENGTH} are read")
     variables = {variables} if isinstance(variables, str) else set(variables)
     try:
-        # ^ means power, with the precedence of ** (as a BitXor node it would bind looser than +).
-        tree = ast.parse(text.strip().replace("^", "**"), mode="eval")
+        tree = ast.parse(_respelled(text), mode="eval")
     except SyntaxError as error:
         raise ParseError(f"syntax error in {text!r}: {error.msg} (at column {error.offset})") from None
     except (ValueError, MemoryError, RecursionError):
@@ -91,7 +100,46 @@ def parse_expr(text: str, symbols: Mapping[str, sp.Symbol] | None = None, variab
     undefined = undefined_part(expr)
     if undefined:
         raise ParseError(f"the formula is undefined: it contains {undefined}")
+    complex_part = not_real_part(expr)
+    if complex_part is not None:
+        raise ParseError(f"the formula is undefined: {_clip(complex_part)} is not a finite real number")
     return expr
+
+
+def _respelled(text: str) -> str:
+    """``text`` with every spelling of :data:`SPELLINGS` replaced, in NFC (``ŷ`` typed as y and a
+    combining hat is ``ŷ``). ``^`` becomes ``**``, with its precedence (as a BitXor node it would
+    bind looser than +); ``·`` must go before Python reads it, since it may continue a name."""
+    text = naming.typed(unicodedata.normalize("NFC", text))
+    for spelled, meant in SPELLINGS.items():
+        text = text.replace(spelled, meant)
+    return text
+
+
+def not_real_part(expr: sp.Expr) -> sp.Expr | None:
+    """The first (innermost) part of ``expr`` without symbols that is not a finite real number
+    (``acos(2)``, ``I``, ``sqrt(-1)``), or None. Decided by SymPy's assumptions, numerically
+    (15 digits) where they cannot tell.
+
+    >>> x = sp.Symbol("x")
+    >>> not_real_part(sp.acos(2) * x), not_real_part(sp.acos(sp.Rational(1, 2)) * x)
+    (acos(2), None)
+    """
+    for node in sp.postorder_traversal(expr):
+        if not isinstance(node, sp.Expr) or node.free_symbols or node.is_Rational:
+            continue
+        real, finite = node.is_extended_real, node.is_finite
+        if real is None or finite is None:
+            value = node.evalf(15)
+            real, finite = value.is_extended_real, value.is_finite
+        if real is False or finite is False:
+            return node
+    return None
+
+
+def _clip(expr, limit: int = 60) -> str:
+    text = str(expr)
+    return text if len(text) <= limit else text[:limit] + "…"
 
 
 class _Reader:
@@ -119,12 +167,18 @@ class _Reader:
             raise ParseError(f"{name!r} is not allowed: names may not start with '__'")
         if name in FUNCTIONS:
             raise ParseError(f"{name!r} is a function: call it, as in {name}(x)")
+        if name in NOT_REAL and name not in (self.symbols or {}) and name not in self.variables:
+            raise ParseError(f"{name!r} is not a finite real number: a formula may not hold it")
         if self.symbols is not None:
             if name in self.symbols:
                 return self.symbols[name]
             if name in CONSTANTS and name not in self.variables:
                 return CONSTANTS[name]
-            raise ParseError(f"unknown symbol {name!r}; the symbols here are: {', '.join(self.symbols)}")
+            first: dict[sp.Symbol, str] = {}  # one name per symbol: the mapping spells each many ways
+            for known_name, symbol in self.symbols.items():
+                first.setdefault(symbol, known_name)
+            known = list(first.values())
+            raise ParseError(f"unknown symbol {name!r}; the symbols here are: {naming.listing(known)}")
         if name in CONSTANTS and name not in self.variables:
             return CONSTANTS[name]
         return sp.Symbol(name)
@@ -158,10 +212,13 @@ class _Reader:
             raise ParseError(f"{name}() takes plain arguments only")
         if not node.args:
             raise ParseError(f"{name}() needs an argument, as in {name}(x)")
+        arguments = [self.read(a) for a in node.args]  # outside the try: their own errors stay theirs
         try:
-            return FUNCTIONS[name](*[self.read(a) for a in node.args])
-        except (TypeError, ValueError):
+            return FUNCTIONS[name](*arguments)
+        except TypeError:
             raise ParseError(f"{name}() was given {len(node.args)} arguments") from None
+        except ValueError as error:
+            raise ParseError(f"{name}() was given {len(node.args)} arguments: {_clip(error, 120)}") from None
 
 
 def _digits(base: sp.Number, exponent: sp.Number) -> float:

@@ -148,11 +148,43 @@ def _read(claim, names: Mapping[str, sp.Symbol]) -> sp.Expr:
     return expr.xreplace({s: names[s.name] for s in expr.free_symbols})
 
 
+# Where probes are drawn: the first PROBES points from the first MILD ranges in turn (every variable
+# from the same one: small values give readable counterexamples), then each variable from a range
+# chosen at random: also around zero, negatives, and larger positives that reach shifted domains
+# (sqrt(x - 5)).
+RANGES = ((0.05, 0.95), (-2.0, 2.0), (0.1, 3.0), (-10.0, 10.0), (1.0, 10.0), (5.0, 50.0), (-10.0, -0.1))
+MILD = 3
+CONFIRM_PRECISION = 3 * PRECISION  # digits at which a disagreement is confirmed before it is reported
+
+
+def _real(value) -> bool:
+    return bool(value.is_real and value.is_finite)
+
+
+def _in_domain(point, steps, domain) -> bool:
+    """Whether every step of ``steps`` (a graph's, evaluated forward from ``point``) and every
+    expression of ``domain`` has a finite real value at ``point``: the function is defined there."""
+    values = dict(point)
+    for step in steps:
+        value = step.expr.xreplace(values).evalf(PRECISION)
+        if not _real(value):
+            return False
+        values[step.symbol] = value
+    return all(_real(e.xreplace(point).evalf(PRECISION)) for e in domain)
+
+
 def same(claimed: sp.Expr, correct: sp.Expr, closed: Mapping[sp.Symbol, sp.Expr] | None = None, seed: int = 0,
-         graph: Graph | None = None) -> Verdict:
+         graph: Graph | None = None, domain: Sequence[sp.Expr] = ()) -> Verdict:
     """Decide ``claimed == correct`` once step symbols are replaced by their values in the
-    variables (``closed``): symbolically when that is cheap, else at random points. The verdict
-    is shown with the names of ``graph``."""
+    variables (``closed``): symbolically when that is cheap, else at random points of the
+    function's domain, where every step of ``graph`` and every expression of ``domain`` is real
+    and finite (a claim may differ from the truth outside it: 1/|x| for ∂log(x)/∂x). The verdict
+    is shown with the names of ``graph``.
+
+    >>> x = sp.Symbol("x")
+    >>> bool(same(1 / sp.Abs(x), 1 / x, domain=[sp.log(x)]))
+    True
+    """
     closed = dict(closed or {})
     left, right = claimed.xreplace(closed), correct.xreplace(closed)
     difference = left - right
@@ -163,27 +195,50 @@ def same(claimed: sp.Expr, correct: sp.Expr, closed: Mapping[sp.Symbol, sp.Expr]
     if tree_size(difference) <= SYMBOLIC_LIMIT and sp.cancel(recognize_activations(difference)) == 0:
         return Verdict(True, claimed, correct, "symbolically", graph=graph)
 
-    symbols = sorted(left.free_symbols | right.free_symbols, key=sp.default_sort_key)
+    steps = graph.steps if graph is not None else ()
+    variables = set(graph.variables) if graph is not None else set()
+    variables |= left.free_symbols | right.free_symbols | set().union(*(e.free_symbols for e in domain))
+    symbols = sorted(variables, key=sp.default_sort_key)
     shown = sorted(claimed.free_symbols | correct.free_symbols, key=sp.default_sort_key)
     rng = random.Random(seed)
     agreed = 0
-    for attempt in range(PROBES * 4):
-        low, high = ((0.05, 0.95), (-2.0, 2.0), (0.1, 3.0))[attempt % 3]
-        point = {s: sp.Float(rng.uniform(low, high), PRECISION) for s in symbols}
+    for attempt in range(PROBES * 8):
+        if attempt < PROBES:
+            point = {s: sp.Float(rng.uniform(*RANGES[attempt % MILD]), PRECISION) for s in symbols}
+        else:
+            point = {s: sp.Float(rng.uniform(*rng.choice(RANGES)), PRECISION) for s in symbols}
+        if not _in_domain(point, steps, domain):
+            continue
         a, b = (e.xreplace(point).evalf(PRECISION) for e in (left, right))
-        if not (a.is_real and b.is_real and a.is_finite and b.is_finite):
+        if not (_real(a) and _real(b)):
             continue  # outside the domain of one side
-        if abs(a - b) > TOLERANCE * (1 + abs(b)):
+        if abs(a - b) > TOLERANCE * (1 + abs(b)) and _differ(left, right, point):
             where = {s: float(s.xreplace(closed).xreplace(point).evalf(PRECISION)) for s in shown}
             return Verdict(False, claimed, correct, "at a random point", where, float(a), float(b), graph)
         agreed += 1
         if agreed == PROBES:
             return Verdict(True, claimed, correct, f"numerically, at {PROBES} random points", graph=graph)
-    raise InputError(f"could not find points where both {claimed} and {correct} are defined")
+    if agreed >= PROBES // 4:
+        return Verdict(True, claimed, correct, f"numerically, at the {agreed} random points of the function's domain found",
+                       graph=graph)
+    found = f"only {agreed} point(s)" if agreed else "no point"
+    raise InputError(f"found {found} of the function's domain where both sides are defined, in {PROBES * 8} random tries: "
+                     "cannot decide the claim")
+
+
+def _differ(left: sp.Expr, right: sp.Expr, point) -> bool:
+    """Whether ``left`` and ``right`` still differ at ``point`` at :data:`CONFIRM_PRECISION`
+    digits (a difference at working precision may be rounding in a cancelling sum)."""
+    precise = {s: sp.Float(v, CONFIRM_PRECISION) for s, v in point.items()}
+    a, b = (e.xreplace(precise).evalf(CONFIRM_PRECISION) for e in (left, right))
+    return not (_real(a) and _real(b)) or abs(a - b) > TOLERANCE * (1 + abs(b))
 
 
 def verify(claimed, of, wrt=None, seed: int = 0) -> Verdict | ChainVerdict:
     """Check a hand derivation against the engine.
+
+    ``expr`` may be a SymPy expression or a formula as text (read by :func:`parse_expr`). Claims
+    are checked on the function's domain, where it and every step of its computation are real.
 
     - ``verify(claim, expr)``: is the claim equal to ``expr``?
     - ``verify(claim, expr, wrt=x)``: is it ∂expr/∂x?
@@ -199,10 +254,11 @@ def verify(claimed, of, wrt=None, seed: int = 0) -> Verdict | ChainVerdict:
     if isinstance(of, (Graph, Derivation)):
         d = of if isinstance(of, Derivation) else backprop(of)
     else:
+        expr = parse_expr(of) if isinstance(of, str) else of
         if wrt is None:
-            names = {s.name: s for s in sp.sympify(of).free_symbols}
-            return same(_read(claimed, names), sp.sympify(of), seed=seed)
-        d = backprop(of, wrt=[wrt])
+            names = {s.name: s for s in sp.sympify(expr).free_symbols}
+            return same(_read(claimed, names), sp.sympify(expr), seed=seed, domain=[sp.sympify(expr)])
+        d = backprop(expr, wrt=[wrt])
     graph = d.graph
     if wrt is None:
         raise InputError("say which variable the claimed derivative is with respect to (wrt)")

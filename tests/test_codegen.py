@@ -211,6 +211,9 @@ FUNCTION_CASES = {
     "acosh": "acosh(x + 2)*y", "atanh": "atanh(x/2)*y", "erf": "erf(x*y)", "erfc": "erfc(x)*y", "sinc": "sinc(pi*x)*y",
     "max": "max(x, y, 1/2)*x", "min": "min(x, y)*y", "sigmoid": "sigmoid(x*y)", "σ": "σ(x)*y", "relu": "relu(x)*y",
     "leaky_relu": "leaky_relu(y)*x", "softplus": "softplus(x*y)",
+    # as SymPy and the library print them
+    "Abs": "Abs(x)*y", "Max": "Max(x, y)*x", "Min": "Min(x, y)*y", "Heaviside": "Heaviside(x)*y + x",
+    "sinc_derivative": "sinc_derivative(x*y)", "softmax": "softmax(1, x*y, y)*x",
 }
 x_, y_ = sp.symbols("x y")
 POINT = {x_: 0.8, y_: -0.6}

@@ -15,6 +15,7 @@ from oracles import central_differences, needs_pdflatex
 
 import symbackprop as sb
 from symbackprop import cli, naming
+from symbackprop.errors import InputError
 from symbackprop.matrix import matrix_text, text_printer
 
 SPECS = {
@@ -288,3 +289,25 @@ def test_training_in_matrix_form_updates_each_array_in_its_memory_order():
     assert losses[-1] < losses[0] and len(losses) == 4
     for p, b in zip(start, before):  # the given arrays are left alone
         np.testing.assert_array_equal(p, b)
+
+
+def test_the_matrix_form_is_looked_up_by_name_as_the_scalar_form():
+    d = sb.backprop(sb.mlp([3, 4, 2], activation=["tanh", "softmax"], loss="cross_entropy", form="matrix"))
+    for p, formula in d.gradients:
+        assert d[p.name] is formula and d.gradient(p.name) is formula and d[p] is formula
+        assert d[p.name.replace("_", "")] is formula  # W1 as well as W_1
+    assert list(d) == [p for p, _ in d.gradients] and len(d) == len(d.gradients)
+    deltas = dict(d.deltas)
+    for delta, formula in d.deltas:
+        matrix = delta.name[len(naming.MATRIX_DELTA):]
+        assert d.delta(matrix) is formula and d.delta(delta.name) is formula and d.delta(sp.Symbol(matrix)) is formula
+    assert d.symbol("Ŷ") == d.symbol("Yhat") == naming.matrix_output(d.graph)
+    assert set(deltas)
+    for wrong, call in [("W_9", d.__getitem__), ("Q", d.gradient), ("Q", d.delta)]:
+        with pytest.raises(InputError, match=r"unknown name .*W_1") as error:
+            call(wrong)
+        assert "\n" not in str(error.value)
+    with pytest.raises(InputError, match="not a parameter"):
+        d.gradient("Z_1")
+    with pytest.raises(InputError, match="no named delta"):
+        d.delta("W_1")

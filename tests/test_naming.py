@@ -240,3 +240,17 @@ def test_verdicts_show_themselves_in_markdown():
 def test_numbers_printed_in_a_verdict_are_the_values_at_the_point():
     verdict = sb.verify("(y - ŷ)*a1", sb.mlp([1, 1, 1], loss="bce"), wrt="w2")
     assert np.isfinite(verdict.claimed_value) and verdict.claimed_value == pytest.approx(-verdict.correct_value)
+
+
+def test_every_variable_and_delta_is_read_back_in_every_spelling():
+    net = sb.mlp([2, 2, 2])
+    names = naming.accepted_names(net, [naming.delta(s.symbol) for s in net.steps[:-1]])
+    for symbol in [*net.variables, *(s.symbol for s in net.steps[:-1])]:
+        stem, index = naming._split_index(symbol.name)
+        assert names[f"{stem}_{index}"] == symbol  # as LaTeX subscripts it: w_5, x_1, b_1, y_1
+        latex = naming.latex_names(net)[symbol]
+        if symbol not in net.outputs:
+            assert names[latex.replace("{", "").replace("}", "")] == symbol
+    z3 = naming.pre_activation(3)
+    for spelled in ("δ3", "δ_3", "delta_3", "delta3", "delta_z3"):
+        assert names[spelled] == naming.delta(z3)

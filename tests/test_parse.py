@@ -8,6 +8,7 @@ import pytest
 import sympy as sp
 
 import symbackprop as sb
+from symbackprop import naming
 from symbackprop.parse import ParseError, parse_expr
 
 x, y, z = sp.symbols("x y z")
@@ -120,3 +121,40 @@ def test_hostile_formulas_on_the_command_line_exit_2_and_run_nothing(tmp_path):
         assert run.returncode == 2, text
         assert run.stderr.count("\n") == 1 and run.stderr.startswith("symbackprop: error: ") and "Traceback" not in run.stderr
     assert not (tmp_path / SENTINEL).exists()
+
+
+@pytest.mark.parametrize("typed, meant", [
+    ("x·y", "x*y"), ("2×x", "2*x"), ("x − y", "x - y"), ("x₁^2", "x1**2"),
+    ("Abs(x)", "abs(x)"), ("Max(x, y) - Min(x, y)", "max(x, y) - min(x, y)"), ("sign(x)", "sign(x)"),
+])
+def test_printed_spellings_are_read_back(typed, meant):
+    assert parse_expr(typed) == parse_expr(meant)
+
+
+def test_the_functions_sympy_prints_are_read_back():
+    x = sp.Symbol("x")
+    for expr in [sp.Abs(x), sp.Max(x, 2 * x), sp.Min(x, 1), sp.Heaviside(x), sp.Heaviside(x, 0), sp.sign(x)]:
+        assert parse_expr(str(expr)) == expr
+    derivative = sb.backprop(sp.sinc(x)).gradient(x)  # printed sinc'(x)
+    assert parse_expr(str(derivative)) == derivative
+    assert parse_expr("sinc'(2*x)") == derivative.subs(x, 2 * x)
+
+
+@pytest.mark.parametrize("text", ["acos(2)*x", "asin(2) + x", "x*acosh(0.5)", "atanh(2)*x", "I*x", "inf + x", "x*nan", "oo",
+                                  "zoo*x", "x - infinity"])
+def test_constants_that_are_not_finite_real_numbers_are_refused(text):
+    with pytest.raises(ParseError, match="not a finite real number|imaginary unit"):
+        parse_expr(text)
+    assert parse_expr("acos(1/2)*x") == sp.pi / 3 * sp.Symbol("x")  # a real constant is kept
+
+
+def test_the_unknown_symbol_error_lists_each_name_once_and_is_bounded():
+    d = sb.backprop(sb.mlp([30, 20, 2]))
+    names = naming.accepted_names(d.graph, [naming.delta(s.symbol) for s in d.graph.steps[:-1]])
+    with pytest.raises(ParseError) as error:
+        parse_expr("q*w1", names)
+    message = str(error.value)
+    assert "unknown symbol 'q'" in message and "\n" not in message and len(message) < 300
+    listed = message.split(": ", 1)[1].split(", … (")[0].split(", ")
+    assert len(listed) == len(set(listed))
+    assert len(set(map(naming.ascii_text, listed))) == len(listed)  # also on an ASCII console

@@ -7,6 +7,7 @@ import sympy as sp
 import symbackprop as sb
 from symbackprop import naming
 from symbackprop.errors import InputError
+from symbackprop.parse import parse_expr
 from symbackprop.testing import assert_gradient
 
 z, x, y = sp.symbols("z x y")
@@ -123,3 +124,66 @@ def test_verdicts_are_printed_in_the_library_notation():
     shown = naming.text_names(TWO)
     text = str(sb.verify("(y1 - a3)*a1", TWO, wrt="w5"))
     assert shown[sp.Symbol("a3")] in text and "a3" not in text
+
+
+# Claims that agree with the truth on the function's domain only: each is right.
+@pytest.mark.parametrize("expr, claim", [
+    ("acosh(x)", "1/sqrt(x**2 - 1)"),  # acosh is not real for x < 1, where the claim is
+    ("log(x)*y", "y/abs(x)"),
+    ("log(x - 2)", "1/abs(x - 2)"),
+    ("sqrt(x - 5)", "1/(2*sqrt(abs(x - 5)))"),  # defined for x > 5 only
+    ("log(x)", "1/abs(x)"),
+])
+def test_claims_are_checked_on_the_functions_domain(expr, claim):
+    assert sb.verify(claim, expr, wrt="x"), (expr, claim)
+    # the same claim off by a factor is caught inside the domain, with a counterexample there
+    verdict = sb.verify(f"3*({claim})", expr, wrt="x")
+    assert not verdict
+    value = parse_expr(expr).subs(verdict.counterexample).evalf()
+    assert value.is_real and value.is_finite, (expr, verdict.counterexample)
+
+
+def test_a_claim_differing_from_the_truth_only_outside_the_domain_is_right():
+    x = sp.Symbol("x")
+    # acosh(x) is real for x >= 1 only; its derivative, written 1/(sqrt(x - 1) sqrt(x + 1)), is real
+    # (and negative) for x < -1 too, where the claim (positive) differs from it
+    assert sb.verify("1/sqrt(x**2 - 1)", sp.acosh(x), wrt=x)
+    assert sb.verify("2*abs(x) + 1/abs(x)", x**2 + sp.log(x), wrt=x)  # equal to 2x + 1/x where x > 0
+    assert not sb.verify("2*abs(x)", x**2, wrt=x)  # x² is defined for x < 0 too: there the claim is wrong
+    assert sb.verify("y/abs(x)", "log(x)*y", wrt="x")  # the function itself as text
+
+
+def test_no_point_of_the_domain_is_said_in_one_line():
+    with pytest.raises(InputError, match="no point of the function's domain") as error:
+        sb.verify("1", "sqrt(-x**2 - 1) + x", wrt="x")
+    assert "\n" not in str(error.value) and len(str(error.value)) < 200
+
+
+def _printed_gradients(d, p):
+    """Every formula text.gradient_lines prints for ∂J/∂p (not the line of partials, not a note)."""
+    from symbackprop.text import gradient_lines
+
+    return [rhs for lhs, rhs in gradient_lines(d, p)[1:] if not rhs.startswith("(")]
+
+
+def _corpus():
+    import corpus
+
+    yield from ((name, corpus.network(name)) for name in corpus.NETWORKS)
+    yield from corpus.EXPRESSIONS.items()
+    x, y = sp.symbols("x y")
+    extra = {"sinc": sp.sinc(x * y), "abs, max, min, sign": sp.Abs(x) * y + sp.Max(x, y) - sp.Min(x, 2 * y) + sp.sign(x) * y,
+             "relu": sb.relu(x - y) * y, "leaky relu": sb.leaky_relu(x * y), "−": x - y**2}
+    yield from extra.items()
+
+
+@pytest.mark.parametrize("name, target", list(_corpus()), ids=[name for name, _ in _corpus()])
+def test_every_printed_gradient_reads_back_and_verifies(name, target):
+    d = sb.backprop(target)
+    for p in d.wrt[:3]:
+        for printed in _printed_gradients(d, p):
+            for spelled in (printed, naming.ascii_text(printed)):
+                assert sb.verify(spelled, d, wrt=p), (name, p, spelled)
+        should_be = str(sb.verify("0", d, wrt=p)).splitlines()[1].split("should be ", 1)[1]
+        assert sb.verify(should_be, d, wrt=p), (name, p, should_be)
+        assert sb.verify(naming.ascii_text(should_be), d, wrt=p), (name, p, should_be)
