@@ -231,7 +231,7 @@ def matrix_mlp(layers: Sequence[int], activation="sigmoid", loss: str = "half_ss
         previous = A
     steps.append(MatrixStep(sp.Symbol("J"), "loss", (loss, Y, previous)))
     names = activations[0] if len(set(activations)) == 1 else ", ".join(activations)
-    description = f"the {'-'.join(map(str, sizes))} network in matrix form, {names}, loss {loss}, bias {bias}"
+    description = f"the {'-'.join(map(str, sizes))} network in matrix form, {names}, loss {loss}, bias {bias or 'none'}"
     return MatrixGraph(tuple(steps), shapes, (X,), (Y,), tuple(params), description, sizes)
 
 
