@@ -373,7 +373,8 @@ def _sample(d: Derivation, printer: FloatPrinter) -> dict:
         loss_forward=_needed(forward, loss),
         loss=(_comment(last.symbol, last.expr, text), loss),
         backward=[(_comment(s, e, text), f"{names[s]} = {printer.code(e)}") for s, e in d.deltas],
-        gradients=[(f"∂J/∂{text(p)} = {text(d.gradient(p))}", f"{g} = {printer.code(d.gradient(p))}") for p, g in zip(d.wrt, gradients)],
+        gradients=[(f"∂{text(graph.output)}/∂{text(p)} = {text(d.gradient(p))}", f"{g} = {printer.code(d.gradient(p))}")
+                   for p, g in zip(d.wrt, gradients)],
         gradient_names=", ".join(gradients),
     )
 
@@ -399,7 +400,7 @@ def _column_batch(d: Derivation, printer: ArrayPrinter, inputs) -> dict:
         backward.append((_comment(output, graph.steps[-1].expr, text) + ", per sample",
                          f"{names[output]} = {printer.code(graph.steps[-1].expr)}"))
     backward += [(_comment(s, e, text), f"{names[s]} = {printer.code(e)}") for s, e in d.deltas]
-    gradients = [(f"Σ over the batch of ∂J/∂{text(p)} = {text(d.gradient(p))}",
+    gradients = [(f"Σ over the batch of ∂{text(output)}/∂{text(p)} = {text(d.gradient(p))}",
                   f"{names[naming.gradient_symbol(p)]} = {_batch_sum(printer, d.gradient(p), per_sample, [], text=text)}") for p in d.wrt]
     return dict(
         inputs=_names(inputs, names)["unpack"] or "_", targets=_names(graph.targets, names)["unpack"] or "_",

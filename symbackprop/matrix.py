@@ -209,7 +209,7 @@ def matrix_mlp(layers: Sequence[int], activation="sigmoid", loss: str = "half_ss
     the layer sizes are still checked and kept in ``description``.
     """
     sizes = _check_layers(layers)
-    activations = _check_activations(activation, len(sizes) - 1)
+    activations = _check_activations(activation, sizes)
     _check_loss(loss, activations[-1])
     if not isinstance(bias, (str, type(None))) or bias not in BIAS_MODES or bias == "per_layer":
         raise InputError("the matrix form takes bias='per_neuron' (a vector b_l per layer) or None")

@@ -21,8 +21,9 @@ In matrix form (:func:`matrix_names`) the output matrix is Ŷ, every other matri
 textbook's name (``W_1``, ``Z_1``, ``A_1``, ``dZ_1``; LaTeX ``W_{1}``, ``dZ_{1}``).
 
 Order, as a course writes it: the terms of a sum by their weight's index (w9 before w10), then
-the bias (:func:`term_key`); the factors of a product after its number: deltas, upstream first,
-then weights and biases, then the local derivative kept whole (:func:`factor_key`). In matrix
+the bias (:func:`term_key`); the factors of a product after its number: the upstream part
+(deltas, upstream first, and factors holding a delta), the loss's derivative (a factor holding a
+target), weights and biases, then the local derivative kept whole (:func:`factor_key`). In matrix
 form: ``W A + b``, and a delta's upstream factor (``W_2ᵀ dZ_2``, ``Ŷ − Y``) before the local
 derivative kept whole (:func:`matrix_factor_key`).
 
@@ -311,20 +312,40 @@ def term_key(term) -> tuple:
     return min(keys) if keys else (3,)
 
 
-def factor_key(factor) -> tuple:
-    """Sort key of a factor of a product in textbook order: deltas, upstream (higher-numbered)
-    first, then weights and biases in index order, then the rest (key ``(3,)``: kept in order,
-    so a local derivative ``a4*(1 - a4)`` stays whole).
+def is_target(symbol) -> bool:
+    """Whether ``symbol`` is a network's target (:func:`target`: ``y1``, ``y2``, …)."""
+    if not isinstance(symbol, sp.Symbol):
+        return False
+    stem, index = _split_index(symbol.name)
+    return stem == TARGET and bool(index)
 
-    >>> a4, w10 = sp.symbols("a4 w10")
+
+REST = (5,)  # factor_key of a factor kept where it stands: the local derivative
+
+
+def factor_key(factor) -> tuple:
+    """Sort key of a factor of a product in textbook order: the upstream part first (deltas,
+    higher-numbered first, then factors holding a delta, such as a sum of weighted deltas), then
+    factors holding a target (the loss's derivative ``ŷ - y1``), then weights and biases in index
+    order, then the rest (key :data:`REST`: kept in order, so a local derivative ``a4*(1 - a4)``
+    stays whole).
+
+    >>> a2, a4, w10, y1 = sp.symbols("a2 a4 w10 y1")
     >>> sorted([a4, delta(sp.Symbol("z4")), w10, 1 - a4, delta(sp.Symbol("z5"))], key=factor_key)
     [delta_5, delta_4, w10, a4, 1 - a4]
+    >>> sorted([a2, 1 - a2, a2 - y1], key=factor_key)
+    [a2 - y1, a2, 1 - a2]
     """
     if is_delta(factor):
         stem, index = natural_key(factor.name)
         return (0, stem, -index)
+    symbols = factor.free_symbols
+    if any(is_delta(s) for s in symbols):
+        return (1,)
+    if any(is_target(s) for s in symbols):
+        return (2,)
     kind = _order_class(factor)
-    return (3,) if kind is None else (1 + kind, natural_key(factor.name)[1])
+    return REST if kind is None else (3 + kind, natural_key(factor.name)[1])
 
 
 # How text printed by the library is spelled in ASCII, for consoles that cannot show the rest.

@@ -254,7 +254,7 @@ def mlp(layers: Sequence[int], activation="sigmoid", loss: str = "half_sse", bia
     if form != "scalar":
         raise InputError(f"unknown form {_short(form)!r}; use 'scalar' (one symbol per weight) or 'matrix'")
     layers = _check_layers(layers)
-    activations = _check_activations(activation, len(layers) - 1)
+    activations = _check_activations(activation, layers)
     _check_loss(loss, activations[-1])
     if not isinstance(bias, (str, type(None))) or bias not in BIAS_MODES:
         raise InputError(f"unknown bias mode {_short(bias)!r}; use one of: {', '.join(map(repr, BIAS_MODES))}")
@@ -305,7 +305,18 @@ def _check_layers(layers) -> tuple[int, ...]:
     return tuple(int(size) for size in layers)
 
 
-def _check_activations(activation, count: int) -> tuple[str, ...]:
+def _check_activations(activation, layers: tuple[int, ...]) -> tuple[str, ...]:
+    """One known activation name per non-input layer of ``layers`` (checked sizes); a softmax
+    needs at least two units in its layer.
+
+    >>> _check_activations("sigmoid", (2, 3, 1))
+    ('sigmoid', 'sigmoid')
+    >>> _check_activations(["relu", "softmax"], (2, 3, 1))
+    Traceback (most recent call last):
+    ...
+    symbackprop.errors.InputError: softmax needs at least 2 units in its layer (the softmax of one unit is always 1): layer 2 has 1
+    """
+    count = len(layers) - 1
     if isinstance(activation, str):
         names = (activation,) * count
     elif isinstance(activation, Sequence):
@@ -317,6 +328,9 @@ def _check_activations(activation, count: int) -> tuple[str, ...]:
     for name in names:
         if not isinstance(name, str) or name not in ACTIVATIONS:
             raise InputError(f"unknown activation {_short(repr(name))}; known activations: {', '.join(ACTIVATIONS)}")
+    for layer, (name, width) in enumerate(zip(names, layers[1:]), start=1):
+        if name == "softmax" and width < 2:
+            raise InputError(f"softmax needs at least 2 units in its layer (the softmax of one unit is always 1): layer {layer} has {width}")
     return names
 
 

@@ -41,6 +41,8 @@ def local_partial(expr: sp.Expr, wrt: sp.Symbol, values: Mapping[sp.Expr, sp.Sym
     a*(1 - a)
     >>> local_partial(sp.Abs(x) * y, x, {})
     y*sign(x)
+    >>> local_partial(x**y, x, {x**y: a})
+    x**(y - 1)*y
     >>> local_partial(sp.Mod(x, y), x, {})
     Traceback (most recent call last):
     ...
@@ -61,13 +63,31 @@ def _real_derivative(term: sp.Expr, wrt: sp.Symbol, values: Mapping[sp.Expr, sp.
         return sp.diff(term, wrt)
     real = {s: _real(s) for s in term.free_symbols if s.is_real is None and s.is_commutative}
     back = {r: s for s, r in real.items()}
-    result = sp.diff(term.xreplace(real).replace(sp.sinc, sinc), real.get(wrt, wrt))
+    written = term.xreplace(real).replace(sp.sinc, sinc).replace(_symbolic_power, lambda p: _power(*p.args))
+    result = sp.diff(written, real.get(wrt, wrt)).replace(lambda e: type(e) is _power, lambda e: sp.Pow(*e.args))
     if result.has(sp.Derivative, sp.Subs):
         raise InputError(_no_rule(term, wrt, values))
     deltas = result.atoms(sp.DiracDelta)
     if deltas:
         result = result.xreplace(dict.fromkeys(deltas, sp.S.Zero))
     return result.replace(lambda e: type(e) is sinc, lambda e: sp.sinc(*e.args)).xreplace(back)
+
+
+def _symbolic_power(node) -> bool:
+    """A power whose exponent is not a number (x**y): SymPy differentiates it wrt its base as
+    y*x**y/x, a division by x that the derivative y*x**(y - 1) does not have."""
+    return isinstance(node, sp.Pow) and not node.exp.is_Number
+
+
+class _power(sp.Function):
+    """x**y while it is differentiated: ∂/∂x = y*x**(y - 1) (defined at x = 0 where the power
+    is differentiable there), ∂/∂y = x**y*log(x)."""
+
+    nargs = 2
+
+    def fdiff(self, argindex=1):
+        base, exponent = self.args
+        return exponent * base ** (exponent - 1) if argindex == 1 else base**exponent * sp.log(base)
 
 
 def _no_rule(term: sp.Expr, wrt: sp.Symbol, values: Mapping[sp.Expr, sp.Symbol]) -> str:

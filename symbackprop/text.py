@@ -49,12 +49,18 @@ def textbook_terms(expr: sp.Add) -> list:
 
 
 def textbook_factors(expr: sp.Mul) -> list:
-    """The factors of a product after its number as a course writes them: deltas (upstream
-    first), weights and biases, then the local derivative kept whole (:func:`naming.factor_key`).
+    """The factors of a product after its number as a course writes them: the upstream part
+    (deltas, upstream first, and factors holding a delta), the loss's derivative (a factor holding
+    a target), weights and biases, then the local derivative kept whole (:func:`naming.factor_key`).
 
-    >>> a4, w10 = sp.symbols("a4 w10")
+    >>> a2, a4, w6, w8, w10, y1 = sp.symbols("a2 a4 w6 w8 w10 y1")
     >>> textbook_factors(a4 * naming.delta(sp.Symbol("z5")) * w10 * (1 - a4))
     [delta_5, w10, a4, 1 - a4]
+    >>> delta_3, delta_4 = naming.delta(sp.Symbol("z3")), naming.delta(sp.Symbol("z4"))
+    >>> textbook_factors(a2 * (1 - a2) * (delta_3 * w6 + delta_4 * w8))
+    [delta_3*w6 + delta_4*w8, a2, 1 - a2]
+    >>> textbook_factors(a4 * (1 - a4) * (a4 - y1))
+    [a4 - y1, a4, 1 - a4]
     """
     rest = expr.as_coeff_Mul()[1]
     return sorted(rest.as_ordered_factors() if rest.is_Mul else [rest], key=naming.factor_key)
@@ -74,7 +80,7 @@ class TextbookOrder:
     def _print_Mul(self, expr, **kwargs):
         coefficient, rest = expr.as_coeff_Mul()
         factors = sp.Mul.make_args(rest)
-        if (not coefficient.is_Integer or all(naming.factor_key(f) == (3,) for f in factors)
+        if (not coefficient.is_Integer or all(naming.factor_key(f) == naming.REST for f in factors)
                 or any(f.is_Pow and f.exp.could_extract_minus_sign() or not f.is_commutative for f in factors)):
             return super()._print_Mul(expr, **kwargs)
         head = [] if abs(coefficient) == 1 else [self._print(abs(coefficient))]
@@ -198,7 +204,7 @@ def gradient_lines(d: Derivation, p: sp.Symbol) -> list[tuple[str, str]]:
     ∂J/∂w1 = ∂J/∂ŷ · ∂ŷ/∂z1 · ∂z1/∂w1
        = (ŷ - y1) · 1 · x1
        = δ_1*x1
-       = x1*(w1*x1 + b1 - y1)
+       = (w1*x1 + b1 - y1)*x1
     """
     printer = printer_for(d)
     show = printer.doprint

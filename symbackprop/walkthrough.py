@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import sympy as sp
@@ -28,11 +28,14 @@ from .errors import InputError
 from .latex import DOCUMENT_LINE, BackpropLatexPrinter, partial, pdflatex, product_rows, side_by_side, text, width_of
 from .matrix import MatrixDerivation, MatrixGraph
 from .naming import latex_names
+from .simplify import tree_size
 from .targets import probability_problem
 from .templates_ import render
 from .text import CHAIN_PATHS, CHAINS_PER_LAYER, chain_parameters, plain
 
 FORMULA_WIDTH = 60  # characters of a formula quoted in an error message
+DECIMAL_PRECISION = 30  # significant digits of the decimals computed beside exact values
+EXACT_NODES = 40  # an exact value is printed in full up to this many nodes, else as its decimal
 
 
 @dataclass(frozen=True)
@@ -56,6 +59,7 @@ class Walkthrough:
     gradients: tuple[tuple[sp.Symbol, object], ...]
     updates: tuple[tuple[sp.Symbol, object], ...]
     exact: bool
+    decimals: Mapping = field(default_factory=dict, compare=False, repr=False)  # exact value → its decimal (a Float)
 
     @property
     def loss(self):
@@ -82,9 +86,11 @@ class Undefined(InputError):
     """A formula evaluated outside its domain (log 0, 1/0, √−1) or to a number too large for float64."""
 
 
-def value_of(expr: sp.Expr, table: Mapping, exact: bool = False):
+def value_of(expr: sp.Expr, table: Mapping, exact: bool = False, approximate: Mapping | None = None):
     """``expr`` at the values in ``table``: exactly (SymPy numbers) or in float64; raises
-    :class:`Undefined` where it has no finite real value.
+    :class:`Undefined` where it has no finite real value. Exactly, whether it has one is decided
+    on its decimal: from ``approximate`` (symbol → decimal of its value, see :func:`pass_values`)
+    when given, so a value nested over many steps is never evaluated whole.
 
     >>> x = sp.Symbol("x")
     >>> value_of(x**2 / 3, {x: 2}), value_of(x**2 / 3, {x: sp.Integer(2)}, exact=True)
@@ -94,10 +100,17 @@ def value_of(expr: sp.Expr, table: Mapping, exact: bool = False):
     ...
     symbackprop.walkthrough.Undefined: log(x) is undefined at x = 0
     """
+    return _value_and_decimal(expr, table, exact, approximate)[0]
+
+
+def _value_and_decimal(expr: sp.Expr, table: Mapping, exact: bool, approximate: Mapping | None):
+    """:func:`value_of` and, exactly, the value's decimal (else None)."""
+    decimal = None
     try:
         if exact:
-            value = expr.xreplace(dict(table))
-            defined = not value.has(sp.zoo, sp.nan, sp.oo, -sp.oo) and value.is_extended_real is not False
+            value = exact_value(expr, table)
+            decimal = _approximate(expr, approximate) if approximate is not None else _approximate(value, {})
+            defined = decimal.is_Number and decimal.is_finite is True
         else:
             symbols = sorted(expr.free_symbols, key=sp.default_sort_key)
             with np.errstate(all="ignore"):
@@ -107,10 +120,32 @@ def value_of(expr: sp.Expr, table: Mapping, exact: bool = False):
         defined = False
     if not defined:
         raise Undefined(f"{_short(plain(expr))} is undefined at {_point(expr.free_symbols, table)}")
-    return value
+    return value, decimal
 
 
-def value_at(d: Derivation, label: str, expr: sp.Expr, table: Mapping, exact: bool = False):
+def exact_value(expr: sp.Expr, table: Mapping) -> sp.Expr:
+    """``expr`` at the exact values of ``table``, as compact as they allow: SymPy simplifies it
+    as usual where its values are short (at most :data:`EXACT_NODES` nodes), and a long value
+    (σ of a sum of σ's, deep in a network) goes in as it is, never taken apart or evaluated again.
+
+    >>> x, y = sp.symbols("x y")
+    >>> exact_value(x * y + x, {x: sp.Rational(1, 2), y: sp.Integer(3)})
+    2
+    """
+    long = {s: sp.Dummy(s.name) for s in expr.free_symbols if s in table and tree_size(sp.sympify(table[s])) > EXACT_NODES}
+    value = expr.xreplace({s: v for s, v in table.items() if s in expr.free_symbols and s not in long} | long)
+    if not long or not value.free_symbols & set(long.values()):
+        return value
+    with sp.evaluate(False):  # the long values as they are
+        return value.xreplace({dummy: table[s] for s, dummy in long.items()})
+
+
+def _approximate(expr: sp.Expr, approximate: Mapping) -> sp.Expr:
+    """``expr`` as a decimal of :data:`DECIMAL_PRECISION` digits, from the decimals of its symbols."""
+    return sp.sympify(expr).xreplace(approximate).evalf(DECIMAL_PRECISION)
+
+
+def value_at(d: Derivation, label: str, expr: sp.Expr, table: Mapping, exact: bool = False, approximate: Mapping | None = None):
     """:func:`value_of`, or an :class:`InputError` naming the formula of ``d``, the given values
     it fails at and ``label`` (the step or derivative that failed).
 
@@ -122,8 +157,12 @@ def value_at(d: Derivation, label: str, expr: sp.Expr, table: Mapping, exact: bo
     ...
     symbackprop.errors.InputError: y*log(x) is undefined at x = 0 (step v1 = log(x))
     """
+    return _value_at(d, label, expr, table, exact, approximate)[0]
+
+
+def _value_at(d: Derivation, label: str, expr: sp.Expr, table: Mapping, exact: bool, approximate: Mapping | None):
     try:
-        return value_of(expr, table, exact)
+        return _value_and_decimal(expr, table, exact, approximate)
     except Undefined:
         graph = d.graph
         closed = d.closed(expr).free_symbols
@@ -181,8 +220,9 @@ def given_values(graph, values: Mapping, exact: bool = False) -> dict:
     return given
 
 
-def pass_values(d: Derivation, given: Mapping, exact: bool = False) -> dict:
-    """The given variables, then every step and every named delta of ``d`` at them.
+def pass_values(d: Derivation, given: Mapping, exact: bool = False, approximate: dict | None = None) -> dict:
+    """The given variables, then every step and every named delta of ``d`` at them. Exactly,
+    ``approximate`` (when given) is filled with the decimal of every value, symbol → decimal.
 
     >>> from symbackprop import backprop, mlp
     >>> d = backprop(mlp([1, 1], activation="identity"))
@@ -191,10 +231,14 @@ def pass_values(d: Derivation, given: Mapping, exact: bool = False) -> dict:
     (2.0, 0.5)
     """
     table = dict(given)
-    for step in d.graph.steps:
-        table[step.symbol] = value_at(d, f"step {plain(step.symbol)} = {plain(step.expr)}", step.expr, table, exact)
-    for symbol, expr in d.deltas:
-        table[symbol] = value_at(d, f"{plain(symbol)} = {plain(expr)}", expr, table, exact)
+    decimals = approximate if approximate is not None else {}
+    if exact:
+        decimals.update({symbol: sp.Float(value, DECIMAL_PRECISION) for symbol, value in given.items()})
+    for symbol, expr, label in ([(s.symbol, s.expr, f"step {plain(s.symbol)} = {plain(s.expr)}") for s in d.graph.steps]
+                                + [(s, e, f"{plain(s)} = {plain(e)}") for s, e in d.deltas]):
+        table[symbol], decimal = _value_at(d, label, expr, table, exact, decimals if exact else None)
+        if exact:
+            decimals[symbol] = decimal
     return table
 
 
@@ -207,11 +251,16 @@ def walkthrough(d: Derivation, values: Mapping, learning_rate=0.5, exact: bool =
     given = given_values(graph, values, exact)
     rate = _number(learning_rate, exact, "the learning rate")
 
-    table = pass_values(d, given, exact)
+    approximate: dict = {}  # exactly: symbol → the decimal of its value, computed step by step
+    table = pass_values(d, given, exact, approximate)
+    decimals = {table[s]: v for s, v in approximate.items()}  # exact value → its decimal, computed once
     output = plain(graph.output)
 
     def evaluate(label, expr):
-        return value_at(d, label, expr, table, exact)
+        value, decimal = _value_at(d, label, expr, table, exact, approximate if exact else None)
+        if exact:
+            decimals.setdefault(value, decimal)
+        return value
 
     forward = tuple((step.symbol, step.expr, table[step.symbol]) for step in graph.steps)
     deltas = tuple((symbol, expr, table[symbol]) for symbol, expr in d.deltas)
@@ -225,9 +274,14 @@ def walkthrough(d: Derivation, values: Mapping, learning_rate=0.5, exact: bool =
                           for path in d.chain(p).paths)
         chains.append((p, paths))
     gradients = tuple((p, evaluate(f"∂{output}/∂{plain(p)} = {plain(d.gradient(p))}", d.gradient(p))) for p in d.wrt)
-    updates = tuple((p, given[p] - rate * g) for p, g in gradients)
+    step = sp.Symbol("p") - sp.Symbol("alpha") * sp.Symbol("g")  # p ← p − α ∂J/∂p
+    updates = tuple((p, exact_value(step, {sp.Symbol("p"): given[p], sp.Symbol("alpha"): rate, sp.Symbol("g"): g})
+                     if exact else given[p] - rate * g) for p, g in gradients)
+    if exact:
+        for (p, new), (_, g) in zip(updates, gradients):
+            decimals.setdefault(new, sp.Float(given[p], DECIMAL_PRECISION) - sp.Float(rate, DECIMAL_PRECISION) * decimals[g])
     return Walkthrough(d, tuple((v, given[v]) for v in graph.variables), rate, forward, deltas,
-                       tuple(chains), gradients, updates, exact)
+                       tuple(chains), gradients, updates, exact, decimals)
 
 
 def _check_digits(digits) -> int:
@@ -238,33 +292,50 @@ def _check_digits(digits) -> int:
 
 class _Numbers:
     """Formats the numbers of a walkthrough: ``digits`` significant digits, exact values as
-    LaTeX with their decimal value beside them."""
+    LaTeX with their decimal value beside them (``decimals``: exact value → its decimal, computed
+    once; any other value is evaluated here)."""
 
-    def __init__(self, exact: bool, digits: int, printer: BackpropLatexPrinter):
+    def __init__(self, exact: bool, digits: int, printer: BackpropLatexPrinter, decimals: Mapping | None = None):
         self.exact, self.digits, self.printer = exact, digits, printer
+        self.decimals = decimals or {}
 
     def decimal(self, value) -> str:
-        number = float(sp.N(value, self.digits + 5)) if self.exact else float(value)
+        if self.exact:
+            approximate = self.decimals.get(value)
+            number = float(approximate if approximate is not None else sp.N(value, self.digits + 5))
+        else:
+            number = float(value)
         text_ = f"{number:.{self.digits}g}"
         if "e" in text_:
             mantissa, exponent = text_.split("e")
             text_ = r"%s \times 10^{%d}" % (mantissa, int(exponent))
         return text_
 
+    def _exact(self, value, width: int) -> str | None:
+        """The exact value as LaTeX when it is short (at most ``width`` characters), else None;
+        a long value is never printed in full."""
+        value = sp.sympify(value)
+        if tree_size(value) > EXACT_NODES:
+            return None
+        printed = self.printer.doprint(value)
+        return printed if len(printed) < width else None
+
     def __call__(self, value) -> str:
-        """The value as the result of a line: exact values as they are (short rationals) or with
-        their decimal beside them (``= σ(3/10) ≈ 0.574``), or only the decimal when long."""
+        """The value as the result of a line, with its relation: ``= 3/4``, ``= σ(3/10) ≈ 0.574``
+        (an exact value with its decimal beside it), or only ``≈ 0.574`` when the exact value is
+        long; in float64 ``= 0.574``."""
         if not self.exact:
-            return self.decimal(value)
-        exact = self.printer.doprint(sp.sympify(value))
-        if sp.sympify(value).is_Rational and len(exact) < 40:
-            return exact
-        return r"%s \approx %s" % (exact, self.decimal(value)) if len(exact) < 60 else r"\approx %s" % self.decimal(value)
+            return "= " + self.decimal(value)
+        rational = sp.sympify(value).is_Rational
+        exact = self._exact(value, 40 if rational else 60)
+        if exact is not None and rational:
+            return "= " + exact
+        return r"= %s \approx %s" % (exact, self.decimal(value)) if exact is not None else r"\approx %s" % self.decimal(value)
 
     def plain(self, value) -> str:
         """The value inside a formula: a short rational, else its decimal; negatives in parentheses."""
         value = sp.sympify(value) if self.exact else value
-        short = self.exact and value.is_Rational and len(self.printer.doprint(value)) < 40
+        short = self.exact and value.is_Rational and self._exact(value, 40) is not None
         printed = self.printer.doprint(value) if short else self.decimal(value)
         return r"\left(%s\right)" % printed if printed.startswith("-") else printed
 
@@ -275,7 +346,7 @@ def _document_parts(w: Walkthrough, digits: int) -> dict:
     graph = d.graph
     names = latex_names(graph)
     printer = BackpropLatexPrinter(names)
-    number = _Numbers(w.exact, digits, printer)
+    number = _Numbers(w.exact, digits, printer, w.decimals)
     values = {s: v for s, _, v in w.forward} | dict(w.given) | {s: v for s, _, v in w.deltas}
     substituted = BackpropLatexPrinter({s: number.plain(v) for s, v in values.items()}, mul_symbol="dot")
 
@@ -286,7 +357,11 @@ def _document_parts(w: Walkthrough, digits: int) -> dict:
             with_numbers = substituted.doprint(formula)
             if width_of(with_numbers) <= DOCUMENT_LINE:
                 shown.append(with_numbers)
-        return names.get(symbol, printer.doprint(symbol)), shown + [number(value)]
+        result = number(value)  # "= value", or "≈ decimal" joined to the last formula
+        result = result.removeprefix(f"= {shown[-1]} ")  # the formula with the numbers in is already the exact value
+        if result.startswith("= "):
+            return names.get(symbol, printer.doprint(symbol)), shown + [result[2:]]
+        return names.get(symbol, printer.doprint(symbol)), shown[:-1] + [f"{shown[-1]} {result}"]
 
     chains = []
     for (p, paths), (_, gradient) in zip(w.chains, w.gradients):

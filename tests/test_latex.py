@@ -33,7 +33,7 @@ def test_a_weight_reached_through_two_paths_sums_them():
 def test_names_deltas_and_activations():
     d = sb.backprop(sb.mlp([2, 2, 1], activation=["relu", "sigmoid"]))
     summary = summary_latex(d)
-    assert summary.startswith(r"$$\begin{aligned} \delta_{3} &= \hat{y} \left(1 - \hat{y}\right) \left(\hat{y} - y_{1}\right)")
+    assert summary.startswith(r"$$\begin{aligned} \delta_{3} &= \left(\hat{y} - y_{1}\right) \hat{y} \left(1 - \hat{y}\right)")  # loss derivative, then σ'
     assert r"\delta_{1} &= \delta_{3} w_{5} \mathbb{1}\left[z_{1} > 0\right]" in summary
     assert d._repr_latex_() == summary
     printer = BackpropLatexPrinter()

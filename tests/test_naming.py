@@ -100,6 +100,77 @@ def test_products_put_deltas_then_weights_then_the_local_derivative_whole():
     assert plain(-a4 * delta_of("z5") * w10) == "-δ_5*w10*a4"
 
 
+def test_products_put_the_upstream_part_then_the_loss_derivative_then_the_local_derivative_whole():
+    d = sb.backprop(sb.mlp([2, 2, 2, 1]))
+    show = printer_for(d).doprint
+    yhat, y1, a2, w6, w8 = sp.symbols("a5 y1 a2 w6 w8")
+    assert show(d.delta("z5")) == f"({show(yhat - y1)})*{show(yhat * (1 - yhat))}"
+    upstream = delta_of("z3") * w6 + delta_of("z4") * w8
+    assert show(d.delta("z2")) == f"({show(upstream)})*{show(a2 * (1 - a2))}"
+    latex = sb.latex.printer_for(d).doprint(d.delta("z5"))
+    assert latex == r"\left(\hat{y} - y_{1}\right) \hat{y} \left(1 - \hat{y}\right)"
+    comments = sb.numpy_module(d)
+    assert f"# {show(delta_of('z2'))} = ({show(upstream)})*{show(a2 * (1 - a2))}" in comments
+
+
+def test_generated_comments_name_the_output_of_the_graph():
+    x, y = sp.symbols("x y")
+    for target in (x * sp.sin(y) + x**y, sb.mlp([2, 2, 1])):
+        d = sb.backprop(target)
+        show = printer_for(d).doprint
+        code = sb.numpy_module(d)
+        comments = [line.strip() for line in code.splitlines() if line.strip().startswith("# ") and "∂" in line]
+        output = show(d.graph.output)
+        assert comments and all(f"∂{output}/∂" in line for line in comments)
+
+
+def _top_level_factors(text: str) -> list[str]:
+    """The factors of a printed product: split at each ``*`` outside parentheses (not ``**``)."""
+    parts, depth, start, i = [], 0, 0, 0
+    while i < len(text):
+        c = text[i]
+        depth += c == "("
+        depth -= c == ")"
+        if text.startswith("**", i):
+            i += 2
+            continue
+        if c == "*" and depth == 0:
+            parts.append(text[start:i])
+            start = i + 1
+        i += 1
+    return parts + [text[start:]]
+
+
+@pytest.mark.parametrize("name", NETWORKS)
+def test_every_product_of_a_network_comes_in_textbook_order_with_its_value_unchanged(name):
+    graph = network(name)
+    d = sb.backprop(graph)
+    targets, params = set(graph.targets), set(graph.params)
+
+    def rank(factor) -> int:  # the rule, written independently of the library's sort key
+        symbols = factor.free_symbols
+        if any(naming.is_delta(s) for s in symbols):
+            return 0
+        if symbols & targets:
+            return 1
+        return 2 if factor in params else 3
+
+    formulas = list(d.deltas) + [(p, d.gradient(p)) for p in d.wrt]
+    for symbol, formula in formulas:
+        printed = plain(formula)
+        names = {naming.display(s): s for s in formula.free_symbols}
+        functions = {f: getattr(sb, f) for f in ("sigmoid", "relu", "leaky_relu", "softplus", "softmax")}
+        reread = sp.parse_expr(printed.replace("δ_", "delta_"), local_dict={n.replace("δ_", "delta_"): s for n, s in names.items()} | functions)
+        assert sp.simplify(reread - formula) == 0, (symbol, printed)  # the value is unchanged
+        if not formula.is_Mul or not formula.as_coeff_Mul()[0].is_Integer or any(
+                f.is_Pow and f.exp.could_extract_minus_sign() for f in formula.args):
+            continue  # fractions and decimals are left to SymPy's printer
+        factors = [sp.parse_expr(f.replace("δ_", "delta_"), local_dict={n.replace("δ_", "delta_"): s for n, s in names.items()} | functions)
+                   for f in _top_level_factors(printed.lstrip("-"))]
+        ranks = [rank(f) for f in factors if not f.is_Number]
+        assert ranks == sorted(ranks), (symbol, printed)
+
+
 def test_a_sum_is_still_led_by_a_positive_term():
     y1, a3 = sp.symbols("y1 a3")
     assert plain(a3 - y1) == "a3 - y1" and plain(y1 - a3) == "y1 - a3"

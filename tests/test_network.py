@@ -107,6 +107,24 @@ def test_losses_on_probabilities_take_sigmoid_and_softmax_outputs_and_give_finit
         assert all(sp.N(d[p].subs(point)).is_finite for p in net.params)
 
 
+@pytest.mark.parametrize("form", ["scalar", "matrix"])
+@pytest.mark.parametrize("layers, activation, loss, layer", [
+    ([2, 2, 1], "softmax", "half_sse", 2),
+    ([2, 1], "softmax", "cross_entropy", 1),
+    ([2, 1, 3], ["softmax", "softmax"], "cross_entropy", 1),
+    ([3, 1, 2], ["softmax", "sigmoid"], "bce", 1),
+])
+def test_a_softmax_of_one_unit_is_refused_in_one_line(layers, activation, loss, layer, form):
+    message = rf"^softmax needs at least 2 units in its layer \(the softmax of one unit is always 1\): layer {layer} has 1$"
+    with pytest.raises(InputError, match=message):
+        sb.mlp(layers, activation=activation, loss=loss, form=form)
+
+
+def test_a_softmax_of_two_units_or_more_is_taken():
+    net = sb.mlp([2, 1, 2], activation=["sigmoid", "softmax"], loss="cross_entropy")
+    assert len(net.outputs) == 2
+
+
 def test_expressions_with_no_value_are_refused():
     x, y = sp.symbols("x y")
     for expr, words in [(x / sp.S.Zero, "1/0"), (sp.log(sp.S.Zero) * x, "1/0"), (x * sp.nan, "nan"), (x + sp.oo, "infinity")]:

@@ -43,7 +43,7 @@ def test_main_job_derives_writes_and_checks_the_2_2_2_1_network(tmp_path):
     assert out.startswith("Backpropagation through the 2-2-2-1 network, sigmoid, loss half_sse")
     shown = naming.text_names(sb.mlp([2, 2, 2, 1])).get  # how the library prints each symbol
     d1, d3, d4, yhat = (shown(sp.Symbol(s)) for s in ("delta_1", "delta_3", "delta_4", "a5"))
-    assert f"{d1} = a1*(1 - a1)*({d3}*w5 + {d4}*w7)" in out
+    assert f"{d1} = ({d3}*w5 + {d4}*w7)*a1*(1 - a1)" in out  # upstream sum, then σ' whole
     assert f"∂J/∂w1 = ∂J/∂{yhat} · ∂{yhat}/∂z5 · ∂z5/∂a3 · ∂a3/∂z3 · ∂z3/∂a1 · ∂a1/∂z1 · ∂z1/∂w1 + " in out
     assert out.rstrip().endswith("15 pass, 0 fail, 0 on a kink (eps 1e-06, atol 1e-05, rtol 0.001)")
     written = sorted(p.name for p in (tmp_path / "symbackprop-demo").iterdir())

@@ -4,6 +4,7 @@ import re
 
 import pytest
 import sympy as sp
+from corpus import EXPRESSIONS
 
 import symbackprop as sb
 from symbackprop.errors import InputError
@@ -88,3 +89,33 @@ def test_undefined_part_names_what_has_no_value():
     assert "infinity" in undefined_part(x - sp.oo)
     assert "imaginary" in undefined_part(sp.sqrt(-1) * x)
     assert undefined_part(sp.exp(x) + sp.pi) is None
+
+
+def _finite(value) -> bool:
+    return value.is_number and value.is_finite is True
+
+
+ZERO_POINT_EXPRESSIONS = {**EXPRESSIONS, "x^y": x**y, "x³": x**3, "√x x": sp.sqrt(x) * x, "(x + y)^y": (x + y) ** y,
+                          "x^y sin x": x**y * sp.sin(x), "2^x y": 2**x * y}
+
+
+@pytest.mark.parametrize("name", sorted(ZERO_POINT_EXPRESSIONS))
+def test_local_partials_divide_by_nothing_the_true_derivative_does_not(name):
+    """At points with a zero coordinate, each step's local partial (written in step symbols) is
+    finite wherever the partial derivative is (sympy.diff of the step with its other symbols fixed
+    at the point), and equal to it."""
+    graph = sb.Graph.from_expr(ZERO_POINT_EXPRESSIONS[name])
+    values = step_values(graph.steps)
+    variables = sorted(graph.variables, key=str)
+    for zero in variables:
+        point = {v: sp.S.Zero if v == zero else sp.Integer(2) for v in variables}
+        for step in graph.steps:
+            point[step.symbol] = step.expr.xreplace(point)
+        for step in graph.steps:
+            for s in sorted(step.expr.free_symbols, key=str):
+                others = {t: v for t, v in point.items() if t != s}
+                expected = sp.diff(step.expr.xreplace(others), s).xreplace({s: point[s]})
+                if _finite(expected):
+                    got = local_partial(step.expr, s, values).xreplace(point)
+                    assert _finite(got), f"∂({step.expr})/∂{s} at {zero} = 0: {local_partial(step.expr, s, values)}"
+                    assert sp.N(got - expected, 30) == 0 or abs(sp.N(got - expected, 30)) < 1e-25

@@ -82,7 +82,7 @@ def test_assert_gradient_shows_the_claim_the_truth_and_a_counterexample():
     with pytest.raises(AssertionError) as failure:
         assert_gradient("(y - ŷ)*a1", NET, wrt="w2")
     message = str(failure.value)
-    assert f"claimed a1*(y1 - {YHAT})" in message and "should be" in message and ": claimed " in message
+    assert f"claimed (y1 - {YHAT})*a1" in message and "should be" in message and ": claimed " in message
 
 
 TWO = sb.mlp([2, 2, 2])  # sigmoid, half_sse: outputs a3, a4 (ŷ1, ŷ2)

@@ -1,5 +1,6 @@
 """The numeric worked example, against Mazur's published walkthrough, and training."""
 
+import re
 
 import numpy as np
 import pytest
@@ -208,3 +209,50 @@ def test_softmax_cross_entropy_refuses_targets_that_are_not_a_probability_vector
     gradient = dict(w.gradients)[sp.Symbol("b1")]
     point = {sp.Symbol(k): v for k, v in (SOFTMAX_POINT | {"y1": 0.25, "y2": 0.75}).items()}
     assert gradient == pytest.approx(float(sp.diff(net.loss, sp.Symbol("b1")).subs(point)), rel=1e-9)
+
+
+SOFTMAX_VALUES = dict(x1=0.5, x2=-0.25, y1=1, y2=0, w1=0.1, w2=0.2, w3=-0.3, w4=0.4, w5=0.5, w6=-0.6, w7=0.7, w8=0.8,
+                      b1=0.1, b2=0.2, b3=0.3, b4=0.4)
+
+
+def test_exact_values_are_never_evaluated_or_printed_as_nested_trees(monkeypatch):
+    """Exact values nest over the layers (σ of a sum of σ's…); their decimals come step by step
+    from the decimals before, so nothing larger than one formula of the derivation is evaluated
+    to a decimal (SymPy's own two-digit sign checks aside), and the decimals agree with the
+    float64 walkthrough."""
+    d = sb.backprop(sb.mlp([2, 3, 3, 2]))
+    values = {v.name: round(0.1 + 0.05 * i, 2) for i, v in enumerate(d.graph.variables)}
+    largest = max(sb.simplify.tree_size(e) for e in [s.expr for s in d.graph.steps] + [e for _, e in d.deltas]
+                  + [f.expr for p in d.wrt for path in d.chain(p).paths for f in path.factors]
+                  + [d.gradient(p) for p in d.wrt])
+    evaluated = []
+    evalf = sp.Expr.evalf
+
+    def recording(self, n=15, *args, **kwargs):
+        if n > 2:
+            evaluated.append(sb.simplify.tree_size(self))
+        return evalf(self, n, *args, **kwargs)
+
+    monkeypatch.setattr(sp.Expr, "evalf", recording)
+    w = sb.walkthrough(d, values, exact=True)
+    latex = sb.walkthrough_latex(w)
+    monkeypatch.undo()
+    assert max(evaluated) <= largest
+    floats = sb.walkthrough(d, values)
+    for (symbol, _, exact), (_, _, number) in zip(w.forward + w.deltas, floats.forward + floats.deltas):
+        assert float(w.decimals[exact]) == pytest.approx(number, rel=1e-12, abs=1e-15), symbol
+    for (p, exact), (_, number) in zip(w.updates, floats.updates):
+        assert float(w.decimals[exact]) == pytest.approx(number, rel=1e-12), p
+    assert r"\sigma\left(\sigma" not in latex  # a nested exact value is shown as its decimal
+    assert float(sp.N(w.loss, 20)) == pytest.approx(floats.loss, rel=1e-12)  # the exact values themselves are right
+    assert float(sp.N(w.updates[-1][1], 20)) == pytest.approx(floats.updates[-1][1], rel=1e-12)
+
+
+@pytest.mark.parametrize("render", [sb.walkthrough_latex, sb.walkthrough_markdown])
+@pytest.mark.parametrize("exact", [False, True])
+def test_every_value_has_one_relation_before_it(render, exact):
+    d = sb.backprop(sb.mlp([2, 2, 2], activation=["sigmoid", "softmax"], loss="cross_entropy"))
+    document = render(sb.walkthrough(d, SOFTMAX_VALUES, exact=exact))
+    assert not re.search(r"(=|\\approx)\s*&?\s*(=|\\approx)", document)
+    if exact:
+        assert r"\approx" in document  # the softmax values are not rational: decimals beside them
