@@ -116,10 +116,10 @@ def picture(target, values: Mapping, max_nodes: int = MAX_NODES) -> Picture:
     fused_part = _fused_part(graph)
 
     def node(symbol, formula=None) -> str:
-        lines = [text(symbol) if formula is None else f"{text(symbol)} = {_short(text(formula))}",
+        lines = [text(symbol) if formula is None else f"{text(symbol)} = {naming.clipped(text(formula), FORMULA_WIDTH)}",
                  f"value {_formatted(table[symbol])}", f"∂{output}/∂{text(symbol)} {_formatted(gradient[symbol])}"]
         if symbol in graph.fused:
-            lines.append(f"(fused: {_short(text(graph.fused[symbol]))})")
+            lines.append(f"(fused: {naming.clipped(text(graph.fused[symbol]), FORMULA_WIDTH)})")
         if formula is not None:
             kind = "shape=box, style=rounded"  # a step
         elif symbol in graph.params:
@@ -158,7 +158,3 @@ def _fused_part(graph: Graph) -> set:
     position = {step.symbol: i for i, step in enumerate(graph.steps)}
     first = min(position[s] for s in graph.fused)
     return {step.symbol for step in graph.steps[first:] if step.symbol not in graph.fused}
-
-
-def _short(formula: str) -> str:
-    return formula if len(formula) <= FORMULA_WIDTH else formula[:FORMULA_WIDTH - 1] + "…"

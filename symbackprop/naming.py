@@ -281,6 +281,16 @@ def typed(text: str) -> str:
     return text.translate(_SUBSCRIPTS).strip()
 
 
+def clipped(value, limit: int = 80) -> str:
+    """``value`` as text of at most ``limit`` characters, for one-line messages and labels.
+
+    >>> clipped("w1*x1 + w2*x2 + b1", 10)
+    'w1*x1 + w…'
+    """
+    text = str(value)
+    return text if len(text) <= limit else text[:limit - 1] + "…"
+
+
 def listing(names, limit: int = 12) -> str:
     """Names for an error message, at most ``limit`` of them.
 

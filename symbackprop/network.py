@@ -22,9 +22,9 @@ import sympy as sp
 
 from . import naming
 from .errors import InputError
-from .parse import not_real_part, parse_expr
+from .parse import parse_expr, refuse_undefined
 from .primitives import ACTIVATIONS, FUSED_DELTAS, LOSSES
-from .simplify import recognize_activations, undefined_part
+from .simplify import recognize_activations
 
 BIAS_MODES = ("per_neuron", "per_layer", None)
 
@@ -82,7 +82,7 @@ class Graph:
             unknown = step.expr.free_symbols - known
             if unknown:
                 names = ", ".join(sorted(map(str, unknown)))
-                raise InputError(f"step {step.symbol} = {_short(step.expr)} uses {names}, defined neither as a variable nor earlier")
+                raise InputError(f"step {step.symbol} = {naming.clipped(step.expr)} uses {names}, defined neither as a variable nor earlier")
             known.add(step.symbol)
         missing = set(self.fused) - {s.symbol for s in self.steps}
         if missing:
@@ -161,7 +161,7 @@ class Graph:
         expr = recognize_activations(expr)
         variables = tuple(sorted(expr.free_symbols, key=lambda s: s.name))
         if not variables:
-            raise InputError(f"the expression {_short(expr)} has no symbols to differentiate with respect to")
+            raise InputError(f"the expression {naming.clipped(expr)} has no symbols to differentiate with respect to")
         taken = {s.name for s in variables}
         output = naming.fresh_one(name, taken)
         taken.add(output.name)
@@ -185,15 +185,10 @@ def _as_expression(expr) -> sp.Expr:
     try:
         expr = sp.sympify(expr, strict=True)
     except (sp.SympifyError, TypeError):
-        raise _ExpressionTypeError(f"cannot use {_short(expr)} ({type(expr).__name__}) as an expression") from None
+        raise _ExpressionTypeError(f"cannot use {naming.clipped(expr)} ({type(expr).__name__}) as an expression") from None
     if not isinstance(expr, sp.Expr) or isinstance(expr, (sp.MatrixBase, sp.Lambda)) or not expr.is_commutative:
-        raise _ExpressionTypeError(f"expected a scalar SymPy expression, got {type(expr).__name__}: {_short(expr)}")
-    undefined = undefined_part(expr)
-    if undefined:
-        raise InputError(f"the expression is undefined: it contains {undefined}")
-    complex_part = not_real_part(expr)
-    if complex_part is not None:
-        raise InputError(f"the expression is undefined: {_short(complex_part)} is not a finite real number")
+        raise _ExpressionTypeError(f"expected a scalar SymPy expression, got {type(expr).__name__}: {naming.clipped(expr)}")
+    refuse_undefined(expr)
     for kind in _UNEVALUATED:
         if expr.has(kind):
             raise InputError(f"the expression contains an unevaluated {kind.__name__}: evaluate it first (.doit()) or write it out")
@@ -202,12 +197,6 @@ def _as_expression(expr) -> sp.Expr:
 
 # Operations whose variables are bound inside them, or that stand for a computation not done yet.
 _UNEVALUATED = (sp.Derivative, sp.Subs, sp.Integral, sp.Sum, sp.Product, sp.Limit)
-
-
-def _short(value, limit: int = 80) -> str:
-    """``value`` as text of at most ``limit`` characters, for one-line messages."""
-    text = str(value)
-    return text if len(text) <= limit else text[:limit - 1] + "…"
 
 
 def _postorder(expr: sp.Expr):
@@ -252,12 +241,12 @@ def mlp(layers: Sequence[int], activation="sigmoid", loss: str = "half_sse", bia
 
         return matrix_mlp(layers, activation, loss, bias)
     if form != "scalar":
-        raise InputError(f"unknown form {_short(form)!r}; use 'scalar' (one symbol per weight) or 'matrix'")
+        raise InputError(f"unknown form {naming.clipped(form)!r}; use 'scalar' (one symbol per weight) or 'matrix'")
     layers = _check_layers(layers)
     activations = _check_activations(activation, layers)
     _check_loss(loss, activations[-1])
     if not isinstance(bias, (str, type(None))) or bias not in BIAS_MODES:
-        raise InputError(f"unknown bias mode {_short(bias)!r}; use one of: {', '.join(map(repr, BIAS_MODES))}")
+        raise InputError(f"unknown bias mode {naming.clipped(bias)!r}; use one of: {', '.join(map(repr, BIAS_MODES))}")
 
     inputs = tuple(naming.input_(i) for i in range(1, layers[0] + 1))
     targets = tuple(naming.target(i) for i in range(1, layers[-1] + 1))
@@ -296,12 +285,12 @@ def mlp(layers: Sequence[int], activation="sigmoid", loss: str = "half_sse", bia
 
 def _check_layers(layers) -> tuple[int, ...]:
     if isinstance(layers, (str, bytes)) or not isinstance(layers, Sequence):
-        raise InputError(f"layers must be a list of layer sizes like [2, 2, 1], got {_short(repr(layers))}")
+        raise InputError(f"layers must be a list of layer sizes like [2, 2, 1], got {naming.clipped(repr(layers))}")
     if len(layers) < 2:
-        raise InputError(f"layers needs at least an input and an output size, got {_short(list(layers))}")
+        raise InputError(f"layers needs at least an input and an output size, got {naming.clipped(list(layers))}")
     for size in layers:
         if isinstance(size, bool) or not isinstance(size, numbers.Integral) or size < 1:
-            raise InputError(f"layer sizes must be positive integers, got {_short(list(layers))}")
+            raise InputError(f"layer sizes must be positive integers, got {naming.clipped(list(layers))}")
     return tuple(int(size) for size in layers)
 
 
@@ -322,12 +311,12 @@ def _check_activations(activation, layers: tuple[int, ...]) -> tuple[str, ...]:
     elif isinstance(activation, Sequence):
         names = tuple(activation)
     else:
-        raise InputError(f"activation must be a name or a list of names, got {_short(repr(activation))}")
+        raise InputError(f"activation must be a name or a list of names, got {naming.clipped(repr(activation))}")
     if len(names) != count:
         raise InputError(f"got {len(names)} activations for {count} non-input layers; give one name or one per layer")
     for name in names:
         if not isinstance(name, str) or name not in ACTIVATIONS:
-            raise InputError(f"unknown activation {_short(repr(name))}; known activations: {', '.join(ACTIVATIONS)}")
+            raise InputError(f"unknown activation {naming.clipped(repr(name))}; known activations: {', '.join(ACTIVATIONS)}")
     for layer, (name, width) in enumerate(zip(names, layers[1:]), start=1):
         if name == "softmax" and width < 2:
             raise InputError(f"softmax needs at least 2 units in its layer (the softmax of one unit is always 1): layer {layer} has {width}")
@@ -343,7 +332,7 @@ def _check_loss(loss, output_activation: str) -> None:
     symbackprop.errors.InputError: loss bce needs outputs in (0, 1): use sigmoid or softmax on the output layer, not identity
     """
     if not isinstance(loss, str) or loss not in LOSSES:
-        raise InputError(f"unknown loss {_short(repr(loss))}; known losses: {', '.join(LOSSES)}")
+        raise InputError(f"unknown loss {naming.clipped(repr(loss))}; known losses: {', '.join(LOSSES)}")
     if loss in PROBABILITY_LOSSES:
         needs, fits = PROBABILITY_LOSSES[loss]
         if output_activation not in fits:

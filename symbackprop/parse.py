@@ -97,13 +97,25 @@ def parse_expr(text: str, symbols: Mapping[str, sp.Symbol] | None = None, variab
         expr = _Reader(symbols, variables).read(tree.body)
     except RecursionError:
         raise ParseError("the formula is nested too deeply") from None
+    refuse_undefined(expr, "formula", ParseError)
+    return expr
+
+
+def refuse_undefined(expr: sp.Expr, what: str = "expression", error: type[Exception] = InputError) -> None:
+    """Raise ``error`` where ``expr`` has no value: it contains 1/0, log(0), nan or ∞, or a
+    constant that is not a finite real number.
+
+    >>> refuse_undefined(sp.Symbol("x") + sp.acos(2))
+    Traceback (most recent call last):
+    ...
+    symbackprop.errors.InputError: the expression is undefined: acos(2) is not a finite real number
+    """
     undefined = undefined_part(expr)
     if undefined:
-        raise ParseError(f"the formula is undefined: it contains {undefined}")
+        raise error(f"the {what} is undefined: it contains {undefined}")
     complex_part = not_real_part(expr)
     if complex_part is not None:
-        raise ParseError(f"the formula is undefined: {_clip(complex_part)} is not a finite real number")
-    return expr
+        raise error(f"the {what} is undefined: {naming.clipped(complex_part, 60)} is not a finite real number")
 
 
 def _respelled(text: str) -> str:
@@ -135,11 +147,6 @@ def not_real_part(expr: sp.Expr) -> sp.Expr | None:
         if real is False or finite is False:
             return node
     return None
-
-
-def _clip(expr, limit: int = 60) -> str:
-    text = str(expr)
-    return text if len(text) <= limit else text[:limit] + "…"
 
 
 class _Reader:
@@ -218,7 +225,7 @@ class _Reader:
         except TypeError:
             raise ParseError(f"{name}() was given {len(node.args)} arguments") from None
         except ValueError as error:
-            raise ParseError(f"{name}() was given {len(node.args)} arguments: {_clip(error, 120)}") from None
+            raise ParseError(f"{name}() was given {len(node.args)} arguments: {naming.clipped(error, 120)}") from None
 
 
 def _digits(base: sp.Number, exponent: sp.Number) -> float:

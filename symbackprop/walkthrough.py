@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import sympy as sp
 
+from . import naming
 from .derive import Derivation
 from .errors import InputError
 from .latex import DOCUMENT_LINE, BackpropLatexPrinter, partial, pdflatex, product_rows, side_by_side, text, width_of
@@ -119,7 +120,7 @@ def _value_and_decimal(expr: sp.Expr, table: Mapping, exact: bool, approximate: 
     except (ZeroDivisionError, ValueError, OverflowError, TypeError):
         defined = False
     if not defined:
-        raise Undefined(f"{_short(plain(expr))} is undefined at {_point(expr.free_symbols, table)}")
+        raise Undefined(f"{naming.clipped(plain(expr), FORMULA_WIDTH)} is undefined at {_point(expr.free_symbols, table)}")
     return value, decimal
 
 
@@ -168,7 +169,7 @@ def _value_at(d: Derivation, label: str, expr: sp.Expr, table: Mapping, exact: b
         closed = d.closed(expr).free_symbols
         formula = graph.description.split(" = ", 1)[1] if graph.description.startswith(f"{graph.output} = ") else graph.description
         point = _point([v for v in graph.variables if v in closed], table)
-        raise InputError(f"{_short(formula)} is undefined at {point} ({label})") from None
+        raise InputError(f"{naming.clipped(formula, FORMULA_WIDTH)} is undefined at {point} ({label})") from None
 
 
 def _point(symbols, table: Mapping, most: int = 6) -> str:
@@ -180,10 +181,6 @@ def _point(symbols, table: Mapping, most: int = 6) -> str:
 
 def _given(value) -> str:
     return repr(value).removesuffix(".0") if isinstance(value, float) else str(value)
-
-
-def _short(formula: str) -> str:
-    return formula if len(formula) <= FORMULA_WIDTH else formula[:FORMULA_WIDTH - 1] + "…"
 
 
 def refuse_matrix_form(what: str):
