@@ -19,6 +19,8 @@ import sympy as sp
 from mpmath.libmp import prec_to_dps
 from sympy.core.function import ArgumentIndexError
 
+from .errors import InputError
+
 __all__ = [
     "ACTIVATIONS",
     "LOSSES",
@@ -212,10 +214,16 @@ class softmax(_Primitive):
     -softmax(1, z1, z2)*softmax(2, z1, z2)
     """
 
+    def __new__(cls, k, *zs, **kwargs):
+        if not zs or isinstance(k, (list, tuple)):
+            raise InputError("softmax takes the index k and the logits: softmax(k, z1, …, zn) is component k of the "
+                             "softmax of z1 … zn (k from 1 to n)")
+        return super().__new__(cls, k, *zs, **kwargs)
+
     @classmethod
     def eval(cls, k, *zs):
         if not (k.is_Integer and 1 <= int(k) <= len(zs)):
-            raise ValueError(f"softmax index must be an integer from 1 to {len(zs)}, got {k}")
+            raise InputError(f"softmax index must be an integer from 1 to {len(zs)}, got {k}")
         if len(zs) == 1:
             return sp.S.One
         return cls._float_value(k, *zs)

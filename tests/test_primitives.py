@@ -8,6 +8,8 @@ import pytest
 import sympy as sp
 
 import symbackprop as sb
+from symbackprop.errors import InputError
+from symbackprop.primitives import softmax
 
 z, u, y = sp.symbols("z u y")
 ONE_ARGUMENT = [sb.sigmoid, sb.tanh, sb.relu, sb.leaky_relu, sb.softplus]
@@ -126,3 +128,10 @@ def test_sinc_derivative_is_finite_and_accurate_near_zero_in_numpy():
             u = mpmath.mpf(value)
             exact = 0.0 if value == 0 else float((mpmath.cos(u) - mpmath.sin(u) / u) / u)
         assert result == pytest.approx(exact, rel=1e-12, abs=1e-300)
+
+
+@pytest.mark.parametrize("args", [([sp.Symbol("x"), sp.Symbol("y")],), (1,), (0, sp.Symbol("x")), (3, sp.Symbol("x"), sp.Symbol("y"))])
+def test_softmax_called_wrongly_says_how_to_call_it(args):
+    with pytest.raises(InputError, match="softmax") as error:
+        softmax(*args)
+    assert "\n" not in str(error.value)
