@@ -132,12 +132,14 @@ def closed_form(printer: BackpropLatexPrinter, d: Derivation, p: sp.Symbol, max_
 
 _PLAIN_GROUPS = re.compile(r"\\(?:hat|bar|tilde|mathbf|mathrm|operatorname|text|mathbb)\{([^{}]*)\}|([_^])\{([^{}]*)\}")
 _FRACTION = re.compile(r"\\frac\{([^{}]*)\}\{([^{}]*)\}")
+_WORDS = re.compile(r"\\(ln|log|exp|sin|cos|tan|sinh|cosh|tanh|max|min|sign|det|tr)(?![a-zA-Z])")
 _SPACING = re.compile(r"\\(?:left|right|[,;:!])(?![a-zA-Z])|\\(?:left|right)")
 
 
 def width_of(latex: str) -> int:
-    r"""About how many characters ``latex`` takes when printed: commands count as one symbol,
-    braces, sub- and superscript marks and sizing as none, and a fraction as its wider part.
+    r"""About how many characters ``latex`` takes when printed: commands count as one symbol (named
+    functions such as ``\ln`` as their letters), braces, sub- and superscript marks and sizing as
+    none, and a fraction as its wider part.
 
     >>> width_of(r"\frac{\partial J}{\partial \hat{y}_{1}} \cdot a_{1}")
     9
@@ -150,6 +152,7 @@ def width_of(latex: str) -> int:
         latex = _PLAIN_GROUPS.sub(lambda m: m.group(1) if m.group(1) is not None else m.group(3), latex)
         latex = _FRACTION.sub(lambda m: max(m.group(1), m.group(2), key=len), latex)
     latex = _SPACING.sub("", latex)
+    latex = _WORDS.sub(lambda m: m.group(1) + " ", latex)  # \ln prints as a word, not one symbol
     latex = re.sub(r"\\[a-zA-Z]+|\\.", "#", latex)
     return len(re.sub(r"[{}_^]", "", latex))
 

@@ -75,7 +75,8 @@ class TextbookOrder:
     minus = "-"
 
     def _print_Add(self, expr, order=None):
-        return super()._print_Add(sp.Add(*textbook_terms(expr), evaluate=False), order="none")
+        printed = super()._print_Add(sp.Add(*textbook_terms(expr), evaluate=False), order="none")
+        return printed.replace(" + -", " - ")  # a term printed with its own minus (a loss: -y ln ŷ)
 
     def _print_Mul(self, expr, **kwargs):
         coefficient, rest = expr.as_coeff_Mul()

@@ -348,17 +348,16 @@ def _document_parts(w: Walkthrough, digits: int) -> dict:
     substituted = BackpropLatexPrinter({s: number.plain(v) for s, v in values.items()}, mul_symbol="dot")
 
     def row(symbol, formula, value):
-        """The formula, the formula with the numbers in (left out when wider than a line), the value."""
+        """The formula, then each later form with its own relation: the formula with the numbers
+        in (left out when wider than a line), the value (``= 0.5``, ``= 3/4``, ``≈ 0.574``)."""
         shown = [printer.doprint(formula)]
         if formula.free_symbols and not formula.is_Symbol:
             with_numbers = substituted.doprint(formula)
             if width_of(with_numbers) <= DOCUMENT_LINE:
-                shown.append(with_numbers)
-        result = number(value)  # "= value", or "≈ decimal" joined to the last formula
-        result = result.removeprefix(f"= {shown[-1]} ")  # the formula with the numbers in is already the exact value
-        if result.startswith("= "):
-            return names.get(symbol, printer.doprint(symbol)), shown + [result[2:]]
-        return names.get(symbol, printer.doprint(symbol)), shown[:-1] + [f"{shown[-1]} {result}"]
+                shown.append("= " + with_numbers)
+        # where the formula with the numbers in is already the exact value, only its decimal follows
+        result = number(value).removeprefix(f"= {shown[-1].removeprefix('= ')} ")
+        return names.get(symbol, printer.doprint(symbol)), shown + [result]
 
     chains = []
     for (p, paths), (_, gradient) in zip(w.chains, w.gradients):

@@ -3,6 +3,7 @@ the network and not with its closed forms, chain rules and closed forms only whe
 gradient listed. The corpus holds the textbook networks and the large ones that used to break."""
 
 import re
+import subprocess
 import zlib
 
 import pytest
@@ -182,3 +183,14 @@ def page_count(pdf: bytes) -> int:
         except zlib.error:
             pass  # not a compressed stream of objects (an image, a font)
     return sum(len(re.findall(rb"/Type\s*/Page(?![a-zA-Z])", part)) for part in objects)
+
+
+@needs_pdflatex
+@pytest.mark.parametrize("exact", [False, True])
+def test_worked_examples_of_large_networks_fit_the_page(exact, tmp_path):
+    net = build("4-8-8-3 sigmoid/softmax cross_entropy")
+    values = {v.name: 0.2 for v in net.variables} | {"y1": 0.5, "y2": 0.25, "y3": 0.25}
+    (tmp_path / "w.tex").write_text(sb.walkthrough_latex(sb.walkthrough(sb.backprop(net), values, exact=exact)), encoding="utf-8")
+    subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error", "w.tex"], cwd=tmp_path, capture_output=True, check=True)
+    overfull = [float(width) for width in re.findall(r"Overfull \\hbox \(([\d.]+)pt", (tmp_path / "w.log").read_text(errors="replace"))]
+    assert max(overfull, default=0.0) < 1.0
