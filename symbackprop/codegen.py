@@ -396,7 +396,7 @@ def _column_batch(d: Derivation, printer: ArrayPrinter, inputs) -> dict:
     output = graph.output
     if any(output in e.free_symbols for _, e in d.deltas) or any(output in d.gradient(p).free_symbols for p in d.wrt):
         # A derivative written with the output itself (exp' = exp) needs its value per sample, not the mean J.
-        names[output] = naming.fresh_one(f"{output.name}_sample", set(names.values())).name
+        names[output] = naming.code_identifier(f"{output.name}_sample", set(names.values()))
         backward.append((_comment(output, graph.steps[-1].expr, text) + ", per sample",
                          f"{names[output]} = {printer.code(graph.steps[-1].expr)}"))
     backward += [(_comment(s, e, text), f"{names[s]} = {printer.code(e)}") for s, e in d.deltas]
@@ -507,16 +507,16 @@ def _names(symbols, names, shown=None) -> dict:
     that unpacks a sequence into them."""
     code = [names[s] for s in symbols]
     shown = shown or {}
-    return dict(strings=_tuple(f'"{shown.get(s, s.name)}"' for s in symbols), code=_tuple(code),
+    return dict(strings=_tuple(repr(shown.get(s, s.name)) for s in symbols), code=_tuple(code),
                 unpack=", ".join(code) + ("," if len(code) == 1 else ""))
 
 
 def _probability_rules(names, code=None) -> dict:
-    """What a module whose loss needs probability targets checks them with: the rules' words, the
-    tolerance of the sum, the targets' names, and (``code``: their names in the code) the cheap
-    test of one sample's floats."""
-    rules = dict(sum=target_rules.SUM_RULE, sign=target_rules.SIGN_RULE, tolerance=repr(target_rules.tolerance(len(names))),
-                 names=target_rules.sum_text(names), tuple=_tuple(f'"{name}"' for name in names))
+    """What a module whose loss needs probability targets checks them with, as Python literals:
+    the rules' words, the tolerance of the sum, the targets' names and their sum in words; and
+    (``code``: their names in the code) the cheap test of one sample's floats."""
+    rules = dict(sum=repr(target_rules.SUM_RULE), sign=repr(target_rules.SIGN_RULE), tolerance=repr(target_rules.tolerance(len(names))),
+                 names=repr(target_rules.sum_text(names)), tuple=_tuple(map(repr, names)))
     if code:
         rules["sample"] = f"not abs({' + '.join(code)} - 1.0) <= _TARGET_SUM_TOLERANCE or min(targets) < 0.0"
     return rules
@@ -585,7 +585,7 @@ def numpy_matrix_module(d: MatrixDerivation) -> str:
             continue
         if step.op == "softmax":
             logits = step.args[0]
-            logsumexp[(logits,)] = naming.fresh_one(f"lse_{logits}", set(names.values())).name
+            logsumexp[(logits,)] = naming.code_identifier(f"lse_{names[logits]}", set(names.values()))
             definitions[step.symbol] = softmax_columns(logits)
         else:
             definitions[step.symbol] = activation_value(*step.args)
@@ -618,7 +618,7 @@ def numpy_matrix_module(d: MatrixDerivation) -> str:
         version=__version__,
         description=graph.description,
         loss_equation=f"J = (1/m) Σ over the batch and the outputs of {text(scaled_loss)}",
-        parameters=_tuple(f'"{p}"' for p in graph.params),
+        parameters=_tuple(repr(p.name) for p in graph.params),
         shapes=_tuple(str(shape) for shape in shapes),
         fortran_check=fortran,
         n_inputs=sizes[0], n_outputs=sizes[-1],

@@ -33,6 +33,7 @@ derivative kept whole (:func:`matrix_factor_key`).
 
 from __future__ import annotations
 
+import builtins
 import itertools
 import keyword
 import unicodedata
@@ -394,15 +395,52 @@ def ascii_text(text: str) -> str:
 
 
 # The names a generated module gives itself: its imports, functions and constants, and the
-# arguments and locals of its functions; its helpers all start with "_".
+# arguments and locals of its functions; its helpers all start with "_". A variable named like a
+# builtin the module calls (list, type, float, len, max, ValueError …) would shadow it inside
+# the function that holds the variable: every builtin is reserved, so none can be shadowed.
+BUILTINS = frozenset(name for name in dir(builtins) if not name.startswith("_"))
 RESERVED = frozenset({"np", "math", "forward", "loss", "loss_and_gradients", "gradients", "PARAMETERS", "INPUTS",
-                      "TARGETS", "OUTPUTS", "PROBABILITY_TARGETS", "params", "inputs", "targets", "function", "want",
-                      "rows", "n", "inv_n", "J"})
+                      "TARGETS", "OUTPUTS", "SHAPES", "N_INPUTS", "N_OUTPUTS", "PROBABILITY_TARGETS", "params", "inputs",
+                      "targets", "function", "want", "rows", "n", "inv_n", "inv_m", "order", "J"}) | BUILTINS
+
+# Characters that end a line for some reader of the source (Python's tokenizer ends one at \n
+# and \r only; str.splitlines and editors also at these), or that source must not hold raw.
+_LINE_BREAKS = frozenset("\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029")
+_UNSAFE_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})  # controls, format (bidi), surrogates, separators
 
 
-def _identifier(name: str, taken: set[str]) -> str:
-    """``name`` made a fresh Python identifier: bad characters become ``_``, a leading digit or
-    ``_`` gets a ``v`` before it, keywords, reserved names and names already taken a trailing ``_``."""
+def source_comment(text) -> str:
+    r"""``text`` (names, formulas: anything a user may have named) made safe to write in a comment
+    or a docstring of generated source: a backslash and a double quote are escaped, and every
+    line break, control, format (bidirectional) or surrogate character is written as its escape
+    sequence (``\n``, ``\x0c``, ``\u2028``), so the text can end neither the comment nor the
+    docstring; a docstring reads back the text itself.
+
+    >>> print(source_comment("a" + '"' * 3 + chr(92) + chr(10) + "b = 1"))
+    a\"\"\"\\\nb = 1
+    >>> print(source_comment("J = (w1 - y)**2"))
+    J = (w1 - y)**2
+    """
+    out = []
+    for c in str(text):
+        if c in '\\"':
+            out.append("\\" + c)
+        elif c in _LINE_BREAKS or unicodedata.category(c) in _UNSAFE_CATEGORIES:
+            out.append(c.encode("unicode_escape").decode("ascii"))
+        else:
+            out.append(c)
+    return "".join(out)
+
+
+def code_identifier(name: str, taken: set[str]) -> str:
+    """``name`` made a fresh Python identifier for generated code, added to ``taken``: characters
+    other than ASCII letters, digits and ``_`` become ``_``, a leading digit or ``_`` gets a ``v``
+    before it, keywords, :data:`RESERVED` names (builtins included) and names already taken a
+    trailing ``_``.
+
+    >>> code_identifier('a"; os("b', set()), code_identifier("list", set()), code_identifier("_x", set())
+    ('a___os__b', 'list_', 'v_x')
+    """
     clean = "".join(c if (c.isalnum() or c == "_") and c.isascii() else "_" for c in name) or "_"
     if clean[0].isdigit() or clean[0] == "_":
         clean = "v" + clean
@@ -430,16 +468,16 @@ def code_names(graph) -> dict[sp.Symbol, str]:
     (['x1', 'z_1', 'yhat', 'delta_1', 'J'], 'dJ_dw1')
     """
     taken: set[str] = set()
-    names = {s: _identifier(s.name, taken) for s in graph.variables}
+    names = {s: code_identifier(s.name, taken) for s in graph.variables}
     outputs = _outputs(graph)
     for step in graph.steps:
         s = step.symbol
-        names[s] = "J" if s == graph.output else _identifier(OUTPUT_ASCII + outputs[s] if s in outputs else _stepped(s.name), taken)
+        names[s] = "J" if s == graph.output else code_identifier(OUTPUT_ASCII + outputs[s] if s in outputs else _stepped(s.name), taken)
     spelled = ascii_names(graph)
     for step in graph.steps:
-        names[delta(step.symbol)] = _identifier(spelled[delta(step.symbol)], taken)
+        names[delta(step.symbol)] = code_identifier(spelled[delta(step.symbol)], taken)
     for p in graph.variables:
-        names[gradient_symbol(p)] = _identifier(f"dJ_d{names[p]}", taken)
+        names[gradient_symbol(p)] = code_identifier(f"dJ_d{names[p]}", taken)
     return names
 
 
@@ -491,7 +529,7 @@ def matrix_names(graph, style: str = "text") -> dict[sp.Symbol, str]:
     if style == "code":  # the output's names first, so that they stay Yhat, dYhat where free
         taken: set[str] = set()
         order = [output, matrix_delta(output)] + [s for s in names if s not in (output, matrix_delta(output))]
-        names = {s: _identifier(names[s], taken) for s in order}
+        names = {s: code_identifier(names[s], taken) for s in order}
     return names
 
 

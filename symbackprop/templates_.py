@@ -14,6 +14,8 @@ from pathlib import Path
 
 import jinja2
 
+from . import naming
+
 _PACKAGE = Path(__file__).resolve().parent
 
 _ENVIRONMENT = jinja2.Environment(
@@ -24,6 +26,8 @@ _ENVIRONMENT = jinja2.Environment(
     lstrip_blocks=True,
     autoescape=False,
 )
+# Text of the user's (names, formulas) in a comment or docstring of generated code.
+_ENVIRONMENT.filters["source_comment"] = naming.source_comment
 
 
 def render(name: str, **context) -> str:

@@ -1,6 +1,7 @@
 """Generated NumPy modules: gradients against finite differences and the derivation, both batch
 paths, no SymPy at run time, byte-identical regeneration, ruff, extreme inputs, bad input."""
 
+import importlib.util
 import json
 import os
 import shutil
@@ -15,6 +16,7 @@ from corpus import NETWORKS, network
 from oracles import central_differences
 
 import symbackprop as sb
+from symbackprop import naming
 from symbackprop.errors import InputError
 from symbackprop.layers import layer_blocks
 from symbackprop.parse import FUNCTIONS, parse_expr
@@ -394,3 +396,113 @@ def test_modules_whose_loss_takes_any_targets_do_not_check_them():
     assert not module.PROBABILITY_TARGETS
     J, _ = module.loss_and_gradients([0.1] * len(module.PARAMETERS), [0.5, -0.2], [0.3, 0.3])
     assert np.isfinite(J)
+
+
+# ------------------------------------------------------------------------------------------
+# Names from untrusted text (column names, a web form) reach generated source only as checked
+# identifiers or escaped literals: a module compiles, importing it runs nothing, and it computes.
+
+_TOUCH = '__import__("pathlib").Path("PWNED").touch()'
+HOSTILE_NAMES = [
+    f'a", {_TOUCH}, "',  # ends the string of PARAMETERS
+    f"b\n{_TOUCH}\n",  # ends a comment
+    f'c"""\n{_TOUCH}\n"""',  # ends the module's docstring
+    f"d\r{_TOUCH}",
+    "e\\",  # a backslash before the closing quote
+    "f\\N",  # a malformed escape in a docstring
+    "g # h",
+    f"k\u2028{_TOUCH}", "m\u2029n", "p\x0bq", "r\x0cs", "t\x1cu", "v\x85w", "\x00z",
+    "a\u202eb",  # a bidirectional override
+    "{x}", "lambda", "class", "list", "type", "float", "len", "max", "ValueError", "np", "math", "J",
+]
+
+
+def _hostile_expressions(name):
+    x, y = sp.Symbol(name), sp.Symbol("y")
+    return [sb.sigmoid(x) * y + x**2 * y, sp.exp(x * y) - sb.relu(y)]  # the second: its output is its own derivative
+
+
+def _import_source(source, path, monkeypatch):
+    """``source`` written to ``path`` and imported as a module, without writing bytecode."""
+    monkeypatch.setattr(sys, "dont_write_bytecode", True)
+    path.write_text(source, encoding="utf-8")
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize("name", HOSTILE_NAMES, ids=[ascii(n)[1:-1][:20] for n in HOSTILE_NAMES])
+def test_hostile_symbol_names_give_modules_that_only_compute(name, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    y = sp.Symbol("y")
+    for i, expr in enumerate(_hostile_expressions(name)):
+        (x,) = expr.free_symbols - {y}
+        wanted = sorted(expr.free_symbols, key=lambda s: s.name)
+        d = sb.backprop(expr)
+        source = sb.numpy_module(d)
+        compile(source, "generated.py", "exec")  # a syntax error would raise here
+        for module in (_import_source(source, tmp_path / f"generated_{i}.py", monkeypatch), sb.compile(d)):
+            assert sorted(os.listdir(tmp_path)) == sorted(f"generated_{k}.py" for k in range(i + 1)), "importing ran code"
+            assert module.PARAMETERS == tuple(p.name for p in wanted)
+            point = dict(zip(wanted, [0.4, -0.7] if wanted[0] == x else [-0.7, 0.4]))
+            theta = [point[p] for p in wanted]
+            J, gradients = module.loss_and_gradients(theta, [], [])
+            assert J == pytest.approx(float(expr.subs(point)), rel=1e-12)
+            np.testing.assert_allclose(gradients, [float(sp.diff(expr, p).subs(point)) for p in wanted], rtol=1e-12)
+            batch, grads = module.loss_and_gradients(np.array(theta), np.empty((3, 0)), np.empty((3, 0)))
+            assert batch == pytest.approx(J, rel=1e-12)
+            np.testing.assert_allclose(grads, gradients, rtol=1e-12)
+            numeric = central_differences(lambda th, m=module: m.loss(th.tolist(), [], []), theta)
+            np.testing.assert_allclose(gradients, numeric, rtol=1e-6, atol=1e-8)
+
+
+def test_a_hostile_name_of_an_input_and_of_the_output_stays_a_name(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    name = HOSTILE_NAMES[0]
+    x, w = sp.Symbol(name), sp.Symbol("w")
+    expr = sp.exp(w * x)
+    d = sb.backprop(sb.Graph.from_expr(expr, name=HOSTILE_NAMES[2]), wrt=[w])
+    module = _import_source(sb.numpy_module(d), tmp_path / "generated.py", monkeypatch)
+    assert os.listdir(tmp_path) == ["generated.py"]
+    assert module.PARAMETERS == ("w",) and module.INPUTS == (name,) and module.OUTPUTS == (HOSTILE_NAMES[2],)
+    gradients = module.gradients([0.3], [1.5], [])
+    assert gradients == pytest.approx([float(sp.diff(expr, w).subs({w: 0.3, x: 1.5}))], rel=1e-12)
+    gradients = module.gradients(np.array([0.3]), np.array([[1.5], [-1.0]]), np.empty((2, 0)))
+    expected = np.mean([float(sp.diff(expr, w).subs({w: 0.3, x: v})) for v in (1.5, -1.0)])
+    assert gradients == pytest.approx([expected], rel=1e-12)
+
+
+@pytest.mark.parametrize("text", [chr(c) for c in (10, 13, 11, 12, 0x1c, 0x1d, 0x1e, 0x85, 0x2028, 0x2029, 0, 0x202e)]
+                         + ['"', '"""', "\\", "\\N", "'''", "#"])
+def test_source_comment_cannot_end_a_comment_or_a_docstring(text):
+    safe = naming.source_comment(f"x{text}y")
+    assert len(safe.splitlines()) == 1
+    namespace: dict = {}
+    exec(compile(f"# {safe}\nvalue = 1\n", "comment.py", "exec"), namespace)  # noqa: S102
+    assert namespace["value"] == 1
+    exec(compile(f'def f():\n    """{safe}."""\n', "docstring.py", "exec"), namespace)  # noqa: S102
+    assert namespace["f"].__doc__ == f"x{text}y."
+
+
+@pytest.mark.parametrize("name", ["list", "type", "float", "len", "max", "min", "abs", "sum", "zip", "range", "isinstance",
+                                  "ValueError", "TypeError", "math", "np"])
+def test_variables_named_like_builtins_the_module_uses(name):
+    assert name in naming.RESERVED
+    v, y = sp.Symbol(name), sp.Symbol("y")
+    expr = v * sb.sigmoid(y) + sp.Max(v, y) + sp.exp(v) * y
+    module = sb.compile(sb.backprop(expr))
+    point = {v: 0.3, y: -0.2}
+    wanted = sorted(expr.free_symbols, key=lambda s: s.name)
+    theta = [point[p] for p in wanted]
+    expected = [float(sp.diff(expr, p).subs(point)) for p in wanted]
+    assert module.loss_and_gradients(theta, [], [])[1] == pytest.approx(expected, rel=1e-12)
+    assert module.loss_and_gradients(np.array(theta), np.empty((2, 0)), np.empty((2, 0)))[1] == pytest.approx(expected, rel=1e-12)
+
+
+@pytest.mark.parametrize("expr", ["list*sigmoid(y)", "type*y"])
+def test_check_of_variables_named_like_builtins(expr):
+    run = subprocess.run([sys.executable, "-m", "symbackprop", "check", "--expr", expr], capture_output=True, text=True,
+                         check=False)
+    assert run.returncode == 0, run.stderr
+    assert "all gradients match" in run.stdout
