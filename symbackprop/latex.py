@@ -429,7 +429,8 @@ def pdflatex(tex: str, pdf_path, force: bool = False) -> Path:
         source = Path(folder) / "document.tex"
         source.write_text(tex, encoding="utf-8")
         run = subprocess.run([executable, "-no-shell-escape", "-interaction=nonstopmode", "-halt-on-error", source.name],
-                             check=False, cwd=folder, capture_output=True, text=True, errors="replace", env={**os.environ, **_PDFLATEX_SETTINGS})
+                             check=False, cwd=folder, capture_output=True, text=True, errors="replace",
+                             env={**os.environ, **_PDFLATEX_SETTINGS})
         if run.returncode != 0:
             errors = [line for line in run.stdout.splitlines() if line.startswith("!")] or run.stdout.splitlines()[-5:]
             raise ToolError("pdflatex failed: " + " | ".join(errors))

@@ -63,7 +63,7 @@ def test_pdflatex_errors_are_reported(tmp_path):
         pdflatex(r"\documentclass{article}\begin{document}\nosuchmacro\end{document}", tmp_path / "x.pdf")
 
 
-HOSTILE_NAMES = [r"x}\input{/etc/passwd}\x", r"\write18{touch PWNED}", "a%b", "a}b", "a\nb", "$x$", "a\n\nb", "c~d^e_f#g&h"]
+HOSTILE_NAMES = [r"x}\input{/etc/passwd}\x", r"\write18{touch PWNED}", "a%b", "a}b", "a\nb", "$x$", "a\n\nb", "c~d^e_f#g&h", "<a|b>"]
 FORBIDDEN_COMMANDS = {r"\input", r"\include", r"\write", r"\openin", r"\openout", r"\immediate", r"\read", r"\catcode", r"\def"}
 
 
@@ -118,6 +118,9 @@ def test_a_document_with_hostile_names_compiles_without_reading_or_writing_files
     pdf = pdflatex(document_latex(d), tmp_path / "hostile.pdf")
     assert pdf.read_bytes().startswith(b"%PDF")
     assert not created.exists()
+    every = sb.backprop(hostile_expression())
+    pdflatex(document_latex(every), tmp_path / "every.pdf")
+    pdflatex(sb.walkthrough_latex(sb.walkthrough(every, dict.fromkeys(every.graph.variables, 0.5))), tmp_path / "walk.pdf")
 
 
 @needs_pdflatex
