@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
@@ -52,6 +53,14 @@ class BackpropLatexPrinter(TextbookOrder, LatexPrinter):
     def _print_Symbol(self, expr, style="plain"):
         return self.names.get(expr) or super()._print_Symbol(expr, style)
 
+    def _deal_with_super_sub(self, string: str, style="plain") -> str:
+        # every name SymPy prints (symbols, matrices, functions) passes here: only a plain one is
+        # split into sub- and superscripts, any other becomes escaped text (naming.latex_name)
+        return super()._deal_with_super_sub(string, style) if naming.is_plain_name(string) else naming.latex_name(string)
+
+    def _print_Str(self, s):
+        return s.name if naming.is_plain_name(s.name) else naming.latex_name(s.name)
+
     minus = "- "
 
     @property
@@ -68,17 +77,13 @@ class BackpropLatexPrinter(TextbookOrder, LatexPrinter):
         return self.parenthesize(expr, PRECEDENCE["Mul"], strict=True)
 
 
-_TEXT_ESCAPES = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
-                 "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}"}
-
-
 def text(s: str) -> str:
     """Plain text made safe for LaTeX's text mode.
 
     >>> print(text("loss half_sse, 50%"))
     loss half\\_sse, 50\\%
     """
-    return "".join(_TEXT_ESCAPES.get(c, c) for c in s)
+    return naming.latex_text(s)
 
 
 class MatrixLatexPrinter(BackpropLatexPrinter):
@@ -406,17 +411,26 @@ FUNCTION_DEFINITIONS = {
 }
 
 
+# pdflatex runs without shell escape, may read and write files only in its own folder (not
+# absolute paths, parent folders or dot files: "paranoid"), and dates the PDF at the epoch so
+# that the same document always gives the same bytes.
+_PDFLATEX_SETTINGS = {"openin_any": "p", "openout_any": "p", "SOURCE_DATE_EPOCH": "0", "FORCE_SOURCE_DATE": "1"}
+
+
 def pdflatex(tex: str, pdf_path, force: bool = False) -> Path:
     """Compile ``tex`` with pdflatex and write the PDF to ``pdf_path`` (an existing file only with
-    ``force``); raise with pdflatex's own error lines when it fails."""
+    ``force``); raise with pdflatex's own error lines when it fails. pdflatex runs without shell
+    escape, reads and writes files only in its own temporary folder, and gives the same bytes for
+    the same ``tex``."""
     executable = shutil.which("pdflatex")
     if executable is None:
         raise MissingTool("pdflatex is not installed (Debian/Ubuntu: apt-get install texlive-latex-recommended)")
     with tempfile.TemporaryDirectory() as folder:
         source = Path(folder) / "document.tex"
         source.write_text(tex, encoding="utf-8")
-        run = subprocess.run([executable, "-interaction=nonstopmode", "-halt-on-error", source.name],
-                             check=False, cwd=folder, capture_output=True, text=True, errors="replace")
+        run = subprocess.run([executable, "-no-shell-escape", "-interaction=nonstopmode", "-halt-on-error", source.name],
+                             check=False, cwd=folder, capture_output=True, text=True, errors="replace",
+                             env={**os.environ, **_PDFLATEX_SETTINGS})
         if run.returncode != 0:
             errors = [line for line in run.stdout.splitlines() if line.startswith("!")] or run.stdout.splitlines()[-5:]
             raise ToolError("pdflatex failed: " + " | ".join(errors))

@@ -36,6 +36,7 @@ from __future__ import annotations
 import builtins
 import itertools
 import keyword
+import re
 import unicodedata
 
 import sympy as sp
@@ -211,7 +212,39 @@ def ascii_names(graph) -> dict[sp.Symbol, str]:
     return _names(graph, lambda k: OUTPUT_ASCII + k, lambda shown: DELTA + shown, str)
 
 
-def _latex_plain(name: str) -> str:
+_LATEX_TEXT_ESCAPES = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
+                       "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}",
+                       "<": r"\textless{}", ">": r"\textgreater{}", "|": r"\textbar{}"}
+_PLAIN_NAME = re.compile(r"[A-Za-z0-9_]+")
+
+
+def latex_text(s: str) -> str:
+    """Any text made inert for LaTeX's text mode: its special characters escaped, every control
+    character (a newline included) a space.
+
+    >>> print(latex_text("a%b}\\\\input{x}\\nc"))
+    a\\%b\\}\\textbackslash{}input\\{x\\} c
+    """
+    return "".join(" " if unicodedata.category(c) == "Cc" else _LATEX_TEXT_ESCAPES.get(c, c) for c in s)
+
+
+def is_plain_name(name: str) -> bool:
+    """Whether ``name`` is made of ASCII letters, digits and underscores only, so that SymPy's
+    own LaTeX for it (``w_{1}``, ``\\alpha``) is safe."""
+    return bool(_PLAIN_NAME.fullmatch(name))
+
+
+def latex_name(name: str) -> str:
+    """The LaTeX for a symbol's or function's name, the one rule for every name a document prints:
+    a plain name as SymPy writes it with its trailing number as an index (``w_{1}``, ``\\alpha``);
+    any other name as upright text with LaTeX's special characters escaped, so that a name can
+    never run a command.
+
+    >>> print(latex_name("w12"), latex_name("alpha"), latex_name("x}\\\\input{f}"))
+    w_{12} \\alpha \\text{x\\}\\textbackslash{}input\\{f\\}}
+    """
+    if not is_plain_name(name):
+        return r"\text{%s}" % latex_text(name)
     stem, index = _split_index(name)
     if stem and index and "_" not in stem:
         return f"{sp.latex(sp.Symbol(stem))}_{{{index}}}"
@@ -227,7 +260,7 @@ def latex_names(graph) -> dict[sp.Symbol, str]:
     >>> names[sp.Symbol("a1")], names[sp.Symbol("w2")], names[delta(sp.Symbol("z1"))]
     ('\\\\hat{y}', 'w_{2}', '\\\\delta_{1}')
     """
-    return _names(graph, lambda k: OUTPUT_LATEX + (f"_{{{k}}}" if k else ""), lambda shown: rf"\delta_{{{shown}}}", _latex_plain)
+    return _names(graph, lambda k: OUTPUT_LATEX + (f"_{{{k}}}" if k else ""), lambda shown: rf"\delta_{{{shown}}}", latex_name)
 
 
 def accepted_names(graph, deltas=()) -> dict[str, sp.Symbol]:
@@ -504,6 +537,11 @@ def matrix_output(graph) -> sp.Symbol:
     return graph.steps[-1].args[2]
 
 
+def _latex_symbol(name: str) -> str:
+    """A matrix's name in LaTeX: as SymPy writes it (``dZ_{1}``) when plain, else escaped text."""
+    return sp.latex(sp.Symbol(name)) if is_plain_name(name) else latex_name(name)
+
+
 def matrix_names(graph, style: str = "text") -> dict[sp.Symbol, str]:
     """The names of a matrix-form network's matrices and deltas in ``style`` (``"text"``,
     ``"ascii"``, ``"latex"`` or ``"code"``): the output matrix is ``Ŷ`` / ``Yhat`` /
@@ -522,7 +560,7 @@ def matrix_names(graph, style: str = "text") -> dict[sp.Symbol, str]:
     output = matrix_output(graph)
     symbols = [*graph.shapes, *(s.symbol for s in graph.steps)]
     symbols += [matrix_delta(s) for s in symbols]
-    plain = (lambda name: sp.latex(sp.Symbol(name))) if style == "latex" else str
+    plain = _latex_symbol if style == "latex" else str
     names = {s: plain(s.name) for s in symbols if s != output and s != matrix_delta(output)}
     names[output] = MATRIX_OUTPUT[style]
     names[matrix_delta(output)] = MATRIX_DELTA + MATRIX_OUTPUT[style]

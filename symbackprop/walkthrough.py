@@ -17,6 +17,7 @@ all gradients are taken at the original parameters, and the update is simultaneo
 from __future__ import annotations
 
 import math
+import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -418,9 +419,25 @@ def walkthrough_latex(w: Walkthrough, digits: int = 6) -> str:
     return render("walkthrough.tex.j2", **parts)
 
 
+_MARKDOWN_SPECIAL = set("\\`*_{}[]<>#$|~^&%!")
+
+
+def markdown_text(s: str) -> str:
+    """Text made inert for Markdown (and the LaTeX that Markdown may pass through): every character
+    that marks up Markdown or starts LaTeX backslash-escaped, every control character (a newline
+    included) a space.
+
+    >>> print(markdown_text("a*b $x$ \\\\input{f}"))
+    a\\*b \\$x\\$ \\\\input\\{f\\}
+    """
+    return "".join(" " if unicodedata.category(c) == "Cc" else "\\" + c if c in _MARKDOWN_SPECIAL else c for c in s)
+
+
 def walkthrough_markdown(w: Walkthrough, digits: int = 6) -> str:
     """The worked example as Markdown, its formulas in ``$…$`` LaTeX math."""
-    return render("walkthrough.md.j2", **_document_parts(w, _check_digits(digits)))
+    parts = _document_parts(w, _check_digits(digits))
+    parts["title"] = markdown_text(parts["title"])
+    return render("walkthrough.md.j2", **parts)
 
 
 def walkthrough_pdf(w: Walkthrough, path, digits: int = 6, force: bool = False):

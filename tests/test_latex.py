@@ -1,5 +1,6 @@
 """LaTeX: exact strings for a few formulas, and documents that pdflatex compiles."""
 
+import re
 
 import pytest
 import sympy as sp
@@ -60,3 +61,83 @@ def test_the_derivation_document_compiles(make, tmp_path):
 def test_pdflatex_errors_are_reported(tmp_path):
     with pytest.raises(RuntimeError, match="pdflatex failed: ! Undefined control sequence"):
         pdflatex(r"\documentclass{article}\begin{document}\nosuchmacro\end{document}", tmp_path / "x.pdf")
+
+
+HOSTILE_NAMES = [r"x}\input{/etc/passwd}\x", r"\write18{touch PWNED}", "a%b", "a}b", "a\nb", "$x$", "a\n\nb", "c~d^e_f#g&h", "<a|b>"]
+FORBIDDEN_COMMANDS = {r"\input", r"\include", r"\write", r"\openin", r"\openout", r"\immediate", r"\read", r"\catcode", r"\def"}
+
+
+def assert_inert(tex: str):
+    """``tex`` runs no file or shell command and its braces balance: every backslash starts an
+    escaped character or a command outside FORBIDDEN_COMMANDS; no name left a raw line break."""
+    depth = 0
+    for token in re.findall(r"\\[A-Za-z]+|\\.|[{}]|\$", tex, flags=re.DOTALL):
+        assert token not in FORBIDDEN_COMMANDS, token
+        depth += {"{": 1, "}": -1}.get(token, 0)
+        assert depth >= 0, "a closing brace without its opening one"
+    assert depth == 0, "an opening brace left open"
+    assert "\n\n\n" not in tex.replace("\\\\\n", "")
+
+
+def hostile_expression():
+    x, y, z, *rest = (sp.Symbol(name) for name in HOSTILE_NAMES)
+    return x * y + sb.sigmoid(z) + sum(sp.sin(s) for s in rest)
+
+
+def test_a_hostile_name_prints_as_escaped_text_and_plain_names_keep_their_latex():
+    printer = BackpropLatexPrinter()
+    for name in HOSTILE_NAMES:
+        printed = printer.doprint(sp.Symbol(name))
+        assert printed.startswith(r"\text{") and name not in printed
+        assert_inert(printed)
+    assert printer.doprint(sp.Function("f}\\input{x}")(sp.Symbol("y"))).startswith(r"\text{f\}\textbackslash{}input")
+    assert [printer.doprint(sp.Symbol(n)) for n in ("alpha", "x_1", "w12")] == [r"\alpha", "x_{1}", "w_{12}"]
+    assert text("a\nb\x00c") == "a b c"
+
+
+def test_every_latex_output_of_an_expression_with_hostile_names_is_inert():
+    d = sb.backprop(hostile_expression())
+    assert_inert(document_latex(d, title="T}\\input{/etc/passwd}"))
+    assert_inert(summary_latex(d))
+    for p in d.wrt:
+        assert_inert(gradient_latex(d, p))
+    values = {s: 0.5 for s in d.graph.variables}
+    w = sb.walkthrough(d, values, learning_rate=0.1)
+    assert_inert(sb.walkthrough_latex(w))
+    assert_inert(sb.walkthrough_markdown(w))
+    assert_inert(document_latex(sb.backprop(sb.mlp([2, 2, 1], form="matrix")), title="\\write18{touch PWNED}"))
+
+
+@needs_pdflatex
+def test_a_document_with_hostile_names_compiles_without_reading_or_writing_files(tmp_path):
+    sentinel = tmp_path / "sentinel.tex"
+    sentinel.write_text(r"\sentinelwasread")  # undefined: the compile fails if it is ever read
+    created = tmp_path / "PWNED"
+    x, y = sp.Symbol(r"x}\input{%s}\x" % sentinel.with_suffix("")), sp.Symbol(r"\immediate\write18{touch %s}" % created)
+    d = sb.backprop(x * y + sb.sigmoid(sp.Symbol("a%b\n\nc")))
+    pdf = pdflatex(document_latex(d), tmp_path / "hostile.pdf")
+    assert pdf.read_bytes().startswith(b"%PDF")
+    assert not created.exists()
+    every = sb.backprop(hostile_expression())
+    pdflatex(document_latex(every), tmp_path / "every.pdf")
+    pdflatex(sb.walkthrough_latex(sb.walkthrough(every, dict.fromkeys(every.graph.variables, 0.5))), tmp_path / "walk.pdf")
+
+
+@needs_pdflatex
+def test_pdflatex_gives_the_same_bytes_for_the_same_document(tmp_path):
+    tex = document_latex(sb.backprop(network("2-2-2-1 sigmoid half_sse")))
+    first = pdflatex(tex, tmp_path / "first.pdf").read_bytes()
+    assert pdflatex(tex, tmp_path / "second.pdf").read_bytes() == first
+    assert b"/CreationDate (D:19700101000000" in first  # dated at the epoch, not at the clock
+
+
+@needs_pdflatex
+def test_pdflatex_reads_no_file_outside_its_folder_and_runs_no_shell(tmp_path):
+    secret = tmp_path / "secret.tex"
+    secret.write_text("SECRETTEXT")
+    with pytest.raises(RuntimeError, match="pdflatex failed"):
+        pdflatex(r"\documentclass{article}\begin{document}\input{%s}\end{document}" % secret, tmp_path / "read.pdf")
+    created = tmp_path / "PWNED"
+    pdf = pdflatex(r"\documentclass{article}\begin{document}\immediate\write18{touch %s}x\end{document}" % created,
+                   tmp_path / "shell.pdf")
+    assert pdf.exists() and not created.exists()
