@@ -418,7 +418,7 @@ def run_demo(args) -> int:
         write_file(folder / name, text, force=args.force, unchanged_ok=True)
     written, missing = list(outputs), []
     # The PDF and the picture need pdflatex and Graphviz; without them the demo still succeeds.
-    # A PDF's bytes change from run to run (dates, ids): it is made only when absent, or with --force.
+    # The PDF costs a pdflatex run: it is made only when absent, or again with --force.
     pdf = folder / "walkthrough.pdf"
     try:
         if args.force or not (pdf.exists() or pdf.is_symlink()):
