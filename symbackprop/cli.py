@@ -10,7 +10,8 @@ Exit codes:
   file that would be overwritten, a missing folder, a missing system program. One line on
   stderr, ``symbackprop: error: …``, and nothing is written;
 - 3: a bug in symbackprop: one line, ``symbackprop: internal error: …``, asking for a report;
-- 130: interrupted (Ctrl-C); 141: the reader of the output went away (``… | head``), quietly.
+- 130: interrupted (Ctrl-C); 143: terminated (SIGTERM), one line ``symbackprop: terminated``;
+  either way a file being written is left as it was, with no temporary file; 141: the reader of the output went away (``… | head``), quietly.
 
 Options are never abbreviated (``--form`` is not ``--format``). Without ``--format``,
 ``walkthrough`` takes the format from the output's ending (``.md``, ``.tex``, ``.pdf``).
@@ -23,6 +24,7 @@ import itertools
 import json
 import math
 import os
+import signal
 import sys
 from pathlib import Path
 
@@ -446,7 +448,7 @@ def parser() -> argparse.ArgumentParser:
                   "closed forms, LaTeX, NumPy code, worked examples and checks.",
                   epilog="exit codes: 0 done (check, verify: right), 1 check or verify found something wrong (check: "
                   "or nothing could be checked), "
-                  "2 a user error (one line on stderr, nothing written), 3 a bug in symbackprop, 130 interrupted")
+                  "2 a user error (one line on stderr, nothing written), 3 a bug in symbackprop, 130 interrupted, 143 terminated")
     top.add_argument("--version", action="version", version=f"symbackprop {__version__}")
     commands = top.add_subparsers(dest="command", required=True, metavar="command", parser_class=_Parser)
 
@@ -556,6 +558,25 @@ def _console(stream):
     return stream
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM arrived: raised like Ctrl-C's KeyboardInterrupt, so every cleanup that runs on
+    Ctrl-C (a half-written temporary file removed) runs on SIGTERM too."""
+
+
+def _raise_terminated(signum, frame):
+    raise Terminated
+
+
+def _on_sigterm_raise():
+    """Make SIGTERM raise :class:`Terminated` (in the main thread only; elsewhere Python cannot
+    install handlers); return a function that puts the previous handler back."""
+    try:
+        previous = signal.signal(signal.SIGTERM, _raise_terminated)
+    except (ValueError, AttributeError, OSError):  # not the main thread, or no SIGTERM here
+        return lambda: None
+    return lambda: signal.signal(signal.SIGTERM, signal.SIG_DFL if previous is None else previous)
+
+
 def main(argv=None) -> int:
     """Run the command line with ``argv`` (default: ``sys.argv[1:]``); return the exit code.
 
@@ -564,9 +585,11 @@ def main(argv=None) -> int:
     """
     streams = sys.stdout, sys.stderr
     sys.stdout, sys.stderr = map(_console, streams)
+    restore_sigterm = _on_sigterm_raise()
     try:
         return _main(argv)
     finally:
+        restore_sigterm()
         sys.stdout, sys.stderr = streams
 
 
@@ -580,6 +603,9 @@ def _main(argv) -> int:
         except BrokenPipeError:  # the reader went away (… | head): stop quietly, as cat does
             _quiet_stdout()
             return 141
+    except Terminated:
+        print("symbackprop: terminated", file=sys.stderr)
+        return 143
     except KeyboardInterrupt:
         print("symbackprop: interrupted", file=sys.stderr)
         return 130

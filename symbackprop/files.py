@@ -1,9 +1,15 @@
 """Writing files the careful way: never over a user's file unless asked, never half a file.
 
 Every file is written whole or not at all: into a temporary file in the destination's folder,
-then renamed over the destination. Its permissions are the ones any program gives a new file:
-0666 less the user's umask (0644 with the usual umask 022); a file replaced with ``force`` keeps
-the permissions it had.
+then published under its name. Without ``force`` publishing is exclusive: the temporary file gets
+the destination's name as a hard link, which fails if anything took that name meanwhile, so of
+two writers racing for the same new file exactly one succeeds and the other gets
+``FileExistsError`` (a file system without hard links is refused with a clear error, or use
+``force``). With ``force`` the temporary file is renamed over the destination. An interruption
+(Ctrl-C, or SIGTERM in the command line) leaves no temporary file behind.
+
+A file's permissions are the ones any program gives a new file: 0666 less the user's umask (0644
+with the usual umask 022); a file replaced with ``force`` keeps the permissions it had.
 
 A destination that exists is refused unless ``force`` is given, whatever it is: a file, or a
 symbolic link, even one that points nowhere. With ``force`` a symbolic link stays in place and the
@@ -25,6 +31,7 @@ FileExistsError: ...a.txt already exists; pass force (--force) to overwrite it
 
 from __future__ import annotations
 
+import errno
 import os
 import stat
 import tempfile
@@ -116,9 +123,30 @@ def needs_writing(path, content: str | bytes, force: bool = False, unchanged_ok:
     return True
 
 
+NO_HARD_LINKS = {errno.EPERM, errno.EXDEV, errno.EMLINK, errno.ENOSYS, getattr(errno, "ENOTSUP", errno.EPERM),
+                 getattr(errno, "EOPNOTSUPP", errno.EPERM)}
+
+
+def _publish_new(temporary: str, path: Path, data: bytes, unchanged_ok: bool) -> None:
+    """Give the finished ``temporary`` file the name ``path`` only if nothing has that name
+    (a hard link is created atomically or not at all), then drop the temporary name."""
+    try:
+        os.link(temporary, path)
+    except FileExistsError:  # another writer took the name after needs_writing looked
+        if not (unchanged_ok and path.is_file() and not path.is_symlink() and path.read_bytes() == data):
+            raise FileExistsError(f"{path} already exists; pass force (--force) to overwrite it") from None
+    except OSError as error:
+        if error.errno in NO_HARD_LINKS:
+            raise OSError(f"the file system of {path.parent} has no hard links, which writing {path.name} "
+                          "without replacing a file that appears meanwhile needs; pass force (--force) to write anyway") from None
+        raise
+    os.unlink(temporary)
+
+
 def write_file(path, content: str | bytes, force: bool = False, unchanged_ok: bool = False) -> Path:
-    """Write ``content`` to ``path`` atomically (a temporary file in the same folder, then a
-    rename), if :func:`needs_writing` allows and requires it. Returns ``path``."""
+    """Write ``content`` to ``path`` atomically (a temporary file in the same folder, then, with
+    ``force``, a rename over it; without, an exclusive hard link), if :func:`needs_writing` allows
+    and requires it. Returns ``path``."""
     check_file_name(path)
     path = Path(path)
     data = content.encode("utf-8") if isinstance(content, str) else content
@@ -134,7 +162,10 @@ def write_file(path, content: str | bytes, force: bool = False, unchanged_ok: bo
         with os.fdopen(handle, "wb") as stream:
             stream.write(data)
         os.chmod(temporary, mode)  # mkstemp makes the file private (0600)
-        os.replace(temporary, target)
+        if force:
+            os.replace(temporary, target)
+        else:
+            _publish_new(temporary, path, data, unchanged_ok)
     except BaseException:
         if os.path.exists(temporary):
             os.unlink(temporary)

@@ -115,7 +115,8 @@ def test_codegen_writes_refuses_to_overwrite_and_forces(run, tmp_path):
 def test_an_interrupted_write_leaves_no_file_and_exits_130(run, tmp_path, monkeypatch):
     def interrupted(src, dst):
         raise KeyboardInterrupt
-    monkeypatch.setattr(os, "replace", interrupted)
+    monkeypatch.setattr(os, "replace", interrupted)  # publishing with --force
+    monkeypatch.setattr(os, "link", interrupted)  # publishing a new file
     code, _, err = run("codegen", *NET, "-o", "grads.py")
     assert code == 130 and err == "symbackprop: interrupted\n"
     assert list(tmp_path.iterdir()) == []

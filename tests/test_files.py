@@ -1,7 +1,12 @@
 """Files: whole or not at all, the user's umask, an existing file's mode, symbolic links, folders."""
 
+import errno
 import os
+import signal
 import stat
+import subprocess
+import sys
+import threading
 
 import pytest
 
@@ -150,3 +155,109 @@ def test_a_name_ending_with_a_separator_names_a_folder(tmp_path, monkeypatch, ca
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "names a folder" in err
     assert list(tmp_path.iterdir()) == []
+
+
+def race(path, contents) -> list:
+    """Two threads released together write ``contents[0]`` and ``contents[1]`` to ``path``
+    without force; what each got: "wrote" or "refused"."""
+    barrier = threading.Barrier(2)
+    outcome = [None, None]
+
+    def writer(i):
+        barrier.wait()
+        try:
+            write_file(path, contents[i])
+            outcome[i] = "wrote"
+        except FileExistsError:
+            outcome[i] = "refused"
+
+    threads = [threading.Thread(target=writer, args=(i,)) for i in (0, 1)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return outcome
+
+
+def test_two_writers_racing_for_a_new_file_never_both_succeed(tmp_path):
+    """Without force a write is exclusive: of two writers released together, exactly one wins,
+    the other gets FileExistsError, and the file holds the winner's whole content."""
+    contents = ["a" * 200_000, "b" * 200_000]
+    for trial in range(150):
+        path = tmp_path / f"race{trial}.txt"
+        outcome = race(path, contents)
+        assert sorted(outcome) == ["refused", "wrote"], (trial, outcome)
+        assert path.read_text() == contents[outcome.index("wrote")]
+    assert not [name for name in os.listdir(tmp_path) if name.endswith(".partial")]
+
+
+def test_a_file_that_appears_during_a_write_is_not_replaced(tmp_path, monkeypatch):
+    path = tmp_path / "out.txt"
+    real_chmod = os.chmod
+
+    def chmod_then_someone_else_writes(name, mode):
+        real_chmod(name, mode)
+        path.write_text("theirs")  # appears after the existence check, before publishing
+
+    monkeypatch.setattr(os, "chmod", chmod_then_someone_else_writes)
+    with pytest.raises(FileExistsError, match="already exists; pass force"):
+        write_file(path, "ours")
+    assert path.read_text() == "theirs" and os.listdir(tmp_path) == ["out.txt"]
+
+
+def test_no_hard_links_is_a_clear_error_and_force_still_writes(tmp_path, monkeypatch):
+    def no_links(source, destination):
+        raise OSError(errno.EPERM, "Operation not permitted")
+
+    monkeypatch.setattr(os, "link", no_links)
+    with pytest.raises(OSError, match="has no hard links.*pass force"):
+        write_file(tmp_path / "out.txt", "text")
+    assert os.listdir(tmp_path) == []
+    write_file(tmp_path / "out.txt", "text", force=True)
+    assert (tmp_path / "out.txt").read_text() == "text"
+
+
+SLOW_WRITE = """
+import os, sys, time
+from symbackprop import cli
+
+real_chmod = os.chmod
+
+def chmod_then_wait(name, mode):  # the temporary file is written: now stay in the middle of the write
+    real_chmod(name, mode)
+    if str(name).endswith(".partial"):
+        print("writing", flush=True)
+        time.sleep(60)
+
+os.chmod = chmod_then_wait
+sys.exit(cli.main(["codegen", "--layers", "2,1", "-o", sys.argv[1]]))
+"""
+
+
+@pytest.mark.skipif(not hasattr(signal, "SIGTERM") or os.name != "posix", reason="SIGTERM is POSIX")
+def test_sigterm_in_the_middle_of_a_write_leaves_no_temporary_file(tmp_path):
+    script = tmp_path / "slow_write.py"
+    script.write_text(SLOW_WRITE)
+    out = tmp_path / "out"
+    out.mkdir()
+    child = subprocess.Popen([sys.executable, str(script), str(out / "grads.py")],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert child.stdout.readline() == "writing\n"
+        assert [name for name in os.listdir(out) if name.endswith(".partial")]  # the write is under way
+        child.send_signal(signal.SIGTERM)
+        _, stderr = child.communicate(timeout=60)
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait()
+    assert child.returncode == 143
+    assert stderr == "symbackprop: terminated\n"
+    assert os.listdir(out) == []
+
+
+def test_the_sigterm_handler_is_put_back_after_the_command(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    before = signal.getsignal(signal.SIGTERM)
+    assert cli.main(["codegen", "--layers", "2,1", "-o", "grads.py"]) == 0
+    assert signal.getsignal(signal.SIGTERM) == before
