@@ -193,7 +193,7 @@ class _Reader:
     def _UnaryOp(self, node):
         operand = self.read(node.operand)
         if isinstance(node.op, ast.USub):
-            return -operand
+            return _bounded(-operand)
         if isinstance(node.op, ast.UAdd):
             return operand
         raise ParseError(f"the operator {type(node.op).__name__} is not allowed in a formula")
@@ -204,10 +204,10 @@ class _Reader:
             raise ParseError(f"the operator {type(node.op).__name__} is not allowed in a formula")
         left, right = self.read(node.left), self.read(node.right)
         if rule == "power":
-            if left.is_Number and right.is_Number and _digits(left, right) > MAX_POWER_DIGITS:
-                raise ParseError("a power of numbers in the formula is too large to compute")
-            return sp.Pow(left, right)
-        return rule(left, right)
+            if _digits(left, right) > MAX_POWER_DIGITS:
+                raise ParseError(f"the power {_short(left)}**{_short(right)} in the formula is too large to compute")
+            return _bounded(sp.Pow(left, right))
+        return _bounded(rule(left, right))
 
     def _Call(self, node):
         if not isinstance(node.func, ast.Name):
@@ -221,19 +221,41 @@ class _Reader:
             raise ParseError(f"{name}() needs an argument, as in {name}(x)")
         arguments = [self.read(a) for a in node.args]  # outside the try: their own errors stay theirs
         try:
-            return FUNCTIONS[name](*arguments)
+            return _bounded(FUNCTIONS[name](*arguments))
         except TypeError:
             raise ParseError(f"{name}() was given {len(node.args)} arguments") from None
         except ValueError as error:
             raise ParseError(f"{name}() was given {len(node.args)} arguments: {naming.clipped(error, 120)}") from None
 
 
-def _digits(base: sp.Number, exponent: sp.Number) -> float:
-    """About how many decimal digits ``base ** exponent`` has (infinite when unknowable)."""
-    try:
-        return abs(float(exponent)) * max(math.log10(abs(float(base))), 0.0) if base != 0 else 0.0
-    except (OverflowError, ValueError):
-        return math.inf
+def _size(number: sp.Rational) -> int:
+    """Decimal digits of the larger of a rational's numerator and denominator."""
+    return max(len(str(abs(number.p))), len(str(number.q)))
+
+
+def _digits(base: sp.Expr, exponent: sp.Expr) -> float:
+    """About how many decimal digits SymPy would compute for ``base ** exponent`` (0 when it stays symbolic).
+
+    Numerator and denominator both count, so a base below 1 (``(1/2)**-10**300``) is bounded too, and a
+    base that holds rationals without being one (``sqrt(2)**10**300`` expands to ``2**(5*10**299)``).
+    """
+    if not exponent.is_Rational or base.free_symbols or base in (0, 1, -1):
+        return 0.0
+    atoms = [_size(a) for a in base.atoms(sp.Rational) if a not in (1, -1)]
+    if not atoms:
+        return 0.0  # pi**n, E**n stay symbolic
+    return abs(float(exponent)) * max(atoms) if abs(exponent) < 10**MAX_DIGITS else math.inf
+
+
+def _bounded(expr: sp.Expr) -> sp.Expr:
+    """``expr``, refused if it is a rational whose numerator or denominator has too many digits to go on with."""
+    if expr.is_Rational and _size(expr) > MAX_POWER_DIGITS:
+        raise ParseError(f"a number in the formula has {_size(expr)} digits; at most {MAX_POWER_DIGITS} are computed")
+    return expr
+
+
+def _short(expr: sp.Expr) -> str:
+    return naming.clipped(str(expr) if (expr.is_Integer and not expr.is_negative) or expr.is_Symbol else f"({expr})", 40)
 
 
 def _describe(node) -> str:

@@ -158,3 +158,48 @@ def test_the_unknown_symbol_error_lists_each_name_once_and_is_bounded():
     listed = message.split(": ", 1)[1].split(", … (")[0].split(", ")
     assert len(listed) == len(set(listed))
     assert len(set(map(naming.ascii_text, listed))) == len(listed)  # also on an ASCII console
+
+
+HUGE_NUMBER_FORMULAS = [
+    "(1/2)**(-10**300)", "0.5**-1e300", "0.9**1e300", "(1/3)**(-10**7)", "(-1/2)**(-10**300)",
+    "2**(2**(2**20))", "sqrt(2)**(10**300)*x", "(10**49)**20*(10**49)**20*(10**49)**20",
+    "(10**49)**20/(10**49)**21", "-(10**49)**20*(10**49)**20", "2**(1/10**300)*x", "exp(10**40)*x",
+    "sin(10**45)*x", "sqrt((10**49)**20)*x", "log((10**49)**20)*x", "(1/2)**3*x", "pi**2000*x",
+]
+
+
+def test_numbers_too_large_to_compute_are_refused_in_one_line_or_parsed_quickly():
+    """Each formula either parses or is refused naming the problem, within seconds: a run that hangs fails."""
+    script = ("import sys\nfrom symbackprop.parse import parse_expr, ParseError\n"
+              "try:\n    parse_expr(sys.argv[1])\nexcept ParseError as e:\n    print(e)\n")
+    for formula in HUGE_NUMBER_FORMULAS:
+        try:
+            done = subprocess.run([sys.executable, "-c", script, formula], check=False, capture_output=True, text=True, timeout=20)
+        except subprocess.TimeoutExpired:
+            pytest.fail(f"parsing {formula!r} did not finish")
+        assert done.returncode == 0, done.stderr
+        assert "\n" not in done.stdout.strip() and len(done.stdout) < 200
+
+
+@pytest.mark.parametrize("formula", ["(1/2)**(-10**300)", "0.9**1e300", "2**(2**(2**20))", "sqrt(2)**(10**300)"])
+def test_a_huge_power_is_refused_naming_the_power(formula):
+    with pytest.raises(ParseError, match="power"):
+        parse_expr(formula)
+
+
+def test_a_product_of_huge_rationals_is_refused():
+    with pytest.raises(ParseError, match="digits"):
+        parse_expr("(10**49)**20*(10**49)**20*(10**49)**20")
+
+
+def test_small_powers_still_compute_exactly():
+    x = sp.Symbol("x")
+    assert parse_expr("(1/2)**3*x") == x / 8
+    assert parse_expr("0.5**-2*x") == 4 * x
+
+
+def test_cli_refuses_a_huge_power_in_one_line():
+    done = subprocess.run([sys.executable, "-m", "symbackprop", "derive", "--expr", "(1/2)**(-10**300)*x"],
+                          check=False, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2
+    assert len(done.stderr.strip().splitlines()) == 1 and "power" in done.stderr
