@@ -25,7 +25,7 @@ from . import naming
 from .derive import Derivation
 from .errors import InputError, MissingTool, ToolError
 from .files import write_file
-from .matrix import MatrixDerivation, activation_value, loss_scale, loss_value, matmul, textbook_factors
+from .matrix import MatrixDerivation, forward_formulas, loss_scale, loss_value, matmul, textbook_factors
 from .simplify import tree_size
 from .templates_ import render
 from .text import (
@@ -373,16 +373,8 @@ def _inline_list(printer: BackpropLatexPrinter, symbols) -> str:
 def _matrix_document(d: MatrixDerivation, title: str | None) -> str:
     graph = d.graph
     printer = printer_for(d)
-    forward = []
-    for step in graph.steps[:-1]:
-        if step.op == "affine":
-            W, A, b = step.args
-            bias = "" if b is None else r" + %s \mathbf{1}^{T}" % printer._print(b)
-            forward.append((printer._print(step.symbol), printer._print(matmul(W, A)) + bias))
-        elif step.op == "softmax":
-            forward.append((printer._print(step.symbol), r"\operatorname{softmax}\left(%s\right)" % printer._print(step.args[0])))
-        else:
-            forward.append((printer._print(step.symbol), printer._print(activation_value(step.args[0], step.args[1]))))
+    forward = [(printer._print(symbol), formula) for symbol, formula in
+               forward_formulas(graph, printer._print, r"%s + %s \mathbf{1}^{T}", r"\operatorname{softmax}\left(%s\right)")]
     name, Y, A = graph.steps[-1].args
     loss = [("J", r"\frac{1}{m} \sum_{\text{batch}} \sum_{\text{outputs}} %s" % printer._print(loss_scale(name, graph) * loss_value(name, Y, A)))]
     shapes = [(printer._print(s), r"%s \times %s" % tuple(printer._print(v) for v in shape)) for s, shape in graph.shapes.items()]

@@ -421,6 +421,27 @@ def matrix_backprop(graph: MatrixGraph) -> MatrixDerivation:
     return MatrixDerivation(graph, tuple(deltas), gradients)
 
 
+def forward_formulas(graph: MatrixGraph, show, bias: str, softmax: str) -> list[tuple[sp.Symbol, str]]:
+    """Each forward step but the loss as ``(symbol, formula)``, printed by ``show``; ``bias`` spells
+    ``W A`` plus a broadcast bias (two ``%s``), ``softmax`` a column softmax (one ``%s``).
+
+    >>> from symbackprop import mlp
+    >>> forward_formulas(mlp([2, 1], form="matrix"), str, "%s + %s", "softmax(%s)")
+    [(Z_1, 'matmul(W_1, X) + b_1'), (A_1, 'sigmoid(Z_1)')]
+    """
+    rows = []
+    for step in graph.steps[:-1]:
+        if step.op == "affine":
+            W, A, b = step.args
+            product = show(matmul(W, A))
+            rows.append((step.symbol, product if b is None else bias % (product, show(b))))
+        elif step.op == "softmax":
+            rows.append((step.symbol, softmax % show(step.args[0])))
+        else:
+            rows.append((step.symbol, show(activation_value(*step.args))))
+    return rows
+
+
 def matrix_text(d: MatrixDerivation) -> str:
     """A matrix-form derivation as text: shapes, forward pass, deltas dV = ∂L/∂V (L: the loss
     summed over the batch) and gradients, through :func:`~symbackprop.matrix.text_printer` (the
@@ -433,15 +454,7 @@ def matrix_text(d: MatrixDerivation) -> str:
     """
     graph = d.graph
     printer = text_printer(d)
-    forward = []
-    for step in graph.steps[:-1]:
-        if step.op == "affine":
-            W, A, b = step.args
-            forward.append((step.symbol, printer.doprint(matmul(W, A)) + ("" if b is None else f" + {printer.doprint(b)}")))
-        elif step.op == "softmax":
-            forward.append((step.symbol, f"softmax({printer.doprint(step.args[0])}), column by column"))
-        else:
-            forward.append((step.symbol, printer.doprint(activation_value(*step.args))))
+    forward = forward_formulas(graph, printer.doprint, "%s + %s", "softmax(%s), column by column")
     name, Y, A = graph.steps[-1].args
     loss = f"Σ_batch Σ_outputs {printer.doprint(loss_scale(name, graph) * loss_value(name, Y, A))} / m"
     shapes = ", ".join(f"{printer.doprint(s)} {printer.doprint(r)}×{printer.doprint(c)}" for s, (r, c) in graph.shapes.items())
