@@ -25,6 +25,7 @@ from .derive import Derivation
 from .errors import InputError
 from .matrix import MatrixDerivation
 from .targets import probability_problem
+from .values import number
 
 
 @dataclass(frozen=True)
@@ -209,7 +210,8 @@ def _evaluate(module, params, inputs, targets):
 def check_point(module, params=None, inputs=None, targets=None, seed: int = 0):
     """The point to check at: the values given, the missing ones drawn with ``seed`` from
     :data:`RANGES` in turn until the loss and its gradient are defined and finite there."""
-    given = [None if v is None else np.asarray(v, dtype=float) for v in (params, inputs, targets)]
+    given = [None if v is None else given_array(v, names) for v, names in
+             ((params, module.PARAMETERS), (inputs, module.INPUTS), (targets, module.TARGETS))]
     if given[2] is not None and getattr(module, "PROBABILITY_TARGETS", False) and given[2].shape == (len(module.TARGETS),):
         problem = probability_problem(module.TARGETS, given[2])
         if problem:
@@ -228,6 +230,32 @@ def check_point(module, params=None, inputs=None, targets=None, seed: int = 0):
         raise UndefinedPoint(f"{what} or its gradient is not defined (or not finite) at the given values; choose others")
     raise InputError(f"no random point inside the function's domain was found ({what} or its gradient was undefined "
                      "or not finite at every one tried); give the values to check at (--values)")
+
+
+def given_array(value, names) -> np.ndarray:
+    """``value`` (one sample's values of ``names``, or a batch of rows of them) as a float array,
+    each entry held to the rule of :func:`~symbackprop.values.number`: the first that is not a
+    finite real number is named.
+
+    >>> given_array([[0.5, 1.0], [0.5, np.nan]], ["x1", "x2"])
+    Traceback (most recent call last):
+    ...
+    symbackprop.errors.InputError: the value of x2 (row 2) must be a finite number, got nan
+    """
+    array = np.asarray(value)
+
+    def name(index) -> str:
+        index = np.unravel_index(index, array.shape) if array.ndim else ()
+        named = names[index[-1]] if index and index[-1] < len(names) else "an entry"
+        return named if len(index) < 2 else f"{named} (row {index[0] + 1})"
+
+    if array.dtype.kind in "iuf":
+        array = array.astype(float)
+        if not np.isfinite(array).all():
+            first = int(np.flatnonzero(~np.isfinite(array))[0])
+            number(array.flat[first], name(first))
+        return array
+    return np.array([number(v, name(i)) for i, v in enumerate(array.ravel().tolist())], dtype=float).reshape(array.shape)
 
 
 class UndefinedPoint(InputError):

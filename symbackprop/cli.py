@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import itertools
-import json
 import math
 import os
 import signal
@@ -46,6 +45,7 @@ from .network import BIAS_MODES, mlp
 from .parse import parse_expr
 from .primitives import ACTIVATIONS, LOSSES
 from .text import derivation_text, gradient_lines
+from .values import number, read_values
 from .verify import verify
 from .walkthrough import given_values, pass_values, walkthrough, walkthrough_latex, walkthrough_markdown, walkthrough_pdf
 
@@ -214,39 +214,6 @@ def _parameter(d, name: str) -> sp.Symbol:
     raise UsageError(f"{name!r} is not a parameter here; the parameters: {', '.join(p.name for p in known)}")
 
 
-class _DuplicateKey(ValueError):
-    pass
-
-
-def _unique_keys(pairs) -> dict:
-    """A JSON object's pairs as a dict; a name given twice is refused (JSON would keep the last)."""
-    values = {}
-    for key, value in pairs:
-        if key in values:
-            raise _DuplicateKey(key)
-        values[key] = value
-    return values
-
-
-def _values(path: str) -> dict:
-    """The values file: a JSON object (UTF-8, with or without a byte-order mark), each name once."""
-    try:
-        text = Path(path).read_text(encoding="utf-8-sig")
-    except UnicodeDecodeError as error:
-        raise UsageError(f"the values file {path} is not UTF-8 text (byte {error.start})") from None
-    except OSError as error:
-        raise UsageError(f"cannot read the values file {path}: {error.strerror}") from None
-    try:
-        values = json.loads(text, object_pairs_hook=_unique_keys)
-    except _DuplicateKey as error:
-        raise UsageError(f"the values file {path} gives {error.args[0]!r} more than once") from None
-    except json.JSONDecodeError as error:
-        raise UsageError(f"the values file {path} is not valid JSON: {error.msg} at line {error.lineno}") from None
-    if not isinstance(values, dict):
-        raise UsageError(f"the values file {path} must hold a JSON object of names and numbers, like {{\"x1\": 0.5}}")
-    return values
-
-
 def _emit(text: str | bytes, output: str | None, force: bool) -> None:
     if output is None:
         sys.stdout.write(text if isinstance(text, str) else text.decode())
@@ -315,7 +282,7 @@ def run_walkthrough(args) -> int:
     _output(args)
     args.format = _format(args)
     d = _derivation(args)
-    w = walkthrough(d, _values(args.values), learning_rate=args.lr, exact=args.exact)
+    w = walkthrough(d, read_values(args.values), learning_rate=args.lr, exact=args.exact)
     if args.format == "pdf":
         if args.output is None:
             raise UsageError("--format pdf needs an output file: -o walkthrough.pdf")
@@ -334,7 +301,7 @@ def run_check(args) -> int:
         if count > LARGE_NETWORK:
             raise UsageError(f"the {args.layers.replace(',', '-')} network has {count} parameters: checking each one takes "
                              f"long; pass --directions 10 to check 10 random directions")
-    values = _values(args.values) if args.values else None
+    values = read_values(args.values) if args.values else None
     d = _derivation(args)
     module = as_module(compile_module(d))
     given = {}
@@ -343,10 +310,7 @@ def run_check(args) -> int:
         if missing:
             raise UsageError(f"the values file {args.values} lacks {', '.join(missing)}")
         for group, names in (("params", module.PARAMETERS), ("inputs", module.INPUTS), ("targets", module.TARGETS)):
-            try:
-                given[group] = np.array([values[n] for n in names], dtype=float)
-            except (TypeError, ValueError):
-                raise UsageError(f"the values file {args.values} has a value that is not a number among the {group}") from None
+            given[group] = np.array([number(values[n], n) for n in names], dtype=float)
         if not isinstance(d, MatrixDerivation):
             given_values(d.graph, values)  # unknown names, and targets the loss cannot take, named as walkthrough does
     try:
@@ -388,7 +352,7 @@ def run_verify(args) -> int:
 def run_graph(args) -> int:
     _output(args)
     target = _network(args)
-    values = _values(args.values)
+    values = read_values(args.values)
     drawing = picture(target, values, max_nodes=args.max_nodes)
     if args.output is None:
         sys.stdout.write(drawing.dot)

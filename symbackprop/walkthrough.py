@@ -34,6 +34,7 @@ from .simplify import tree_size
 from .targets import probability_problem
 from .templates_ import render
 from .text import CHAIN_PATHS, CHAINS_PER_LAYER, chain_parameters, plain
+from .values import number
 
 FORMULA_WIDTH = 60  # characters of a formula quoted in an error message
 DECIMAL_PRECISION = 30  # significant digits of the decimals computed beside exact values
@@ -69,19 +70,6 @@ class Walkthrough:
 
     def _repr_markdown_(self) -> str:
         return walkthrough_markdown(self)
-
-
-def _number(value, exact: bool, name: str):
-    """``value`` as a float, or exactly as a rational (a float read by its decimal digits)."""
-    try:
-        if isinstance(value, bool):
-            raise TypeError
-        number = sp.Rational(str(value)) if exact else float(value)
-    except (TypeError, ValueError, sp.SympifyError):
-        raise InputError(f"the value of {name} must be a number, got {value!r}") from None
-    if not exact and not math.isfinite(number):
-        raise InputError(f"the value of {name} must be finite, got {value!r}")
-    return number
 
 
 class Undefined(InputError):
@@ -207,7 +195,7 @@ def given_values(graph, values: Mapping, exact: bool = False) -> dict:
         name = key.name if isinstance(key, sp.Symbol) else str(key)
         if name not in by_name:
             raise InputError(f"{name!r} is not a variable of {graph.description}; its variables: {', '.join(by_name)}")
-        given[by_name[name]] = _number(value, exact, name)
+        given[by_name[name]] = number(value, name, exact)
     missing = [v.name for v in graph.variables if v not in given]
     if missing:
         raise InputError(f"values are missing for {', '.join(missing)}")
@@ -247,7 +235,7 @@ def walkthrough(d: Derivation, values: Mapping, learning_rate=0.5, exact: bool =
         refuse_matrix_form("walkthrough")
     graph = d.graph
     given = given_values(graph, values, exact)
-    rate = _number(learning_rate, exact, "the learning rate")
+    rate = number(learning_rate, "the learning rate", exact)
 
     approximate: dict = {}  # exactly: symbol → the decimal of its value, computed step by step
     table = pass_values(d, given, exact, approximate)

@@ -1,6 +1,7 @@
 """The numeric worked example, against Mazur's published walkthrough, and training."""
 
 import re
+from decimal import Decimal
 
 import numpy as np
 import pytest
@@ -61,7 +62,7 @@ def test_the_walkthrough_compiles_to_pdf(mazur, tmp_path):
 
 def test_exact_values_on_a_linear_network():
     d = sb.backprop(sb.mlp([2, 1], activation="identity", loss="half_sse"))
-    w = sb.walkthrough(d, {"x1": "0.5", "x2": 2, "y1": 1, "w1": 0.1, "w2": sp.Rational(1, 3), "b1": 0},
+    w = sb.walkthrough(d, {"x1": Decimal("0.5"), "x2": 2, "y1": 1, "w1": 0.1, "w2": sp.Rational(1, 3), "b1": 0},
                        learning_rate=0.5, exact=True)
     z = sp.Rational(1, 20) + sp.Rational(2, 3)  # w1 x1 + w2 x2
     assert w.loss == (z - 1) ** 2 / 2
@@ -73,9 +74,14 @@ def test_exact_values_on_a_linear_network():
 @pytest.mark.parametrize("values, message", [
     ({"x1": 1}, "values are missing for y1, w1, b1"),
     ({"x1": 1, "y1": 1, "w1": 1, "b1": 1, "q": 2}, "'q' is not a variable of the 1-1 network.*its variables: x1, y1, w1, b1"),
-    ({"x1": "one", "y1": 1, "w1": 1, "b1": 1}, "the value of x1 must be a number, got 'one'"),
-    ({"x1": float("nan"), "y1": 1, "w1": 1, "b1": 1}, "the value of x1 must be finite"),
-    ({"x1": True, "y1": 1, "w1": 1, "b1": 1}, "the value of x1 must be a number"),
+    ({"x1": "one", "y1": 1, "w1": 1, "b1": 1}, "the value of x1 must be a number, got text: 'one'"),
+    ({"x1": "0.5", "y1": 1, "w1": 1, "b1": 1}, "the value of x1 must be a number, got text: '0.5'"),
+    ({"x1": float("nan"), "y1": 1, "w1": 1, "b1": 1}, "the value of x1 must be a finite number, got nan"),
+    ({"x1": 1, "y1": 1, "w1": float("-inf"), "b1": 1}, "the value of w1 must be a finite number, got -inf"),
+    ({"x1": 1, "y1": 1j, "w1": 1, "b1": 1}, "the value of y1 must be a number, got a number that is not real"),
+    ({"x1": 1, "y1": 1, "w1": 1, "b1": 10**400}, r"the value of b1 is beyond float64's range \(\|x\| <= 1.8e308\), got 1e\+400"),
+    ({"x1": True, "y1": 1, "w1": 1, "b1": 1}, r"the value of x1 must be a number, got a boolean \(true\)"),
+    ({"x1": None, "y1": 1, "w1": 1, "b1": 1}, r"the value of x1 must be a number, got nothing \(null\)"),
 ])
 def test_bad_values_are_named(values, message):
     d = sb.backprop(sb.mlp([1, 1]))
