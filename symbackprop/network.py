@@ -157,7 +157,7 @@ class Graph:
         >>> Graph.from_expr("x*σ(y) + x").description
         'f = x*sigmoid(y) + x'
         """
-        expr = _as_expression(expr)
+        expr = as_expression(expr)
         expr = recognize_activations(expr)
         variables = tuple(sorted(expr.free_symbols, key=lambda s: s.name))
         if not variables:
@@ -179,7 +179,13 @@ class Graph:
         return cls(tuple(steps), params=variables, description=f"{output} = {expr}")
 
 
-def _as_expression(expr) -> sp.Expr:
+def as_expression(expr) -> sp.Expr:
+    """``expr`` (a formula, read by the safe parser, or a scalar SymPy expression) checked for
+    use: not too deep, defined, real, and with no unevaluated derivative, integral or sum.
+
+    >>> as_expression("x*sigmoid(y)"), as_expression(sp.Symbol("x") ** 2)
+    (x*sigmoid(y), x**2)
+    """
     if isinstance(expr, str):
         return parse_expr(expr)  # checked as it is read
     try:

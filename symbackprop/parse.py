@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import ast
 import math
+import sys
 import unicodedata
 from collections.abc import Iterable, Mapping
 
@@ -56,6 +57,8 @@ SPELLINGS = {"sinc'(": "sinc_derivative(", "·": "*", "×": "*", "⋅": "*", "�
 MAX_LENGTH = 2000  # characters of formula
 MAX_POWER_DIGITS = 1000  # a number raised to a number with a larger result is refused, not computed
 MAX_DIGITS = 50  # digits of one number
+MAX_DEPTH = 100  # levels of nesting of a formula (deeper ones exhaust Python's recursion in SymPy)
+LARGEST = sys.float_info.max  # a constant beyond float64's range is refused
 
 
 class ParseError(InputError):
@@ -102,20 +105,48 @@ def parse_expr(text: str, symbols: Mapping[str, sp.Symbol] | None = None, variab
 
 
 def refuse_undefined(expr: sp.Expr, what: str = "expression", error: type[Exception] = InputError) -> None:
-    """Raise ``error`` where ``expr`` has no value: it contains 1/0, log(0), nan or ∞, or a
-    constant that is not a finite real number.
+    """Raise ``error`` where ``expr`` cannot be computed: it is nested more than
+    :data:`MAX_DEPTH` levels deep, contains 1/0, log(0), nan or ∞, or a constant that is not a
+    finite real number within float64's range.
 
     >>> refuse_undefined(sp.Symbol("x") + sp.acos(2))
     Traceback (most recent call last):
     ...
     symbackprop.errors.InputError: the expression is undefined: acos(2) is not a finite real number
+    >>> refuse_undefined(sp.Symbol("x") * sp.exp(sp.exp(10)))
+    Traceback (most recent call last):
+    ...
+    symbackprop.errors.InputError: the expression is undefined: exp(exp(10)) is beyond float64's range (|x| <= 1.8e308)
     """
+    depth = nesting(expr)
+    if depth > MAX_DEPTH:
+        raise error(f"the {what} is nested {depth} levels deep; at most {MAX_DEPTH} are read")
     undefined = undefined_part(expr)
     if undefined:
         raise error(f"the {what} is undefined: it contains {undefined}")
-    complex_part = not_real_part(expr)
-    if complex_part is not None:
-        raise error(f"the {what} is undefined: {naming.clipped(complex_part, 60)} is not a finite real number")
+    problem = constant_problem(expr)
+    if problem is not None:
+        raise error(f"the {what} is undefined: {problem}")
+
+
+def nesting(expr: sp.Basic) -> int:
+    """How many levels deep ``expr`` nests (a symbol or number is 1), counted without recursion.
+
+    >>> x = sp.Symbol("x")
+    >>> nesting(x), nesting(sp.sin(sp.exp(x) + 1))
+    (1, 4)
+    """
+    depth: dict[sp.Basic, int] = {}
+    stack = [expr]
+    while stack:
+        node = stack[-1]
+        waiting = [a for a in node.args if a not in depth]
+        if waiting:
+            stack.extend(waiting)
+            continue
+        stack.pop()
+        depth[node] = 1 + max((depth[a] for a in node.args), default=0)
+    return depth[expr]
 
 
 def _respelled(text: str) -> str:
@@ -128,24 +159,27 @@ def _respelled(text: str) -> str:
     return text
 
 
-def not_real_part(expr: sp.Expr) -> sp.Expr | None:
-    """The first (innermost) part of ``expr`` without symbols that is not a finite real number
-    (``acos(2)``, ``I``, ``sqrt(-1)``), or None. Decided by SymPy's assumptions, numerically
-    (15 digits) where they cannot tell.
+def constant_problem(expr: sp.Expr) -> str | None:
+    """Why the first (innermost) part of ``expr`` without symbols cannot be computed, or None:
+    it is not a finite real number (``acos(2)``, ``sqrt(-1)``), or it lies beyond float64's range
+    (``exp(exp(10))``). Decided numerically, at 15 digits.
 
     >>> x = sp.Symbol("x")
-    >>> not_real_part(sp.acos(2) * x), not_real_part(sp.acos(sp.Rational(1, 2)) * x)
-    (acos(2), None)
+    >>> constant_problem(sp.acos(2) * x), constant_problem(sp.acos(sp.Rational(1, 2)) * x)
+    ('acos(2) is not a finite real number', None)
     """
     for node in sp.postorder_traversal(expr):
         if not isinstance(node, sp.Expr) or node.free_symbols or node.is_Rational:
             continue
-        real, finite = node.is_extended_real, node.is_finite
-        if real is None or finite is None:
+        shown = naming.clipped(node, 60)
+        try:
             value = node.evalf(15)
-            real, finite = value.is_extended_real, value.is_finite
-        if real is False or finite is False:
-            return node
+        except (OverflowError, ValueError):
+            return f"{shown} is beyond float64's range (|x| <= 1.8e308)"
+        if not (value.is_extended_real and value.is_finite):
+            return f"{shown} is not a finite real number"
+        if value.is_Number and abs(value) > LARGEST:
+            return f"{shown} is beyond float64's range (|x| <= 1.8e308)"
     return None
 
 

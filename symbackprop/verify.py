@@ -30,8 +30,8 @@ from . import naming
 from .api import backprop
 from .derive import Derivation, Factor
 from .errors import InputError
-from .network import Graph
-from .parse import parse_expr
+from .network import Graph, as_expression
+from .parse import parse_expr, refuse_undefined
 from .simplify import recognize_activations, tree_size
 from .text import TextPrinter
 
@@ -141,6 +141,7 @@ def _read(claim, names: Mapping[str, sp.Symbol]) -> sp.Expr:
         expr = sp.sympify(claim, strict=True)
     except (sp.SympifyError, TypeError, ValueError):
         raise InputError(f"a claim must be a formula or a SymPy expression, got {type(claim).__name__}") from None
+    refuse_undefined(expr, "claim")
     unknown = {s for s in expr.free_symbols if s.name not in names}
     if unknown:
         raise InputError(f"the claim uses {', '.join(sorted(map(str, unknown)))}, not in the expression; "
@@ -254,10 +255,10 @@ def verify(claimed, of, wrt=None, seed: int = 0) -> Verdict | ChainVerdict:
     if isinstance(of, (Graph, Derivation)):
         d = of if isinstance(of, Derivation) else backprop(of)
     else:
-        expr = parse_expr(of) if isinstance(of, str) else of
+        expr = as_expression(of)
         if wrt is None:
-            names = {s.name: s for s in sp.sympify(expr).free_symbols}
-            return same(_read(claimed, names), sp.sympify(expr), seed=seed, domain=[sp.sympify(expr)])
+            names = {s.name: s for s in expr.free_symbols}
+            return same(_read(claimed, names), expr, seed=seed, domain=[expr])
         d = backprop(expr, wrt=[wrt])
     graph = d.graph
     if wrt is None:

@@ -8,7 +8,8 @@ import pytest
 import sympy as sp
 
 import symbackprop as sb
-from symbackprop import naming
+from symbackprop import naming, parse
+from symbackprop.errors import InputError
 from symbackprop.parse import ParseError, parse_expr
 
 x, y, z = sp.symbols("x y z")
@@ -203,3 +204,31 @@ def test_cli_refuses_a_huge_power_in_one_line():
                           check=False, capture_output=True, text=True, timeout=60)
     assert done.returncode == 2
     assert len(done.stderr.strip().splitlines()) == 1 and "power" in done.stderr
+
+
+@pytest.mark.parametrize("text", ["exp(exp(exp(exp(10))))*x", "x + exp(exp(10))", "x*exp(710)", "x*cosh(1000)", "x/exp(-1000)",
+                                  "pi**1000*x", "x*sinh(-800)"])
+def test_constants_beyond_float64_are_refused_naming_the_innermost(text):
+    with pytest.raises(ParseError, match=r"beyond float64's range") as error:
+        parse_expr(text)
+    part = str(error.value).split("undefined: ")[1].split(" is beyond")[0]
+    assert abs(sp.sympify(part).evalf(15)) > 1.7e308 if "exp(exp(exp" not in text else part == "exp(exp(10))"
+    assert parse_expr("x*exp(709)") == x * sp.exp(709)  # within range: kept
+
+
+def test_nesting_is_bounded_in_the_parser_and_the_api():
+    x = sp.Symbol("x")
+    deep = x
+    for _ in range(parse.MAX_DEPTH - 1):
+        deep = sp.sin(deep)
+    assert parse.nesting(deep) == parse.MAX_DEPTH
+    assert sb.gradcheck(sb.backprop(deep)).passed  # the deepest accepted formula derives and checks
+    inner = deep.args[0].args[0]  # its derivative, a product of cosines, is two levels deeper
+    assert sb.verify(sp.diff(inner, x), inner, wrt=x)
+    for formula in ["x**" * (parse.MAX_DEPTH + 1) + "x", "sin(" * 150 + "x" + ")" * 150]:
+        with pytest.raises(ParseError, match=f"nested .* levels deep; at most {parse.MAX_DEPTH}"):
+            parse_expr(formula)
+    for call in (lambda: sb.backprop(sp.sin(deep)), lambda: sb.verify(sp.sin(deep), x), lambda: sb.verify(x, sp.sin(deep), wrt=x),
+                 lambda: sb.picture(sp.sin(deep), {"x": 0.5}), lambda: sb.gradcheck(sp.sin(deep))):
+        with pytest.raises(InputError, match=f"levels deep; at most {parse.MAX_DEPTH}"):
+            call()
