@@ -378,10 +378,13 @@ def run_demo(args) -> int:
     if folder.is_dir():
         for name, text in outputs.items():  # every file is checked before any is written
             needs_writing(folder / name, text, force=args.force, unchanged_ok=True)
-    print(derivation_text(d), end="")
-    folder.mkdir(exist_ok=True)
+    try:
+        folder.mkdir(exist_ok=True)
+    except OSError as error:
+        raise type(error)(f"cannot create the folder {folder}: {(error.strerror or str(error)).lower()}") from None
     for name, text in outputs.items():  # the same run writes the same bytes: a rerun changes nothing
         write_file(folder / name, text, force=args.force, unchanged_ok=True)
+    print(derivation_text(d), end="")  # once the files could be written: a refusal comes before any output
     written, missing = list(outputs), []
     # The PDF and the picture need pdflatex and Graphviz; without them the demo still succeeds.
     # The PDF costs a pdflatex run: it is made only when absent, or again with --force.

@@ -157,7 +157,10 @@ def write_file(path, content: str | bytes, force: bool = False, unchanged_ok: bo
         mode = stat.S_IMODE(target.stat().st_mode)  # a replaced file keeps its permissions
     except FileNotFoundError:
         mode = new_file_mode()
-    handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".partial")
+    try:
+        handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".partial")
+    except OSError as error:  # the folder is not writable, or full: name the file asked for, not the temporary one
+        raise type(error)(f"cannot write {path}: {(error.strerror or str(error)).lower()} (in the folder {target.parent})") from None
     try:
         with os.fdopen(handle, "wb") as stream:
             stream.write(data)

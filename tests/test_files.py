@@ -122,7 +122,40 @@ def test_a_folder_without_write_permission_is_a_user_error(tmp_path, monkeypatch
     finally:
         locked.chmod(0o700)
     err = capsys.readouterr().err
-    assert err.startswith("symbackprop: error: Permission denied") and err.count("\n") == 1
+    assert err == "symbackprop: error: cannot write locked/grads.py: permission denied (in the folder locked)\n"
+
+
+def _no_write_permission(*args, **kwargs):
+    raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), kwargs.get("dir"))
+
+
+VALUES = '{"x1": 0.5, "x2": 0.1, "y1": 1, "w1": 0.1, "w2": 0.2, "b1": 0}'
+
+
+@pytest.mark.parametrize("argv, target", [
+    (["codegen", "--layers", "2,1", "-o", "out/grads.py"], "out/grads.py"),
+    (["walkthrough", "--layers", "2,1", "--values", "v.json", "-o", "out/w.md"], "out/w.md"),
+    (["graph", "--layers", "2,1", "--values", "v.json", "-o", "out/g.dot"], "out/g.dot"),
+    (["demo", "--out", "out"], "out/derivation.tex"),
+])
+def test_an_unwritable_folder_names_the_file_asked_for_before_any_output(tmp_path, monkeypatch, capsys, argv, target):
+    """Whoever runs the tests (root writes anywhere), a folder that refuses new files is one line
+    naming the file asked for (never the hidden temporary one), and nothing is printed before it."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "out").mkdir()
+    (tmp_path / "v.json").write_text(VALUES)
+    monkeypatch.setattr("symbackprop.files.tempfile.mkstemp", _no_write_permission)
+    assert cli.main(argv) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and err == f"symbackprop: error: cannot write {target}: permission denied (in the folder out)\n"
+
+
+def test_a_folder_that_cannot_be_created_is_one_line_before_any_output(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr("pathlib.Path.mkdir", _no_write_permission)
+    assert cli.main(["demo", "--out", "new"]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and err == "symbackprop: error: cannot create the folder new: permission denied\n"
 
 
 def test_unchanged_content_is_not_rewritten(tmp_path):
