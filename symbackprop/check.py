@@ -153,11 +153,18 @@ def as_module(target):
     return FlatMatrixModule(target) if hasattr(target, "SHAPES") else target
 
 
+MAX_CHECKED = 10**6  # parameters, inputs and targets of a matrix-form network a check holds
+
+
 class FlatMatrixModule:
     """A matrix-form module with the interface of a per-weight one: one flat parameter vector
     (entries named like ``W_1[0, 2]``), and one sample given as a row of inputs."""
 
     def __init__(self, module):
+        count = sum(rows * columns for rows, columns in module.SHAPES) + module.N_INPUTS + module.N_OUTPUTS
+        if count > MAX_CHECKED:
+            raise InputError(f"a check holds every parameter, input and target by name, at most {MAX_CHECKED:,}, and this "
+                             f"network has {count:,}: check a narrower one (the matrix form's formulas hold for every width)")
         self.module = module
         self.PARAMETERS = tuple(f"{name}[{i}, {j}]" for name, (rows, columns) in zip(module.PARAMETERS, module.SHAPES)
                                 for i in range(rows) for j in range(columns))

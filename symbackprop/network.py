@@ -13,6 +13,7 @@ The last step is the output (the loss ``J`` of a network, ``f`` of an expression
 
 from __future__ import annotations
 
+import itertools
 import numbers
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -27,6 +28,7 @@ from .primitives import ACTIVATIONS, FUSED_DELTAS, LOSSES
 from .simplify import recognize_activations
 
 BIAS_MODES = ("per_neuron", "per_layer", None)
+MAX_WEIGHTS = 100_000  # of a network weight by weight; larger ones take the matrix form
 
 # Losses that take logarithms of the outputs → the output activations that keep them in range.
 PROBABILITY_LOSSES = {
@@ -249,6 +251,10 @@ def mlp(layers: Sequence[int], activation="sigmoid", loss: str = "half_sse", bia
     if form != "scalar":
         raise InputError(f"unknown form {naming.clipped(form)!r}; use 'scalar' (one symbol per weight) or 'matrix'")
     layers = _check_layers(layers)
+    weights = sum(a * b for a, b in itertools.pairwise(layers))
+    if weights > MAX_WEIGHTS:
+        raise InputError(f"the {'-'.join(map(str, layers))} network has {weights:,} weights; weight by weight, at most "
+                         f"{MAX_WEIGHTS:,} are derived (a symbol and a formula each): use the matrix form")
     activations = _check_activations(activation, layers)
     _check_loss(loss, activations[-1])
     if not isinstance(bias, (str, type(None))) or bias not in BIAS_MODES:

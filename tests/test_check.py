@@ -182,3 +182,10 @@ def test_an_expression_is_named_by_its_output_not_as_a_loss():
     with pytest.raises(sb.errors.InputError) as error:
         sb.gradcheck(sp.sqrt(x), params=[-1.0], inputs=[], targets=[])
     assert str(error.value).startswith("f or its gradient is not defined") and "loss" not in str(error.value)
+
+
+def test_a_matrix_network_too_wide_to_hold_in_memory_is_refused_before_any_array_is_made():
+    from symbackprop.check import MAX_CHECKED
+    wide = sb.mlp([99999999999999999999, 1], form="matrix")
+    with pytest.raises(sb.errors.InputError, match=f"at most {MAX_CHECKED:,}, and this network has 200,000,000,000,000,000,000"):
+        sb.gradcheck(wide, directions=2)

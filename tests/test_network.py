@@ -210,3 +210,12 @@ def test_a_formula_as_text_is_read_by_the_parser():
 def test_constants_that_are_not_finite_real_numbers_are_refused(expr):
     with pytest.raises(InputError, match="not a finite real number|imaginary unit"):
         sb.Graph.from_expr(expr)
+
+
+def test_a_network_too_large_for_the_per_weight_form_is_refused_before_it_is_built():
+    from symbackprop.network import MAX_WEIGHTS
+    with pytest.raises(InputError, match=f"network has 99,999,999,999,999,999,999 weights; .* at most {MAX_WEIGHTS:,} .*matrix form"):
+        sb.mlp([99999999999999999999, 1])
+    with pytest.raises(InputError, match="weights"):
+        sb.mlp([MAX_WEIGHTS + 1, 1])
+    assert len(sb.mlp([99999999999999999999, 1], form="matrix").params) == 2  # symbolic: any width
