@@ -120,3 +120,15 @@ def test_the_readme_shows_the_real_formula_and_picture():
     image = re.search(r"!\[[^]]*\]\(([^)]+)\)", text).group(1)
     svg = (ROOT / image).read_text(encoding="utf-8")
     assert "value 1.546" in svg and "∂f/∂x 2.06" in svg  # the CS231n numbers
+
+
+def test_the_readme_states_the_limits_the_code_enforces():
+    from symbackprop import check, network, parse, values
+    limits = " ".join((ROOT / "README.md").read_text(encoding="utf-8").split("Limits, each refused")[1].split("###")[0].split())
+    stated = {
+        f"at most {parse.MAX_LENGTH:,} characters", f"at most {parse.MAX_DEPTH} levels deep",
+        f"at most {parse.MAX_POWER_DIGITS:,} digits", f"at most {network.MAX_WEIGHTS:,} weights",
+        f"at most {check.MAX_CHECKED:,} parameters", f"at most {values.MAX_FILE_BYTES // 2**20} MB",
+        f"at most {values.MAX_DIGITS} significant digits",
+    }
+    assert {phrase for phrase in stated if phrase not in limits} == set()
