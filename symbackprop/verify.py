@@ -20,7 +20,9 @@ True
 
 from __future__ import annotations
 
+import math
 import random
+import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -39,6 +41,7 @@ PROBES = 24
 SYMBOLIC_LIMIT = 300  # tree nodes: larger differences go straight to the numeric probes
 PRECISION = 30  # digits of the numeric probes
 TOLERANCE = 1e-9  # relative, at that precision
+LARGEST = sys.float_info.max  # probes where a side is larger are skipped
 
 
 @dataclass(frozen=True)
@@ -193,7 +196,8 @@ def same(claimed: sp.Expr, correct: sp.Expr, closed: Mapping[sp.Symbol, sp.Expr]
         return Verdict(True, claimed, correct, "symbolically", graph=graph)
     # Function applications stay opaque: both sides are then rational in the same atoms, which
     # keeps cancel cheap (rewriting σ into exp and expanding can explode).
-    if tree_size(difference) <= SYMBOLIC_LIMIT and sp.cancel(recognize_activations(difference)) == 0:
+    if (tree_size(difference) <= SYMBOLIC_LIMIT and expanded_terms(difference) <= SYMBOLIC_LIMIT
+            and sp.cancel(recognize_activations(difference)) == 0):
         return Verdict(True, claimed, correct, "symbolically", graph=graph)
 
     steps = graph.steps if graph is not None else ()
@@ -211,8 +215,8 @@ def same(claimed: sp.Expr, correct: sp.Expr, closed: Mapping[sp.Symbol, sp.Expr]
         if not _in_domain(point, steps, domain):
             continue
         a, b = (e.xreplace(point).evalf(PRECISION) for e in (left, right))
-        if not (_real(a) and _real(b)):
-            continue  # outside the domain of one side
+        if not (_real(a) and _real(b)) or max(abs(a), abs(b)) > LARGEST:
+            continue  # outside the domain of one side, or beyond float64 (a counterexample must print)
         if abs(a - b) > TOLERANCE * (1 + abs(b)) and _differ(left, right, point):
             where = {s: float(s.xreplace(closed).xreplace(point).evalf(PRECISION)) for s in shown}
             return Verdict(False, claimed, correct, "at a random point", where, float(a), float(b), graph)
@@ -225,6 +229,32 @@ def same(claimed: sp.Expr, correct: sp.Expr, closed: Mapping[sp.Symbol, sp.Expr]
     found = f"only {agreed} point(s)" if agreed else "no point"
     raise InputError(f"found {found} of the function's domain where both sides are defined, in {PROBES * 8} random tries: "
                      "cannot decide the claim")
+
+
+def expanded_terms(expr: sp.Expr, limit: int = SYMBOLIC_LIMIT) -> int:
+    """About how many terms ``expr`` has once multiplied out (function applications count as one
+    term each), capped just above ``limit``: the cost of cancelling it symbolically, which a short
+    formula can make astronomical ((x + 1)**999).
+
+    >>> x, y = sp.symbols("x y")
+    >>> expanded_terms((x + y) ** 3 * (x + 1)), expanded_terms((x + 1) ** 999) > SYMBOLIC_LIMIT
+    (16, True)
+    """
+    cap = limit + 1
+    terms: dict[sp.Basic, int] = {}
+    for node in sp.postorder_traversal(expr):
+        if node in terms:
+            continue
+        if isinstance(node, sp.Add):
+            count = sum(terms[a] for a in node.args)
+        elif isinstance(node, sp.Mul):
+            count = math.prod(terms[a] for a in node.args)
+        elif isinstance(node, sp.Pow) and node.exp.is_Integer:
+            count = terms[node.base] ** min(abs(int(node.exp)), 64) if terms[node.base] > 1 else 1
+        else:
+            count = 1
+        terms[node] = min(count, cap)
+    return terms[expr]
 
 
 def _differ(left: sp.Expr, right: sp.Expr, point) -> bool:

@@ -1,6 +1,9 @@
 """The hand-derivation verifier: the published mistakes are caught, right claims pass in any
 spelling, and counterexamples are real."""
 
+import subprocess
+import sys
+
 import pytest
 import sympy as sp
 
@@ -187,3 +190,27 @@ def test_every_printed_gradient_reads_back_and_verifies(name, target):
         should_be = str(sb.verify("0", d, wrt=p)).splitlines()[1].split("should be ", 1)[1]
         assert sb.verify(should_be, d, wrt=p), (name, p, should_be)
         assert sb.verify(naming.ascii_text(should_be), d, wrt=p), (name, p, should_be)
+
+
+@pytest.mark.parametrize("expr, wrt, claim", [
+    ("(x+1)**999*(x+2)**999", "x", "0"),
+    ("(x+1)**500*(x+2)**500", "x", "x"),
+    ("(x+y+z+w+v)**40", "x", "0"),
+    ("(x+y+z+w+v)**40", "x", "40*(x+y+z+w+v)**39"),
+])
+def test_a_short_formula_that_multiplies_out_to_millions_of_terms_is_decided_in_seconds(expr, wrt, claim):
+    """Cancelling (x + 1)**999 symbolically never ends: such claims go to the numeric probes, and a
+    counterexample is a point where both sides are float64 numbers. A run that hangs fails."""
+    script = ("import sys, symbackprop as sb\nv = sb.verify(sys.argv[1], sys.argv[2], wrt=sys.argv[3])\n"
+              "print(bool(v)); print(v)\n")
+    done = subprocess.run([sys.executable, "-c", script, claim, expr, wrt], capture_output=True, text=True, timeout=60, check=True)
+    verdict, text = done.stdout.split("\n", 1)
+    assert verdict == str(claim.startswith("40*")) and "inf" not in text
+
+
+def test_expanded_terms_bounds_the_cost_of_cancelling():
+    from symbackprop.verify import SYMBOLIC_LIMIT, expanded_terms
+    w, v = sp.symbols("w v")
+    assert expanded_terms(sp.expand((x + y) ** 3 * (x + 1))) == len(sp.expand((x + y) ** 3 * (x + 1)).args)
+    assert expanded_terms((x + y + z + w + v) ** 40) > SYMBOLIC_LIMIT
+    assert expanded_terms(sp.sin((x + 1) ** 999) * x) == 1  # a function application is one term
