@@ -59,6 +59,7 @@ MAX_POWER_DIGITS = 1000  # a number raised to a number with a larger result is r
 MAX_DIGITS = 50  # digits of one number
 MAX_DEPTH = 100  # levels of nesting of a formula (deeper ones exhaust Python's recursion in SymPy)
 LARGEST = sys.float_info.max  # a constant beyond float64's range is refused
+SMALLEST = 5e-324  # and so is a nonzero one float64 reads as 0
 
 
 class ParseError(InputError):
@@ -90,14 +91,15 @@ def parse_expr(text: str, symbols: Mapping[str, sp.Symbol] | None = None, variab
     if len(text) > MAX_LENGTH:
         raise ParseError(f"the formula is {len(text)} characters long; at most {MAX_LENGTH} are read")
     variables = {variables} if isinstance(variables, str) else set(variables)
+    source = _respelled(text)
     try:
-        tree = ast.parse(_respelled(text), mode="eval")
+        tree = ast.parse(source, mode="eval")
     except SyntaxError as error:
         raise ParseError(f"syntax error in {text!r}: {error.msg} (at column {error.offset})") from None
     except (ValueError, MemoryError, RecursionError):
         raise ParseError(f"cannot read {text!r}") from None
     try:
-        expr = _Reader(symbols, variables).read(tree.body)
+        expr = _Reader(symbols, variables, source).read(tree.body)
     except RecursionError:
         raise ParseError("the formula is nested too deeply") from None
     refuse_undefined(expr, "formula", ParseError)
@@ -112,11 +114,11 @@ def refuse_undefined(expr: sp.Expr, what: str = "expression", error: type[Except
     >>> refuse_undefined(sp.Symbol("x") + sp.acos(2))
     Traceback (most recent call last):
     ...
-    symbackprop.errors.InputError: the expression is undefined: acos(2) is not a finite real number
+    symbackprop.errors.InputError: the expression cannot be computed: acos(2) is not a finite real number
     >>> refuse_undefined(sp.Symbol("x") * sp.exp(sp.exp(10)))
     Traceback (most recent call last):
     ...
-    symbackprop.errors.InputError: the expression is undefined: exp(exp(10)) is beyond float64's range (|x| <= 1.8e308)
+    symbackprop.errors.InputError: the expression cannot be computed: exp(exp(10)) is beyond float64's range (|x| <= 1.8e308)
     """
     depth = nesting(expr)
     if depth > MAX_DEPTH:
@@ -126,7 +128,7 @@ def refuse_undefined(expr: sp.Expr, what: str = "expression", error: type[Except
         raise error(f"the {what} is undefined: it contains {undefined}")
     problem = constant_problem(expr)
     if problem is not None:
-        raise error(f"the {what} is undefined: {problem}")
+        raise error(f"the {what} cannot be computed: {problem}")
 
 
 def nesting(expr: sp.Basic) -> int:
@@ -169,9 +171,15 @@ def constant_problem(expr: sp.Expr) -> str | None:
     ('acos(2) is not a finite real number', None)
     """
     for node in sp.postorder_traversal(expr):
-        if not isinstance(node, sp.Expr) or node.free_symbols or node.is_Rational:
+        if not isinstance(node, sp.Expr) or node.free_symbols:
             continue
         shown = naming.clipped(node, 60)
+        if node.is_Rational:
+            if abs(node) > LARGEST:
+                return f"the number {_scientific(node)} is beyond float64's range (|x| <= 1.8e308)"
+            if node != 0 and abs(node) < SMALLEST:
+                return f"the number {_scientific(node)} is too small for float64 (it would read as 0)"
+            continue
         try:
             value = node.evalf(15)
         except (OverflowError, ValueError):
@@ -184,9 +192,10 @@ def constant_problem(expr: sp.Expr) -> str | None:
 
 
 class _Reader:
-    def __init__(self, symbols, variables):
+    def __init__(self, symbols, variables, text: str):
         self.symbols = symbols
         self.variables = variables
+        self.text = text  # the source the syntax tree was read from
 
     def read(self, node) -> sp.Expr:
         method = getattr(self, "_" + type(node).__name__, None)
@@ -200,6 +209,9 @@ class _Reader:
             raise ParseError(f"{value!r} is not a number")
         if len(repr(value)) > MAX_DIGITS or not math.isfinite(value):
             raise ParseError(f"the number {repr(value)[:20]} is too large or has too many digits")
+        written = ast.get_source_segment(self.text, node) or ""
+        if value == 0 and any(digit in "123456789" for digit in written.lower().split("e")[0]):
+            raise ParseError(f"the number {naming.clipped(written, 20)} is too small for float64 (it would read as 0)")
         return sp.Integer(value) if isinstance(value, int) else sp.Rational(repr(value))
 
     def _Name(self, node):
@@ -286,6 +298,11 @@ def _bounded(expr: sp.Expr) -> sp.Expr:
     if expr.is_Rational and _size(expr) > MAX_POWER_DIGITS:
         raise ParseError(f"a number in the formula has {_size(expr)} digits; at most {MAX_POWER_DIGITS} are computed")
     return expr
+
+
+def _scientific(number: sp.Rational) -> str:
+    """A rational of any size to three digits, as 1.00e+400."""
+    return str(sp.Float(number, 3)).replace("E", "e")
 
 
 def _short(expr: sp.Expr) -> str:

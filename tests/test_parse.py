@@ -211,7 +211,7 @@ def test_cli_refuses_a_huge_power_in_one_line():
 def test_constants_beyond_float64_are_refused_naming_the_innermost(text):
     with pytest.raises(ParseError, match=r"beyond float64's range") as error:
         parse_expr(text)
-    part = str(error.value).split("undefined: ")[1].split(" is beyond")[0]
+    part = str(error.value).split("computed: ")[1].split(" is beyond")[0]
     assert abs(sp.sympify(part).evalf(15)) > 1.7e308 if "exp(exp(exp" not in text else part == "exp(exp(10))"
     assert parse_expr("x*exp(709)") == x * sp.exp(709)  # within range: kept
 
@@ -232,3 +232,16 @@ def test_nesting_is_bounded_in_the_parser_and_the_api():
                  lambda: sb.picture(sp.sin(deep), {"x": 0.5}), lambda: sb.gradcheck(sp.sin(deep))):
         with pytest.raises(InputError, match=f"levels deep; at most {parse.MAX_DEPTH}"):
             call()
+
+
+@pytest.mark.parametrize("text, words", [
+    ("x*1e-400 + y", "the number 1e-400 is too small for float64 (it would read as 0)"),
+    ("x*10**-400 + y", "the number 1.00e-400 is too small for float64 (it would read as 0)"),
+    ("x*10**400", "the number 1.00e+400 is beyond float64's range"),
+    ("x + 9**300*9**300", "the number 3.51e+572 is beyond float64's range"),
+    ("x**(10**400)", "the number 1.00e+400 is beyond float64's range"),
+])
+def test_numbers_float64_cannot_hold_are_refused_not_read_as_0_or_inf(text, words):
+    with pytest.raises(ParseError, match=re.escape(words)):
+        parse_expr(text)
+    assert parse_expr("x*1e-300 + y*0e5") == x * sp.Rational(1, 10**300)  # held by float64: kept, exactly
