@@ -21,6 +21,7 @@ import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+import mpmath
 import numpy as np
 import sympy as sp
 
@@ -39,6 +40,7 @@ from .values import number
 FORMULA_WIDTH = 60  # characters of a formula quoted in an error message
 DECIMAL_PRECISION = 30  # significant digits of the decimals computed beside exact values
 EXACT_NODES = 40  # an exact value is printed in full up to this many nodes, else as its decimal
+EXACT_DIGITS = 1000  # an exact value that would write more digits is kept as the power it is
 
 
 @dataclass(frozen=True)
@@ -122,12 +124,38 @@ def exact_value(expr: sp.Expr, table: Mapping) -> sp.Expr:
     >>> exact_value(x * y + x, {x: sp.Rational(1, 2), y: sp.Integer(3)})
     2
     """
-    long = {s: sp.Dummy(s.name) for s in expr.free_symbols if s in table and tree_size(sp.sympify(table[s])) > EXACT_NODES}
-    value = expr.xreplace({s: v for s, v in table.items() if s in expr.free_symbols and s not in long} | long)
+    values = {s: sp.sympify(table[s]) for s in expr.free_symbols if s in table}
+    long = {s: sp.Dummy(s.name) for s, v in values.items() if tree_size(v) > EXACT_NODES or exact_digits(v) > EXACT_DIGITS}
+    short = {s: v for s, v in values.items() if s not in long}
+    with sp.evaluate(False):
+        if exact_digits(expr.xreplace(short)) > EXACT_DIGITS:  # x**20000 at x = 1/2: kept as a power, never multiplied out
+            return expr.xreplace(values)
+    value = expr.xreplace(short | long)
     if not long or not value.free_symbols & set(long.values()):
         return value
     with sp.evaluate(False):  # the long values as they are
         return value.xreplace({dummy: table[s] for s, dummy in long.items()})
+
+
+def exact_digits(expr: sp.Expr) -> float:
+    """About how many digits evaluating ``expr`` exactly writes: a rational's own, a power's base
+    digits times its exponent, the sum of its parts' otherwise.
+
+    >>> exact_digits(sp.Rational(1, 1000)), exact_digits(sp.Pow(sp.Rational(1, 2), 20000, evaluate=False)) > EXACT_DIGITS
+    (4.0, True)
+    """
+    digits: dict[sp.Basic, float] = {}
+    for node in sp.postorder_traversal(expr):
+        if node in digits:
+            continue
+        if node.is_Rational:
+            digits[node] = float(len(str(max(abs(node.p), node.q)))) if max(abs(node.p), node.q) < 10**100 else (
+                max(abs(node.p), node.q).bit_length() * math.log10(2))
+        elif isinstance(node, sp.Pow) and node.exp.is_Integer:
+            digits[node] = digits[node.base] * abs(int(node.exp))
+        else:
+            digits[node] = sum(digits[a] for a in node.args)
+    return digits[expr]
 
 
 def _approximate(expr: sp.Expr, approximate: Mapping) -> sp.Expr:
@@ -266,6 +294,11 @@ def walkthrough(d: Derivation, values: Mapping, learning_rate=0.5, exact: bool =
     if exact:
         for (p, new), (_, g) in zip(updates, gradients):
             decimals.setdefault(new, sp.Float(given[p], DECIMAL_PRECISION) - sp.Float(rate, DECIMAL_PRECISION) * decimals[g])
+    else:
+        for (p, new), (_, g) in zip(updates, gradients):
+            if not math.isfinite(new):
+                raise InputError(f"the update {plain(p)} ← {_given(given[p])} − {_given(rate)}·{g:.6g} leaves float64's range; "
+                                 "choose a smaller learning rate (or --exact)")
     return Walkthrough(d, tuple((v, given[v]) for v in graph.variables), rate, forward, deltas,
                        tuple(chains), gradients, updates, exact, decimals)
 
@@ -288,10 +321,12 @@ class _Numbers:
     def decimal(self, value) -> str:
         if self.exact:
             approximate = self.decimals.get(value)
-            number = float(approximate if approximate is not None else sp.N(value, self.digits + 5))
+            number = sp.Float(approximate if approximate is not None else sp.N(value, self.digits + 5), self.digits + 5)
+            # beyond float64 (an exact 2**-20000) its decimal is written from the arbitrary-precision number
+            text_ = f"{float(number):.{self.digits}g}" if number == 0 or 1e-300 < abs(number) < 1e300 else (
+                mpmath.nstr(number._to_mpmath(number._prec), self.digits, min_fixed=0, max_fixed=0))
         else:
-            number = float(value)
-        text_ = f"{number:.{self.digits}g}"
+            text_ = f"{float(value):.{self.digits}g}"
         if "e" in text_:
             mantissa, exponent = text_.split("e")
             text_ = r"%s \times 10^{%d}" % (mantissa, int(exponent))
@@ -301,7 +336,7 @@ class _Numbers:
         """The exact value as LaTeX when it is short (at most ``width`` characters), else None;
         a long value is never printed in full."""
         value = sp.sympify(value)
-        if tree_size(value) > EXACT_NODES:
+        if tree_size(value) > EXACT_NODES or exact_digits(value) > EXACT_DIGITS:
             return None
         printed = self.printer.doprint(value)
         return printed if len(printed) < width else None
@@ -326,6 +361,18 @@ class _Numbers:
         return r"\left(%s\right)" % printed if printed.startswith("-") else printed
 
 
+class _WithNumbers(BackpropLatexPrinter):
+    """A formula with numbers in place of its symbols: a fraction or a number in scientific
+    notation is parenthesised as the base of a power (the (1/2)^{600} of x^{600})."""
+
+    def _print_Pow(self, expr, **kwargs):
+        if expr.base.is_Symbol and expr.exp.is_Rational and expr.exp > 0:
+            base = self._print(expr.base)
+            if "\\frac" in base or "\\times" in base:
+                return r"\left(%s\right)^{%s}" % (base, self._print(expr.exp))
+        return super()._print_Pow(expr, **kwargs)
+
+
 def _document_parts(w: Walkthrough, digits: int) -> dict:
     """The walkthrough as already-printed LaTeX rows, for both templates."""
     d = w.derivation
@@ -334,7 +381,7 @@ def _document_parts(w: Walkthrough, digits: int) -> dict:
     printer = BackpropLatexPrinter(names)
     number = _Numbers(w.exact, digits, printer, w.decimals)
     values = {s: v for s, _, v in w.forward} | dict(w.given) | {s: v for s, _, v in w.deltas}
-    substituted = BackpropLatexPrinter({s: number.plain(v) for s, v in values.items()}, mul_symbol="dot")
+    substituted = _WithNumbers({s: number.plain(v) for s, v in values.items()}, mul_symbol="dot")
 
     def row(symbol, formula, value):
         """The formula, then each later form with its own relation: the formula with the numbers

@@ -1,8 +1,11 @@
 """The numeric worked example, against Mazur's published walkthrough, and training."""
 
 import re
+import subprocess
+import sys
 from decimal import Decimal
 
+import mpmath
 import numpy as np
 import pytest
 import sympy as sp
@@ -262,3 +265,25 @@ def test_every_value_has_one_relation_before_it(render, exact):
     assert not re.search(r"(=|\\approx)\s*&?\s*(=|\\approx)", document)
     if exact:
         assert r"\approx" in document  # the softmax values are not rational: decimals beside them
+
+
+@pytest.mark.parametrize("exponent", [20000, 10**5, 10**12])
+def test_exact_powers_too_long_to_write_stay_powers_with_their_decimal(exponent):
+    """(1/2)**20000 has 6,000 digits and (1/2)**(10**12) could never be written: the walkthrough
+    keeps them as powers and gives their decimal, computed apart (mpmath), in seconds."""
+    script = ("import sys\nfrom decimal import Decimal\nimport symbackprop as sb\n"
+              "d = sb.backprop(sys.argv[1])\n"
+              "print(sb.walkthrough_markdown(sb.walkthrough(d, {'x': Decimal('0.5')}, exact=True)))\n")
+    done = subprocess.run([sys.executable, "-c", script, f"x**{exponent}"], capture_output=True, text=True, timeout=120, check=True)
+    mantissa, power = mpmath.nstr(mpmath.mpf(0.5) ** exponent, 6, min_fixed=0, max_fixed=0).split("e")
+    assert r"\left(\frac{1}{2}\right)^{%d}" % exponent in done.stdout
+    assert r"\approx %s \times 10^{%d}" % (mantissa, int(power)) in done.stdout
+
+
+def test_an_update_beyond_float64_is_refused_and_exact_mode_prints_it():
+    d = sb.backprop(sp.Symbol("x") ** 2)
+    with pytest.raises(InputError, match=r"the update x ← 10 − 1e\+308·20 leaves float64's range"):
+        sb.walkthrough(d, {"x": 10}, learning_rate=1e308)
+    w = sb.walkthrough(d, {"x": 10}, learning_rate=1e308, exact=True)
+    assert dict(w.updates)[sp.Symbol("x")] == 10 - 20 * sp.Integer(10) ** 308
+    assert r"\approx -2.0 \times 10^{309}" in sb.walkthrough_markdown(w)
