@@ -19,6 +19,7 @@ from html import escape
 
 import numpy as np
 
+from . import naming
 from .api import backprop
 from .compile import compile as compile_module
 from .derive import Derivation
@@ -217,8 +218,8 @@ def _evaluate(module, params, inputs, targets):
 def check_point(module, params=None, inputs=None, targets=None, seed: int = 0):
     """The point to check at: the values given, the missing ones drawn with ``seed`` from
     :data:`RANGES` in turn until the loss and its gradient are defined and finite there."""
-    given = [None if v is None else given_array(v, names) for v, names in
-             ((params, module.PARAMETERS), (inputs, module.INPUTS), (targets, module.TARGETS))]
+    given = [None if v is None else given_array(v, names, group, rows=group != "params") for v, names, group in
+             ((params, module.PARAMETERS, "params"), (inputs, module.INPUTS, "inputs"), (targets, module.TARGETS, "targets"))]
     if given[2] is not None and getattr(module, "PROBABILITY_TARGETS", False) and given[2].shape == (len(module.TARGETS),):
         problem = probability_problem(module.TARGETS, given[2])
         if problem:
@@ -239,30 +240,39 @@ def check_point(module, params=None, inputs=None, targets=None, seed: int = 0):
                      "or not finite at every one tried); give the values to check at (--values)")
 
 
-def given_array(value, names) -> np.ndarray:
-    """``value`` (one sample's values of ``names``, or a batch of rows of them) as a float array,
-    each entry held to the rule of :func:`~symbackprop.values.number`: the first that is not a
-    finite real number is named.
+def given_array(value, names, group: str = "values", rows: bool = True) -> np.ndarray:
+    """``value``, one sample's values of ``names`` or (with ``rows``) a batch of rows of them, as a float array.
+    Each entry is held to the rule of :func:`~symbackprop.values.number`, the first that breaks
+    it named, and the shape must fit ``names``.
 
     >>> given_array([[0.5, 1.0], [0.5, np.nan]], ["x1", "x2"])
     Traceback (most recent call last):
     ...
     symbackprop.errors.InputError: the value of x2 (row 2) must be a finite number, got nan
+    >>> given_array([0.5], ["x1", "x2"], "inputs")
+    Traceback (most recent call last):
+    ...
+    symbackprop.errors.InputError: inputs must hold 2 values (x1, x2), or rows of them; got 1
     """
-    array = np.asarray(value)
+    # a list may hold anything: every entry by the rule (True is not 1.0, "0.5" is not a number)
+    array = value.astype(float) if isinstance(value, np.ndarray) and value.dtype.kind in "iuf" else np.array(value, dtype=object)
+    width = len(names)
+    if not (array.shape == (width,) or (rows and array.ndim == 2 and array.shape[1] == width)):
+        got = array.shape[0] if array.ndim == 1 else "one number" if array.ndim == 0 else "an array of shape " + "×".join(
+            map(str, array.shape))
+        raise InputError(f"{group} must hold {width} values ({naming.listing(list(names))})"
+                         f"{', or rows of them' if rows else ''}; got {got}")
 
     def name(index) -> str:
-        index = np.unravel_index(index, array.shape) if array.ndim else ()
-        named = names[index[-1]] if index and index[-1] < len(names) else "an entry"
-        return named if len(index) < 2 else f"{named} (row {index[0] + 1})"
+        index = np.unravel_index(index, array.shape)
+        return names[index[-1]] if len(index) < 2 else f"{names[index[-1]]} (row {index[0] + 1})"
 
-    if array.dtype.kind in "iuf":
-        array = array.astype(float)
-        if not np.isfinite(array).all():
-            first = int(np.flatnonzero(~np.isfinite(array))[0])
-            number(array.flat[first], name(first))
-        return array
-    return np.array([number(v, name(i)) for i, v in enumerate(array.ravel().tolist())], dtype=float).reshape(array.shape)
+    if array.dtype == object:
+        return np.array([number(v, name(i)) for i, v in enumerate(array.ravel().tolist())], dtype=float).reshape(array.shape)
+    if not np.isfinite(array).all():
+        first = int(np.flatnonzero(~np.isfinite(array))[0])
+        number(array.flat[first], name(first))
+    return array
 
 
 class UndefinedPoint(InputError):
@@ -280,14 +290,19 @@ def function_name(module) -> str:
     return "the loss" if len(module.TARGETS) else getattr(module, "OUTPUTS", ("f",))[0]
 
 
-def _tolerance(name: str, value, positive: bool = False) -> float:
-    """``value`` as a finite float, > 0 (``positive``) or >= 0."""
+EPS_RANGE = (1e-12, 1.0)  # the finite-difference step, relative to max(1, |parameter|): below, rounding is all it measures
+MAX_DIRECTIONS = 10_000  # random directions one check may take
+
+
+def _tolerance(name: str, value, bounds: tuple[float, float] = (0.0, math.inf)) -> float:
+    """``value`` as a finite float within ``bounds`` (>= 0 by default)."""
     try:
         number = float(value)
     except (TypeError, ValueError):
         number = math.nan
-    if not math.isfinite(number) or number < 0 or (positive and number == 0):
-        raise InputError(f"{name} must be a finite number {'> 0' if positive else '>= 0'}, got {value!r}")
+    if not (math.isfinite(number) and bounds[0] <= number <= bounds[1]):
+        allowed = "a finite number >= 0" if bounds[1] == math.inf else f"a number from {bounds[0]:g} to {bounds[1]:g}"
+        raise InputError(f"{name} must be {allowed}, got {value!r}")
     return number
 
 
@@ -311,10 +326,12 @@ def gradcheck(target, params=None, inputs=None, targets=None, *, eps: float = 1e
     >>> report.passed, all(value > 0 for _, values in report.point for _, value in values)
     (True, True)
     """
-    eps = _tolerance("eps", eps, positive=True)
+    eps = _tolerance("eps", eps, EPS_RANGE)
     atol, rtol = _tolerance("atol", atol), _tolerance("rtol", rtol)
-    if directions is not None and (isinstance(directions, bool) or not isinstance(directions, (int, np.integer)) or directions < 1):
-        raise InputError(f"directions must be a whole number >= 1 (or None for every parameter), got {directions!r}")
+    if directions is not None and (isinstance(directions, bool) or not isinstance(directions, (int, np.integer))
+                                   or not 1 <= directions <= MAX_DIRECTIONS):
+        raise InputError(f"directions must be a whole number from 1 to {MAX_DIRECTIONS:,} (or None for every parameter), "
+                         f"got {directions!r}")
     module = as_module(target)
     params, inputs, targets = check_point(module, params, inputs, targets, seed)
 
@@ -342,14 +359,15 @@ def gradcheck(target, params=None, inputs=None, targets=None, *, eps: float = 1e
 
     rows = []
     for name, v in probes:
-        numeric = (loss(params + eps * v) - loss(params - eps * v)) / (2 * eps)
+        step = eps * max(1.0, abs(float(params @ v)))  # relative to the parameter's size: 1e10 ± 1e-6 is 1e10
+        numeric = (loss(params + step * v) - loss(params - step * v)) / (2 * step)
         expected = float(analytic @ v)
         error = abs(expected - numeric)
         status = "pass" if error <= atol + rtol * abs(numeric) else "fail"
         if status == "fail":
             # On a smooth function the one-sided slopes differ by about step·f'', so the gap
             # shrinks with the step; where the gradient jumps (ReLU at 0) it does not.
-            big, small = slope_gap(v, eps), slope_gap(v, eps / 4)
+            big, small = slope_gap(v, step), slope_gap(v, step / 4)
             if small > atol + rtol * abs(numeric) and small > big / 2:
                 status = "kink"
         elif expected == 0 and numeric == 0:

@@ -32,7 +32,7 @@ import sympy as sp
 
 from . import __version__, naming
 from .api import backprop
-from .check import UndefinedPoint, as_module, gradcheck
+from .check import EPS_RANGE, MAX_DIRECTIONS, UndefinedPoint, as_module, gradcheck
 from .codegen import numpy_module
 from .compile import compile as compile_module
 from .derive import Derivation
@@ -45,7 +45,7 @@ from .network import BIAS_MODES, mlp
 from .parse import parse_expr
 from .primitives import ACTIVATIONS, LOSSES
 from .text import derivation_text, gradient_lines
-from .values import number, read_values
+from .values import number, read_values, same_name
 from .verify import verify
 from .walkthrough import given_values, pass_values, walkthrough, walkthrough_latex, walkthrough_markdown, walkthrough_pdf
 
@@ -116,10 +116,11 @@ def _number(kind, allowed, requirement: str):
     return parse
 
 
-POSITIVE = _number(float, lambda v: math.isfinite(v) and v > 0, "a finite number > 0")
+STEP = _number(float, lambda v: EPS_RANGE[0] <= v <= EPS_RANGE[1], f"a number from {EPS_RANGE[0]:g} to {EPS_RANGE[1]:g}")
 NON_NEGATIVE = _number(float, lambda v: math.isfinite(v) and v >= 0, "a finite number >= 0")
 FINITE = _number(float, math.isfinite, "a finite number")
 COUNT = _number(int, lambda v: v >= 1, "a whole number >= 1")
+DIRECTIONS = _number(int, lambda v: 1 <= v <= MAX_DIRECTIONS, f"a whole number from 1 to {MAX_DIRECTIONS:,}")
 SEED = _number(int, lambda v: v >= 0, "a whole number >= 0")
 DIGITS = _number(int, lambda v: 1 <= v <= 17, "a whole number from 1 to 17")
 
@@ -306,11 +307,15 @@ def run_check(args) -> int:
     module = as_module(compile_module(d))
     given = {}
     if values is not None:
-        missing = [n for n in module.INPUTS + module.TARGETS + module.PARAMETERS if n not in values]
+        names = {same_name(n): n for n in module.INPUTS + module.TARGETS + module.PARAMETERS}
+        unknown = [name for name in values if name not in names]
+        if unknown:
+            raise UsageError(f"{unknown[0]!r} is not a variable of {d.graph.description}; its variables: {naming.listing(list(names.values()))}")
+        missing = [n for key, n in names.items() if key not in values]
         if missing:
             raise UsageError(f"the values file {args.values} lacks {', '.join(missing)}")
         for group, names in (("params", module.PARAMETERS), ("inputs", module.INPUTS), ("targets", module.TARGETS)):
-            given[group] = np.array([number(values[n], n) for n in names], dtype=float)
+            given[group] = np.array([number(values[same_name(n)], n) for n in names], dtype=float)
         if not isinstance(d, MatrixDerivation):
             given_values(d.graph, values)  # unknown names, and targets the loss cannot take, named as walkthrough does
     try:
@@ -450,8 +455,10 @@ def parser() -> argparse.ArgumentParser:
     sub = command("check", "check the gradients against central finite differences", run_check)
     sub.add_argument("--values", help="a JSON object of values (default: random, drawn with --seed inside the domain)")
     sub.add_argument("--seed", type=SEED, default=0, help="the random point's seed, >= 0 (default 0)")
-    sub.add_argument("--directions", type=COUNT, help="check this many random directions (>= 1) instead of every parameter")
-    sub.add_argument("--eps", type=POSITIVE, default=1e-6, help="the finite-difference step, > 0 (default 1e-6)")
+    sub.add_argument("--directions", type=DIRECTIONS, help=f"check this many random directions (1 to {MAX_DIRECTIONS:,}) instead "
+                     "of every parameter")
+    sub.add_argument("--eps", type=STEP, default=1e-6, help=f"the finite-difference step relative to max(1, |parameter|), "
+                     f"{EPS_RANGE[0]:g} to {EPS_RANGE[1]:g} (default 1e-6)")
     sub.add_argument("--atol", type=NON_NEGATIVE, default=1e-5, help="absolute tolerance, >= 0 (default 1e-5)")
     sub.add_argument("--rtol", type=NON_NEGATIVE, default=1e-3, help="relative tolerance, >= 0 (default 1e-3)")
 

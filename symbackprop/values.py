@@ -19,6 +19,7 @@ import json
 import math
 import numbers
 import sys
+import unicodedata
 from decimal import Decimal
 from pathlib import Path
 
@@ -101,14 +102,26 @@ def _kind(value) -> str:
     return f"{type(value).__name__} {naming.clipped(repr(value), 40)}"
 
 
+def same_name(name: str) -> str:
+    """``name`` as formulas read it: in Unicode's NFKC form, as Python reads identifiers (the
+    micro sign µ is the Greek μ, ﬁ is fi), so a values file matches the formula it goes with.
+
+    >>> same_name("\u00b5") == same_name("\u03bc") == "\u03bc"
+    True
+    """
+    return unicodedata.normalize("NFKC", name)
+
+
 class _RepeatedName(ValueError):
     pass
 
 
 def _unique_names(pairs) -> dict:
-    """A JSON object's pairs as a dict; a name given twice is refused (JSON would keep the last)."""
+    """A JSON object's pairs as a dict, names as formulas read them; a name given twice is refused
+    (JSON would keep the last)."""
     values = {}
     for key, value in pairs:
+        key = same_name(key)
         if key in values:
             raise _RepeatedName(key)
         values[key] = value

@@ -35,7 +35,7 @@ from .simplify import tree_size
 from .targets import probability_problem
 from .templates_ import render
 from .text import CHAIN_PATHS, CHAINS_PER_LAYER, chain_parameters, plain
-from .values import number
+from .values import number, same_name
 
 FORMULA_WIDTH = 60  # characters of a formula quoted in an error message
 DECIMAL_PRECISION = 30  # significant digits of the decimals computed beside exact values
@@ -217,10 +217,10 @@ def given_values(graph, values: Mapping, exact: bool = False) -> dict:
     ...
     symbackprop.errors.InputError: cross-entropy after a softmax needs targets that sum to 1 (a probability vector); y1 + y2 = 0.6
     """
-    by_name = {v.name: v for v in graph.variables}
+    by_name = {same_name(v.name): v for v in graph.variables}
     given: dict[sp.Symbol, object] = {}
     for key, value in values.items():
-        name = key.name if isinstance(key, sp.Symbol) else str(key)
+        name = same_name(key.name if isinstance(key, sp.Symbol) else str(key))
         if name not in by_name:
             raise InputError(f"{name!r} is not a variable of {graph.description}; its variables: {', '.join(by_name)}")
         given[by_name[name]] = number(value, name, exact)

@@ -133,14 +133,17 @@ def test_the_report_displays_as_a_table_in_notebooks():
 
 
 @pytest.mark.parametrize("options, message", [
-    ({"eps": 0}, "eps must be a finite number > 0"),
-    ({"eps": -1e-6}, "eps must be a finite number > 0"),
+    ({"eps": 0}, "eps must be a number from 1e-12 to 1, got 0"),
+    ({"eps": -1e-6}, "eps must be a number from 1e-12 to 1"),
+    ({"eps": 5e-324}, "eps must be a number from 1e-12 to 1"),
+    ({"eps": 10}, "eps must be a number from 1e-12 to 1"),
     ({"eps": float("nan")}, "eps must be"),
     ({"atol": -1}, "atol must be a finite number >= 0"),
     ({"rtol": float("inf")}, "rtol must be"),
-    ({"directions": 0}, "directions must be a whole number >= 1"),
+    ({"directions": 0}, "directions must be a whole number from 1 to 10,000"),
     ({"directions": -3}, "directions must be"),
     ({"directions": 2.5}, "directions must be"),
+    ({"directions": 10**12}, "directions must be a whole number from 1 to 10,000"),
 ])
 def test_settings_that_would_check_nothing_or_crash_are_refused(options, message):
     with pytest.raises(sb.errors.InputError, match=message):
@@ -189,3 +192,22 @@ def test_a_matrix_network_too_wide_to_hold_in_memory_is_refused_before_any_array
     wide = sb.mlp([99999999999999999999, 1], form="matrix")
     with pytest.raises(sb.errors.InputError, match=f"at most {MAX_CHECKED:,}, and this network has 200,000,000,000,000,000,000"):
         sb.gradcheck(wide, directions=2)
+
+
+def test_the_step_is_relative_to_the_parameter_so_large_values_check_right():
+    """At x = 1e10 a step of 1e-6 is lost in rounding (x ± 1e-6 == x): the step scales with |x|."""
+    report = sb.gradcheck("x*sigmoid(y)", params=[1e10, 0.5])
+    assert report.passed and {row.status for row in report.rows} == {"pass"}
+
+
+@pytest.mark.parametrize("params, message", [
+    ([True, 0.25], r"the value of x must be a number, got a boolean \(true\)"),
+    ([0.5], r"params must hold 2 values \(x, y\); got 1"),
+    ([0.5, 0.2, 0.1], r"params must hold 2 values \(x, y\); got 3"),
+    ([[0.5], 0.25], "the value of x must be a number, got a list"),
+    ([[0.5, 0.25]], r"params must hold 2 values \(x, y\); got an array of shape 1×2"),
+    (0.5, r"params must hold 2 values \(x, y\); got one number"),
+])
+def test_given_values_of_the_wrong_kind_or_count_are_named(params, message):
+    with pytest.raises(sb.errors.InputError, match=message):
+        sb.gradcheck("x*sigmoid(y)", params=params)

@@ -112,3 +112,33 @@ def test_the_api_refuses_the_same_values_as_the_files(value):
 def test_gradcheck_holds_its_given_values_to_the_rule(given, message):
     with pytest.raises(InputError, match=message):
         sb.gradcheck(sb.mlp([1, 1]), **given)
+
+
+MICRO, MU = "\u00b5", "\u03bc"  # the micro sign many keyboards type, and the Greek letter Python reads it as
+
+
+def test_names_are_read_as_formulas_read_them(tmp_path):
+    (tmp_path / "v.json").write_text('{"%s": 0.5, "y": 0.25}' % MICRO, encoding="utf-8")
+    assert values.read_values(tmp_path / "v.json") == {MU: Decimal("0.5"), "y": Decimal("0.25")}
+    (tmp_path / "twice.json").write_text('{"%s": 0.5, "%s": 0.25}' % (MICRO, MU), encoding="utf-8")
+    with pytest.raises(InputError, match=f"gives '{MU}' more than once"):
+        values.read_values(tmp_path / "twice.json")
+    d = sb.backprop(sp.Symbol(MICRO) * sp.Symbol("y"))  # a symbol made in Python keeps the name it was given
+    assert sb.walkthrough(d, {MU: 0.5, "y": 0.25}).loss == 0.125
+
+
+@pytest.mark.parametrize("command", ["walkthrough", "check", "graph"])
+def test_every_command_matches_a_values_file_to_the_formula_by_the_same_names(command, tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "v.json").write_text('{"%s": 0.5, "y": 0.25}' % MICRO, encoding="utf-8")
+    assert cli.main([command, "--expr", f"{MICRO}*sigmoid(y)", "--values", "v.json"]) == 0, capsys.readouterr().err
+    (tmp_path / "extra.json").write_text('{"%s": 0.5, "y": 0.25, "zz": 1}' % MICRO, encoding="utf-8")
+    assert cli.main([command, "--expr", f"{MICRO}*sigmoid(y)", "--values", "extra.json"]) == 2
+    assert "'zz' is not a variable of" in capsys.readouterr().err
+
+
+def test_a_matrix_form_check_refuses_names_it_does_not_have(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "v.json").write_text('{"zz": 1}')
+    assert cli.main(["check", "--layers", "2,1", "--form", "matrix", "--values", "v.json"]) == 2
+    assert capsys.readouterr().err.startswith("symbackprop: error: 'zz' is not a variable of the 2-1 network in matrix form")
