@@ -71,18 +71,28 @@ SPECIAL_FILES = ((stat.S_ISFIFO, "a FIFO"), (stat.S_ISCHR, "a device"), (stat.S_
 
 
 def check_file_name(path) -> None:
-    """Refuse a name that ends with a path separator: it names a folder, not a file.
+    """Refuse a name that names a folder, not a file: one that ends with a path separator, or
+    with ``.`` or ``..`` as its last part (``out.py/.`` is the folder ``out.py``, which ``Path``
+    would quietly read as the file ``out.py``).
 
     >>> check_file_name("new/")
     Traceback (most recent call last):
     ...
     IsADirectoryError: new/ ends with '/', so it names a folder; give a file name, like new/output
+    >>> check_file_name("out.py/.")
+    Traceback (most recent call last):
+    ...
+    IsADirectoryError: out.py/. ends with '.', so it names a folder; give a file name, like out.py/output
     """
-    text = os.fspath(path)
-    separators = tuple({os.sep, os.altsep or os.sep, "/"}) if isinstance(text, str) else (b"/",)
-    if text.endswith(separators):
-        shown = text if isinstance(text, str) else os.fsdecode(text)
-        raise IsADirectoryError(f"{shown} ends with {shown[-1]!r}, so it names a folder; give a file name, like {shown}output")
+    shown = os.fsdecode(os.fspath(path))
+    separators = tuple({os.sep, os.altsep or os.sep, "/"})
+    last = shown
+    for separator in separators:
+        last = last.rsplit(separator, 1)[-1]
+    if shown.endswith(separators) or last in (".", ".."):
+        folder = shown if shown.endswith(separators) else shown[:-1] if last == "." else shown + "/"
+        raise IsADirectoryError(f"{shown} ends with {shown[-len(last) or -1:]!r}, so it names a folder; give a file name, "
+                                f"like {folder}output")
 
 
 def _special(path: Path) -> str | None:

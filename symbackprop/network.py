@@ -197,6 +197,12 @@ def as_expression(expr) -> sp.Expr:
     if not isinstance(expr, sp.Expr) or isinstance(expr, (sp.MatrixBase, sp.Lambda)) or not expr.is_commutative:
         raise _ExpressionTypeError(f"expected a scalar SymPy expression, got {type(expr).__name__}: {naming.clipped(expr)}")
     refuse_undefined(expr)
+    named: dict[str, sp.Symbol] = {}
+    for symbol in sorted(expr.free_symbols, key=sp.default_sort_key):
+        other = named.setdefault(symbol.name, symbol)
+        if other != symbol:  # SymPy keeps them apart (assumptions, Dummy); every output would merge them
+            raise InputError(f"the expression holds two different symbols named {symbol.name!r} (SymPy tells them apart by "
+                             f"their assumptions or as a Dummy); give them different names")
     for kind in _UNEVALUATED:
         if expr.has(kind):
             raise InputError(f"the expression contains an unevaluated {kind.__name__}: evaluate it first (.doit()) or write it out")

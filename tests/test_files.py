@@ -294,3 +294,14 @@ def test_the_sigterm_handler_is_put_back_after_the_command(tmp_path, monkeypatch
     before = signal.getsignal(signal.SIGTERM)
     assert cli.main(["codegen", "--layers", "2,1", "-o", "grads.py"]) == 0
     assert signal.getsignal(signal.SIGTERM) == before
+
+
+@pytest.mark.parametrize("name", ["out.py/.", "out.py/..", "sub/.", "."])
+def test_a_name_whose_last_part_is_a_dot_names_a_folder_even_with_force(tmp_path, monkeypatch, capsys, name):
+    """Path("out.py/.") is Path("out.py"): without this rule --force would overwrite the file out.py."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "out.py").write_text("mine")
+    (tmp_path / "sub").mkdir()
+    assert cli.main(["codegen", "--layers", "2,1", "-o", name, "--force"]) == 2
+    assert "so it names a folder" in capsys.readouterr().err
+    assert (tmp_path / "out.py").read_text() == "mine"

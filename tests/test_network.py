@@ -219,3 +219,13 @@ def test_a_network_too_large_for_the_per_weight_form_is_refused_before_it_is_bui
     with pytest.raises(InputError, match="weights"):
         sb.mlp([MAX_WEIGHTS + 1, 1])
     assert len(sb.mlp([99999999999999999999, 1], form="matrix").params) == 2  # symbolic: any width
+
+
+@pytest.mark.parametrize("other", [sp.Symbol("x", positive=True), sp.Dummy("x")])
+def test_two_symbols_with_one_name_are_refused_not_merged(other):
+    """SymPy keeps x and x (positive) apart; printed, generated and checked they would be one name."""
+    x = sp.Symbol("x")
+    with pytest.raises(InputError, match="two different symbols named 'x'"):
+        sb.backprop(2 * x + other**2)
+    with pytest.raises(InputError, match="two different symbols named 'x'"):
+        sb.gradcheck(2 * x + other**2)
