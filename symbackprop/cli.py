@@ -380,33 +380,38 @@ def run_demo(args) -> int:
         raise UsageError(f"{folder} is a file, not a folder; choose another with --out")
     w = walkthrough(d, DEMO_VALUES, learning_rate=0.5)
     outputs = {"derivation.tex": document_latex(d), "grads.py": numpy_module(d), "walkthrough.md": walkthrough_markdown(w)}
-    if folder.is_dir():
-        for name, text in outputs.items():  # every file is checked before any is written
+    notes = []
+    # The picture needs Graphviz and the PDF pdflatex; without them the demo still succeeds.
+    try:
+        outputs["graph.svg"] = picture(net, DEMO_VALUES).svg()
+    except ToolError as error:
+        notes.append(f"graph.svg not made: {error}")
+    # The PDF costs a pdflatex run: it is made only when absent, or again with --force.
+    pdf = folder / "walkthrough.pdf"
+    make_pdf = args.force or not (pdf.exists() or pdf.is_symlink())
+    if folder.is_dir():  # every file is checked before any is written or anything printed
+        for name, text in outputs.items():
             needs_writing(folder / name, text, force=args.force, unchanged_ok=True)
+        if make_pdf:
+            needs_writing(pdf, b"", force=True)  # a folder or a device in its place is refused now
     try:
         folder.mkdir(exist_ok=True)
     except OSError as error:
         raise type(error)(f"cannot create the folder {folder}: {(error.strerror or str(error)).lower()}") from None
     for name, text in outputs.items():  # the same run writes the same bytes: a rerun changes nothing
         write_file(folder / name, text, force=args.force, unchanged_ok=True)
-    print(derivation_text(d), end="")  # once the files could be written: a refusal comes before any output
-    written, missing = list(outputs), []
-    # The PDF and the picture need pdflatex and Graphviz; without them the demo still succeeds.
-    # The PDF costs a pdflatex run: it is made only when absent, or again with --force.
-    pdf = folder / "walkthrough.pdf"
-    try:
-        if args.force or not (pdf.exists() or pdf.is_symlink()):
+    print(derivation_text(d), end="")
+    written = list(outputs)
+    if make_pdf:
+        try:
             walkthrough_pdf(w, pdf, force=args.force)
-        written.append(pdf.name)
-    except ToolError as error:
-        missing.append(f"{pdf.name} not made: {error}")
-    try:
-        write_file(folder / "graph.svg", picture(net, DEMO_VALUES).svg(), force=args.force, unchanged_ok=True)
-        written.append("graph.svg")
-    except ToolError as error:
-        missing.append(f"graph.svg not made: {error}")
+            written.insert(3, pdf.name)
+        except ToolError as error:
+            notes.insert(0, f"{pdf.name} not made: {error}")
+    else:
+        notes.insert(0, f"{pdf} kept as it was (pass --force to make it again)")
     print(f"\nWrote {', '.join(str(folder / name) for name in written)}.")
-    for line in missing:
+    for line in notes:
         print(line)
     print()
     report = gradcheck(compile_module(d))

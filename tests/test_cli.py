@@ -8,6 +8,7 @@ import sys
 
 import pytest
 import sympy as sp
+from oracles import needs_graphviz
 
 import symbackprop as sb
 from symbackprop import cli, naming
@@ -295,7 +296,7 @@ BAD = [
     (["verify", "--layers", "2,1", "--wrt", "w1", "--claim", "x1"], "--wrt goes with --expr"),
     (["derive", "--layers", "2,2,1", "--par", "w1"], "unrecognized arguments: --par"),  # never an abbreviation
     (["derive", "--layers", "2,2,1", "--form", "latex"], "argument --form: invalid choice: 'latex'"),
-    (["codegen", "--layers", "2,1", "-o", "."], ". is a folder"),
+    (["codegen", "--layers", "2,1", "-o", "."], ". ends with '.', so it names a folder"),
     (["demo", "--out", "partial.json"], "partial.json is a file, not a folder"),
     (["check", "--expr", "log(-1 - x**2)"], "no random point inside the function's domain"),
     (["derive", "--expr", "2 + 3"], "has no symbols to differentiate"),
@@ -396,3 +397,24 @@ def test_values_files_with_a_byte_order_mark_are_read_and_repeated_names_refused
 def test_the_network_is_described_with_the_option_spelling_of_no_bias(run):
     code, out, _ = run("derive", "--layers", "2,1", "--bias", "none")
     assert code == 0 and "bias none" in out and "None" not in out
+
+
+@needs_graphviz
+@pytest.mark.parametrize("in_the_way", ["file", "folder"])
+def test_demo_checks_every_output_before_printing_or_writing_any(run, tmp_path, in_the_way):
+    (tmp_path / "d").mkdir()
+    if in_the_way == "file":
+        (tmp_path / "d" / "graph.svg").write_text("mine")
+    else:
+        (tmp_path / "d" / "graph.svg").mkdir()
+    code, out, err = run("demo", "--out", "d")
+    assert code == 2 and out == "" and "d/graph.svg" in err
+    assert sorted(p.name for p in (tmp_path / "d").iterdir()) == ["graph.svg"]
+
+
+def test_demo_says_which_pdf_it_kept(run, tmp_path):
+    (tmp_path / "d").mkdir()
+    (tmp_path / "d" / "walkthrough.pdf").write_bytes(b"%PDF mine")
+    code, out, _ = run("demo", "--out", "d")
+    assert code == 0 and "d/walkthrough.pdf kept as it was" in out and "walkthrough.pdf," not in out.split("Wrote ")[1]
+    assert (tmp_path / "d" / "walkthrough.pdf").read_bytes() == b"%PDF mine"
