@@ -16,6 +16,7 @@ one, the dashed edges only show the local derivatives it replaces.
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -82,6 +83,9 @@ class Picture:
 
 
 def _quote(text: str) -> str:
+    """``text`` as a DOT string: quotes and backslashes escaped, control characters (NUL, which
+    ends a DOT file early) shown as ``\\x00``; newlines stay, to break the label's lines."""
+    text = "".join(f"\\x{ord(c):02x}" if unicodedata.category(c) == "Cc" and c != "\n" else c for c in text)
     return '"%s"' % text.replace("\\", "\\\\").replace('"', '\\"')
 
 

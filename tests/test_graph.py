@@ -194,3 +194,12 @@ def test_every_corpus_network_draws_the_gradients_of_finite_differences(name):
     numeric = central_differences(lambda p: loss_at(*p), [values[v.name] for v in net.variables])
     for v, expected in zip(net.variables, numeric):
         assert drawn[v.name] == pytest.approx(expected, rel=2e-3, abs=1e-6), v
+
+
+@needs_graphviz
+@pytest.mark.parametrize("name", ["a\x00b", "a\x07b", 'a"b', "a\\b", "a\tb"])
+def test_a_name_with_control_characters_or_quotes_draws(name):
+    """NUL ends a DOT file early: control characters are shown escaped, and the picture draws."""
+    x, y = sp.Symbol(name), sp.Symbol("y")
+    drawing = sb.picture(x * y, {name: 0.5, "y": 2.0})
+    assert "\x00" not in drawing.dot and drawing.svg().lstrip().startswith(("<?xml", "<svg"))
