@@ -89,10 +89,13 @@ def check_file_name(path) -> None:
     last = shown
     for separator in separators:
         last = last.rsplit(separator, 1)[-1]
-    if shown.endswith(separators) or last in (".", ".."):
-        folder = shown if shown.endswith(separators) else shown[:-1] if last == "." else shown + "/"
-        raise IsADirectoryError(f"{shown} ends with {shown[-len(last) or -1:]!r}, so it names a folder; give a file name, "
-                                f"like {folder}output")
+    if shown.endswith(separators):
+        ending, folder = shown[-1], shown
+    elif last in (".", ".."):
+        ending, folder = last, shown[:-1] if last == "." else shown + "/"
+    else:
+        return
+    raise IsADirectoryError(f"{shown} ends with {ending!r}, so it names a folder; give a file name, like {folder}output")
 
 
 def _special(path: Path) -> str | None:

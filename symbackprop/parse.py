@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import ast
 import math
-import sys
 import unicodedata
 from collections.abc import Iterable, Mapping
 
@@ -37,6 +36,7 @@ from . import naming
 from .errors import InputError
 from .primitives import leaky_relu, relu, sigmoid, sinc_derivative, softmax, softplus
 from .simplify import undefined_part
+from .values import LARGEST, SMALLEST
 
 # Every function here differentiates and generates NumPy code. (gamma, loggamma and erfinv are
 # not offered: their derivatives or values need scipy.special.)
@@ -58,8 +58,6 @@ MAX_LENGTH = 2000  # characters of formula
 MAX_POWER_DIGITS = 1000  # a number raised to a number with a larger result is refused, not computed
 MAX_DIGITS = 50  # digits of one number
 MAX_DEPTH = 100  # levels of nesting of a formula (deeper ones exhaust Python's recursion in SymPy)
-LARGEST = sys.float_info.max  # a constant beyond float64's range is refused
-SMALLEST = 5e-324  # and so is a nonzero one float64 reads as 0
 
 
 class ParseError(InputError):

@@ -28,6 +28,8 @@ import sympy as sp
 from . import naming
 from .errors import InputError
 
+LARGEST = sys.float_info.max  # the largest number float64 holds (1.8e308)
+SMALLEST = 5e-324  # and the smallest nonzero one: a smaller number reads as 0
 MAX_FILE_BYTES = 16 * 2**20  # a values file larger than this is refused before it is read whole
 MAX_DIGITS = 100  # significant digits of one value (float64 holds 17)
 
@@ -49,7 +51,7 @@ def number(value, name: str, exact: bool = False):
     if isinstance(value, bool) or not isinstance(value, (numbers.Real, Decimal)) or (
             isinstance(value, sp.Basic) and not value.is_Number):
         raise InputError(f"the value of {name} must be a number, got {_kind(value)}")
-    if isinstance(value, numbers.Integral) and abs(int(value)) > sys.float_info.max:
+    if isinstance(value, numbers.Integral) and abs(int(value)) > LARGEST:
         raise InputError(f"the value of {name} is beyond float64's range (|x| <= 1.8e308), got {_shown(value)}")
     approximate = float(value)
     if math.isnan(approximate) or (math.isinf(approximate) and not _finite(value)):

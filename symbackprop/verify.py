@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import math
 import random
-import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -36,12 +35,12 @@ from .network import Graph, as_expression
 from .parse import parse_expr, refuse_undefined
 from .simplify import recognize_activations, tree_size
 from .text import TextPrinter
+from .values import LARGEST
 
 PROBES = 24
 SYMBOLIC_LIMIT = 300  # tree nodes: larger differences go straight to the numeric probes
 PRECISION = 30  # digits of the numeric probes
 TOLERANCE = 1e-9  # relative, at that precision
-LARGEST = sys.float_info.max  # probes where a side is larger are skipped
 
 
 @dataclass(frozen=True)
