@@ -158,6 +158,13 @@ class FloatPrinter(_CodePrinter, PythonCodePrinter):
         u = self._print(expr.args[0])
         return self._where(f"{u} != 0", self._sinc(u), "1.0")
 
+    def _print_Pow(self, expr, rational=False):
+        """A power that is not an integer one (nor a square root) through math.pow: a negative base
+        raises ValueError, as a batch's NumPy flags it, where ``**`` would return a complex."""
+        if expr.exp.is_integer or expr.exp in (sp.S.Half, -sp.S.Half):
+            return super()._print_Pow(expr, rational)
+        return f"math.pow({self._print(expr.base)}, {self._print(expr.exp)})"
+
     def _softplus(self, z, abs_z):
         return f"(max({z}, 0.0) + math.log1p(math.exp(-{abs_z})))"
 
@@ -385,6 +392,9 @@ def _sample(d: Derivation, printer: FloatPrinter) -> dict:
         gradients=[(f"∂{text(graph.output)}/∂{text(p)} = {text(d.gradient(p))}", f"{g} = {printer.code(d.gradient(p))}")
                    for p, g in zip(d.wrt, gradients)],
         gradient_names=", ".join(gradients),
+        # Sums whose finiteness tells, in one test, that every result is finite (else each is looked at).
+        output_sum=" + ".join(names[s] for s in graph.outputs),
+        result_sum=" + ".join(["J", *gradients]),
     )
 
 
@@ -573,7 +583,6 @@ def numpy_module(d: Derivation | MatrixDerivation) -> str:
         fast_check=" or type(inputs[0]) is not float" if inputs else "",
         sample=sample,
         batch=batch,
-        uses_math="math." in str(sample) + str(batch),
     )
 
 
