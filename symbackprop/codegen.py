@@ -207,6 +207,13 @@ class ArrayPrinter(_CodePrinter, NumPyPrinter):
 
     _print_erf = _print_erfc = _print_gamma = _print_loggamma = _print_math_function
 
+    def _print_Pow(self, expr, rational=False):
+        """A power that is not an integer one (nor a square root) through np.power: a negative
+        base gives NaN and NumPy's invalid flag on a Python float as on an array, never a complex."""
+        if expr.exp.is_integer or expr.exp in (sp.S.Half, -sp.S.Half):
+            return super()._print_Pow(expr, rational)
+        return f"np.power({self._print(expr.base)}, {self._print(expr.exp)})"
+
     def _print_Max(self, expr):
         return self._reduce("np.maximum", expr.args)
 
@@ -392,10 +399,25 @@ def _sample(d: Derivation, printer: FloatPrinter) -> dict:
         gradients=[(f"∂{text(graph.output)}/∂{text(p)} = {text(d.gradient(p))}", f"{g} = {printer.code(d.gradient(p))}")
                    for p, g in zip(d.wrt, gradients)],
         gradient_names=", ".join(gradients),
-        # Sums whose finiteness tells, in one test, that every result is finite (else each is looked at).
-        output_sum=" + ".join(names[s] for s in graph.outputs),
-        result_sum=" + ".join(["J", *gradients]),
     )
+
+
+# Up to this many values, one sample's finiteness test adds them by name (cheapest); beyond, it
+# sums the lists (a chain of thousands of additions would exhaust the compiler's recursion).
+_INLINE_SUM = 32
+
+
+def _finite_tests(outputs: str, groups: dict[str, list[str]]) -> dict[str, str]:
+    """The sums whose finiteness tells, in one test, that every value and result of one sample is
+    finite: for the forward pass, the loss, and the gradients. ``groups``: the code names of the
+    params, inputs and targets."""
+    def with_values(first, kinds):
+        names = [name for kind in kinds for name in groups[kind]]
+        terms = names if len(names) <= _INLINE_SUM else [f"sum({kind})" for kind in kinds]
+        return " + ".join([first, *terms])
+    return dict(forward=with_values(f"sum({outputs})", ["params", "inputs"]),
+                loss=with_values("J", ["params", "inputs", "targets"]),
+                gradients=with_values("J + sum(gradients)", ["params", "inputs", "targets"]))
 
 
 def _column_batch(d: Derivation, printer: ArrayPrinter, inputs) -> dict:
@@ -582,6 +604,9 @@ def numpy_module(d: Derivation | MatrixDerivation) -> str:
         # A sample of floats takes the fast path; rows of a batch, ints or arrays go through _general.
         fast_check=" or type(inputs[0]) is not float" if inputs else "",
         sample=sample,
+        finite=_finite_tests(_names(graph.outputs, names)["code"],
+                             dict(params=[names[p] for p in d.wrt], inputs=[names[v] for v in inputs],
+                                  targets=[names[t] for t in graph.targets])),
         batch=batch,
     )
 

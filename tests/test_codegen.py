@@ -685,3 +685,16 @@ def test_an_overflow_inside_a_step_names_the_step_on_one_sample_and_a_batch():
         with pytest.raises(FloatingPointError, match=r"^the loss J cannot be computed at these values: a result beyond float64 "
                                                      r"\(overflow\), in the step .*exp"):
             call()
+
+
+def test_a_value_that_is_not_finite_is_named_in_a_network_with_many_parameters():
+    # Over 32 values, one sample's test sums the lists instead of adding each value by name.
+    graph = sb.mlp([4, 8, 2], activation=["relu", "sigmoid"], loss="bce")
+    module = sb.compile(sb.backprop(graph))
+    assert len(graph.params) > 32
+    theta, x, y = [0.1] * len(graph.params), [0.5, -0.5, 1.0, 2.0], [1.0, 0.0]
+    for values, name in ((theta[:30] + [np.inf] + theta[31:], module.PARAMETERS[30]), (x[:3] + [np.nan], "x4")):
+        args = (values, x, y) if len(values) == len(theta) else (theta, values, y)
+        with pytest.raises(ValueError, match=rf" {name} is not finite"):
+            module.loss_and_gradients(*args)
+    assert np.all(np.isfinite(module.loss_and_gradients(theta, x, y)[1]))
