@@ -698,3 +698,17 @@ def test_a_value_that_is_not_finite_is_named_in_a_network_with_many_parameters()
         with pytest.raises(ValueError, match=rf" {name} is not finite"):
             module.loss_and_gradients(*args)
     assert np.all(np.isfinite(module.loss_and_gradients(theta, x, y)[1]))
+
+
+def test_large_finite_values_whose_squares_overflow_pass_the_finiteness_checks():
+    # The quick checks sum squares or values, which overflow here; the values themselves are finite.
+    scalar = sb.compile(sb.backprop(sb.mlp([2, 2], activation="identity", loss="half_sse")))
+    matrix = sb.compile(sb.backprop(sb.mlp([2, 2], activation="identity", loss="half_sse", form="matrix")))
+    X = np.array([[-1e200, -1e200], [1e200, 1e200]])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        outputs = scalar.forward(np.full(len(scalar.PARAMETERS), 1e-100), X)
+        np.testing.assert_allclose(outputs, [[-2e100, -2e100], [2e100, 2e100]], rtol=1e-12)
+        params = [np.full((2, 2), 1e-100), np.full((2, 1), 1e-100)]
+        np.testing.assert_allclose(matrix.forward(params, X), outputs, rtol=1e-12)
+        assert scalar.forward([1e308, 0.0, 0.0, 1e308, 0.0, 0.0], [1.0, 1.0]) == (1e308, 1e308)
