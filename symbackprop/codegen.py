@@ -45,7 +45,7 @@ from .matrix import (
     text_printer,
     transpose,
 )
-from .primitives import sigmoid, sinc_derivative, softmax
+from .primitives import sinc_derivative, softmax
 from .progress import Progress
 from .templates_ import render
 from .text import plain, positive_first, printer_for
@@ -90,25 +90,34 @@ class _CodePrinter:
     def _print_softmax(self, expr):
         return "%s(%s - %s)" % (self.exp, self._print(expr.logits[expr.index - 1]), self.logsumexp[expr.logits])
 
+    def _print_logsumexp(self, expr):
+        return self.logsumexp[expr.args]  # computed once for its logits, on a line of its own
+
     def _print_binary_cross_entropy(self, expr):
         y, yhat = expr.args
-        inner = self._behind(yhat)
-        if isinstance(inner, sigmoid):  # −[y ln σ(z) + (1 − y) ln(1 − σ(z))] = softplus(z) − y z
-            z = self._print(inner.args[0])
-            return "(%s - %s*%s)" % (self._softplus(z), self.parenthesize(y, 50), z)
+        stable = self._on_logits(expr)
+        if stable is not None:
+            return stable
         y, yhat = self._print(y), self._print(yhat)
         return "(-(%s*%s(%s) + (1 - %s)*%s(-%s)))" % (y, self.log, yhat, y, self.log1p, yhat)
 
     def _print_cross_entropy(self, expr):
         y, p = expr.args
-        inner = self._behind(p)
-        if isinstance(inner, (softmax, softmax_columns)):  # −y ln softmax_k(z) = y (logsumexp z − z_k)
-            return "%s*(%s - %s)" % (self.parenthesize(y, PRECEDENCE["Mul"]), self.logsumexp[inner.logits],
-                                     self._print(inner.logits[inner.index - 1]))
+        stable = self._on_logits(expr)
+        if stable is not None:
+            return stable
         return "(-%s*%s(%s))" % (self.parenthesize(y, 50), self.log, self._print(p))
 
+    def _on_logits(self, loss) -> str | None:
+        """A loss term written on the logits of the activation behind its output (σ(z), softmax),
+        as its primitive's stable form has it; None where there is none."""
+        y, value = loss.args
+        stable = type(loss).on_logits(y, self._behind(value))
+        return None if stable is None else "(%s)" % self._print(stable)
+
     def _print_softplus(self, expr):
-        return self._softplus(self._print(expr.args[0]))
+        z = expr.args[0]  # softplus(z) = max(z, 0) + ln(1 + e^{−|z|}): no overflow for any z
+        return self._softplus(self._print(z), self._print(sp.Abs(z)))
 
     def _scalar_sigmoid(self, z: str) -> str:
         """σ of one number, without overflow for any z."""
@@ -149,8 +158,15 @@ class FloatPrinter(_CodePrinter, PythonCodePrinter):
         u = self._print(expr.args[0])
         return self._where(f"{u} != 0", self._sinc(u), "1.0")
 
-    def _softplus(self, z):
-        return f"(max({z}, 0.0) + math.log1p(math.exp(-abs({z}))))"
+    def _print_Pow(self, expr, rational=False):
+        """A power that is not an integer one (nor a square root) through math.pow: a negative base
+        raises ValueError, as a batch's NumPy flags it, where ``**`` would return a complex."""
+        if expr.exp.is_integer or expr.exp in (sp.S.Half, -sp.S.Half):
+            return super()._print_Pow(expr, rational)
+        return f"math.pow({self._print(expr.base)}, {self._print(expr.exp)})"
+
+    def _softplus(self, z, abs_z):
+        return f"(max({z}, 0.0) + math.log1p(math.exp(-{abs_z})))"
 
     def _print_sigmoid(self, expr):
         return self._scalar_sigmoid(self._print(expr.args[0]))
@@ -191,6 +207,13 @@ class ArrayPrinter(_CodePrinter, NumPyPrinter):
 
     _print_erf = _print_erfc = _print_gamma = _print_loggamma = _print_math_function
 
+    def _print_Pow(self, expr, rational=False):
+        """A power that is not an integer one (nor a square root) through np.power: a negative
+        base gives NaN and NumPy's invalid flag on a Python float as on an array, never a complex."""
+        if expr.exp.is_integer or expr.exp in (sp.S.Half, -sp.S.Half):
+            return super()._print_Pow(expr, rational)
+        return f"np.power({self._print(expr.base)}, {self._print(expr.exp)})"
+
     def _print_Max(self, expr):
         return self._reduce("np.maximum", expr.args)
 
@@ -203,8 +226,8 @@ class ArrayPrinter(_CodePrinter, NumPyPrinter):
             printed = f"{function}({self._print(arg)}, {printed})"
         return printed
 
-    def _softplus(self, z):
-        return f"(np.maximum({z}, 0.0) + np.log1p(np.exp(-np.abs({z}))))"
+    def _softplus(self, z, abs_z):
+        return f"(np.maximum({z}, 0.0) + np.log1p(np.exp(-{abs_z})))"
 
     def _print_sigmoid(self, expr):
         z = expr.args[0]
@@ -377,6 +400,24 @@ def _sample(d: Derivation, printer: FloatPrinter) -> dict:
                    for p, g in zip(d.wrt, gradients)],
         gradient_names=", ".join(gradients),
     )
+
+
+# Up to this many values, one sample's finiteness test adds them by name (cheapest); beyond, it
+# sums the lists (a chain of thousands of additions would exhaust the compiler's recursion).
+_INLINE_SUM = 32
+
+
+def _finite_tests(outputs: str, groups: dict[str, list[str]]) -> dict[str, str]:
+    """The sums whose finiteness tells, in one test, that every value and result of one sample is
+    finite: for the forward pass, the loss, and the gradients. ``groups``: the code names of the
+    params, inputs and targets."""
+    def with_values(first, kinds):
+        names = [name for kind in kinds for name in groups[kind]]
+        terms = names if len(names) <= _INLINE_SUM else [f"sum({kind})" for kind in kinds]
+        return " + ".join([first, *terms])
+    return dict(forward=with_values(f"sum({outputs})", ["params", "inputs"]),
+                loss=with_values("J", ["params", "inputs", "targets"]),
+                gradients=with_values("J + sum(gradients)", ["params", "inputs", "targets"]))
 
 
 def _column_batch(d: Derivation, printer: ArrayPrinter, inputs) -> dict:
@@ -563,8 +604,10 @@ def numpy_module(d: Derivation | MatrixDerivation) -> str:
         # A sample of floats takes the fast path; rows of a batch, ints or arrays go through _general.
         fast_check=" or type(inputs[0]) is not float" if inputs else "",
         sample=sample,
+        finite=_finite_tests(_names(graph.outputs, names)["code"],
+                             dict(params=[names[p] for p in d.wrt], inputs=[names[v] for v in inputs],
+                                  targets=[names[t] for t in graph.targets])),
         batch=batch,
-        uses_math="math." in str(sample) + str(batch),
     )
 
 

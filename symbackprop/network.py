@@ -30,10 +30,16 @@ from .simplify import recognize_activations
 BIAS_MODES = ("per_neuron", "per_layer", None)
 MAX_WEIGHTS = 100_000  # of a network weight by weight; larger ones take the matrix form
 
-# Losses that take logarithms of the outputs → the output activations that keep them in range.
+# Losses that take logarithms of the outputs → the output activations that keep them in range
+# and with which they are computed stably, on the logits (primitives' ``on_logits``).
 PROBABILITY_LOSSES = {
-    "bce": ("outputs in (0, 1)", ("sigmoid", "softmax")),
+    "bce": ("outputs in (0, 1)", ("sigmoid",)),
     "cross_entropy": ("positive outputs (probabilities)", ("softmax", "sigmoid")),
+}
+# (output activation, loss) pairs that are defined but cannot be computed stably → why, and what to use.
+UNSTABLE = {
+    ("softmax", "bce"): "its gradient divides by ŷ(1 − ŷ), which is 0 in float64 once the logits are about 40 "
+                        "apart; use cross_entropy after softmax, or bce after sigmoid",
 }
 
 
@@ -239,8 +245,9 @@ def mlp(layers: Sequence[int], activation="sigmoid", loss: str = "half_sse", bia
     shared by a layer's neurons) or ``None``. Neurons are numbered across the network; weights
     layer by layer, target neuron first, then source neuron; ``params`` lists weights, then biases.
     Cross-entropy after a softmax takes the targets to be a probability vector (Σ y = 1).
-    ``bce`` and ``cross_entropy`` take logarithms of the outputs, so they need a sigmoid or a
-    softmax on the output layer (:data:`PROBABILITY_LOSSES`); other output activations are refused.
+    ``bce`` and ``cross_entropy`` take logarithms of the outputs, so they need a sigmoid (or, for
+    cross_entropy, a softmax) on the output layer (:data:`PROBABILITY_LOSSES`), with which they are
+    computed on the logits, finite for every logit; other output activations are refused.
     ``form="matrix"`` gives the same network with matrices ``W_l``, ``b_l``, ``X``, ``Y``
     (:func:`symbackprop.matrix.matrix_mlp`), whose derivation serves every width.
 
@@ -347,10 +354,16 @@ def _check_loss(loss, output_activation: str) -> None:
     >>> _check_loss("bce", "identity")
     Traceback (most recent call last):
     ...
-    symbackprop.errors.InputError: loss bce needs outputs in (0, 1): use sigmoid or softmax on the output layer, not identity
+    symbackprop.errors.InputError: loss bce needs outputs in (0, 1): use sigmoid on the output layer, not identity
+    >>> _check_loss("bce", "softmax")
+    Traceback (most recent call last):
+    ...
+    symbackprop.errors.InputError: loss bce after softmax cannot be computed stably: its gradient divides by ŷ(1 − ŷ), which is 0 in float64 once the logits are about 40 apart; use cross_entropy after softmax, or bce after sigmoid
     """
     if not isinstance(loss, str) or loss not in LOSSES:
         raise InputError(f"unknown loss {naming.clipped(repr(loss))}; known losses: {', '.join(LOSSES)}")
+    if (output_activation, loss) in UNSTABLE:
+        raise InputError(f"loss {loss} after {output_activation} cannot be computed stably: {UNSTABLE[output_activation, loss]}")
     if loss in PROBABILITY_LOSSES:
         needs, fits = PROBABILITY_LOSSES[loss]
         if output_activation not in fits:

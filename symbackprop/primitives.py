@@ -27,6 +27,7 @@ __all__ = [
     "binary_cross_entropy",
     "cross_entropy",
     "leaky_relu",
+    "logsumexp",
     "relu",
     "sigmoid",
     "sinc",
@@ -258,11 +259,43 @@ class softmax(_Primitive):
         return "%s(%s - %s)" % (np("numpy.exp"), zs[self.index - 1], lse)
 
 
+class logsumexp(_Primitive):
+    r"""ln Σ_i e^{z_i}, the normaliser of a softmax (ln softmax_k = z_k − logsumexp): the stable
+    forms of the losses after a softmax use it. ∂/∂z_j = softmax_j.
+
+    >>> import sympy as sp
+    >>> z1, z2 = sp.symbols("z1 z2")
+    >>> sp.diff(logsumexp(z1, z2), z1)
+    softmax(1, z1, z2)
+    """
+
+    @classmethod
+    def eval(cls, *zs):
+        return cls._float_value(*zs)
+
+    def fdiff(self, argindex=1):
+        if not 1 <= argindex <= len(self.args):
+            raise ArgumentIndexError(self, argindex)
+        return softmax(argindex, *self.args)
+
+    @staticmethod
+    def _eval_rewrite_as_exp(*zs, **kwargs):
+        return sp.log(sp.Add(*[sp.exp(z) for z in zs]))
+
+    def _latex(self, printer, exp=None):
+        return _power(r"\operatorname{logsumexp}\left(%s\right)" % ", ".join(printer._print(z) for z in self.args), exp)
+
+    def _numpycode(self, printer):
+        np = printer._module_format
+        return "%s.reduce(%s(%s))" % (np("numpy.logaddexp"), np("numpy.broadcast_arrays"),
+                                      ", ".join(printer._print(z) for z in self.args))
+
+
 class binary_cross_entropy(_Primitive):
     r"""One output's binary cross-entropy −[y ln ŷ + (1 − y) ln(1 − ŷ)].
 
     ∂/∂ŷ = (ŷ − y) / (ŷ(1 − ŷ)), which cancels against σ' = ŷ(1 − ŷ) to the familiar ŷ − y.
-    After a sigmoid the NumPy form uses the logit (softplus(z) − y z), so it stays finite.
+    After a sigmoid its NumPy form (and the generated code's) is :meth:`on_logits`, finite for every z.
 
     >>> import sympy as sp
     >>> y, z = sp.symbols("y z")
@@ -294,12 +327,27 @@ class binary_cross_entropy(_Primitive):
             y, printer.parenthesize(self.args[1], 1000), y, yhat)
         return _power(body, exp)
 
+    @staticmethod
+    def on_logits(y, yhat) -> sp.Expr | None:
+        """The loss written on the logit of ``yhat``'s activation, finite for every logit; None
+        where ``yhat`` is not an activation with such a form.
+
+        >>> import sympy as sp
+        >>> y, z = sp.symbols("y z")
+        >>> binary_cross_entropy.on_logits(y, sigmoid(z))
+        -y*z + softplus(z)
+        """
+        if isinstance(yhat, sigmoid):  # −[y ln σ(z) + (1 − y) ln σ(−z)] = softplus(z) − y z
+            z = yhat.args[0]
+            return softplus(z) - y * z
+        return None
+
     def _numpycode(self, printer):
         np = printer._module_format
         y, yhat = self.args
-        if isinstance(yhat, sigmoid):  # on the logit: softplus(z) − y·z, finite for every z
-            z = printer._print(yhat.args[0])
-            return "(%s(0, %s) - (%s)*(%s))" % (np("numpy.logaddexp"), z, printer._print(y), z)
+        stable = self.on_logits(y, yhat)
+        if stable is not None:
+            return "(%s)" % printer._print(stable)
         y, yhat = printer._print(y), printer._print(yhat)
         return "(-((%s)*%s(%s) + (1 - (%s))*%s(-(%s))))" % (y, np("numpy.log"), yhat, y, np("numpy.log1p"), yhat)
 
@@ -309,7 +357,8 @@ class cross_entropy(_Primitive):
 
     Summed over the outputs of a softmax, with targets that form a probability vector
     (Σ_k y_k = 1, e.g. one-hot), the delta at the logits collapses to p − y
-    (see :data:`FUSED_DELTAS`). After a softmax the NumPy form uses the log-sum-exp of the logits.
+    (see :data:`FUSED_DELTAS`). After a sigmoid or a softmax its NumPy form (and the generated code's)
+    is :meth:`on_logits`, finite for every logit.
 
     >>> import sympy as sp
     >>> y, p = sp.symbols("y p")
@@ -338,13 +387,32 @@ class cross_entropy(_Primitive):
     def _latex(self, printer, exp=None):
         return _power(r"-%s \ln %s" % (printer.parenthesize(self.args[0], 50), printer.parenthesize(self.args[1], 1000)), exp)
 
+    @staticmethod
+    def on_logits(y, p) -> sp.Expr | None:
+        """The term written on the logits of ``p``'s activation, finite for every logit; None where
+        ``p`` is not an activation with such a form. A softmax of any kind that has ``logits`` and
+        an ``index`` (one neuron's, or a layer block's) takes the log-sum-exp of its logits.
+
+        >>> import sympy as sp
+        >>> y, z, u = sp.symbols("y z u")
+        >>> cross_entropy.on_logits(y, sigmoid(z))
+        y*softplus(-z)
+        >>> cross_entropy.on_logits(y, softmax(1, z, u))
+        y*(-z + logsumexp(z, u))
+        """
+        if isinstance(p, sigmoid):  # −y ln σ(z) = y softplus(−z)
+            return y * softplus(-p.args[0])
+        logits = getattr(p, "logits", None)
+        if logits is not None:  # −y ln softmax_k(z) = y (logsumexp(z) − z_k)
+            return y * (logsumexp(*logits) - logits[p.index - 1])
+        return None
+
     def _numpycode(self, printer):
         np = printer._module_format
         y, p = self.args
-        if isinstance(p, softmax):  # log p_k = z_k − logsumexp(z): finite for every z
-            zs = [printer._print(z) for z in p.logits]
-            lse = "%s.reduce(%s(%s))" % (np("numpy.logaddexp"), np("numpy.broadcast_arrays"), ", ".join(zs))
-            return "(-(%s)*(%s - %s))" % (printer._print(y), zs[p.index - 1], lse)
+        stable = self.on_logits(y, p)
+        if stable is not None:
+            return "(%s)" % printer._print(stable)
         return "(-(%s)*%s(%s))" % (printer._print(y), np("numpy.log"), printer._print(p))
 
 

@@ -2,6 +2,7 @@
 paths, no SymPy at run time, byte-identical regeneration, ruff, extreme inputs, bad input."""
 
 import importlib.util
+import itertools
 import json
 import os
 import shutil
@@ -9,6 +10,7 @@ import subprocess
 import sys
 import warnings
 
+import mpmath
 import numpy as np
 import pytest
 import sympy as sp
@@ -155,7 +157,7 @@ def test_variables_named_like_the_module_own_names():
     (([0.1] * 9, [1.0, 0.0], [1.0, 2.0]), r"targets must hold 1 values \(y1\); got 2"),
     (([0.1] * 9, np.ones((3, 3)), np.ones((3, 1))), r"inputs must have shape \(batch, 2\) for x1, x2; got \(3, 3\)"),
     (([0.1] * 9, np.ones((3, 2)), np.ones((4, 1))), r"got 3 input rows but 4 target rows"),
-    ((np.ones(5), np.ones((3, 2)), np.ones((3, 1))), r"too many values to unpack|not enough values to unpack"),
+    ((np.ones(5), np.ones((3, 2)), np.ones((3, 1))), r"params must hold 9 values \(w1, .*, b3\); got shape \(5,\)"),
 ])
 def test_bad_shapes_get_clear_errors(args, message):
     module = sb.compile(sb.backprop(sb.mlp([2, 2, 1])))
@@ -374,7 +376,6 @@ def test_modules_for_softmax_cross_entropy_refuse_targets_that_are_not_probabili
     bad_cases = [
         (np.array([[0.2, 0.3, 0.5], [0.1, 0.1, 0.3]]), "y1 + y2 + y3 = 0.5"),  # the second row sums to 0.5
         (np.array([[0.2, 0.3, 0.5], [1.2, -0.3, 0.1]]), "y2 = -0.3"),
-        (np.array([[0.2, 0.3, 0.5], [np.nan, 0.5, 0.5]]), "= nan"),
     ]
     calls = [module.loss, module.loss_and_gradients, module.gradients]
     for call in calls:
@@ -383,6 +384,8 @@ def test_modules_for_softmax_cross_entropy_refuse_targets_that_are_not_probabili
             with pytest.raises(ValueError, match="cross-entropy after a softmax needs targets") as error:
                 call(params, X, targets)
             assert message in str(error.value)
+        with pytest.raises(ValueError, match=r"^target y1 is not finite in row 1: nan$"):
+            call(params, X, np.array([[0.2, 0.3, 0.5], [np.nan, 0.5, 0.5]]))
     if form == "scalar":  # one sample: the fast path of floats and the general one
         for call in calls:
             call(params, X[0].tolist(), [0.2, 0.3, 0.5])
@@ -506,3 +509,206 @@ def test_check_of_variables_named_like_builtins(expr):
                          check=False)
     assert run.returncode == 0, run.stderr
     assert "all gradients match" in run.stdout
+
+
+# ------------------------------------------------------------------------------------------
+# The scalar path at extremes: every activation × every loss it accepts, on one sample (lists),
+# a batch and the matrix form, against mpmath at thousands of digits.
+
+EXTREME_Z = [-1e4, -800.0, 800.0, 1e4]
+
+
+def _accepted_combinations():
+    for activation, loss in itertools.product(sb.ACTIVATIONS, sb.LOSSES):
+        try:
+            sb.mlp([1, 2], activation=activation, loss=loss)
+        except InputError:
+            continue
+        yield activation, loss
+
+
+ACCEPTED = list(_accepted_combinations())
+
+
+def _mpmath_oracle(graph, dps=50):
+    """values (variable → float) → J and ∂J/∂p (PARAMETERS order): the loss in elementary
+    functions, in mpmath, whose exponents are unbounded (e^(±2·10⁴) is a number); its partial
+    derivatives by mpmath's high-precision differences. 1 − σ(u) is written σ(−u) first, so no
+    digit is lost to cancellation where σ(u) is 1 − e^(−2·10⁴)."""
+    w, t, p = sp.Wild("w"), sp.Wild("t"), sp.Wild("p")
+    loss = graph.loss.replace(sb.binary_cross_entropy(t, p), -(t * sp.log(p) + (1 - t) * sp.log(1 - p)))
+    variables = list(graph.variables)
+    f = sp.lambdify(variables, loss.replace(1 - sb.sigmoid(w), sb.sigmoid(-w)).rewrite(sp.exp), "mpmath")
+
+    def at(values):
+        with mpmath.workdps(dps):
+            point = [mpmath.mpf(values[v]) for v in variables]
+            partial = [mpmath.diff(lambda q, i=i: f(*point[:i], q, *point[i + 1:]), point[i])
+                       for i in map(variables.index, graph.params)]
+            return float(f(*point)), np.array([float(g) for g in partial])
+    return at
+
+
+def _matrix_params(layers, flat):
+    """Scalar PARAMETERS order (weights layer by layer, target neuron then source; then biases)
+    as the matrix form's W_1, b_1, W_2, b_2 …"""
+    shapes = list(itertools.pairwise(layers))
+    sizes = [n * p for p, n in shapes]
+    weights = np.split(flat[:sum(sizes)], np.cumsum(sizes)[:-1])
+    biases = np.split(flat[sum(sizes):], np.cumsum(layers[1:])[:-1])
+    W = [w.reshape(n, p) for w, (p, n) in zip(weights, shapes)]
+    return [a for pair in zip(W, [b.reshape(-1, 1) for b in biases]) for a in pair]
+
+
+def _matrix_gradient_flat(gradients):
+    return np.concatenate([g.ravel() for g in gradients[0::2]] + [g.ravel() for g in gradients[1::2]])
+
+
+@pytest.mark.parametrize("depth", ["1-2", "2-3-2"])
+@pytest.mark.parametrize("activation, loss", ACCEPTED, ids=[f"{a}-{l}" for a, l in ACCEPTED])
+def test_every_accepted_combination_is_finite_and_exact_at_extreme_pre_activations_on_every_path(activation, loss, depth):
+    layers = [1, 2] if depth == "1-2" else [2, 3, 2]
+    graph = sb.mlp(layers, activation=activation, loss=loss)
+    scalar = sb.compile(sb.backprop(graph))
+    matrix = sb.compile(sb.backprop(sb.mlp(layers, activation=activation, loss=loss, form="matrix")))
+    x = [1.0] if depth == "1-2" else [1.0, -0.5]
+    y = [0.25, 0.75]
+    # every parameter z (so z1 = z2 = 2z), or a fixed pattern times z (pre-activations far apart)
+    pattern = np.ones(len(graph.params)) if depth == "1-2" else np.resize([1.0, -0.5, 0.25, -1.0, 0.75, 0.5, -0.25], len(graph.params))
+    oracle = _mpmath_oracle(graph)
+    assert scalar.PARAMETERS == tuple(p.name for p in graph.params)
+    for z in EXTREME_Z:
+        theta = z * pattern / (1 if depth == "1-2" else 2)
+        values = dict(zip(graph.params, theta)) | dict(zip(graph.inputs, x)) | dict(zip(graph.targets, y))
+        J_exact, g_exact = oracle(values)
+        scale = max(1.0, abs(J_exact), *np.abs(g_exact))
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            J_matrix, g_matrix = matrix.loss_and_gradients(_matrix_params(layers, theta), np.array([x, x]), np.array([y, y]))
+            results = {
+                "list": scalar.loss_and_gradients(theta.tolist(), x, y),
+                "batch": scalar.loss_and_gradients(theta, np.array([x, x]), np.array([y, y])),
+                "matrix": (J_matrix, _matrix_gradient_flat(g_matrix)),
+            }
+            results["loss alone (list)"] = (scalar.loss(theta.tolist(), x, y), g_exact)
+        for path, (J, g) in results.items():
+            assert np.isfinite(J) and np.all(np.isfinite(g)), (path, z)
+            assert J == pytest.approx(J_exact, rel=1e-9, abs=1e-12 * scale), (path, z)
+            np.testing.assert_allclose(np.asarray(g, dtype=float), g_exact, rtol=1e-9, atol=1e-12 * scale, err_msg=f"{path} at z={z}")
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf], ids=["nan", "inf", "-inf"])
+def test_a_value_that_is_not_finite_is_named_on_every_path(bad):
+    graph = sb.mlp([2, 2], activation="sigmoid", loss="bce")
+    scalar = sb.compile(sb.backprop(graph))
+    matrix = sb.compile(sb.backprop(sb.mlp([2, 2], activation="sigmoid", loss="bce", form="matrix")))
+    theta, x, y = [0.1] * len(graph.params), [0.5, -0.5], [1.0, 0.0]
+    names = {"parameter": scalar.PARAMETERS, "input": scalar.INPUTS, "target": scalar.TARGETS}
+    for what, position in (("parameter", 2), ("input", 1), ("target", 0)):
+        values = {"parameter": list(theta), "input": list(x), "target": list(y)}
+        values[what][position] = bad
+        name = names[what][position]
+        message = rf"^{what} {name} is not finite: {bad}$"
+        with pytest.raises(ValueError, match=message):  # one sample, the fast path
+            scalar.loss_and_gradients(values["parameter"], values["input"], values["target"])
+        with pytest.raises(ValueError, match=message):
+            scalar.loss(values["parameter"], values["input"], values["target"])
+        rows = {k: np.array([v0, v]) for k, v0, v in (("input", x, values["input"]), ("target", y, values["target"]))}
+        where = "" if what == "parameter" else " in row 1"
+        with pytest.raises(ValueError, match=rf"^{what} {name} is not finite{where}: {bad}$"):  # a batch
+            scalar.loss_and_gradients(np.array(values["parameter"]), rows["input"], rows["target"])
+        if what != "target":
+            with pytest.raises(ValueError, match=rf"^{what} {name} is not finite"):
+                scalar.forward(values["parameter"], values["input"])
+        params = [np.array([[0.1, 0.1], [0.1, 0.1]]), np.array([[0.1], [0.1]])]
+        if what == "parameter":
+            params[0][1, 0] = bad  # w3: the weight from x1 into neuron 2
+        with pytest.raises(ValueError, match=r"^(parameter W_1 is not finite at \(1, 0\)|"
+                                             rf"{what} {name} is not finite in row 1): {bad}$"):  # the matrix form
+            matrix.loss_and_gradients(params, rows["input"], rows["target"])
+
+
+NEGATIVE_BASES = {  # a power with a negative base and a fractional exponent: not a real number
+    "cube root": (sp.Symbol("x") ** sp.Rational(1, 3) * sp.Symbol("y"), [-8.0, 2.0]),
+    "(cos pi)^-y": (sp.cos(sp.pi) ** (-sp.Symbol("y")) * sp.Symbol("x"), [2.0, 0.5]),
+    "square root as x**0.5": (sp.Symbol("x") ** 0.5 * sp.Symbol("y"), [-1.0, 2.0]),
+    "log": (sp.log(sp.Symbol("x")) * sp.Symbol("y"), [-1.0, 2.0]),
+}
+
+
+@pytest.mark.parametrize("name", NEGATIVE_BASES)
+def test_a_point_outside_the_domain_gives_one_clear_error_on_every_path(name):
+    expr, point = NEGATIVE_BASES[name]
+    module = sb.compile(sb.backprop(expr))
+    calls = {
+        "one sample": lambda: module.loss_and_gradients(point, [], []),
+        "loss alone": lambda: module.loss(point, [], []),
+        "a batch": lambda: module.loss_and_gradients(np.array(point), np.empty((2, 0)), np.empty((2, 0))),
+    }
+    messages = set()
+    for call in calls.values():
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            with pytest.raises(ValueError, match=r"cannot be computed at these values: a value outside the domain of a "
+                                                 r"function, in the step .+ = ") as error:
+                call()
+        assert "\n" not in str(error.value)
+        messages.add(str(error.value).replace("the loss J and its gradients", "the loss J"))
+    assert len(messages) == 1, messages
+
+
+def test_a_result_beyond_float64_gives_one_clear_error_on_every_path():
+    graph = sb.mlp([1, 2], activation="identity", loss="half_sse")
+    module = sb.compile(sb.backprop(graph))
+    matrix = sb.compile(sb.backprop(sb.mlp([1, 2], activation="identity", loss="half_sse", form="matrix")))
+    theta = [1e300] * len(graph.params)  # ŷ = 2e300 is a float; (ŷ − y)²/2 is not
+    messages = set()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for call in (lambda: module.loss(theta, [1.0], [0.0, 0.0]),
+                     lambda: module.loss(np.array(theta), np.array([[1.0]]), np.array([[0.0, 0.0]]))):
+            with pytest.raises(FloatingPointError, match=r"^the loss J cannot be computed at these values: .*float64") as error:
+                call()
+            messages.add(str(error.value))
+        with pytest.raises(FloatingPointError, match=r"^the loss J cannot be computed at these values"):
+            matrix.loss([np.full((2, 1), 1e300), np.full((2, 1), 1e300)], np.array([[1.0]]), np.array([[0.0, 0.0]]))
+        # the outputs are finite there, and come back
+        assert module.forward(theta, [1.0]) == (2e300, 2e300)
+        np.testing.assert_array_equal(module.forward(np.array(theta), np.array([[1.0]])), [[2e300, 2e300]])
+    assert len(messages) == 1, messages
+
+
+def test_an_overflow_inside_a_step_names_the_step_on_one_sample_and_a_batch():
+    x, w = sp.symbols("x w")
+    module = sb.compile(sb.backprop(sp.exp(w * x), wrt=[w]))
+    for call in (lambda: module.loss([1000.0], [1.0], []), lambda: module.loss(np.array([1000.0]), np.array([[1.0]]), np.empty((1, 0)))):
+        with pytest.raises(FloatingPointError, match=r"^the loss J cannot be computed at these values: a result beyond float64 "
+                                                     r"\(overflow\), in the step .*exp"):
+            call()
+
+
+def test_a_value_that_is_not_finite_is_named_in_a_network_with_many_parameters():
+    # Over 32 values, one sample's test sums the lists instead of adding each value by name.
+    graph = sb.mlp([4, 8, 2], activation=["relu", "sigmoid"], loss="bce")
+    module = sb.compile(sb.backprop(graph))
+    assert len(graph.params) > 32
+    theta, x, y = [0.1] * len(graph.params), [0.5, -0.5, 1.0, 2.0], [1.0, 0.0]
+    for values, name in ((theta[:30] + [np.inf] + theta[31:], module.PARAMETERS[30]), (x[:3] + [np.nan], "x4")):
+        args = (values, x, y) if len(values) == len(theta) else (theta, values, y)
+        with pytest.raises(ValueError, match=rf" {name} is not finite"):
+            module.loss_and_gradients(*args)
+    assert np.all(np.isfinite(module.loss_and_gradients(theta, x, y)[1]))
+
+
+def test_large_finite_values_whose_squares_overflow_pass_the_finiteness_checks():
+    # The quick checks sum squares or values, which overflow here; the values themselves are finite.
+    scalar = sb.compile(sb.backprop(sb.mlp([2, 2], activation="identity", loss="half_sse")))
+    matrix = sb.compile(sb.backprop(sb.mlp([2, 2], activation="identity", loss="half_sse", form="matrix")))
+    X = np.array([[-1e200, -1e200], [1e200, 1e200]])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        outputs = scalar.forward(np.full(len(scalar.PARAMETERS), 1e-100), X)
+        np.testing.assert_allclose(outputs, [[-2e100, -2e100], [2e100, 2e100]], rtol=1e-12)
+        params = [np.full((2, 2), 1e-100), np.full((2, 1), 1e-100)]
+        np.testing.assert_allclose(matrix.forward(params, X), outputs, rtol=1e-12)
+        assert scalar.forward([1e308, 0.0, 0.0, 1e308, 0.0, 0.0], [1.0, 1.0]) == (1e308, 1e308)

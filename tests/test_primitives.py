@@ -9,7 +9,7 @@ import sympy as sp
 
 import symbackprop as sb
 from symbackprop.errors import InputError
-from symbackprop.primitives import softmax
+from symbackprop.primitives import logsumexp, softmax
 
 z, u, y = sp.symbols("z u y")
 ONE_ARGUMENT = [sb.sigmoid, sb.tanh, sb.relu, sb.leaky_relu, sb.softplus]
@@ -84,7 +84,8 @@ def test_numpy_code_is_finite_accurate_and_silent_at_extreme_inputs(f):
 def test_losses_print_stably_on_the_logits():
     bce = sb.binary_cross_entropy(y, sb.sigmoid(z))
     xent = sb.cross_entropy(y, sb.softmax(1, z, u))
-    for loss in (bce, xent):
+    xent_sigmoid = sb.cross_entropy(y, sb.sigmoid(z))  # −y ln σ(z) ≈ 800 y at z = −800, not inf
+    for loss in (bce, xent, xent_sigmoid):
         g = lambdified(loss, z, u, y)
         with warnings.catch_warnings(), np.errstate(over="raise", invalid="raise", divide="raise"):
             warnings.simplefilter("error")
@@ -92,6 +93,27 @@ def test_losses_print_stably_on_the_logits():
         assert np.all(np.isfinite(values))
         for value, got in zip(EXTREMES, values):
             assert got == pytest.approx(reference(loss, value, 0.5, 0.3), rel=1e-10)
+
+
+@pytest.mark.parametrize("loss", [sb.binary_cross_entropy, sb.cross_entropy], ids=["bce", "cross_entropy"])
+@pytest.mark.parametrize("activation", [sb.sigmoid, lambda t: softmax(2, u, t)], ids=["sigmoid", "softmax"])
+def test_the_stable_form_on_the_logits_is_the_same_loss(loss, activation):
+    if loss is sb.binary_cross_entropy and activation is not sb.sigmoid:
+        assert loss.on_logits(y, activation(z)) is None  # refused when a network is built
+        return
+    stable = loss.on_logits(y, activation(z))
+    assert stable is not None and not stable.atoms(sp.log)
+    for point in ({z: -3.5, u: 0.25, y: 0.3}, {z: 0.8, u: -1.5, y: 1.0}):
+        exact = {s: sp.Float(v, 40) for s, v in point.items()}
+        assert float(elementary(stable).subs(exact).evalf(40)) == pytest.approx(
+            float(elementary(loss(y, activation(z))).subs(exact).evalf(40)), rel=1e-30)
+
+
+def test_logsumexp_differentiates_to_the_softmax_and_prints_without_overflow():
+    assert sp.diff(logsumexp(z, u), u) == softmax(2, z, u)
+    g = lambdified(logsumexp(z, u), z, u)
+    with np.errstate(over="raise", invalid="raise", divide="raise"):
+        assert g(np.array([800.0, -800.0]), 0.0) == pytest.approx([800.0, 0.0], abs=1e-12)
 
 
 def test_loss_derivatives():
