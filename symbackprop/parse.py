@@ -127,6 +127,10 @@ def refuse_undefined(expr: sp.Expr, what: str = "expression", error: type[Except
     problem = constant_problem(expr)
     if problem is not None:
         raise error(f"the {what} cannot be computed: {problem}")
+    for power in expr.atoms(sp.Pow):
+        if power.base.is_number and power.base.is_negative and power.exp.free_symbols:
+            raise error(f"the {what} is not real: {naming.clipped(power, 60)} raises a negative number to a variable power, "
+                        f"which is not real except at whole numbers")
 
 
 def nesting(expr: sp.Basic) -> int:

@@ -245,3 +245,13 @@ def test_numbers_float64_cannot_hold_are_refused_not_read_as_0_or_inf(text, word
     with pytest.raises(ParseError, match=re.escape(words)):
         parse_expr(text)
     assert parse_expr("x*1e-300 + y*0e5") == x * sp.Rational(1, 10**300)  # held by float64: kept, exactly
+
+
+@pytest.mark.parametrize("text", ["cos(pi)**(-y)", "(-2)**x", "x*(-1/2)**(x*y)"])
+def test_a_negative_number_to_a_variable_power_is_refused(text):
+    """(−1)**y is complex but at whole y, and its derivative holds log(−1) = iπ."""
+    with pytest.raises(ParseError, match="raises a negative number to a variable power"):
+        parse_expr(text)
+    with pytest.raises(InputError, match="raises a negative number to a variable power"):
+        sb.backprop(sp.Integer(-2) ** sp.Symbol("x"))
+    assert parse_expr("2**x*(-x)**2") == 2 ** x * x**2  # a positive base, or a variable one, is fine
