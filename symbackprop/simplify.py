@@ -12,9 +12,9 @@ Every rewrite is a single pass whose cost is linear in the size of the expressio
 - :func:`recognize_activations` turns hand-written sigmoids and softpluses into the library's
   functions, so their derivatives come out in terms of themselves;
 - :func:`tree_size` measures an expression as a printed tree without walking that tree;
-- :func:`substitute` replaces symbols by values, rebuilding a max or min as it is written (SymPy
-  compares every pair of a max's arguments when it builds one: quadratic in their number, and
-  slow for each pair).
+- :func:`substitute` replaces symbols by values, rebuilding a max, min or step function as it
+  is written (SymPy compares every pair of a max's arguments when it builds one: quadratic in
+  their number, and slow for each pair).
 """
 
 from __future__ import annotations
@@ -91,7 +91,8 @@ def _min_max_partial(term: sp.Expr, wrt: sp.Symbol) -> sp.Expr:
     max (min) stands for b, written as it is (:func:`min_max_of`: not compared pair by pair)."""
     others = [arg for arg in term.args if arg != wrt]
     rest = others[0] if len(others) == 1 else term.func(*others, evaluate=False)
-    return sp.Heaviside(wrt - rest) if isinstance(term, sp.Max) else sp.Heaviside(rest - wrt)
+    difference = wrt - rest if isinstance(term, sp.Max) else rest - wrt
+    return sp.Heaviside(difference, evaluate=not difference.free_symbols)  # SymPy's sign tests: milliseconds each
 
 
 def _symbolic_power(node) -> bool:
@@ -221,10 +222,16 @@ def tree_size(expr: sp.Basic) -> int:
     return memo[expr]
 
 
+# Rebuilt as written while their arguments hold symbols: SymPy compares every pair of a max's
+# arguments (flattening a max of maxes and comparing again), and asks a step function's argument
+# for its sign, each a search of milliseconds that decides nothing for a symbolic argument.
+_AS_WRITTEN = (sp.Max, sp.Min, sp.Heaviside)
+
+
 def substitute(expr: sp.Basic, values: Mapping[sp.Basic, sp.Basic]) -> sp.Basic:
-    """``expr.xreplace(values)``, each shared part rebuilt once, and a max or min rebuilt as it is
-    written: SymPy would compare every pair of its (new) arguments, and flatten a max of maxes
-    into one whose pairs it compares again, which makes a wide max cost minutes.
+    """``expr.xreplace(values)``, each shared part rebuilt once, and a max, min or step function
+    H with symbolic arguments rebuilt as it is written (:data:`_AS_WRITTEN`), not evaluated, which
+    for a wide max costs minutes; with numbers only, they are evaluated.
 
     >>> x, y, z, v = sp.symbols("x y z v")
     >>> substitute(sp.Max(v, z) + v, {v: sp.Max(x, y)})
@@ -242,8 +249,8 @@ def substitute(expr: sp.Basic, values: Mapping[sp.Basic, sp.Basic]) -> sp.Basic:
             args = tuple(memo[arg] for arg in node.args)
             if args == node.args:
                 memo[node] = node
-            elif isinstance(node, (sp.Max, sp.Min)):
-                memo[node] = node.func(*args, evaluate=False)
+            elif isinstance(node, _AS_WRITTEN):
+                memo[node] = node.func(*args, evaluate=not any(arg.free_symbols for arg in args))
             else:
                 memo[node] = node.func(*args)
         else:
