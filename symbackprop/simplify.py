@@ -243,8 +243,10 @@ def substitute(expr: sp.Basic, values: Mapping[sp.Basic, sp.Basic]) -> sp.Basic:
         node, expanded = stack.pop()
         if node in memo:
             continue
-        if node in values or not node.args:
-            memo[node] = values.get(node, node)
+        if node in values:
+            memo[node] = sp.sympify(values[node], strict=True)
+        elif not node.args:
+            memo[node] = node
         elif expanded:
             args = tuple(memo[arg] for arg in node.args)
             if args == node.args:
