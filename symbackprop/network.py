@@ -143,7 +143,8 @@ class Graph:
     def from_expr(cls, expr, name: str = naming.EXPRESSION_OUTPUT) -> Graph:
         """Break any SymPy expression, or a formula as text (read by
         :func:`~symbackprop.parse.parse_expr`, never evaluated), into one step per operation (its
-        DAG, shared parts once).
+        DAG, shared parts once); a max or min of more than two arguments becomes two-argument
+        steps paired level by level (:func:`_in_pairs`), so its derivation grows linearly with them.
 
         Its free symbols become the parameters (sorted by name); hand-written sigmoids
         ``1/(1 + exp(-u))`` and softpluses ``log(1 + exp(u))`` are recognised as such. An
