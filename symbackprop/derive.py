@@ -42,7 +42,7 @@ from . import naming
 from .errors import InputError
 from .network import Graph
 from .progress import Progress
-from .simplify import local_partial, step_values
+from .simplify import local_partial, step_values, substitute
 
 MAX_PATHS = 10_000
 
@@ -208,7 +208,7 @@ class Derivation:
     def in_steps(self, expr: sp.Expr) -> sp.Expr:
         """``expr`` with the named deltas written out: in step symbols and variables only
         (``a1*(a2 - y1)`` rather than ``a1*delta_2``), as a hand derivation writes it."""
-        return expr.xreplace(self._step_values)
+        return substitute(expr, self._step_values)
 
     @cached_property
     def _step_values(self) -> dict[sp.Symbol, sp.Expr]:
@@ -216,7 +216,7 @@ class Derivation:
 
     def closed(self, expr: sp.Expr) -> sp.Expr:
         """``expr`` with named deltas and step symbols replaced by their values in the variables."""
-        return expr.xreplace(self._closed_values)
+        return substitute(expr, self._closed_values)
 
     @cached_property
     def _closed_values(self) -> dict[sp.Symbol, sp.Expr]:
@@ -226,7 +226,7 @@ class Derivation:
         """``values`` and every named delta written in them, each built once from the ones
         before it (sweep order: a delta uses later deltas only)."""
         for symbol, expr in self.deltas:
-            values[symbol] = expr.xreplace(values)
+            values[symbol] = substitute(expr, values)
         return values
 
 

@@ -25,7 +25,7 @@ from . import naming
 from .errors import InputError
 from .parse import parse_expr, refuse_undefined
 from .primitives import ACTIVATIONS, FUSED_DELTAS, LOSSES
-from .simplify import recognize_activations
+from .simplify import recognize_activations, substitute
 
 BIAS_MODES = ("per_neuron", "per_layer", None)
 MAX_WEIGHTS = 100_000  # of a network weight by weight; larger ones take the matrix form
@@ -141,7 +141,7 @@ class Graph:
         if not self._closed:
             closed: dict[sp.Symbol, sp.Expr] = {}
             for step in self.steps:
-                closed[step.symbol] = step.expr.xreplace(closed)
+                closed[step.symbol] = substitute(step.expr, closed)
             self._closed.update(closed)
         return dict(self._closed)
 
@@ -149,7 +149,8 @@ class Graph:
     def from_expr(cls, expr, name: str = naming.EXPRESSION_OUTPUT) -> Graph:
         """Break any SymPy expression, or a formula as text (read by
         :func:`~symbackprop.parse.parse_expr`, never evaluated), into one step per operation (its
-        DAG, shared parts once).
+        DAG, shared parts once); a max or min of more than two arguments becomes two-argument
+        steps paired level by level (:func:`_in_pairs`), so its derivation grows linearly with them.
 
         Its free symbols become the parameters (sorted by name); hand-written sigmoids
         ``1/(1 + exp(-u))`` and softpluses ``log(1 + exp(u))`` are recognised as such. An
@@ -178,8 +179,12 @@ class Graph:
         symbol_of: dict[sp.Expr, sp.Symbol] = {}
         steps: list[Step] = []
         for node in _postorder(expr):
+            args = [symbol_of.get(arg, arg) for arg in node.args]
+            if isinstance(node, (sp.Max, sp.Min)):
+                rebuilt = node.func(*_in_pairs(node.func, args, fresh, steps), evaluate=False)
+            else:
+                rebuilt = node.func(*args)
             symbol = output if node == expr else next(fresh)
-            rebuilt = node.func(*[symbol_of.get(arg, arg) for arg in node.args])
             steps.append(Step(symbol, rebuilt))
             symbol_of[node] = symbol
         if not steps:  # the expression is a single symbol
@@ -217,6 +222,28 @@ def as_expression(expr) -> sp.Expr:
 
 # Operations whose variables are bound inside them, or that stand for a computation not done yet.
 _UNEVALUATED = (sp.Derivative, sp.Subs, sp.Integral, sp.Sum, sp.Product, sp.Limit)
+
+
+def _in_pairs(func, args: list, fresh, steps: list[Step]) -> list:
+    """The arguments of a max or min of more than two, paired into two-argument steps level by
+    level until two are left (max(a, b, c, d, e) = max(max(max(a, b), max(c, d)), e)): each step's
+    local derivative is H(a − b), so the derivation grows linearly with the number of arguments,
+    and the nesting only as log₂ of it. The steps are appended to ``steps``; the last two returned.
+
+    >>> a, b, c, d, e = sp.symbols("a b c d e")
+    >>> steps = []
+    >>> _in_pairs(sp.Max, [a, b, c, d, e], iter(sp.symbols("v1:9")), steps), [s.expr for s in steps]
+    ([v3, e], [Max(a, b), Max(c, d), Max(v1, v2)])
+    """
+    if len(args) > 2:  # neighbours in the names' order: max(x1, x2) first, not SymPy's max(x1, x10)
+        args = sorted(args, key=lambda a: (0, *naming.natural_key(a.name)) if a.is_Symbol else (1, sp.default_sort_key(a)))
+    while len(args) > 2:
+        level = []
+        for first, second in zip(args[::2], args[1::2]):
+            level.append(next(fresh))
+            steps.append(Step(level[-1], func(first, second, evaluate=False)))
+        args = level + args[2 * len(level):]
+    return args
 
 
 def _postorder(expr: sp.Expr):

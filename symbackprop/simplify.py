@@ -11,7 +11,10 @@ Every rewrite is a single pass whose cost is linear in the size of the expressio
 - :func:`undefined_part` finds what has no value in a formula (1/0, log 0, 0/0);
 - :func:`recognize_activations` turns hand-written sigmoids and softpluses into the library's
   functions, so their derivatives come out in terms of themselves;
-- :func:`tree_size` measures an expression as a printed tree without walking that tree.
+- :func:`tree_size` measures an expression as a printed tree without walking that tree;
+- :func:`substitute` replaces symbols by values, rebuilding a max, min or step function as it
+  is written (SymPy compares every pair of a max's arguments when it builds one: quadratic in
+  their number, and slow for each pair).
 """
 
 from __future__ import annotations
@@ -59,8 +62,11 @@ def _real(symbol: sp.Symbol) -> sp.Dummy:
 
 def _real_derivative(term: sp.Expr, wrt: sp.Symbol, values: Mapping[sp.Expr, sp.Symbol]) -> sp.Expr:
     """d term / d wrt with the term's symbols taken as real, and the rules of :func:`local_partial`."""
-    if all(factor.is_Atom for factor in sp.Mul.make_args(term)):  # w*a: the same for every kind of symbol
-        return sp.diff(term, wrt)
+    factors = sp.Mul.make_args(term)
+    if wrt in factors and all(factor.is_Atom for factor in factors):  # w*a: the same for every kind of symbol
+        return _other_factors(factors, wrt)
+    if isinstance(term, (sp.Max, sp.Min)) and all(arg.is_Atom for arg in term.args):
+        return _min_max_partial(term, wrt)
     real = {s: _real(s) for s in term.free_symbols if s.is_real is None and s.is_commutative}
     back = {r: s for s, r in real.items()}
     written = term.xreplace(real).replace(sp.sinc, sinc).replace(_symbolic_power, lambda p: _power(*p.args))
@@ -71,6 +77,22 @@ def _real_derivative(term: sp.Expr, wrt: sp.Symbol, values: Mapping[sp.Expr, sp.
     if deltas:
         result = result.xreplace(dict.fromkeys(deltas, sp.S.Zero))
     return result.replace(lambda e: type(e) is sinc, lambda e: sp.sinc(*e.args)).xreplace(back)
+
+
+def _other_factors(factors: tuple, wrt: sp.Symbol) -> sp.Expr:
+    """∂(u₁·u₂·…·uₙ)/∂u_i for distinct atoms: the product of the others, kept in the order the
+    product already has (not sorted again), so each factor of a long product costs one pass."""
+    others = tuple(factor for factor in factors if factor != wrt)
+    return others[0] if len(others) == 1 else sp.Mul._from_args(others) if others else sp.S.One
+
+
+def _min_max_partial(term: sp.Expr, wrt: sp.Symbol) -> sp.Expr:
+    """∂max(a, b)/∂a = H(a − b), ∂min(a, b)/∂a = H(b − a); with more arguments the other ones'
+    max (min) stands for b, written as it is (:func:`min_max_of`: not compared pair by pair)."""
+    others = [arg for arg in term.args if arg != wrt]
+    rest = others[0] if len(others) == 1 else term.func(*others, evaluate=False)
+    difference = wrt - rest if isinstance(term, sp.Max) else rest - wrt
+    return sp.Heaviside(difference, evaluate=not difference.free_symbols)  # SymPy's sign tests: milliseconds each
 
 
 def _symbolic_power(node) -> bool:
@@ -198,3 +220,69 @@ def tree_size(expr: sp.Basic) -> int:
             stack.append((node, True))
             stack.extend((arg, False) for arg in node.args if arg not in memo)
     return memo[expr]
+
+
+# Rebuilt as written while their arguments hold symbols: SymPy compares every pair of a max's
+# arguments (flattening a max of maxes and comparing again), and asks a step function's argument
+# for its sign, each a search of milliseconds that decides nothing for a symbolic argument.
+_AS_WRITTEN = (sp.Max, sp.Min, sp.Heaviside)
+
+
+def substitute(expr: sp.Basic, values: Mapping[sp.Basic, sp.Basic]) -> sp.Basic:
+    """``expr.xreplace(values)``, each shared part rebuilt once, and a max, min or step function
+    H with symbolic arguments rebuilt as it is written (:data:`_AS_WRITTEN`), not evaluated, which
+    for a wide max costs minutes; with numbers only, they are evaluated.
+
+    >>> x, y, z, v = sp.symbols("x y z v")
+    >>> substitute(sp.Max(v, z) + v, {v: sp.Max(x, y)})
+    Max(x, y) + Max(z, Max(x, y))
+    """
+    memo: dict[sp.Basic, sp.Basic] = {}
+    stack = [(expr, False)]
+    while stack:  # iterative post-order, as in tree_size: no recursion limit on deep formulas
+        node, expanded = stack.pop()
+        if node in memo:
+            continue
+        if node in values:
+            memo[node] = sp.sympify(values[node], strict=True)
+        elif not node.args:
+            memo[node] = node
+        elif expanded:
+            args = tuple(memo[arg] for arg in node.args)
+            if args == node.args:
+                memo[node] = node
+            elif isinstance(node, _AS_WRITTEN):
+                memo[node] = node.func(*args, evaluate=not any(arg.free_symbols for arg in args))
+            else:
+                memo[node] = node.func(*args)
+        else:
+            stack.append((node, True))
+            stack.extend((arg, False) for arg in node.args if arg not in memo)
+    return memo[expr]
+
+
+def min_max_of(func, args: Iterable) -> sp.Expr:
+    """``func(*args)`` for ``func`` Max or Min, with numbers compared and repeated arguments
+    dropped, but symbolic arguments not compared pair by pair beyond :data:`MIN_MAX_COMPARED` of
+    them (SymPy's pairwise comparison takes about a millisecond a pair).
+
+    >>> x, y = sp.symbols("x y")
+    >>> min_max_of(sp.Max, [x, 1, y, 3, x])
+    Max(3, x, y)
+    >>> min_max_of(sp.Min, [x, x + 1])
+    x
+    """
+    args = [sp.sympify(arg, strict=True) for arg in args]
+    if len(args) <= MIN_MAX_COMPARED:
+        return func(*args)
+    flat: list[sp.Expr] = []
+    for arg in args:
+        flat.extend(arg.args if isinstance(arg, func) else (arg,))
+    numbers = [arg for arg in flat if arg.is_Number]
+    rest = list(dict.fromkeys(arg for arg in flat if not arg.is_Number))
+    if numbers:
+        rest.insert(0, func(*numbers))
+    return rest[0] if len(rest) == 1 else func(*rest, evaluate=False)
+
+
+MIN_MAX_COMPARED = 8  # a max or min of more arguments is built without comparing them pair by pair

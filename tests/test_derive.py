@@ -2,6 +2,8 @@
 textbook derivations and Mazur's published worked example."""
 
 import itertools
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -13,6 +15,7 @@ from oracles import central_differences
 
 import symbackprop as sb
 from symbackprop import naming
+from symbackprop.simplify import min_max_of, tree_size
 
 
 def numeric(expr, point) -> float:
@@ -116,6 +119,68 @@ def test_delta_view_grows_linearly_with_depth():
     sizes = [size(depth) for depth in (2, 3, 4, 5)]
     steps = {b - a for a, b in itertools.pairwise(sizes)}
     assert len(steps) == 1, sizes  # exactly an arithmetic progression
+
+
+@pytest.mark.parametrize("func", [sp.Max, sp.Min])
+def test_max_and_min_of_many_arguments_equal_sympy_diff(func):
+    xs = sp.symbols("x1:8")
+    expr = func(*xs) * xs[0] + 1
+    d = sb.backprop(expr)
+    rng = np.random.default_rng(7)
+    for _ in range(3):
+        values = rng.permutation(7) + rng.uniform(0.1, 0.9)  # distinct: no ties
+        point = {x: sp.Float(v) for x, v in zip(xs, values)}
+        for x in xs:
+            assert numeric(d[x], point) == numeric(sp.diff(expr, x), point), (x, values)
+
+
+def test_a_wide_max_derives_into_two_argument_steps_whose_size_grows_linearly():
+    def size(n):
+        d = sb.backprop(min_max_of(sp.Max, sp.symbols(f"x1:{n + 1}")))
+        assert all(len(step.expr.args) == 2 for step in d.graph.steps)
+        return sum(map(tree_size, d.partials.values())) + sum(tree_size(e) for _, e in d.deltas) + sum(map(tree_size, d.gradients.values()))
+
+    sizes = [size(n) for n in (16, 32, 64)]
+    steps = [b - a for a, b in itertools.pairwise(sizes)]
+    assert steps[1] == 2 * steps[0], sizes  # linear in n: one H(a - b) per argument and step
+
+
+def test_a_wide_max_is_derived_and_closed_without_comparing_or_sign_testing_symbols(monkeypatch):
+    # SymPy's Max compares every pair of its arguments, and H(a - b) asks a - b for its sign:
+    # milliseconds each, minutes for a max of hundreds of arguments, and nothing decided.
+    calls = []
+    for cls, name in [(sp.Max, "_find_localzeros"), (sp.Min, "_find_localzeros"), (sp.Heaviside, "eval")]:
+        original = getattr(cls, name)
+        monkeypatch.setattr(cls, name, classmethod(lambda c, *a, _f=original, **k: calls.append(c) or _f.__func__(c, *a, **k)))
+    xs = sp.symbols("x1:65")
+    d = sb.backprop(min_max_of(sp.Min, xs) + min_max_of(sp.Max, xs))
+    closed = [d[x] for x in xs]
+    assert calls == []
+    point = dict(zip(xs, np.random.default_rng(5).permutation(64)))
+    assert [numeric(c, point) for c in closed] == [float(point[x] in (0, 63)) for x in xs]
+
+
+def test_a_long_product_derives_each_factor_as_the_product_of_the_others():
+    xs = sp.symbols("x0:40")
+    factors = [x + 1 for x in xs]
+    product = sp.Mul(*factors)
+    d = sb.backprop(product)
+    (last,) = [s for s in d.graph.steps if s.symbol == d.graph.output]
+    assert len(last.expr.args) == len(xs)  # one step: the product as written, no chain of pairs
+    point = random_point(xs, 3)
+    for x in xs[:5] + xs[-5:]:
+        assert d[x] == sp.diff(product, x)
+        assert numeric(d[x], point) == pytest.approx(numeric(sp.diff(product, x), point), rel=1e-12)
+
+
+@pytest.mark.parametrize("command", [["derive"], ["derive", "--format", "latex"], ["check"], ["verify", "--wrt", "x1", "--claim", "0"]])
+def test_longest_products_and_widest_max_go_through_every_command_within_a_generous_timeout(command):
+    product = "*".join(f"(x{i}+1)" for i in range(220))  # 1,869 characters: took 42 s to check
+    widest = "max(" + ",".join(f"x{i}" for i in range(40)) + ")"  # took 58 s to derive
+    for formula in (product, widest):
+        done = subprocess.run([sys.executable, "-m", "symbackprop", *command, "--expr", formula], check=False,
+                              capture_output=True, text=True, timeout=40)
+        assert done.returncode in (0, 1), done.stderr[-300:]  # verify: 1, the claim is wrong
 
 
 # ----------------------------------------------------------------------------- classic derivations

@@ -2,6 +2,7 @@
 
 import re
 
+import numpy as np
 import pytest
 import sympy as sp
 from corpus import EXPRESSIONS
@@ -9,7 +10,15 @@ from corpus import EXPRESSIONS
 import symbackprop as sb
 from symbackprop.errors import InputError
 from symbackprop.primitives import sinc_derivative
-from symbackprop.simplify import local_partial, recognize_activations, step_values, tree_size, undefined_part
+from symbackprop.simplify import (
+    local_partial,
+    min_max_of,
+    recognize_activations,
+    step_values,
+    substitute,
+    tree_size,
+    undefined_part,
+)
 
 x, y, z, a = sp.symbols("x y z a")
 
@@ -119,3 +128,44 @@ def test_local_partials_divide_by_nothing_the_true_derivative_does_not(name):
                     got = local_partial(step.expr, s, values).xreplace(point)
                     assert _finite(got), f"∂({step.expr})/∂{s} at {zero} = 0: {local_partial(step.expr, s, values)}"
                     assert sp.N(got - expected, 30) == 0 or abs(sp.N(got - expected, 30)) < 1e-25
+
+
+def test_local_partial_of_a_product_is_the_product_of_the_other_factors():
+    factors = sp.symbols("u0:30")
+    product = sp.Mul(3, *factors)
+    for u in factors:
+        assert local_partial(product, u, {}) == sp.diff(product, u)
+
+
+@pytest.mark.parametrize("func", [sp.Max, sp.Min])
+def test_local_partial_of_a_max_or_min_is_a_step_function_equal_to_sympys(func):
+    for args in [(x, y), (x, y, z), (x, sp.Integer(3))]:
+        for u in args:
+            if u.is_Symbol:
+                assert local_partial(func(*args), u, {}) == sp.diff(func(*args), u)
+
+
+@pytest.mark.parametrize("func", [sp.Max, sp.Min])
+def test_min_max_of_many_arguments_has_sympys_value_at_every_point(func):
+    xs = sp.symbols("x1:13")
+    built = min_max_of(func, [*xs, 2, xs[0], func(xs[1], 5)])  # repeats, numbers and a nested one
+    assert set(built.args) == {*xs, func(2, 5)}
+    rng = np.random.default_rng(2)
+    for _ in range(5):
+        point = {s: sp.Integer(int(v)) for s, v in zip(xs, rng.integers(-9, 9, size=len(xs)))}
+        assert built.xreplace(point) == func(*point.values(), 2, 5)
+    assert min_max_of(func, [x, y]) == func(x, y) and min_max_of(func, [x, 1, 1]) == func(x, 1)
+
+
+def test_substitute_equals_xreplace_and_keeps_a_max_as_written():
+    v, w = sp.symbols("v w")
+    values = {v: x + y, w: sp.Max(y, z)}
+    plain = sp.sin(v) * sp.exp(w) + v**2 / w
+    assert substitute(plain, values) == plain.xreplace(values)
+    expr = plain * sp.Heaviside(v - w) + sp.Max(v, w)
+    point = {x: sp.Rational(1, 3), y: sp.Rational(-1, 2), z: sp.Rational(1, 5)}
+    assert substitute(expr, values).xreplace(point) == expr.xreplace(values).xreplace(point)
+    nested = substitute(sp.Max(v, w), {v: sp.Max(x, y, evaluate=False), w: sp.Max(z, 1, evaluate=False)})
+    assert nested.args == tuple(sp.ordered([sp.Max(x, y), sp.Max(1, z)]))  # not flattened, not compared
+    assert substitute(nested, {x: 4, y: 2, z: 7}) == 7  # with numbers only, evaluated
+    assert substitute(sp.Heaviside(v - w), {v: 1, w: 3}) == 0
