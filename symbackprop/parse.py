@@ -35,9 +35,11 @@ import sympy as sp
 from . import naming
 from .errors import InputError
 from .primitives import leaky_relu, relu, sigmoid, sinc_derivative, softmax, softplus
-from .simplify import undefined_part
+from .simplify import min_max_of, undefined_part
 from .values import LARGEST, SMALLEST
 
+# max and min of many arguments, built without comparing every pair of symbols (SymPy's Max does)
+_MAX, _MIN = (lambda *args: min_max_of(sp.Max, args)), (lambda *args: min_max_of(sp.Min, args))
 # Every function here differentiates and generates NumPy code. (gamma, loggamma and erfinv are
 # not offered: their derivatives or values need scipy.special.)
 FUNCTIONS = {
@@ -45,8 +47,8 @@ FUNCTIONS = {
     "sin": sp.sin, "cos": sp.cos, "tan": sp.tan, "asin": sp.asin, "acos": sp.acos, "atan": sp.atan,
     "arcsin": sp.asin, "arccos": sp.acos, "arctan": sp.atan, "atan2": sp.atan2,
     "sinh": sp.sinh, "cosh": sp.cosh, "tanh": sp.tanh, "asinh": sp.asinh, "acosh": sp.acosh, "atanh": sp.atanh,
-    "erf": sp.erf, "erfc": sp.erfc, "sinc": sp.sinc, "max": sp.Max, "min": sp.Min,
-    "Abs": sp.Abs, "Max": sp.Max, "Min": sp.Min, "Heaviside": sp.Heaviside, "sinc_derivative": sinc_derivative,
+    "erf": sp.erf, "erfc": sp.erfc, "sinc": sp.sinc, "max": _MAX, "min": _MIN,
+    "Abs": sp.Abs, "Max": _MAX, "Min": _MIN, "Heaviside": sp.Heaviside, "sinc_derivative": sinc_derivative,
     "sigmoid": sigmoid, "σ": sigmoid, "relu": relu, "leaky_relu": leaky_relu, "softplus": softplus, "softmax": softmax,
 }
 CONSTANTS = {"pi": sp.pi, "π": sp.pi, "E": sp.E, "e": sp.E}
