@@ -200,3 +200,11 @@ def test_a_character_pdflatex_cannot_typeset_is_refused_in_one_line_before_pdfla
     message = str(caught.value)
     assert "\n" not in message and "中" in message and "U+4E2D" in message and "xelatex" in message
     assert not (tmp_path / "d.pdf").exists()
+
+
+@needs_pdflatex
+@pytest.mark.parametrize("form", ["scalar", "matrix"])
+def test_a_title_with_greek_letters_and_latex_specials_compiles(form, tmp_path):
+    tex = document_latex(sb.backprop(sb.mlp([1, 2, 1], form=form)), title="Réseau θ_1 & Ω 50%")
+    assert r"$\theta$" in tex and r"$\Omega$" in tex
+    assert pdflatex(tex, tmp_path / "d.pdf").stat().st_size > 0
