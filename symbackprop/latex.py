@@ -409,11 +409,28 @@ FUNCTION_DEFINITIONS = {
 _PDFLATEX_SETTINGS = {"openin_any": "p", "openout_any": "p", "SOURCE_DATE_EPOCH": "0", "FORCE_SOURCE_DATE": "1"}
 
 
+def _check_typesets(tex: str) -> None:
+    """Refuse, in one line naming it and the name it is in, a character pdflatex cannot typeset
+    (:func:`naming.typesets`), before pdflatex runs."""
+    bad = next((i for i, c in enumerate(tex) if not naming.typesets(c)), None)
+    if bad is None:
+        return
+    start, end = bad, bad + 1
+    while start > 0 and (tex[start - 1].isalnum() or tex[start - 1] == "_" or tex[start - 2:start] == r"\_"):
+        start -= 2 if tex[start - 2:start] == r"\_" else 1
+    while end < len(tex) and (tex[end].isalnum() or tex[end] == "_" or tex[end:end + 2] == r"\_"):
+        end += 2 if tex[end:end + 2] == r"\_" else 1
+    word = tex[start:end].replace(r"\_", "_")
+    raise InputError(f"pdflatex cannot typeset the character {tex[bad]} (U+{ord(tex[bad]):04X}) in {word!r}: rename it "
+                     "(ASCII letters, accented Latin or Greek letters typeset), or compile the .tex output with xelatex")
+
+
 def pdflatex(tex: str, pdf_path, force: bool = False) -> Path:
     """Compile ``tex`` with pdflatex and write the PDF to ``pdf_path`` (an existing file only with
     ``force``); raise with pdflatex's own error lines when it fails. pdflatex runs without shell
     escape, reads and writes files only in its own temporary folder, and gives the same bytes for
     the same ``tex``."""
+    _check_typesets(tex)
     executable = shutil.which("pdflatex")
     if executable is None:
         raise MissingTool("pdflatex is not installed (Debian/Ubuntu: apt-get install texlive-latex-recommended)")

@@ -215,40 +215,80 @@ def ascii_names(graph) -> dict[sp.Symbol, str]:
 _LATEX_TEXT_ESCAPES = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
                        "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}",
                        "<": r"\textless{}", ">": r"\textgreater{}", "|": r"\textbar{}"}
-_PLAIN_NAME = re.compile(r"[A-Za-z0-9_]+")
+# Names SymPy's LaTeX printer splits into a stem and sub- or superscripts soundly: ASCII, a letter
+# first, no underscore at the end and none three in a row (``_x`` or ``x_`` would leave a bare ``_``).
+_PLAIN_NAME = re.compile(r"[A-Za-z][A-Za-z0-9]*(?:__?[A-Za-z0-9]+)*")
+# Greek letters in LaTeX's math commands; a capital LaTeX has no command for is its Latin twin.
+GREEK_LATEX = dict(zip(
+    "αβγδεζηθικλμνξοπρςστυφχψωϑϕϱϖϵµ"
+    "ΑΒΓΔΕΖΗΘΙΚΛΜΝΞΟΠΡΣΤΥΦΧΨΩ",
+    re.findall(r"\S+", r"\alpha \beta \gamma \delta \epsilon \zeta \eta \theta \iota \kappa \lambda \mu \nu \xi o \pi \rho "
+    r"\varsigma \sigma \tau \upsilon \phi \chi \psi \omega \vartheta \varphi \varrho \varpi \epsilon \mu "
+    r"A B \Gamma \Delta E Z H \Theta I K \Lambda M N \Xi O \Pi P \Sigma T \Upsilon \Phi X \Psi \Omega"),
+    strict=True,
+))
+
+
+def typesets(c: str) -> bool:
+    """Whether pdflatex typesets the character ``c`` as the library's documents load it: ASCII and
+    the accented Latin letters of Latin-1 and Latin Extended-A (é, ß, ŷ); Greek letters only as
+    math commands (:data:`GREEK_LATEX`), which :func:`latex_name` and :func:`latex_text` write.
+
+    >>> typesets("é"), typesets("中"), typesets("θ")
+    (True, False, False)
+    """
+    return c.isascii() or ("\u00c0" <= c <= "\u017f" and c not in "\u00d7\u00f7")
 
 
 def latex_text(s: str) -> str:
     """Any text made inert for LaTeX's text mode: its special characters escaped, every control
-    character (a newline included) a space.
+    character (a newline included) a space, a Greek letter as its math command.
 
-    >>> print(latex_text("a%b}\\\\input{x}\\nc"))
-    a\\%b\\}\\textbackslash{}input\\{x\\} c
+    >>> print(latex_text("a%b}\\\\input{x}\\nc θ"))
+    a\\%b\\}\\textbackslash{}input\\{x\\} c $\\theta$
     """
-    return "".join(" " if unicodedata.category(c) == "Cc" else _LATEX_TEXT_ESCAPES.get(c, c) for c in s)
+    return "".join(" " if unicodedata.category(c) == "Cc" else
+                   f"${GREEK_LATEX[c]}$" if c in GREEK_LATEX else _LATEX_TEXT_ESCAPES.get(c, c) for c in s)
 
 
 def is_plain_name(name: str) -> bool:
-    """Whether ``name`` is made of ASCII letters, digits and underscores only, so that SymPy's
-    own LaTeX for it (``w_{1}``, ``\\alpha``) is safe."""
+    """Whether SymPy's own LaTeX for ``name`` (``w_{1}``, ``\\alpha``, ``x_{a}``) is safe and sound:
+    ASCII letters and digits, a letter first, parts joined by one or two underscores.
+
+    >>> is_plain_name("x_1"), is_plain_name("_x"), is_plain_name("x_"), is_plain_name("θ")
+    (True, False, False, False)
+    """
     return bool(_PLAIN_NAME.fullmatch(name))
 
 
 def latex_name(name: str) -> str:
     """The LaTeX for a symbol's or function's name, the one rule for every name a document prints:
     a plain name as SymPy writes it with its trailing number as an index (``w_{1}``, ``\\alpha``);
-    any other name as upright text with LaTeX's special characters escaped, so that a name can
-    never run a command.
+    an identifier SymPy would not split soundly (``_x``, Greek or other Unicode letters) letter by
+    letter in math, Greek letters as their commands, underscores escaped, its trailing number (after
+    an underscore or not) as an index (``θ2`` and ``θ_2``: ``\\theta_{2}``); any other name as upright
+    text with LaTeX's special characters escaped, so that a name can never run a command.
 
-    >>> print(latex_name("w12"), latex_name("alpha"), latex_name("x}\\\\input{f}"))
-    w_{12} \\alpha \\text{x\\}\\textbackslash{}input\\{f\\}}
+    >>> print(latex_name("w12"), latex_name("alpha"), latex_name("_x"), latex_name("θ2"), latex_name("x}\\\\input{f}"))
+    w_{12} \\alpha \\_x \\theta_{2} \\text{x\\}\\textbackslash{}input\\{f\\}}
     """
-    if not is_plain_name(name):
+    if is_plain_name(name):
+        stem, index = _split_index(name)
+        if stem and index and "_" not in stem:
+            return f"{sp.latex(sp.Symbol(stem))}_{{{index}}}"
+        return sp.latex(sp.Symbol(name))
+    if not name.isidentifier():
         return r"\text{%s}" % latex_text(name)
     stem, index = _split_index(name)
-    if stem and index and "_" not in stem:
-        return f"{sp.latex(sp.Symbol(stem))}_{{{index}}}"
-    return sp.latex(sp.Symbol(name))
+    if index and stem.endswith("_") and stem != "_":
+        stem = stem[:-1]
+    body = ""
+    for c in stem:
+        piece = GREEK_LATEX.get(c) or (r"\_" if c == "_" else c if c.isascii() else r"\text{%s}" % c)
+        if re.search(r"\\[A-Za-z]+$", body) and piece[0].isalpha():
+            body += " "  # \theta a, not \thetaa
+        body += piece
+    return body + (f"_{{{index}}}" if index and stem else index)
 
 
 def latex_names(graph) -> dict[sp.Symbol, str]:

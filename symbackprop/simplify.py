@@ -200,14 +200,22 @@ def recognize_activations(expr: sp.Expr) -> sp.Expr:
     return rewrite(expr)
 
 
-def tree_size(expr: sp.Basic) -> int:
+def tree_size(expr: sp.Basic, limit: int | None = None) -> int:
     """Nodes of ``expr`` written out as a tree, counted on the DAG (shared parts counted once
-    each time they are used, but visited once).
+    each time they are used, but visited once). With ``limit``, counting stops as soon as it
+    passes ``limit``: the answer is exact up to ``limit`` and ``limit + 1`` beyond, found in at
+    most ``limit + 1`` steps however large the tree (what a "short enough?" test needs).
 
     >>> x = sp.Symbol("x")
-    >>> tree_size(sp.sin(x) + x)
-    4
+    >>> tree_size(sp.sin(x) + x), tree_size(sp.sin(x) + x, limit=2)
+    (4, 3)
     """
+    if limit is not None:
+        count, stack = 0, [expr]
+        while stack and count <= limit:
+            count += 1
+            stack.extend(stack.pop().args)
+        return count
     memo: dict[sp.Basic, int] = {}
     stack = [(expr, False)]
     while stack:  # iterative post-order: children are counted before their parents

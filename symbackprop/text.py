@@ -148,13 +148,23 @@ def path_count(d: Derivation, p: sp.Symbol) -> int:
     >>> path_count(d, sp.Symbol("w1")), path_count(d, sp.Symbol("w8"))
     (2, 1)
     """
+    d.gradient(p)  # validates p
+    return _paths_to(d, p, _paths_from_steps(d))
+
+
+def _paths_from_steps(d: Derivation) -> dict[sp.Symbol, int]:
+    """For every step, how many chain-rule paths lead from the output down to it: one pass over
+    the steps, for counting the paths of every variable at once."""
     graph = d.graph
     counts: dict[sp.Symbol, int] = {}
     for step in reversed(graph.steps):
         s = step.symbol
-        counts[s] = 1 if s == graph.output or s in graph.fused else sum(counts.get(c, 0) for c in d.consumers.get(s, ()))
-    d.gradient(p)  # validates p
-    return sum(counts.get(c, 0) for c in d.consumers.get(p, ()))
+        counts[s] = 1 if s == graph.output or s in graph.fused else _paths_to(d, s, counts)
+    return counts
+
+
+def _paths_to(d: Derivation, symbol: sp.Symbol, counts: dict[sp.Symbol, int]) -> int:
+    return sum(counts.get(c, 0) for c in d.consumers.get(symbol, ()))
 
 
 def short_chain(d: Derivation, p: sp.Symbol, max_paths: int = CHAIN_PATHS):
@@ -177,9 +187,11 @@ def chain_parameters(d: Derivation, max_paths: int, per_layer: int) -> set:
     shown: set = set()
     count: dict = {}
     paths: dict = {}
+    to_steps = _paths_from_steps(d)
+    layer_of = {step.symbol: step.layer for step in d.graph.steps}
     for p in d.wrt:
-        n = path_count(d, p)
-        layers = [d.graph.step(c).layer for c in d.consumers.get(p, ())]
+        n = _paths_to(d, p, to_steps)
+        layers = [layer_of[c] for c in d.consumers.get(p, ())]
         layer = min((x for x in layers if x is not None), default=None)
         first = count.get(layer, 0) == 0
         if n <= max_paths and (layer is None or first or (count[layer] < per_layer and paths[layer] + n <= max_paths)):
@@ -192,7 +204,7 @@ def chain_parameters(d: Derivation, max_paths: int, per_layer: int) -> set:
 def short_closed_form(d: Derivation, p: sp.Symbol, max_nodes: int = CLOSED_FORM_NODES):
     """The closed form ``d[p]`` when its printed tree has at most ``max_nodes`` nodes, else
     ``None``; measured on the expression's DAG (:func:`~symbackprop.simplify.tree_size`), never printed."""
-    return d[p] if tree_size(d[p]) <= max_nodes else None
+    return d[p] if tree_size(d[p], limit=max_nodes) <= max_nodes else None
 
 
 def gradient_lines(d: Derivation, p: sp.Symbol) -> list[tuple[str, str]]:

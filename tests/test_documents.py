@@ -24,7 +24,7 @@ from symbackprop.latex import (
     width_of,
 )
 from symbackprop.simplify import tree_size
-from symbackprop.text import CLOSED_FORM_NODES
+from symbackprop.text import CHAIN_PATHS, CHAINS_PER_LAYER, CLOSED_FORM_NODES, chain_parameters
 
 LARGE = {
     "4-8-8-3 sigmoid/softmax cross_entropy": dict(layers=[4, 8, 8, 3], activation=["sigmoid", "sigmoid", "softmax"],
@@ -194,3 +194,23 @@ def test_worked_examples_of_large_networks_fit_the_page(exact, tmp_path):
     subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error", "w.tex"], cwd=tmp_path, capture_output=True, check=True)
     overfull = [float(width) for width in re.findall(r"Overfull \\hbox \(([\d.]+)pt", (tmp_path / "w.log").read_text(errors="replace"))]
     assert max(overfull, default=0.0) < 1.0
+
+
+@pytest.mark.parametrize("name", ["1-5x7-1 sigmoid", "4-8-8-3 sigmoid/softmax cross_entropy"])
+def test_a_bounded_tree_size_is_exact_up_to_its_limit_and_one_past_it_beyond(name):
+    d = sb.backprop(build(name))
+    for p in d.wrt[::5]:
+        full = tree_size(d[p])  # the count over the whole DAG
+        near = (full - 1, full, full + 1) if full < 5000 else ()  # walking past a huge tree takes its size
+        for limit in (1, 10, CLOSED_FORM_NODES, *near):
+            if limit >= 1:
+                assert tree_size(d[p], limit=limit) == min(full, limit + 1)
+
+
+def test_a_document_writes_the_same_closed_forms_and_chains_as_counting_everything_chooses():
+    d = sb.backprop(build("1-5x7-1 sigmoid"))
+    tex = document_latex(d)
+    long = [p for p in d.wrt if tree_size(d[p]) > CLOSED_FORM_NODES]
+    assert long and f"The closed forms of {len(long)} gradients are left out" in tex
+    for p in chain_parameters(d, CHAIN_PATHS, CHAINS_PER_LAYER):
+        assert len(d.chain(p).paths) <= CHAIN_PATHS

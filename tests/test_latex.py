@@ -1,6 +1,7 @@
 """LaTeX: exact strings for a few formulas, and documents that pdflatex compiles."""
 
 import re
+import subprocess
 
 import pytest
 import sympy as sp
@@ -8,6 +9,8 @@ from corpus import EXPRESSIONS, network
 from oracles import needs_pdflatex
 
 import symbackprop as sb
+from symbackprop import naming
+from symbackprop.errors import InputError
 from symbackprop.latex import BackpropLatexPrinter, document_latex, gradient_latex, pdflatex, summary_latex, text
 
 
@@ -141,3 +144,67 @@ def test_pdflatex_reads_no_file_outside_its_folder_and_runs_no_shell(tmp_path):
     pdf = pdflatex(r"\documentclass{article}\begin{document}\immediate\write18{touch %s}x\end{document}" % created,
                    tmp_path / "shell.pdf")
     assert pdf.exists() and not created.exists()
+
+
+# Every kind of identifier the formula parser accepts: underscores at either end, inside, doubled or
+# tripled, Greek letters alone, with an index, set off or inside a longer name, and a user's own δ_3.
+ODD_NAMES = ["_x", "x_", "a__", "a___b", "_1", "θ", "θ2", "Ω", "π2", "δ_3", "θa", "xθ", "α_β", "éa"]
+
+
+def _documents(name):
+    """Every LaTeX a user's name reaches: the derivation document, one gradient, and a worked example."""
+    from symbackprop.parse import parse_expr
+    x = sp.Symbol(name)
+    d = sb.backprop(parse_expr(f"{name}*sigmoid(y) + {name}**2"))
+    w = sb.walkthrough(d, {name: 0.5, "y": 0.25})
+    return [document_latex(d), gradient_latex(d, x), sb.walkthrough_latex(w)]
+
+
+@pytest.mark.parametrize("name", ODD_NAMES)
+def test_every_identifier_prints_as_latex_pdflatex_can_read(name):
+    for tex in _documents(name):
+        assert all(naming.typesets(c) for c in tex)  # no raw Greek: their commands
+        # an underscore is escaped or opens a subscript's group, and never two subscripts in a row
+        assert not re.search(r"(?<!\\)_(?!\{)", tex.replace(r"\_", "")), name
+        assert not re.search(r"_\{[^{}]*\}_", tex), name
+
+
+def test_greek_letters_print_as_their_commands_with_the_index_the_library_gives_every_name():
+    assert [naming.latex_name(n) for n in ("θ", "Ω", "θ2", "π2", "δ_3", "α_1")] == [
+        r"\theta", r"\Omega", r"\theta_{2}", r"\pi_{2}", r"\delta_{3}", r"\alpha_{1}"]
+    assert naming.latex_name("θ2") == naming.latex_name("theta2")  # as SymPy writes Greek letters spelled out
+
+
+def test_a_greek_name_as_it_renders_is_read_back():
+    from symbackprop.parse import parse_expr
+    d = sb.backprop(parse_expr("θ2*sigmoid(y)"))
+    assert d.symbol("θ₂") == sp.Symbol("θ2")  # \theta_{2} renders as θ₂
+
+
+@needs_pdflatex
+@pytest.mark.parametrize("name", ["_x", "a___b", "θ2", "δ_3", "Ω", "xθ", "éa"])
+def test_every_identifier_compiles(name, tmp_path):
+    for i, tex in enumerate(_documents(name)[::2]):
+        assert pdflatex(tex, tmp_path / f"{i}.pdf").stat().st_size > 0
+
+
+@pytest.mark.parametrize("title", [None, "Réseau θ"])
+def test_a_character_pdflatex_cannot_typeset_is_refused_in_one_line_before_pdflatex_runs(monkeypatch, tmp_path, title):
+    from symbackprop.parse import parse_expr
+    d = sb.backprop(parse_expr("中*sigmoid(y_中)"))
+    tex = document_latex(d, title=title)
+    assert "中" in tex  # the .tex keeps it, for xelatex
+    monkeypatch.setattr(subprocess, "run", lambda *a, **k: pytest.fail("pdflatex ran"))
+    with pytest.raises(InputError) as caught:
+        pdflatex(tex, tmp_path / "d.pdf")
+    message = str(caught.value)
+    assert "\n" not in message and "中" in message and "U+4E2D" in message and "xelatex" in message
+    assert not (tmp_path / "d.pdf").exists()
+
+
+@needs_pdflatex
+@pytest.mark.parametrize("form", ["scalar", "matrix"])
+def test_a_title_with_greek_letters_and_latex_specials_compiles(form, tmp_path):
+    tex = document_latex(sb.backprop(sb.mlp([1, 2, 1], form=form)), title="Réseau θ_1 & Ω 50%")
+    assert r"$\theta$" in tex and r"$\Omega$" in tex
+    assert pdflatex(tex, tmp_path / "d.pdf").stat().st_size > 0
