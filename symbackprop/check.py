@@ -248,7 +248,7 @@ def given_array(value, names, group: str = "values", rows: bool = True) -> np.nd
     >>> given_array([[0.5, 1.0], [0.5, np.nan]], ["x1", "x2"])
     Traceback (most recent call last):
     ...
-    symbackprop.errors.InputError: the value of x2 (row 2) must be a finite number, got nan
+    symbackprop.errors.InputError: the value of x2 (row 1, counted from 0 as NumPy does) must be a finite number, got nan
     >>> given_array([0.5], ["x1", "x2"], "inputs")
     Traceback (most recent call last):
     ...
@@ -265,7 +265,7 @@ def given_array(value, names, group: str = "values", rows: bool = True) -> np.nd
 
     def name(index) -> str:
         index = np.unravel_index(index, array.shape)
-        return names[index[-1]] if len(index) < 2 else f"{names[index[-1]]} (row {index[0] + 1})"
+        return names[index[-1]] if len(index) < 2 else f"{names[index[-1]]} (row {index[0]}, counted from 0 as NumPy does)"
 
     if array.dtype == object:
         return np.array([number(v, name(i)) for i, v in enumerate(array.ravel().tolist())], dtype=float).reshape(array.shape)

@@ -311,3 +311,32 @@ def test_the_matrix_form_is_looked_up_by_name_as_the_scalar_form():
         d.gradient("Z_1")
     with pytest.raises(InputError, match="no named delta"):
         d.delta("W_1")
+
+
+@pytest.mark.parametrize("activation, loss", [("sigmoid", "half_sse"), ("relu", "cross_entropy"), ("leaky_relu", "mse"),
+                                              ("tanh", "bce"), ("identity", "half_sse"), ("softplus", "cross_entropy")])
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_a_value_that_is_not_finite_anywhere_is_named_though_only_results_are_scanned(activation, loss, bad):
+    """The matrix form looks at its arguments only when a result is not finite: every entry of
+    every parameter, input and target must reach a result, so that each is still named."""
+    output = {"half_sse": "sigmoid", "mse": "identity", "bce": "sigmoid", "cross_entropy": "softmax"}[loss]
+    module = sb.compile(sb.backprop(sb.mlp([3, 4, 2], activation=[activation, output], loss=loss, form="matrix")))
+    rng = np.random.default_rng(0)
+    params = [rng.normal(size=shape) for shape in module.SHAPES]
+    X, Y = rng.uniform(0.1, 0.9, size=(5, 3)), np.full((5, 2), 0.5)
+    for function in (module.loss, module.gradients, module.loss_and_gradients):
+        for k, name in enumerate(module.PARAMETERS):
+            for index in np.ndindex(module.SHAPES[k]):
+                broken = [p.copy() for p in params]
+                broken[k][index] = bad
+                with pytest.raises(ValueError, match=rf"^parameter {name} is not finite at \({index[0]}, {index[1]}\)"):
+                    function(broken, X, Y)
+        for row, column in [(0, 0), (4, 2)]:
+            broken = X.copy()
+            broken[row, column] = bad
+            with pytest.raises(ValueError, match=rf"^input x{column + 1} is not finite in row {row}"):
+                function(params, broken, Y)
+        broken = Y.copy()
+        broken[3, 1] = bad
+        with pytest.raises(ValueError, match=r"^target y2 is not finite in row 3"):
+            function(params, X, broken)

@@ -107,7 +107,7 @@ def test_the_api_refuses_the_same_values_as_the_files(value):
     ({"inputs": [np.nan]}, "the value of x1 must be a finite number, got nan"),
     ({"inputs": ["0.5"]}, "the value of x1 must be a number, got text: '0.5'"),
     ({"targets": [True]}, r"the value of y1 must be a number, got a boolean \(true\)"),
-    ({"inputs": [[0.5], [np.nan]], "targets": [[1.0], [0.0]]}, r"the value of x1 \(row 2\) must be a finite number, got nan"),
+    ({"inputs": [[0.5], [np.nan]], "targets": [[1.0], [0.0]]}, r"the value of x1 \(row 1, counted from 0 as NumPy does\) must be a finite number, got nan"),
 ])
 def test_gradcheck_holds_its_given_values_to_the_rule(given, message):
     with pytest.raises(InputError, match=message):
