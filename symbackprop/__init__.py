@@ -9,14 +9,14 @@ delta_1*x1
 
 __version__ = "0.1.0"
 
-from .api import backprop
+from .api import backprop, mlp
 from .check import GradcheckReport, gradcheck
 from .codegen import numpy_module
 from .compile import compile
 from .derive import Chain, Derivation, Factor, Path
 from .graph import Picture, picture
 from .latex import document_latex, gradient_latex, pdflatex
-from .network import Graph, Step, mlp
+from .network import Graph, Step
 from .primitives import (
     ACTIVATIONS,
     LOSSES,

@@ -1,13 +1,35 @@
-"""The front door: :func:`backprop` of a network or of any SymPy expression."""
+"""The front door: :func:`mlp` builds a network in either form, :func:`backprop` derives a
+network or any SymPy expression."""
 
 from __future__ import annotations
 
 import sympy as sp
 
+from . import naming
 from .derive import Derivation, derive
 from .errors import InputError
-from .matrix import MatrixGraph, matrix_backprop
-from .network import Graph
+from .matrix import MatrixGraph, matrix_backprop, matrix_mlp
+from .network import Graph, scalar_mlp
+
+
+def mlp(layers, activation="sigmoid", loss: str = "half_sse", bias: str | None = "per_neuron",
+        form: str = "scalar") -> Graph | MatrixGraph:
+    """A fully connected network: ``form="scalar"`` (the default) weight by weight, a graph of
+    named steps z_i = Σ w a + b, a_i = g(z_i), J (:func:`~symbackprop.network.scalar_mlp`, where
+    ``layers``, ``activation``, ``loss`` and ``bias`` are described); ``form="matrix"`` the same
+    network with matrices ``W_l``, ``b_l``, ``X``, ``Y`` (:func:`~symbackprop.matrix.matrix_mlp`),
+    whose derivation serves every width.
+
+    >>> mlp([2, 2, 1]).params
+    (w1, w2, w3, w4, w5, w6, b1, b2, b3)
+    >>> [p.name for p in mlp([784, 128, 10], form="matrix").params]
+    ['W_1', 'b_1', 'W_2', 'b_2']
+    """
+    if form == "matrix":
+        return matrix_mlp(layers, activation, loss, bias)
+    if form != "scalar":
+        raise InputError(f"unknown form {naming.clipped(form)!r}; use 'scalar' (one symbol per weight) or 'matrix'")
+    return scalar_mlp(layers, activation, loss, bias)
 
 
 def backprop(net_or_expr, wrt=None) -> Derivation:

@@ -31,7 +31,7 @@ import numpy as np
 import sympy as sp
 
 from . import __version__, naming
-from .api import backprop
+from .api import backprop, mlp
 from .check import EPS_RANGE, MAX_DIRECTIONS, UndefinedPoint, as_module, gradcheck
 from .codegen import numpy_module
 from .compile import compile as compile_module
@@ -41,7 +41,7 @@ from .files import check_file_name, needs_writing, write_file
 from .graph import picture
 from .latex import document_latex, gradient_latex
 from .matrix import MatrixDerivation, matrix_text, text_printer
-from .network import BIAS_MODES, mlp
+from .network import BIAS_MODES
 from .parse import parse_expr
 from .primitives import ACTIVATIONS, LOSSES
 from .text import derivation_text, gradient_lines

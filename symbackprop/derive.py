@@ -31,7 +31,7 @@ Wherever a symbol is asked for, any name the library prints for it will do (``"w
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from types import MappingProxyType
@@ -45,6 +45,18 @@ from .progress import Progress
 from .simplify import local_partial, step_values, substitute
 
 MAX_PATHS = 10_000
+
+
+# How a derivation or a chain shows itself in Jupyter, as LaTeX: the printers (symbackprop.latex,
+# a later stage) register a function per type when they are imported, so that this module never
+# imports them.
+LATEX_DISPLAYS: dict[type, Callable[[object], str]] = {}
+
+
+def latex_display(value) -> str | None:
+    """``value`` as LaTeX, by the printer registered for its type; None (its plain repr) without one."""
+    show = LATEX_DISPLAYS.get(type(value))
+    return show(value) if show is not None else None
 
 
 @dataclass(frozen=True)
@@ -80,14 +92,8 @@ class Chain:
     def expr(self) -> sp.Expr:
         return sp.Add(*[path.expr for path in self.paths])
 
-    def _repr_latex_(self) -> str:
-        from .latex import BackpropLatexPrinter, partial  # the printer is a later stage: imported only to be shown
-
-        printer = BackpropLatexPrinter(naming.latex_names(self.graph) if self.graph is not None else {})
-        output = self.graph.output if self.graph is not None else self.paths[0].factors[0].of
-        partials = " + ".join(r" \cdot ".join(partial(printer, f.of, f.wrt) for f in path.factors) for path in self.paths)
-        values = " + ".join(r" \cdot ".join(printer.factor(f.expr) for f in path.factors) for path in self.paths)
-        return f"$$\\displaystyle {partial(printer, output, self.wrt)} = {partials} = {values}$$"
+    def _repr_latex_(self) -> str | None:
+        return latex_display(self)
 
 
 @dataclass(frozen=True, eq=False)
@@ -113,10 +119,8 @@ class Derivation:
         names = ", ".join(map(str, self.wrt[:6])) + (", …" if len(self.wrt) > 6 else "")
         return f"<Derivation of {self.graph.output} with respect to {names}: {len(self.deltas)} named deltas>"
 
-    def _repr_latex_(self) -> str:
-        from .latex import summary_latex  # the printer is a later stage: imported only to be shown
-
-        return summary_latex(self)
+    def _repr_latex_(self) -> str | None:
+        return latex_display(self)
 
     def __getitem__(self, p: sp.Symbol | str) -> sp.Expr:
         """The closed form of ∂J/∂p, in the graph's variables only (built on first access)."""

@@ -22,7 +22,7 @@ from sympy.printing.latex import LatexPrinter
 from sympy.printing.precedence import PRECEDENCE
 
 from . import naming
-from .derive import Derivation
+from .derive import LATEX_DISPLAYS, Chain, Derivation
 from .errors import InputError, MissingTool, ToolError
 from .files import write_file
 from .matrix import MatrixDerivation, forward_formulas, loss_scale, loss_value, matmul, textbook_factors
@@ -444,3 +444,21 @@ def pdflatex(tex: str, pdf_path, force: bool = False) -> Path:
             errors = [line for line in run.stdout.splitlines() if line.startswith("!")] or run.stdout.splitlines()[-5:]
             raise ToolError("pdflatex failed: " + " | ".join(errors))
         return write_file(pdf_path, (Path(folder) / "document.pdf").read_bytes(), force=force)
+
+
+def chain_latex(chain: Chain) -> str:
+    r"""The chain rule of one gradient as a displayed equation: its partials, then their values.
+
+    >>> from symbackprop import backprop, mlp
+    >>> chain_latex(backprop(mlp([1, 1])).chain("w1")).startswith(r"$$\displaystyle \frac{\partial J}{\partial w_{1}}")
+    True
+    """
+    printer = BackpropLatexPrinter(naming.latex_names(chain.graph) if chain.graph is not None else {})
+    output = chain.graph.output if chain.graph is not None else chain.paths[0].factors[0].of
+    partials = " + ".join(r" \cdot ".join(partial(printer, f.of, f.wrt) for f in path.factors) for path in chain.paths)
+    values = " + ".join(r" \cdot ".join(printer.factor(f.expr) for f in path.factors) for path in chain.paths)
+    return f"$$\\displaystyle {partial(printer, output, chain.wrt)} = {partials} = {values}$$"
+
+
+# Jupyter shows derivations and chains with these (the engine never imports the printers).
+LATEX_DISPLAYS.update({Chain: chain_latex, Derivation: summary_latex, MatrixDerivation: summary_latex})

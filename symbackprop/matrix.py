@@ -41,6 +41,7 @@ import sympy as sp
 from sympy.printing.precedence import PRECEDENCE
 
 from . import naming
+from .derive import latex_display
 from .errors import InputError
 from .network import BIAS_MODES, _check_activations, _check_layers, _check_loss
 from .primitives import ACTIVATIONS, FUSED_DELTAS, LOSSES
@@ -381,10 +382,8 @@ class MatrixDerivation:
             return named[delta_symbol(symbol)]
         raise InputError(f"{symbol} has no named delta; the named ones are of {naming.listing(s.name[1:] for s, _ in self.deltas)}")
 
-    def _repr_latex_(self) -> str:
-        from .latex import summary_latex  # the printer is a later stage: imported only to be shown
-
-        return summary_latex(self)
+    def _repr_latex_(self) -> str | None:
+        return latex_display(self)
 
 
 def delta_symbol(symbol: sp.Symbol) -> sp.Symbol:

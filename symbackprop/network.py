@@ -4,7 +4,7 @@ A :class:`Graph` is an ordered tuple of :class:`Step` assignments ``symbol = exp
 uses the graph's variables (inputs, targets, parameters) and the symbols of earlier steps only.
 The last step is the output (the loss ``J`` of a network, ``f`` of an expression).
 
->>> net = mlp([2, 1], activation="sigmoid", loss="half_sse")
+>>> net = scalar_mlp([2, 1], activation="sigmoid", loss="half_sse")
 >>> [f"{s.symbol} = {s.expr}" for s in net.steps]
 ['z1 = b1 + w1*x1 + w2*x2', 'a1 = sigmoid(z1)', 'J = (-a1 + y1)**2/2']
 >>> net.loss
@@ -124,7 +124,7 @@ class Graph:
     def step(self, symbol: sp.Symbol) -> Step:
         """The step that defines ``symbol``.
 
-        >>> mlp([1, 1]).step(sp.Symbol("a1")).expr
+        >>> scalar_mlp([1, 1]).step(sp.Symbol("a1")).expr
         sigmoid(z1)
         """
         for step in self.steps:
@@ -262,9 +262,9 @@ def _postorder(expr: sp.Expr):
             stack.extend((arg, False) for arg in reversed(node.args))
 
 
-def mlp(layers: Sequence[int], activation="sigmoid", loss: str = "half_sse", bias: str | None = "per_neuron",
-        form: str = "scalar") -> Graph:
-    """A fully connected network as a graph of named steps z_i = Σ w a + b, a_i = g(z_i), J.
+def scalar_mlp(layers: Sequence[int], activation="sigmoid", loss: str = "half_sse", bias: str | None = "per_neuron") -> Graph:
+    """A fully connected network weight by weight, as a graph of named steps z_i = Σ w a + b,
+    a_i = g(z_i), J: what :func:`symbackprop.mlp` builds in its default form, ``form="scalar"``.
 
     ``layers`` is ``[n_inputs, hidden…, n_outputs]``; ``activation`` one name or one per
     non-input layer (names in :data:`symbackprop.primitives.ACTIVATIONS`); ``loss`` one of
@@ -275,21 +275,13 @@ def mlp(layers: Sequence[int], activation="sigmoid", loss: str = "half_sse", bia
     ``bce`` and ``cross_entropy`` take logarithms of the outputs, so they need a sigmoid (or, for
     cross_entropy, a softmax) on the output layer (:data:`PROBABILITY_LOSSES`), with which they are
     computed on the logits, finite for every logit; other output activations are refused.
-    ``form="matrix"`` gives the same network with matrices ``W_l``, ``b_l``, ``X``, ``Y``
-    (:func:`symbackprop.matrix.matrix_mlp`), whose derivation serves every width.
 
-    >>> net = mlp([2, 2, 2, 1], bias="per_layer")
+    >>> net = scalar_mlp([2, 2, 2, 1], bias="per_layer")
     >>> net.params
     (w1, w2, w3, w4, w5, w6, w7, w8, w9, w10, b1, b2, b3)
     >>> net.step(sp.Symbol("z3")).expr
     a1*w5 + a2*w6 + b2
     """
-    if form == "matrix":
-        from .matrix import matrix_mlp  # the matrix form builds on this module's checks
-
-        return matrix_mlp(layers, activation, loss, bias)
-    if form != "scalar":
-        raise InputError(f"unknown form {naming.clipped(form)!r}; use 'scalar' (one symbol per weight) or 'matrix'")
     layers = _check_layers(layers)
     weights = sum(a * b for a, b in itertools.pairwise(layers))
     if weights > MAX_WEIGHTS:

@@ -31,6 +31,8 @@ from . import naming
 from .api import backprop
 from .derive import Derivation, Factor
 from .errors import InputError
+from .latex import BackpropLatexPrinter
+from .matrix import MatrixDerivation, MatrixGraph
 from .network import Graph, as_expression
 from .parse import parse_expr, refuse_undefined
 from .simplify import recognize_activations, tree_size
@@ -86,8 +88,6 @@ class Verdict:
 
 def _printers(graph: Graph | None):
     """Text and LaTeX printers with the names of ``graph`` (plain names without one)."""
-    from .latex import BackpropLatexPrinter  # a later stage, needed only to be shown
-
     if graph is None:
         return TextPrinter(), BackpropLatexPrinter()
     return TextPrinter(naming.text_names(graph)), BackpropLatexPrinter(naming.latex_names(graph))
@@ -276,9 +276,6 @@ def verify(claimed, of, wrt=None, seed: int = 0) -> Verdict | ChainVerdict:
     - ``verify([f1, f2, …], network_or_expr, wrt=p)``: are these the chain-rule factors of ∂J/∂p,
       output first (one path)? Says which factor is wrong and what it should be.
     """
-    from .errors import InputError
-    from .matrix import MatrixDerivation, MatrixGraph
-
     if isinstance(of, (MatrixDerivation, MatrixGraph)):
         raise InputError('verify does not support matrix-form derivations yet; use form="scalar"')
     if isinstance(of, (Graph, Derivation)):

@@ -135,3 +135,36 @@ def test_the_readme_states_the_limits_the_code_enforces():
         f"at most {values.MAX_DIGITS} significant digits",
     }
     assert {phrase for phrase in stated if phrase not in limits} == set()
+
+
+def package_imports() -> dict[str, set[str]]:
+    """Each module of the package → the package's modules it imports, read from its syntax tree."""
+    import ast
+    imports = {}
+    modules = {path.stem for path in (ROOT / "symbackprop").glob("*.py")} - {"__init__"}
+    for path in sorted((ROOT / "symbackprop").glob("*.py")):
+        module = path.stem
+        found = set()
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and node.level == 1:  # (from . import __version__ reads no module)
+                found |= {node.module} if node.module else {alias.name for alias in node.names} & modules
+            elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("symbackprop."):
+                found.add(node.module.split(".")[1])
+        imports[module] = found - {module}
+    return imports
+
+
+def test_data_flows_one_way_no_module_imports_a_later_stage():
+    """No import cycle, and no import inside a function to get round one: the modules can be
+    ordered so that each imports only modules before it."""
+    import ast
+    for path in (ROOT / "symbackprop").glob("*.py"):
+        for function in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(function, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                inner = [n for n in ast.walk(function) if isinstance(n, ast.ImportFrom) and n.level >= 1]
+                assert not inner, f"{path.name}: {function.name} imports from the package inside a function"
+    imports, ordered = package_imports(), []
+    while len(ordered) < len(imports):
+        ready = [m for m in imports if m not in ordered and imports[m] <= set(ordered)]
+        assert ready, f"an import cycle among: {sorted(set(imports) - set(ordered))}"
+        ordered += sorted(ready)
