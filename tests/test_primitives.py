@@ -157,3 +157,32 @@ def test_softmax_called_wrongly_says_how_to_call_it(args):
     with pytest.raises(InputError, match="softmax") as error:
         softmax(*args)
     assert "\n" not in str(error.value)
+
+
+@pytest.mark.parametrize("name, activation", [
+    ("swish", lambda z: z * sb.sigmoid(z)),  # z·σ(z), from the library's own primitives
+    ("gelu", lambda z: z * (1 + sp.tanh(sp.sqrt(2 / sp.pi) * (z + sp.Float("0.044715") * z**3))) / 2),  # from SymPy's
+])
+def test_an_activation_registered_in_one_place_runs_through_every_output(name, activation, monkeypatch, tmp_path):
+    """Adding an activation touches one module: one entry in ACTIVATIONS, and every output has it."""
+    from symbackprop import cli, primitives
+    monkeypatch.setitem(primitives.ACTIVATIONS, name, activation)
+    net = sb.mlp([2, 3, 1], activation=[name, "sigmoid"], loss="bce")
+    d = sb.backprop(net)
+    assert sb.gradcheck(d).passed and sb.gradcheck(sb.mlp([2, 3, 1], activation=[name, "sigmoid"], loss="bce",
+                                                          form="matrix")).passed
+    values = {v.name: 0.3 for v in net.variables}
+    z1 = sp.Symbol("z1")
+    w = sb.walkthrough(d, values)
+    assert abs({s: v for s, _, v in w.forward}[sp.Symbol("a1")] - float(activation(z1).subs(z1, 0.3 * 0.3 * 2 + 0.3))) < 1e-12
+    assert r"\frac{\partial J}{\partial w_{1}}" in sb.document_latex(d) and "a_{1}" in sb.walkthrough_markdown(w)
+    assert "a1" in sb.picture(net, values).dot
+    assert sb.verify(sp.diff(activation(z1), z1), activation(z1), wrt=z1)
+    module = sb.compile(d)  # finite at extreme pre-activations, one sample and a batch alike
+    for z in (-800.0, 800.0):
+        params = [z] * len(module.PARAMETERS)
+        J, gradients = module.loss_and_gradients(params, [1.0, 1.0], [1.0])
+        batch = module.loss_and_gradients(np.array(params), np.ones((4, 2)), np.ones((4, 1)))
+        assert np.isfinite(J) and np.all(np.isfinite(gradients)) and np.all(np.isfinite(batch[1]))
+    monkeypatch.chdir(tmp_path)
+    assert cli.main(["check", "--layers", "2,3,1", "--activation", f"{name},sigmoid", "--loss", "bce"]) == 0
