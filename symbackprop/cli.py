@@ -20,7 +20,6 @@ Options are never abbreviated (``--form`` is not ``--format``). Without ``--form
 from __future__ import annotations
 
 import argparse
-import itertools
 import math
 import os
 import signal
@@ -41,7 +40,7 @@ from .files import check_file_name, needs_writing, write_file
 from .graph import picture
 from .latex import document_latex, gradient_latex
 from .matrix import MatrixDerivation, matrix_text, text_printer
-from .network import BIAS_MODES
+from .network import BIAS_MODES, weight_count
 from .parse import parse_expr
 from .primitives import ACTIVATIONS, LOSSES
 from .text import derivation_text, gradient_lines
@@ -158,7 +157,7 @@ def parameter_count(sizes, bias) -> int:
     >>> parameter_count([784, 128, 10], "per_neuron")
     101770
     """
-    weights = sum(a * b for a, b in itertools.pairwise(sizes))
+    weights = weight_count(sizes)
     return weights + {"per_neuron": sum(sizes[1:]), "per_layer": len(sizes) - 1}.get(bias, 0)
 
 

@@ -67,6 +67,14 @@ class _CodePrinter:
     def _print_Symbol(self, expr):
         return self.names[expr]
 
+    def _print_Pow(self, expr, rational=False):
+        """A power that is not an integer one (nor a square root) through ``pow`` (math.pow,
+        np.power): a negative base raises ValueError on a float and gives NaN with NumPy's invalid
+        flag on an array, the same error on every path, where ``**`` would return a complex."""
+        if expr.exp.is_integer or expr.exp in (sp.S.Half, -sp.S.Half):
+            return super()._print_Pow(expr, rational)
+        return f"{self.pow}({self._print(expr.base)}, {self._print(expr.exp)})"
+
     def _behind(self, expr):
         return self.definitions.get(expr, expr)
 
@@ -143,7 +151,7 @@ def _at_zero(heaviside) -> sp.Expr:
 class FloatPrinter(_CodePrinter, PythonCodePrinter):
     """One sample, on Python floats with ``math``: no array overhead, no overflow."""
 
-    exp, log, log1p, cos, abs = "math.exp", "math.log", "math.log1p", "math.cos", "abs"
+    exp, log, log1p, cos, abs, pow = "math.exp", "math.log", "math.log1p", "math.cos", "abs", "math.pow"
 
     def _where(self, condition, yes, no):
         return f"({yes} if {condition} else {no})"
@@ -157,13 +165,6 @@ class FloatPrinter(_CodePrinter, PythonCodePrinter):
     def _print_sinc(self, expr):
         u = self._print(expr.args[0])
         return self._where(f"{u} != 0", self._sinc(u), "1.0")
-
-    def _print_Pow(self, expr, rational=False):
-        """A power that is not an integer one (nor a square root) through math.pow: a negative base
-        raises ValueError, as a batch's NumPy flags it, where ``**`` would return a complex."""
-        if expr.exp.is_integer or expr.exp in (sp.S.Half, -sp.S.Half):
-            return super()._print_Pow(expr, rational)
-        return f"math.pow({self._print(expr.base)}, {self._print(expr.exp)})"
 
     def _softplus(self, z, abs_z):
         return f"(max({z}, 0.0) + math.log1p(math.exp(-{abs_z})))"
@@ -184,7 +185,7 @@ class ArrayPrinter(_CodePrinter, NumPyPrinter):
     ``product_order`` set to a variable of the generated code, matrix products are written
     ``np.matmul(a, b, order=<variable>)``: the memory order of their result is chosen at run time."""
 
-    exp, log, log1p, cos, abs = "np.exp", "np.log", "np.log1p", "np.cos", "np.abs"
+    exp, log, log1p, cos, abs, pow = "np.exp", "np.log", "np.log1p", "np.cos", "np.abs", "np.power"
     product_order: str | None = None
     per_sample: set | None = None  # where known: the symbols holding one value per sample (arrays)
 
@@ -206,13 +207,6 @@ class ArrayPrinter(_CodePrinter, NumPyPrinter):
         return f"np.vectorize({known}, otypes=[float])({', '.join(self._print(a) for a in expr.args)})"
 
     _print_erf = _print_erfc = _print_gamma = _print_loggamma = _print_math_function
-
-    def _print_Pow(self, expr, rational=False):
-        """A power that is not an integer one (nor a square root) through np.power: a negative
-        base gives NaN and NumPy's invalid flag on a Python float as on an array, never a complex."""
-        if expr.exp.is_integer or expr.exp in (sp.S.Half, -sp.S.Half):
-            return super()._print_Pow(expr, rational)
-        return f"np.power({self._print(expr.base)}, {self._print(expr.exp)})"
 
     def _print_Max(self, expr):
         return self._reduce("np.maximum", expr.args)

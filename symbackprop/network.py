@@ -262,6 +262,15 @@ def _postorder(expr: sp.Expr):
             stack.extend((arg, False) for arg in reversed(node.args))
 
 
+def weight_count(layers: Sequence[int]) -> int:
+    """How many weights a fully connected network with these layer sizes has.
+
+    >>> weight_count([784, 128, 10])
+    101632
+    """
+    return sum(a * b for a, b in itertools.pairwise(layers))
+
+
 def scalar_mlp(layers: Sequence[int], activation="sigmoid", loss: str = "half_sse", bias: str | None = "per_neuron") -> Graph:
     """A fully connected network weight by weight, as a graph of named steps z_i = Σ w a + b,
     a_i = g(z_i), J: what :func:`symbackprop.mlp` builds in its default form, ``form="scalar"``.
@@ -283,7 +292,7 @@ def scalar_mlp(layers: Sequence[int], activation="sigmoid", loss: str = "half_ss
     a1*w5 + a2*w6 + b2
     """
     layers = _check_layers(layers)
-    weights = sum(a * b for a, b in itertools.pairwise(layers))
+    weights = weight_count(layers)
     if weights > MAX_WEIGHTS:
         raise InputError(f"the {'-'.join(map(str, layers))} network has {weights:,} weights; weight by weight, at most "
                          f"{MAX_WEIGHTS:,} are derived (a symbol and a formula each): use the matrix form")
