@@ -331,7 +331,7 @@ def _entry(expr, entries: dict):
         return None if inner is None else expr.function(inner)
     if isinstance(expr, sp.MatMul):
         coeff, matrices = expr.as_coeff_matrices()
-        if len(matrices) == 1 and not has_matrices(coeff):
+        if len(matrices) == 1:
             inner = _entry(matrices[0], entries)
             return None if inner is None else coeff * inner
     for symbol, matrix in entries.items():
@@ -371,8 +371,20 @@ def _collected(expr):
         if isinstance(inner, sp.Transpose):
             return sp.Transpose(ElementwiseApplyFunction(args[0], inner.arg))
     if isinstance(expr, sp.MatMul):  # a sum inside a product: X(2W − 2Y) → 2X(W − Y), xᵀ − μᵀ → (x − μ)ᵀ
-        args = [_transpose_out(_common_number_out(a)) for a in args]
+        args = _scalars_first([_transpose_out(_common_number_out(a)) for a in args])
     return expr.func(*args).doit(deep=False) if tuple(args) != expr.args else expr
+
+
+def _scalars_first(factors: list) -> list:
+    """A 1×1 run of a product's matrices moved to the front as the scalar it is: a xᵀ a → (xᵀa) a."""
+    matrices = [f for f in factors if is_matrix(f)]
+    for start in range(len(matrices)):
+        for stop in range(len(matrices), start + 1, -1):
+            run = matrices[start:stop]
+            if (run[0].shape[0], run[-1].shape[1]) == (1, 1) and len(run) < len(matrices):
+                rest = matrices[:start] + matrices[stop:]
+                return [f for f in factors if not is_matrix(f)] + [sp.Trace(sp.MatMul(*run))] + _scalars_first(rest)
+    return factors
 
 
 def _transpose_out(expr):
