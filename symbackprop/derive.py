@@ -40,7 +40,7 @@ import sympy as sp
 
 from . import naming
 from .errors import InputError
-from .matrices import has_matrices, is_matrix, textbook
+from .matrices import EntrywiseSteps, has_matrices, is_matrix, textbook
 from .network import Graph
 from .progress import Progress
 from .rules import vjp
@@ -283,6 +283,7 @@ def derive(graph: Graph, wrt: Sequence[sp.Symbol]) -> Derivation:
     named = {step for u, users in consumers.items() for step in users if u not in step_symbols or uses[step] > 1}
     named.discard(graph.output)
 
+    entrywise_steps = EntrywiseSteps(steps)
     delta_of: dict[sp.Symbol, sp.Expr] = {graph.output: sp.S.One}  # how a delta appears in others
     shares: dict[tuple[sp.Symbol, sp.Symbol], sp.Expr] = {}  # (matrix step, argument) → its rule's share
     definition: dict[sp.Symbol, sp.Expr] = {}
@@ -296,6 +297,8 @@ def derive(graph: Graph, wrt: Sequence[sp.Symbol]) -> Derivation:
             continue
         if s != graph.output:
             definition[s] = graph.fused[s] if s in graph.fused else total(share(c, s) for c in consumers.get(s, ()))
+            if is_matrix(s):
+                definition[s] = entrywise_steps.simplified(definition[s])
             if is_matrix(s) and (not definition[s].free_symbols - set(graph.sizes) or naming.is_delta(definition[s])):
                 named.discard(s)  # a constant (I, 𝟏) or another delta is written out
             delta_of[s] = naming.delta(s) if s in named else definition[s]

@@ -162,3 +162,19 @@ def test_a_graph_of_whole_formulas_as_steps_derives_as_the_graph_of_single_opera
         assert by_hand[p].shape == p.shape
         assert np.allclose(value(by_hand[p], size=2), value(one_per_operation[p], size=2))
     assert by_hand.gradient(W1) == by_hand.symbol("delta_Z_1") * Xb.T  # δ_Z = ∂J/∂Z, ∂J/∂W = δ_Z Xᵀ
+
+
+def test_the_delta_of_logistic_regression_by_hand_is_the_prediction_minus_the_target():
+    """Through the steps that only combine others entry by entry (𝟏 − P, log∘P), the delta of
+    the logits simplifies as a course writes it: P − y, never a division by P(1 − P), which
+    overflows at large logits."""
+    w, y = sp.MatrixSymbol("w", m, 1), sp.MatrixSymbol("y", n, 1)
+    P = (X * w).applyfunc(sb.sigmoid)
+    one = sp.OneMatrix(n, 1)
+    J = -sp.Trace(y.T * P.applyfunc(sp.log) + (one - y).T * (one - P).applyfunc(sp.log))
+    d = sb.backprop(J, wrt=[w])
+    (delta, definition), = d.deltas
+    p = next(s.symbol for s in d.graph.steps
+             if isinstance(s.expr, ElementwiseApplyFunction) and s.expr.function.expr.func is sb.sigmoid)
+    assert definition == p - y
+    assert d.gradient(w) == X.T * delta
