@@ -181,11 +181,25 @@ def shared_transposes(expr: sp.Expr) -> sp.Expr:
     >>> shared_transposes(sp.Trace((X*W - Y).T * (X*W - Y)))
     Trace((X*W - Y).T*(X*W - Y))
     """
+    values: dict = {}  # node → its value as SymPy evaluates it, so that 𝟏bᵀ and (b𝟏ᵀ)ᵀ compare equal
+
+    def value(node):
+        if node not in values:
+            values[node] = node.doit()
+        return values[node]
+
     while True:  # the largest pair first: its parts are then written once, inside it
         compound = sorted({node for node in sp.preorder_traversal(expr) if is_matrix(node)
                            and not isinstance(node, (*LEAVES, sp.Transpose))}, key=sp.default_sort_key)
-        by_value = {node.doit(): node for node in compound}  # 𝟏bᵀ and (b𝟏ᵀ)ᵀ alike
-        pairs = [(node, other) for node in compound if (other := by_value.get(node.T.doit())) not in (None, node)]
+        alike: dict = {}  # (its matrices, its shape) → nodes: only these may be transposes of each other
+        for node in compound:
+            alike.setdefault((frozenset(node.atoms(sp.MatrixSymbol)), node.shape), []).append(node)
+        pairs = []
+        for node in compound:
+            others = {value(other): other for other in alike.get((frozenset(node.atoms(sp.MatrixSymbol)), node.shape[::-1]), ())}
+            other = others.get(value(node.T)) if others else None
+            if other is not None and other != node:
+                pairs.append((node, other))
         if not pairs:
             return expr
         pair = max(pairs, key=lambda pair: tree_size(pair[0]))
@@ -325,8 +339,11 @@ def _simplified_entry(expr, simplified):
     scalar = _entry(expr, entries, scalars)
     if scalar is None or not entries:
         return None
+    simpler = sp.factor_terms(sp.cancel(scalar))
+    if tree_size(simpler) >= tree_size(expr):  # (one scalar operation per matrix operation)
+        return None
     try:
-        simpler = elementwise(sp.factor_terms(sp.cancel(scalar)), {t: _on_arguments(M, simplified) for t, M in entries.items()})
+        simpler = elementwise(simpler, {t: _on_arguments(M, simplified) for t, M in entries.items()})
     except InputError:  # a function of several entries: no elementwise form of one matrix
         return None
     return simpler.xreplace(scalars)
