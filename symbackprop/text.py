@@ -292,6 +292,9 @@ class MatrixNotation:
     def _hadamard_power(self, base: str, exponent) -> str:
         return f"{base}^∘{self._print(exponent) if getattr(exponent, 'is_Atom', True) else self._wrap(self._print(exponent))}"
 
+    def _elementwise_reciprocal(self, base: str) -> str:
+        return f"1 / {base}"
+
     def _print_Trace(self, expr):
         return f"tr({self._print(expr.arg)})"
 
@@ -300,8 +303,12 @@ class MatrixNotation:
 
     def _print_log(self, expr, **kwargs):
         if isinstance(expr.args[0], sp.Determinant):
-            return f"log {self._print(expr.args[0])}"
-        return self._print_Function(expr, **kwargs)
+            return self._log_det(self._print(expr.args[0]))
+        other = getattr(super(), "_print_log", None)  # the base printer's own log, where it has one
+        return other(expr, **kwargs) if other is not None else self._print_Function(expr, **kwargs)
+
+    def _log_det(self, determinant: str) -> str:
+        return f"log {determinant}"
 
     def _print_OneMatrix(self, expr):
         rows, columns = expr.shape
@@ -318,12 +325,13 @@ class MatrixNotation:
         return "0"
 
     def _print_ElementwiseApplyFunction(self, expr):
-        name = elementwise_name(expr)
-        if name is not None:
-            return self._elementwise(name, self._print(expr.expr))
+        if elementwise_name(expr) is not None:
+            return self._elementwise(type(expr.function.expr), self._print(expr.expr))
         return _ElementwiseBody(self, expr).doprint()
 
-    def _elementwise(self, name: str, argument: str) -> str:
+    def _elementwise(self, function: type, argument: str) -> str:
+        """``function`` applied to each entry of the matrix printed as ``argument``."""
+        name = function.__name__
         return f"{ELEMENTWISE_NAMES.get(name, name)}({argument})"
 
 
@@ -366,8 +374,10 @@ class _ElementwiseBody:
             return head + printer.hadamard.join(factors)
         if expr.is_Pow and expr.exp.is_Integer and expr.exp > 0:
             return printer._hadamard_power(self._factor(expr.base, power=True), expr.exp)
+        if expr.is_Pow and expr.exp == -1:
+            return printer._elementwise_reciprocal(self._factor(expr.base, power=True))
         if isinstance(expr, sp.Function) and len(expr.args) == 1:
-            return printer._elementwise(type(expr).__name__, self._print(expr.args[0]))
+            return printer._elementwise(type(expr), self._print(expr.args[0]))
         dummy = sp.Dummy(str(self.matrix))  # any other form: the body as SymPy prints it, in the matrix's name
         return printer._print(expr.xreplace({self.variable: dummy}))
 
