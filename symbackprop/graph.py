@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import graphviz
+import sympy as sp
 
 from . import naming
 from .api import backprop
@@ -30,7 +31,7 @@ from .errors import InputError, MissingTool, ToolError
 from .files import write_file
 from .matrix import MatrixDerivation, MatrixGraph
 from .network import Graph
-from .text import printer_for
+from .text import has_matrices, printer_for, shape_note
 from .walkthrough import given_values, pass_values, refuse_matrix_form, value_at
 
 MAX_NODES = 150
@@ -93,11 +94,20 @@ def _formatted(value) -> str:
     return f"{float(value):.4g}"
 
 
-def picture(target, values: Mapping, max_nodes: int = MAX_NODES) -> Picture:
+def picture(target, values: Mapping | None = None, max_nodes: int = MAX_NODES) -> Picture:
     """The computational graph of a network, expression or derivation at ``values`` (every
-    variable, by symbol or by name)."""
+    variable, by symbol or by name). A graph with matrix steps (a SymPy matrix expression or its
+    derivation) is drawn without values: each node shows its formula, its shape and its delta or
+    gradient in the delta view (:func:`matrix_picture`)."""
     if isinstance(target, (MatrixDerivation, MatrixGraph)):
         refuse_matrix_form("picture")
+    if _has_matrix_symbols(target) or isinstance(target, (Derivation, Graph)) and has_matrices(target):
+        if values is not None:
+            raise InputError("a picture of matrix steps shows their formulas, shapes and gradients, not values: leave values out")
+        d = target if isinstance(target, Derivation) else backprop(target)
+        return matrix_picture(d, max_nodes)
+    if values is None:
+        raise InputError("the picture needs a value for every variable (values={'x': 1.0, ...})")
     graph = target.graph if isinstance(target, Derivation) else target if isinstance(target, Graph) else Graph.from_expr(target)
     count = len(graph.steps) + len(graph.variables)
     if count > max_nodes:
@@ -162,3 +172,58 @@ def _fused_part(graph: Graph) -> set:
     position = {step.symbol: i for i, step in enumerate(graph.steps)}
     first = min(position[s] for s in graph.fused)
     return {step.symbol for step in graph.steps[first:] if step.symbol not in graph.fused}
+
+
+def _has_matrix_symbols(target) -> bool:
+    """Whether ``target`` is a SymPy expression with a matrix in it."""
+    return isinstance(target, sp.Basic) and bool(target.atoms(sp.MatrixSymbol))
+
+
+def matrix_picture(d: Derivation, max_nodes: int = MAX_NODES) -> Picture:
+    """The graph of a derivation with matrix steps: every variable and step with its shape, each
+    step with its formula, and each named delta δ_v or gradient ∂f/∂p in the delta view; edges
+    run from each argument to the steps that use it.
+
+    >>> n = sp.Symbol("n", integer=True, positive=True)
+    >>> A, X = sp.MatrixSymbol("A", n, n), sp.MatrixSymbol("X", n, n)
+    >>> dot = matrix_picture(backprop(sp.Trace(A * X), wrt=[X])).dot
+    >>> [line for line in dot.splitlines() if line.startswith('  "X"')]
+    ['  "X" [label="X\\nn×n\\n∂f/∂X = Aᵀ", shape=box, style=filled, fillcolor=lightyellow];']
+    """
+    graph = d.graph
+    count = len(graph.steps) + len(graph.variables)
+    if count > max_nodes:
+        raise InputError(f"the graph has {count} nodes; pictures are drawn up to {max_nodes} (pass max_nodes to draw it anyway)")
+    text = printer_for(d).doprint
+    output = text(graph.output)
+    deltas = {s.name: (s, e) for s, e in d.deltas}  # by name: a delta is a symbol or a matrix symbol
+    nodes = [v for v in graph.variables] + [s.symbol for s in graph.steps]
+
+    def node(symbol, formula=None) -> str:
+        lines = [text(symbol) if formula is None else f"{text(symbol)} = {naming.clipped(text(formula), FORMULA_WIDTH)}",
+                 shape_note(symbol, text) or "scalar"]
+        delta = naming.delta(symbol).name
+        if symbol in d.wrt:
+            lines.append(f"∂{output}/∂{text(symbol)} = {naming.clipped(text(d.gradient(symbol)), FORMULA_WIDTH)}")
+        elif delta in deltas:
+            lines.append(" = ".join(naming.clipped(text(part), FORMULA_WIDTH) for part in deltas[delta]))
+        kind = "shape=box, style=rounded" if formula is not None else (
+            "shape=box, style=filled, fillcolor=lightyellow" if symbol in d.wrt else "shape=ellipse")
+        return f"  {_quote(text(symbol))} [label={_quote(chr(10).join(lines))}, {kind}];".replace("\n", "\\n")
+
+    title = f"{graph.description}: shapes, and deltas in the delta view"
+    lines = [f"digraph {_quote('backpropagation')} {{", "  rankdir=LR;", '  node [fontname="Helvetica", fontsize=10];',
+             '  edge [fontname="Helvetica", fontsize=9];', f"  label={_quote(title)};"]
+    lines += [node(v) for v in graph.variables]
+    lines += [node(step.symbol, step.expr) for step in graph.steps]
+    known = set(nodes)
+    for step in graph.steps:
+        for argument in sorted(_arguments(step.expr) & known, key=lambda s: s.name):
+            lines.append(f"  {_quote(text(argument))} -> {_quote(text(step.symbol))};")
+    lines.append("}")
+    return Picture("\n".join(lines) + "\n")
+
+
+def _arguments(expr) -> set:
+    """The symbols and matrix symbols a step's formula uses."""
+    return set(expr.atoms(sp.Symbol, sp.MatrixSymbol))
