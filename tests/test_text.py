@@ -7,6 +7,7 @@ from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
 
 import symbackprop as sb
 from symbackprop import naming
+from symbackprop.errors import InputError
 from symbackprop.latex import BackpropLatexPrinter
 from symbackprop.text import TextPrinter, derivation_text
 
@@ -80,3 +81,50 @@ def test_an_elementwise_function_with_a_body_is_read_entry_by_entry():
     derivative = ElementwiseApplyFunction(Z.applyfunc(sb.sigmoid)._get_function_fdiff(), Z)
     assert sorted(TextPrinter().doprint(derivative).split(" ⊙ ")) == ["(1 - σ(Z))", "σ(Z)"]  # σ' = σ ⊙ (1 − σ)
     assert TextPrinter().doprint(Z.applyfunc(lambda t: t**2 + 1)) == "Z^∘2 + 1"
+
+
+# ------------------------------------------------------------------------------------------
+# Derivations with matrix steps, as text.
+
+LEAST_SQUARES = sp.trace((X * W - Y).T * (X * W - Y))  # ‖XW − Y‖²_F
+
+
+def test_a_matrix_derivation_lists_shapes_steps_deltas_gradients_and_closed_forms():
+    d = sb.backprop(LEAST_SQUARES, wrt=[W])
+    text = derivation_text(d)
+    lines = text.splitlines()
+    assert "  W: m×k" in lines and "  X: n×m" in lines and "  Y: n×k" in lines
+    show = TextPrinter(naming.text_names(d.graph)).doprint
+    for step in d.graph.steps:  # every step, with its shape where it is a matrix
+        line = next(line for line in lines if line.startswith(f"  {show(step.symbol)} = "))
+        if isinstance(step.symbol, sp.MatrixExpr):
+            assert line.endswith("(%s×%s)" % step.symbol.shape)
+    for delta, _ in d.deltas:
+        assert any(line.startswith(f"  {show(delta)} = ") for line in lines)
+    assert "  ∂f/∂W = 2 Xᵀ (X W - Y)" in lines  # the closed form, as the textbook writes it
+    assert "chain" not in text.lower()
+
+
+@pytest.mark.parametrize("J, wrt, closed", [
+    (sp.trace(A * Xs * B), Xs, "Aᵀ Bᵀ"),  # Cookbook (100)
+    (sp.log(sp.det(Xs)), Xs, "X⁻ᵀ"),  # (57)
+    (LEAST_SQUARES, W, "2 Xᵀ (X W - Y)"),
+], ids=["tr(AXB)", "log det X", "least squares"])
+def test_textbook_gradients_read_as_the_textbook_prints_them(J, wrt, closed):
+    assert f"  ∂f/∂{wrt.name} = {closed}" in derivation_text(sb.backprop(J, wrt=[wrt])).splitlines()
+
+
+def test_every_name_a_matrix_derivation_prints_is_accepted_back():
+    gaussian = sp.log(sp.det(S)) / 2 + sp.Trace((x - mu).T * S.I * (x - mu)) / 2
+    d = sb.backprop(gaussian, wrt=[S, mu])
+    show = TextPrinter(naming.text_names(d.graph)).doprint
+    symbols = [*d.graph.variables, *(s.symbol for s in d.graph.steps), *(delta for delta, _ in d.deltas)]
+    for symbol in symbols:
+        assert show(symbol) in derivation_text(d)
+        assert d.symbol(show(symbol)) == symbol
+
+
+def test_a_matrix_derivation_has_no_chain_view():
+    d = sb.backprop(LEAST_SQUARES, wrt=[W])
+    with pytest.raises(InputError, match="no chain view"):
+        derivation_text(d, show_chain=W)
