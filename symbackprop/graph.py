@@ -29,9 +29,10 @@ from .api import backprop
 from .derive import Derivation
 from .errors import InputError, MissingTool, ToolError
 from .files import write_file
+from .matrices import has_matrices
 from .matrix import MatrixDerivation, MatrixGraph
 from .network import Graph
-from .text import has_matrices, printer_for, shape_note
+from .text import printer_for, shape_note
 from .walkthrough import given_values, pass_values, refuse_matrix_form, value_at
 
 MAX_NODES = 150
@@ -101,7 +102,8 @@ def picture(target, values: Mapping | None = None, max_nodes: int = MAX_NODES) -
     gradient in the delta view (:func:`matrix_picture`)."""
     if isinstance(target, (MatrixDerivation, MatrixGraph)):
         refuse_matrix_form("picture")
-    if _has_matrix_symbols(target) or isinstance(target, (Derivation, Graph)) and has_matrices(target):
+    known = target.graph if isinstance(target, Derivation) else target if isinstance(target, Graph) else None
+    if known.has_matrices if known is not None else has_matrices(target):
         if values is not None:
             raise InputError("a picture of matrix steps shows their formulas, shapes and gradients, not values: leave values out")
         d = target if isinstance(target, Derivation) else backprop(target)
@@ -174,11 +176,6 @@ def _fused_part(graph: Graph) -> set:
     return {step.symbol for step in graph.steps[first:] if step.symbol not in graph.fused}
 
 
-def _has_matrix_symbols(target) -> bool:
-    """Whether ``target`` is a SymPy expression with a matrix in it."""
-    return isinstance(target, sp.Basic) and bool(target.atoms(sp.MatrixSymbol))
-
-
 def matrix_picture(d: Derivation, max_nodes: int = MAX_NODES) -> Picture:
     """The graph of a derivation with matrix steps: every variable and step with its shape, each
     step with its formula, and each named delta δ_v or gradient ∂f/∂p in the delta view; edges
@@ -187,8 +184,8 @@ def matrix_picture(d: Derivation, max_nodes: int = MAX_NODES) -> Picture:
     >>> n = sp.Symbol("n", integer=True, positive=True)
     >>> A, X = sp.MatrixSymbol("A", n, n), sp.MatrixSymbol("X", n, n)
     >>> dot = matrix_picture(backprop(sp.Trace(A * X), wrt=[X])).dot
-    >>> [line for line in dot.splitlines() if line.startswith('  "X"')]
-    ['  "X" [label="X\\nn×n\\n∂f/∂X = Aᵀ", shape=box, style=filled, fillcolor=lightyellow];']
+    >>> print(next(line for line in dot.splitlines() if line.startswith('  "X" [')))
+      "X" [label="X\\nn×n\\n∂f/∂X = Aᵀ δ_v1", shape=box, style=filled, fillcolor=lightyellow];
     """
     graph = d.graph
     count = len(graph.steps) + len(graph.variables)
@@ -201,7 +198,7 @@ def matrix_picture(d: Derivation, max_nodes: int = MAX_NODES) -> Picture:
 
     def node(symbol, formula=None) -> str:
         lines = [text(symbol) if formula is None else f"{text(symbol)} = {naming.clipped(text(formula), FORMULA_WIDTH)}",
-                 shape_note(symbol, text) or "scalar"]
+                 shape_note(symbol) or "scalar"]
         delta = naming.delta(symbol).name
         if symbol in d.wrt:
             lines.append(f"∂{output}/∂{text(symbol)} = {naming.clipped(text(d.gradient(symbol)), FORMULA_WIDTH)}")
@@ -211,7 +208,8 @@ def matrix_picture(d: Derivation, max_nodes: int = MAX_NODES) -> Picture:
             "shape=box, style=filled, fillcolor=lightyellow" if symbol in d.wrt else "shape=ellipse")
         return f"  {_quote(text(symbol))} [label={_quote(chr(10).join(lines))}, {kind}];".replace("\n", "\\n")
 
-    title = f"{graph.description}: shapes, and deltas in the delta view"
+    formula = naming.clipped(text(graph.closed_steps()[graph.output]), 2 * FORMULA_WIDTH)
+    title = f"{output} = {formula}: shapes, and deltas in the delta view"
     lines = [f"digraph {_quote('backpropagation')} {{", "  rankdir=LR;", '  node [fontname="Helvetica", fontsize=10];',
              '  edge [fontname="Helvetica", fontsize=9];', f"  label={_quote(title)};"]
     lines += [node(v) for v in graph.variables]

@@ -25,6 +25,7 @@ from . import naming
 from .derive import LATEX_DISPLAYS, Chain, Derivation
 from .errors import InputError, MissingTool, ToolError
 from .files import write_file
+from .matrices import is_matrix
 from .matrix import MatrixDerivation, forward_formulas, loss_scale, loss_value, matmul, textbook_factors
 from .simplify import tree_size
 from .templates_ import render
@@ -35,16 +36,14 @@ from .text import (
     MatrixNotation,
     TextbookOrder,
     chain_parameters,
-    has_matrices,
-    is_matrix,
     matrix_product_parts,
     matrix_terms,
     positive_first,
-    shape_text,
     short_chain,
     short_closed_form,
 )
 
+TITLE_WIDTH = 60  # printed characters of a formula in a document's title
 DOCUMENT_LINE = 110  # printed characters (measured by width_of) that fit on one line of an A4 page, with the left side
 
 
@@ -117,7 +116,11 @@ class MatrixLatexNotation(MatrixNotation):
             return r"\mathbf{1}"
         if rows == 1:
             return self._transposed(r"\mathbf{1}")
-        return r"\mathbf{1}_{%s}" % shape_text(expr, self._print).replace("×", r" \times ")
+        return r"\mathbf{1}_{%s}" % self._shape(expr.shape)
+
+    def _shape(self, shape) -> str:
+        """A shape as LaTeX: ``n \times m``."""
+        return r" \times ".join(self._print(size) for size in shape)
 
     def _print_Identity(self, expr):
         return "I"
@@ -364,7 +367,7 @@ def gradient_latex(d, p: sp.Symbol | str, closed: bool = True) -> str:
         q, gradient = gradients[str(p)]
         return f"{partial(printer, d.graph.output, q)} = {printer.doprint(gradient)}"
     p = d.symbol(p)
-    rows = gradient_rows(d, p, closed, printer, chain=not has_matrices(d))
+    rows = gradient_rows(d, p, closed, printer, chain=not d.graph.has_matrices)
     return " ".join([partial(printer, d.graph.output, p), *(f"{op} {term}" for op, term in rows)])
 
 
@@ -395,7 +398,7 @@ def document_latex(d, title: str | None = None) -> str:
     by layer, every gradient, and the gradient-descent update (compiles with pdflatex)."""
     if isinstance(d, MatrixDerivation):
         return _matrix_document(d, title)
-    if has_matrices(d):
+    if d.graph.has_matrices:
         return matrix_steps_document(d, title)
     graph = d.graph
     printer = printer_for(d)
@@ -491,16 +494,18 @@ def matrix_steps_document(d: Derivation, title: str | None = None) -> str:
     output = graph.output
 
     def shape(symbol) -> str:
-        return shape_text(symbol, printer._print).replace("×", r" \times ") if is_matrix(symbol) else ""
+        return printer._shape(symbol.shape) if is_matrix(symbol) else ""
 
     def rows(expr):
         return broken_rows(printer, expr) or _left_out("too wide for a line")
 
     long_closed = [p for p in d.wrt if short_closed_form(d, p) is None or broken_rows(printer, d[p]) is None]
-    sizes = getattr(graph, "sizes", ())
+    sizes = graph.sizes
+    formula = r"%s = %s" % (printer._print(output), printer._print(graph.closed_steps()[output]))
     return render(
         "derivation_matrix_steps.tex.j2",
-        title=text(title or f"Backpropagation through {graph.description}"),
+        title=text(title) if title else text("Backpropagation through ") + "$%s$" % (
+            formula if width_of(formula) <= TITLE_WIDTH else printer._print(output)),
         output=printer._print(output),
         sizes=", ".join("$%s$" % printer._print(s) for s in sizes),
         variables=[(printer._print(v), shape(v) or r"\text{scalar}") for v in graph.variables],

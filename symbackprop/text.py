@@ -15,6 +15,7 @@ from sympy.printing.str import StrPrinter
 from . import naming
 from .derive import Derivation
 from .errors import InputError
+from .matrices import LEAVES, is_matrix, shape_text
 from .simplify import tree_size
 from .templates_ import render
 
@@ -98,33 +99,11 @@ PositiveFirst = TextbookOrder  # its former name
 # in a textbook (Xᵀ, X⁻¹, X⁻ᵀ, A ⊙ B, X^∘2, tr, det, 𝟏, I, σ(Z)). The rules on structure live here
 # once; each printer only spells the pieces.
 
-ATOMIC_MATRICES = (sp.MatrixSymbol, sp.Identity, sp.OneMatrix, sp.ZeroMatrix)
 
 # An elementwise function printed by its textbook name (any other by its own name).
 ELEMENTWISE_NAMES = {"sigmoid": "σ"}
 
 _SUPERSCRIPTS = str.maketrans("0123456789-", "⁰¹²³⁴⁵⁶⁷⁸⁹⁻")
-
-
-def is_matrix(expr) -> bool:
-    """Whether ``expr`` is a SymPy matrix expression (a ``MatrixExpr``: it has a shape).
-
-    >>> n = sp.Symbol("n", integer=True, positive=True)
-    >>> is_matrix(sp.MatrixSymbol("X", n, n).T), is_matrix(sp.Trace(sp.MatrixSymbol("X", n, n)))
-    (True, False)
-    """
-    return isinstance(expr, sp.MatrixExpr)
-
-
-def shape_text(expr, show=str) -> str:
-    """The shape of a matrix expression as ``rows×columns`` (each size printed by ``show``).
-
-    >>> n, k = sp.symbols("n k", integer=True, positive=True)
-    >>> shape_text(sp.MatrixSymbol("W", n, k)), shape_text(sp.MatrixSymbol("b", 3, 1))
-    ('n×k', '3×1')
-    """
-    rows, columns = expr.shape
-    return f"{show(rows)}×{show(columns)}"
 
 
 def matrix_terms(expr: sp.MatAdd) -> list:
@@ -139,8 +118,9 @@ def matrix_terms(expr: sp.MatAdd) -> list:
 
 
 def transposed_sum(expr: sp.MatAdd):
-    """A sum whose every term is a transpose (up to a number), as the transpose of one sum
-    (``xᵀ - μᵀ`` is ``(x - μ)ᵀ``); None for any other sum.
+    """A sum whose every term is a transpose (up to a number; a product of transposes is the
+    transpose of the product the other way round; ``𝟏ᵀ`` counts) as the transpose of one sum
+    (``Wᵀ Xᵀ - Yᵀ`` is ``(X W - Y)ᵀ``); None for any other sum.
 
     >>> n = sp.Symbol("n", integer=True, positive=True)
     >>> x, mu = sp.MatrixSymbol("x", n, 1), sp.MatrixSymbol("mu", n, 1)
@@ -152,10 +132,20 @@ def transposed_sum(expr: sp.MatAdd):
     inner = []
     for term in expr.args:
         coefficient, factors = term.as_coeff_matrices() if isinstance(term, sp.MatMul) else (sp.S.One, [term])
-        if len(factors) != 1 or not isinstance(factors[0], sp.Transpose) or not coefficient.is_Number:
+        untransposed = [_untransposed(f) for f in reversed(factors)]
+        if not coefficient.is_Number or None in untransposed:
             return None
-        inner.append(coefficient * factors[0].arg)
+        inner.append(sp.MatMul(coefficient, *untransposed).doit() if coefficient != 1 or len(untransposed) > 1 else untransposed[0])
     return sp.MatAdd(*inner)
+
+
+def _untransposed(factor):
+    """``A`` for the factor ``Aᵀ`` (and the column 𝟏 for the row 𝟏ᵀ), else None."""
+    if isinstance(factor, sp.Transpose):
+        return factor.arg
+    if isinstance(factor, sp.OneMatrix) and factor.shape[0] == 1 and factor.shape[1] != 1:
+        return sp.OneMatrix(factor.shape[1], 1)
+    return None
 
 
 def matrix_product_parts(expr: sp.MatMul) -> tuple:
@@ -225,7 +215,7 @@ class MatrixNotation:
 
     def _matrix_base(self, expr) -> str:
         """A matrix under a superscript (ᵀ, ⁻¹, ², ∘2): parenthesised unless it is one symbol."""
-        return self._print(expr) if isinstance(expr, ATOMIC_MATRICES) else self._wrap(self._print(expr))
+        return self._print(expr) if isinstance(expr, LEAVES) else self._wrap(self._print(expr))
 
     def _wrap(self, printed: str) -> str:
         return f"({printed})"
@@ -290,7 +280,9 @@ class MatrixNotation:
         return self._hadamard_power(self._matrix_base(expr.base) if is_matrix(expr.base) else self._print(expr.base), expr.exp)
 
     def _hadamard_power(self, base: str, exponent) -> str:
-        return f"{base}^∘{self._print(exponent) if getattr(exponent, 'is_Atom', True) else self._wrap(self._print(exponent))}"
+        exponent = sp.sympify(exponent)
+        simple = exponent.is_Atom and not exponent.could_extract_minus_sign()
+        return f"{base}^∘{self._print(exponent) if simple else self._wrap(self._print(exponent))}"
 
     def _elementwise_reciprocal(self, base: str) -> str:
         return f"1 / {base}"
@@ -316,7 +308,7 @@ class MatrixNotation:
             return "𝟏"
         if rows == 1:
             return self._transposed("𝟏")
-        return f"𝟏_{{{shape_text(expr, self._print)}}}"
+        return f"𝟏_{{{shape_text(expr.shape)}}}"
 
     def _print_Identity(self, expr):
         return "I"
@@ -532,22 +524,14 @@ def gradient_lines(d: Derivation, p: sp.Symbol) -> list[tuple[str, str]]:
     return lines
 
 
-def has_matrices(graph) -> bool:
-    """Whether a graph (or a derivation's graph) has a matrix among its variables or steps: its
-    derivation is then printed in matrix notation, without the chain view.
+def shape_note(symbol) -> str:
+    """The shape of a matrix symbol as ``rows×columns``; ``""`` for a scalar.
 
-    >>> x = sp.Symbol("x")
-    >>> from symbackprop import backprop
-    >>> has_matrices(backprop(x**2))
-    False
+    >>> n = sp.Symbol("n", integer=True, positive=True)
+    >>> shape_note(sp.MatrixSymbol("W", n, 3)), shape_note(sp.Symbol("c"))
+    ('n×3', '')
     """
-    graph = getattr(graph, "graph", graph)
-    return any(is_matrix(s) for s in graph.variables) or any(is_matrix(s.symbol) for s in graph.steps)
-
-
-def shape_note(symbol, show=str) -> str:
-    """The shape of a matrix symbol as ``rows×columns``; ``""`` for a scalar."""
-    return shape_text(symbol, show) if is_matrix(symbol) else ""
+    return shape_text(symbol.shape) if is_matrix(symbol) else ""
 
 
 def derivation_text(d: Derivation, show_chain=None) -> str:
@@ -555,7 +539,7 @@ def derivation_text(d: Derivation, show_chain=None) -> str:
     ``show_chain`` (one symbol or name, or a list; default: the first variable). Chain rules with
     many paths and long closed forms are left out, each with a one-line note. A derivation with
     matrix steps is written in matrix notation (:func:`matrix_derivation_text`)."""
-    if has_matrices(d):
+    if d.graph.has_matrices:
         if show_chain is not None:
             raise InputError("a derivation with matrix steps has no chain view: its deltas and gradients are written in matrix notation")
         return matrix_derivation_text(d)
@@ -591,15 +575,15 @@ def matrix_derivation_text(d: Derivation) -> str:
         expr = short_closed_form(d, p)
         return show(expr) if expr is not None else f"(left out: {tree_size(d[p]):,} nodes when written out; the delta form is the one to use)"
 
-    sizes = getattr(graph, "sizes", ())
+    sizes = graph.sizes
     sections = [
-        ("Forward pass", [(show(s.symbol), show(s.expr), shape_note(s.symbol, show)) for s in graph.steps]),
-        (f"Backward pass: deltas δ_v = ∂{show(output)}/∂v, output first", [(show(s), show(e), shape_note(s, show)) for s, e in d.deltas]),
-        (f"Gradients ∂{show(output)}/∂p, each of p's shape", [(_partial(output, p, printer), show(d.gradient(p)), shape_note(p, show)) for p in d.wrt]),
+        ("Forward pass", [(show(s.symbol), show(s.expr), shape_note(s.symbol)) for s in graph.steps]),
+        (f"Backward pass: deltas δ_v = ∂{show(output)}/∂v, output first", [(show(s), show(e), shape_note(s)) for s, e in d.deltas]),
+        (f"Gradients ∂{show(output)}/∂p, each of p's shape", [(_partial(output, p, printer), show(d.gradient(p)), shape_note(p)) for p in d.wrt]),
         ("Closed forms", [(_partial(output, p, printer), closed(p), "") for p in d.wrt]),
     ]
     return render("derivation_matrix.txt.j2",
-                  title=f"Backpropagation through {graph.description}",
+                  title=f"Backpropagation through {show(output)} = {show(graph.closed_steps()[output])}",
                   variables_heading="Variables" + (f" (sizes {', '.join(map(show, sizes))})" if sizes else ""),
-                  variables=[(show(v), shape_note(v, show) or "scalar") for v in graph.variables],
+                  variables=[(show(v), shape_note(v) or "scalar") for v in graph.variables],
                   sections=sections)

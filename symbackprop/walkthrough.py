@@ -29,13 +29,14 @@ from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
 from . import naming
 from .derive import Derivation
 from .errors import InputError
-from .latex import DOCUMENT_LINE, BackpropLatexPrinter, partial, pdflatex, product_rows, side_by_side, text, width_of
+from .latex import DOCUMENT_LINE, TITLE_WIDTH, BackpropLatexPrinter, partial, pdflatex, product_rows, side_by_side, text, width_of
+from .matrices import is_matrix
 from .matrix import MatrixDerivation, MatrixGraph
 from .naming import latex_names
 from .simplify import tree_size
 from .targets import probability_problem
 from .templates_ import render
-from .text import CHAIN_PATHS, CHAINS_PER_LAYER, chain_parameters, has_matrices, is_matrix, plain
+from .text import CHAIN_PATHS, CHAINS_PER_LAYER, chain_parameters, plain
 from .values import number, same_name
 
 FORMULA_WIDTH = 60  # characters of a formula quoted in an error message
@@ -265,7 +266,7 @@ def walkthrough(d: Derivation, values: Mapping, learning_rate=0.5, exact: bool =
     values in ``sizes`` (``{"n": 3}``); see :func:`matrix_walkthrough`."""
     if isinstance(d, (MatrixDerivation, MatrixGraph)):
         refuse_matrix_form("walkthrough")
-    if has_matrices(d):
+    if d.graph.has_matrices:
         if exact:
             raise InputError("exact values are for derivations without matrices; a matrix walkthrough is computed in float64")
         return matrix_walkthrough(d, values, learning_rate, sizes)
@@ -446,7 +447,7 @@ def _value_of_node(node, value, sizes: Mapping):
 
 def _recorded(value):
     """A computed value as the walkthrough keeps it: a float, or a matrix as nested tuples."""
-    return tuple(tuple(float(v) for v in row) for row in value) if np.ndim(value) == 2 else float(value)
+    return tuple(tuple(float(v) + 0.0 for v in row) for row in value) if np.ndim(value) == 2 else float(value) + 0.0  # no -0
 
 
 def _defined(d: Derivation, label: str, value, given: Mapping):
@@ -581,7 +582,7 @@ def _document_parts(w: Walkthrough, digits: int) -> dict:
     printer = BackpropLatexPrinter(names)
     number = _Numbers(w.exact, digits, printer, w.decimals)
     values = {s: v for s, _, v in w.forward} | dict(w.given) | {s: v for s, _, v in w.deltas}
-    matrices = has_matrices(d)
+    matrices = graph.has_matrices
     substituted = _WithNumbers({s: number.plain(v) for s, v in values.items()}, mul_symbol="dot")
 
     def row(symbol, formula, value):
@@ -609,7 +610,9 @@ def _document_parts(w: Walkthrough, digits: int) -> dict:
     updates = [(printer.doprint(p), number.plain(given[p]), rate, number.plain(g), number(new))
                for (p, g), (_, new) in zip(w.gradients, w.updates)]
     return dict(
-        title=f"A worked example: {graph.description}",
+        title="A worked example: " + ("" if matrices else graph.description),
+        # a matrix expression is named by its formula, in LaTeX math after the title's text
+        title_formula=f"{printer.doprint(graph.output)} = {printer.doprint(graph.closed_steps()[graph.output])}" if matrices else None,
         given=[(names[s], number(v)) for s, v in w.given],
         learning_rate=number(w.learning_rate),
         forward=[row(*r) for r in w.forward[:-1]],
@@ -645,11 +648,19 @@ def _gradient_blocks(chains: list) -> list[tuple[str, object]]:
     return blocks
 
 
+def _title_formula(parts: dict) -> str:
+    """The formula a title ends with, as inline math (``""`` for none; a long one is named by its output)."""
+    formula = parts["title_formula"]
+    if formula is None:
+        return ""
+    return "$%s$" % (formula if width_of(formula) <= TITLE_WIDTH else formula.split(" = ", 1)[0])
+
+
 def walkthrough_latex(w: Walkthrough, digits: int = 6) -> str:
     """The worked example as a LaTeX document (compiles with pdflatex); gradients given by their
     deltas alone, and the updates, stand two to a line where they are short."""
     parts = _document_parts(w, _check_digits(digits))
-    parts["title"] = text(parts["title"])
+    parts["title"] = text(parts["title"]) + _title_formula(parts)
     parts["gradient_blocks"] = _gradient_blocks(parts["chains"])
     parts["update_rows"] = side_by_side(parts["updates"], DOCUMENT_LINE)
     parts["given_rows"] = side_by_side(parts["given"], DOCUMENT_LINE, most=4)
@@ -673,7 +684,7 @@ def markdown_text(s: str) -> str:
 def walkthrough_markdown(w: Walkthrough, digits: int = 6) -> str:
     """The worked example as Markdown, its formulas in ``$…$`` LaTeX math."""
     parts = _document_parts(w, _check_digits(digits))
-    parts["title"] = markdown_text(parts["title"])
+    parts["title"] = markdown_text(parts["title"]) + _title_formula(parts)
     return render("walkthrough.md.j2", **parts)
 
 

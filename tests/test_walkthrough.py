@@ -365,7 +365,7 @@ def test_small_matrices_are_printed_entry_by_entry_and_large_ones_by_their_shape
     markdown = sb.walkthrough_markdown(w)
     assert r"\text{a } 5 \times 5 \text{ matrix}" in markdown and "pmatrix" not in markdown
     small = sb.walkthrough(sb.backprop(LEAST_SQUARES, wrt=[W]), {"X": XV, "W": WV, "Y": YV}, sizes={"n": 3, "m": 2, "k": 2})
-    assert r"W = \begin{pmatrix} %.3g & %.3g \\ " % tuple(WV[0]) in sb.walkthrough_latex(small, digits=3)
+    assert r"W &= \begin{pmatrix} %.3g & %.3g \\ " % tuple(WV[0]) in sb.walkthrough_latex(small, digits=3)
 
 
 @needs_pdflatex
