@@ -36,6 +36,7 @@ from .text import (
     MatrixNotation,
     TextbookOrder,
     chain_parameters,
+    is_one_by_one,
     matrix_product_parts,
     matrix_terms,
     positive_first,
@@ -93,6 +94,8 @@ class MatrixLatexNotation(MatrixNotation):
         return r"\frac{1}{%s}" % base
 
     def _print_Trace(self, expr, exp=None):
+        if is_one_by_one(expr.arg):
+            return self._raised(self._wrap(self._print(expr.arg)), exp)
         return self._raised(r"\operatorname{tr}\left(%s\right)" % self._print(expr.arg), exp)
 
     def _print_Determinant(self, expr, exp=None):

@@ -288,6 +288,8 @@ class MatrixNotation:
         return f"1 / {base}"
 
     def _print_Trace(self, expr):
+        if is_one_by_one(expr.arg):  # xᵀ A x is a number already: no tr, as a textbook writes it
+            return self._wrap(self._print(expr.arg))
         return f"tr({self._print(expr.arg)})"
 
     def _print_Determinant(self, expr):
@@ -325,6 +327,18 @@ class MatrixNotation:
         """``function`` applied to each entry of the matrix printed as ``argument``."""
         name = function.__name__
         return f"{ELEMENTWISE_NAMES.get(name, name)}({argument})"
+
+
+def is_one_by_one(expr) -> bool:
+    """Whether ``expr`` is a product or sum of matrices that is 1×1 by its shape (``xᵀ A x``):
+    a number already, which a textbook writes without ``tr``.
+
+    >>> n = sp.Symbol("n", integer=True, positive=True)
+    >>> A, x = sp.MatrixSymbol("A", n, n), sp.MatrixSymbol("x", n, 1)
+    >>> is_one_by_one(x.T * A * x), is_one_by_one(A), is_one_by_one(sp.MatrixSymbol("c", 1, 1))
+    (True, False, False)
+    """
+    return isinstance(expr, (sp.MatMul, sp.MatAdd)) and expr.shape == (1, 1)
 
 
 def _is_plain_product(expr: sp.MatMul) -> bool:
