@@ -44,7 +44,7 @@ from .text import (
     short_closed_form,
 )
 
-TITLE_WIDTH = 60  # printed characters of a formula in a document's title
+TITLE_WIDTH = 60  # characters of LaTeX source of a formula in a title (inline math cannot break)
 DOCUMENT_LINE = 110  # printed characters (measured by width_of) that fit on one line of an A4 page, with the left side
 
 
@@ -508,7 +508,7 @@ def matrix_steps_document(d: Derivation, title: str | None = None) -> str:
     return render(
         "derivation_matrix_steps.tex.j2",
         title=text(title) if title else text("Backpropagation through ") + "$%s$" % (
-            formula if width_of(formula) <= TITLE_WIDTH else printer._print(output)),
+            formula if len(formula) <= TITLE_WIDTH else printer._print(output)),
         output=printer._print(output),
         sizes=", ".join("$%s$" % printer._print(s) for s in sizes),
         variables=[(printer._print(v), shape(v) or r"\text{scalar}") for v in graph.variables],

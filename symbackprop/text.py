@@ -15,7 +15,7 @@ from sympy.printing.str import StrPrinter
 from . import naming
 from .derive import Derivation
 from .errors import InputError
-from .matrices import LEAVES, is_matrix, shape_text
+from .matrices import LEAVES, has_matrices, is_matrix, shape_text
 from .simplify import tree_size
 from .templates_ import render
 
@@ -286,6 +286,11 @@ class MatrixNotation:
 
     def _elementwise_reciprocal(self, base: str) -> str:
         return f"1 / {base}"
+
+    def _print_Pow(self, expr, *args, **kwargs):
+        if expr.exp.is_Integer and expr.exp > 1 and has_matrices(expr.base):  # det(X)², as the matrices around it
+            return self._power(self.parenthesize(expr.base, PRECEDENCE["Pow"], strict=False), expr.exp)
+        return super()._print_Pow(expr, *args, **kwargs)
 
     def _print_Trace(self, expr):
         if is_one_by_one(expr.arg):  # xᵀ A x is a number already: no tr, as a textbook writes it

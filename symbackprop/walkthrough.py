@@ -450,11 +450,12 @@ def _recorded(value):
     return tuple(tuple(float(v) + 0.0 for v in row) for row in value) if np.ndim(value) == 2 else float(value) + 0.0  # no -0
 
 
-def _defined(d: Derivation, label: str, value, given: Mapping):
+def _defined(d: Derivation, label: str, value):
     if np.all(np.isfinite(value)):
         return value
-    point = ", ".join(plain(v) for v in list(given)[:6])
-    raise InputError(f"{naming.clipped(d.graph.description, FORMULA_WIDTH)} has no finite value at the given {point} ({label})")
+    graph = d.graph
+    formula = naming.clipped(plain(graph.closed_steps()[graph.output]), FORMULA_WIDTH)
+    raise InputError(f"{formula} has no finite value at the given values ({label})")
 
 
 def matrix_walkthrough(d: Derivation, values: Mapping, learning_rate=0.5, sizes: Mapping | None = None) -> Walkthrough:
@@ -478,9 +479,9 @@ def matrix_walkthrough(d: Derivation, values: Mapping, learning_rate=0.5, sizes:
     output = plain(graph.output)
     for symbol, expr, label in ([(s.symbol, s.expr, f"step {plain(s.symbol)} = {plain(s.expr)}") for s in graph.steps]
                                 + [(s, e, f"{plain(s)} = {plain(e)}") for s, e in d.deltas]):
-        table[symbol] = _defined(d, label, matrix_value(expr, table, size_values), given)
-    gradients = [(p, _defined(d, f"∂{output}/∂{plain(p)}", matrix_value(d.gradient(p), table, size_values), given)) for p in d.wrt]
-    updates = [(p, _defined(d, f"the update of {plain(p)}", given[p] - rate * g, given)) for p, g in gradients]
+        table[symbol] = _defined(d, label, matrix_value(expr, table, size_values))
+    gradients = [(p, _defined(d, f"∂{output}/∂{plain(p)}", matrix_value(d.gradient(p), table, size_values))) for p in d.wrt]
+    updates = [(p, _defined(d, f"the update of {plain(p)}", given[p] - rate * g)) for p, g in gradients]
     return Walkthrough(
         d, tuple((v, _recorded(given[v])) for v in graph.variables), rate,
         tuple((s.symbol, s.expr, _recorded(table[s.symbol])) for s in graph.steps),
@@ -653,7 +654,7 @@ def _title_formula(parts: dict) -> str:
     formula = parts["title_formula"]
     if formula is None:
         return ""
-    return "$%s$" % (formula if width_of(formula) <= TITLE_WIDTH else formula.split(" = ", 1)[0])
+    return "$%s$" % (formula if len(formula) <= TITLE_WIDTH else formula.split(" = ", 1)[0])
 
 
 def walkthrough_latex(w: Walkthrough, digits: int = 6) -> str:

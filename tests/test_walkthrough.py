@@ -372,3 +372,38 @@ def test_small_matrices_are_printed_entry_by_entry_and_large_ones_by_their_shape
 def test_a_matrix_walkthrough_compiles(tmp_path):
     w = sb.walkthrough(sb.backprop(GAUSSIAN, wrt=[S, mu]), {"S": SV, "x": xv, "mu": muv}, sizes={"n": 3})
     assert pdflatex(sb.walkthrough_latex(w), tmp_path / "w.pdf").read_bytes().startswith(b"%PDF")
+
+
+A3, X3, B3 = sp.MatrixSymbol("A", 3, 3), sp.MatrixSymbol("X", 3, 3), sp.MatrixSymbol("B", 3, 2)
+a3, b3, x3 = sp.MatrixSymbol("a", 3, 1), sp.MatrixSymbol("b", 3, 1), sp.MatrixSymbol("x", 3, 1)
+# One case per operation, at concrete sizes (no sizes to give): J → the variable.
+CONCRETE = {
+    "tr(A X B Bᵀ)": (sp.Trace(A3 * X3 * B3 * B3.T), X3),
+    "aᵀ X⁻¹ b": (a3.T * X3.I * b3, X3),
+    "tr(A X³)": (sp.Trace(A3 * X3**3), X3),
+    "det(X)²": (sp.det(X3) ** 2, X3),
+    "log det(Xᵀ X)": (sp.log(sp.det(X3.T * X3)), X3),
+    "tr(A (X ⊙ X ⊙ A))": (sp.Trace(A3 * sp.HadamardProduct(X3, X3, A3)), X3),
+    "tr(A X^∘3)": (sp.Trace(A3 * sp.HadamardPower(X3, 3)), X3),
+    "tr(A σ(X))": (sp.Trace(A3 * X3.applyfunc(sb.sigmoid)), X3),
+    "log(xᵀ A x)": (sp.log(sp.Trace(x3.T * A3 * x3)), x3),
+    "(aᵀ x)²": ((a3.T * x3) ** 2, x3),
+    "𝟏ᵀ sin(Bᵀ x)": (sp.OneMatrix(1, 2) * (B3.T * x3).applyfunc(sp.sin), x3),
+}
+
+
+@pytest.mark.parametrize("name", list(CONCRETE))
+def test_matrix_walkthrough_gradients_agree_with_finite_differences(name):
+    J, p = CONCRETE[name]
+    d = sb.backprop(J, wrt=[p])
+    rng = np.random.default_rng(7)
+    values = {v: rng.normal(size=v.shape) + (3 * np.eye(v.shape[0]) if v.shape[0] == v.shape[1] else 0) for v in d.graph.variables}
+    w = sb.walkthrough(d, {v.name: value.tolist() for v, value in values.items()})
+    J = sp.Trace(J) if isinstance(J, sp.MatrixExpr) else J
+
+    def loss(flat):
+        return matrix_value(J, {**values, p: flat.reshape(p.shape)}, {})
+
+    assert w.loss == pytest.approx(loss(values[p].ravel()), rel=1e-12)
+    assert np.allclose(np.ravel(dict(w.gradients)[p]), central_differences(loss, values[p].ravel()), rtol=1e-6, atol=1e-7)
+    assert "pmatrix" in sb.walkthrough_markdown(w)
