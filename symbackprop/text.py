@@ -389,8 +389,8 @@ class _ElementwiseBody:
             return printer._elementwise_reciprocal(self._factor(expr.base, power=True))
         if isinstance(expr, sp.Function) and len(expr.args) == 1:
             return printer._elementwise(type(expr), self._print(expr.args[0]))
-        dummy = sp.Dummy(str(self.matrix))  # any other form: the body as SymPy prints it, in the matrix's name
-        return printer._print(expr.xreplace({self.variable: dummy}))
+        entry = sp.Symbol(printer._print(self.matrix))  # any other form: as SymPy prints it, the matrix for its variable
+        return printer._print(expr.xreplace({self.variable: entry}))
 
     def _factor(self, expr, power=False) -> str:
         printed = self._print(expr)
