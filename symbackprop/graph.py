@@ -185,7 +185,7 @@ def matrix_picture(d: Derivation, max_nodes: int = MAX_NODES) -> Picture:
     >>> A, X = sp.MatrixSymbol("A", n, n), sp.MatrixSymbol("X", n, n)
     >>> dot = matrix_picture(backprop(sp.Trace(A * X), wrt=[X])).dot
     >>> print(next(line for line in dot.splitlines() if line.startswith('  "X" [')))
-      "X" [label="X\\nn×n\\n∂f/∂X = Aᵀ δ_v1", shape=box, style=filled, fillcolor=lightyellow];
+      "X" [label="X\\nn×n\\n∂f/∂X = Aᵀ", shape=box, style=filled, fillcolor=lightyellow];
     """
     graph = d.graph
     count = len(graph.steps) + len(graph.variables)
