@@ -5,7 +5,8 @@ every edge its local derivative. The picture is Graphviz DOT, rendered through t
 package (its ``dot`` program) to any format Graphviz writes (svg, png, pdf, …); a network's layers
 are drawn as clusters. Where a fused rule (softmax with cross-entropy) gives a step's gradient
 directly, that step's edges to the fused part are dashed: the gradient of the step is the fused
-one, the dashed edges only show the local derivatives it replaces.
+one, the dashed edges only show the local derivatives it replaces. A graph of matrix steps is
+drawn without values: each node shows its formula, its shape and its delta (:func:`matrix_picture`).
 
 >>> import sympy as sp
 >>> x, y = sp.symbols("x y")

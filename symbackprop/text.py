@@ -1,5 +1,8 @@
 """A derivation as plain text: forward pass, deltas, gradients, one chain and its closed form.
 
+A derivation with matrix steps is written in matrix notation (:class:`MatrixNotation`: Xᵀ, X⁻¹,
+X⁻ᵀ, ⊙, ^∘, tr, det, 𝟏, σ(Z)), every value with its shape, and without the chain view.
+
 >>> from symbackprop import backprop, mlp
 >>> print(derivation_text(backprop(mlp([1, 1]))).splitlines()[0])
 Backpropagation through the 1-1 network, sigmoid, loss half_sse, bias per_neuron

@@ -2,7 +2,9 @@
 and each updated parameter, in the order a textbook presents them.
 
 Values are computed in float64, or exactly (SymPy rationals and exact expressions) on request;
-all gradients are taken at the original parameters, and the update is simultaneous.
+all gradients are taken at the original parameters, and the update is simultaneous. A derivation
+with matrix steps takes its matrices as nested lists and is computed in float64
+(:func:`matrix_walkthrough`).
 
 >>> from symbackprop import backprop, mlp
 >>> d = backprop(mlp([1, 1], activation="identity"))
@@ -55,7 +57,8 @@ class Walkthrough:
     short: for a parameter with at most :data:`~symbackprop.text.CHAIN_PATHS` paths, and of a
     network only for the first :data:`~symbackprop.text.CHAINS_PER_LAYER` such parameters of each
     layer (``None`` for the others, whose gradient the deltas give); ``gradients`` and
-    ``updates`` hold ``(parameter, value)`` for every parameter.
+    ``updates`` hold ``(parameter, value)`` for every parameter. A matrix value is a tuple of
+    rows (``np.array(value)`` makes it an array).
     """
 
     derivation: Derivation
