@@ -357,6 +357,10 @@ def test_a_matrix_walkthrough_needs_its_sizes_and_matrices_of_their_shapes():
         assert message in str(error.value) and "\n" not in str(error.value)
     with pytest.raises(InputError, match="the value of X must be 3×2, got shape 2×3"):
         sb.walkthrough(d, {**values, "X": XV.T}, sizes={"n": 3, "m": 2, "k": 2})
+    with pytest.raises(InputError, match="computed in float64"):
+        sb.walkthrough(d, values, sizes={"n": 3, "m": 2, "k": 2}, exact=True)
+    with pytest.raises(InputError, match="sizes are for derivations with matrices"):
+        sb.walkthrough(sb.backprop(x * y), {"x": 1, "y": 2}, sizes={"n": 3})
 
 
 def test_small_matrices_are_printed_entry_by_entry_and_large_ones_by_their_shape():
