@@ -34,7 +34,7 @@ from .matrices import has_matrices
 from .matrix import MatrixDerivation, MatrixGraph
 from .network import Graph
 from .text import printer_for, shape_note
-from .walkthrough import given_values, pass_values, refuse_matrix_form, value_at
+from .walkthrough import MATRIX_SHOWN, given_values, matrix_walkthrough, pass_values, refuse_matrix_form, value_at
 
 MAX_NODES = 150
 FORMULA_WIDTH = 40
@@ -96,21 +96,22 @@ def _formatted(value) -> str:
     return f"{float(value):.4g}"
 
 
-def picture(target, values: Mapping | None = None, max_nodes: int = MAX_NODES) -> Picture:
+def picture(target, values: Mapping | None = None, max_nodes: int = MAX_NODES, sizes: Mapping | None = None) -> Picture:
     """The computational graph of a network, expression or derivation at ``values`` (every
     variable, by symbol or by name). A graph with matrix steps (a SymPy matrix expression or its
-    derivation) is drawn without values: each node shows its formula, its shape and its delta or
-    gradient in the delta view (:func:`matrix_picture`)."""
+    derivation) shows on each node its formula, its shape and its delta or gradient in the delta
+    view, and with ``values`` (matrices as nested lists; symbolic sizes in ``sizes``) their
+    numbers too (:func:`matrix_picture`)."""
     if isinstance(target, (MatrixDerivation, MatrixGraph)):
         refuse_matrix_form("picture")
     known = target.graph if isinstance(target, Derivation) else target if isinstance(target, Graph) else None
     if known.has_matrices if known is not None else has_matrices(target):
-        if values is not None:
-            raise InputError("a picture of matrix steps shows their formulas, shapes and gradients, not values: leave values out")
         d = target if isinstance(target, Derivation) else backprop(target)
-        return matrix_picture(d, max_nodes)
+        return matrix_picture(d, max_nodes, values, sizes)
     if values is None:
         raise InputError("the picture needs a value for every variable (values={'x': 1.0, ...})")
+    if sizes:
+        raise InputError("sizes are for graphs with matrices of symbolic size; this one has none")
     graph = target.graph if isinstance(target, Derivation) else target if isinstance(target, Graph) else Graph.from_expr(target)
     count = len(graph.steps) + len(graph.variables)
     if count > max_nodes:
@@ -177,10 +178,21 @@ def _fused_part(graph: Graph) -> set:
     return {step.symbol for step in graph.steps[first:] if step.symbol not in graph.fused}
 
 
-def matrix_picture(d: Derivation, max_nodes: int = MAX_NODES) -> Picture:
+def _matrix_formatted(value) -> str:
+    """A number, or a matrix (nested tuples) as nested lists up to 4×4, else its shape."""
+    if not isinstance(value, tuple):
+        return _formatted(value)
+    if len(value) > MATRIX_SHOWN or len(value[0]) > MATRIX_SHOWN:
+        return f"({len(value)}×{len(value[0])} matrix)"
+    return "[" + ", ".join("[" + ", ".join(_formatted(v) for v in row) + "]" for row in value) + "]"
+
+
+def matrix_picture(d: Derivation, max_nodes: int = MAX_NODES, values: Mapping | None = None, sizes: Mapping | None = None) -> Picture:
     """The graph of a derivation with matrix steps: every variable and step with its shape, each
     step with its formula, and each named delta δ_v or gradient ∂f/∂p in the delta view; edges
-    run from each argument to the steps that use it.
+    run from each argument to the steps that use it. With ``values`` (and ``sizes`` where they
+    are symbolic, as :func:`~symbackprop.walkthrough.matrix_walkthrough` takes them) each node
+    shows its value and each gradient and delta its number, matrices up to 4×4 as nested lists.
 
     >>> n = sp.Symbol("n", integer=True, positive=True)
     >>> A, X = sp.MatrixSymbol("A", n, n), sp.MatrixSymbol("X", n, n)
@@ -196,21 +208,31 @@ def matrix_picture(d: Derivation, max_nodes: int = MAX_NODES) -> Picture:
     output = text(graph.output)
     deltas = {s.name: (s, e) for s, e in d.deltas}  # by name: a delta is a symbol or a matrix symbol
     nodes = [v for v in graph.variables] + [s.symbol for s in graph.steps]
+    numbers: dict = {}  # symbol, delta or ∂f/∂p → its value, when values are given
+    if values is not None:
+        w = matrix_walkthrough(d, values, sizes=sizes)
+        numbers = dict(w.given) | {s: v for s, _, v in (*w.forward, *w.deltas)} | {("∂", p): g for p, g in w.gradients}
 
     def node(symbol, formula=None) -> str:
         lines = [text(symbol) if formula is None else f"{text(symbol)} = {naming.clipped(text(formula), FORMULA_WIDTH)}",
                  shape_note(symbol) or "scalar"]
+        if symbol in numbers:
+            lines.append(f"value {_matrix_formatted(numbers[symbol])}")
         delta = naming.delta(symbol).name
         if symbol in d.wrt:
-            lines.append(f"∂{output}/∂{text(symbol)} = {naming.clipped(text(d.gradient(symbol)), FORMULA_WIDTH)}")
+            gradient = naming.clipped(text(d.gradient(symbol)), FORMULA_WIDTH)
+            lines.append(f"∂{output}/∂{text(symbol)} = {gradient}" + (
+                f" = {_matrix_formatted(numbers['∂', symbol])}" if ("∂", symbol) in numbers else ""))
         elif delta in deltas:
-            lines.append(" = ".join(naming.clipped(text(part), FORMULA_WIDTH) for part in deltas[delta]))
+            named, expr = deltas[delta]
+            lines.append(f"{text(named)} = {naming.clipped(text(expr), FORMULA_WIDTH)}" + (
+                f" = {_matrix_formatted(numbers[named])}" if named in numbers else ""))
         kind = "shape=box, style=rounded" if formula is not None else (
             "shape=box, style=filled, fillcolor=lightyellow" if symbol in d.wrt else "shape=ellipse")
         return f"  {_quote(text(symbol))} [label={_quote(chr(10).join(lines))}, {kind}];".replace("\n", "\\n")
 
     formula = naming.clipped(text(graph.closed_steps()[graph.output]), 2 * FORMULA_WIDTH)
-    title = f"{output} = {formula}: shapes, and deltas in the delta view"
+    title = f"{output} = {formula}: " + ("values forward, deltas and gradients backward" if numbers else "shapes, and deltas in the delta view")
     lines = [f"digraph {_quote('backpropagation')} {{", "  rankdir=LR;", '  node [fontname="Helvetica", fontsize=10];',
              '  edge [fontname="Helvetica", fontsize=9];', f"  label={_quote(title)};"]
     lines += [node(v) for v in graph.variables]

@@ -3,6 +3,7 @@
 import itertools
 import json
 
+import numpy as np
 import pytest
 import sympy as sp
 from corpus import NETWORKS, network, random_point
@@ -226,9 +227,19 @@ def test_a_graph_of_matrix_steps_shows_each_shape_and_delta():
     assert picture(LEAST_SQUARES).dot.count("->") == picture(d).dot.count("->") > 0  # an expression draws as its derivation
 
 
-def test_a_graph_of_matrix_steps_takes_no_values():
-    with pytest.raises(InputError, match="not values"):
-        picture(LEAST_SQUARES, {"X": 1})
+def test_a_graph_of_matrix_steps_at_values_shows_their_numbers():
+    values = {"X": [[1, 2], [3, 4], [5, 6]], "W": [[1], [-1]], "Y": [[1], [2], [3]]}
+    nodes = labels(picture(LEAST_SQUARES, values, sizes={"n": 3, "m": 2, "k": 1}).dot)
+    X_, W_, Y_ = (np.array(values[name], dtype=float) for name in "XWY")
+    residual = X_ @ W_ - Y_
+    expected = {"W": 2 * X_.T @ residual, "X": 2 * residual @ W_.T, "Y": -2 * residual}  # ∂‖XW − Y‖² by hand
+    for name, gradient in expected.items():
+        shown = nodes[name].split(f"∂f/∂{name} = ")[1].split(" = ")[-1].split('"')[0]
+        assert np.array_equal(np.array(json.loads(shown)), gradient), name
+    assert "value " + json.dumps(values["X"]) in nodes["X"]
+    assert f"value {np.sum(residual**2):.4g}" in nodes["f"]
+    with pytest.raises(InputError, match="sizes k, m, n are symbolic"):
+        picture(LEAST_SQUARES, values)
 
 
 @needs_graphviz
