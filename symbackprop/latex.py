@@ -132,10 +132,9 @@ class MatrixLatexNotation(MatrixNotation):
         return "0"
 
     def _elementwise(self, function: type, argument: str) -> str:
-        variable = sp.Dummy("z")
         # the function's own LaTeX (\sigma for the sigmoid, \sin), applied to a placeholder
-        printed = self._print(function(variable))
-        return printed.replace(self._print(variable), argument, 1)
+        placeholder = sp.Symbol("PLACEHOLDERFORTHEMATRIX")
+        return self._print(function(placeholder)).replace(self._print(placeholder), argument, 1)
 
 
 class BackpropLatexPrinter(MatrixLatexNotation, TextbookOrder, LatexPrinter):
