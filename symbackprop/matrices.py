@@ -208,10 +208,10 @@ def _matrix_node(node, args) -> sp.Expr:
         node = sp.Inverse(args[0])
     elif isinstance(node, ElementwiseApplyFunction):
         function = node.function
-        extra = function.expr.free_symbols - set(function.variables)
-        if len(function.variables) != 1 or extra:
-            raise InputError(f"the elementwise function {naming.clipped(function, 40)} must be of one variable only"
-                             + (f" (it also uses {', '.join(sorted(map(str, extra)))})" if extra else ""))
+        if len(function.variables) != 1:
+            raise InputError(f"the elementwise function {naming.clipped(function, 40)} must be of one variable")
+        if function.expr.free_symbols - set(function.variables):  # exp(s t) → exp∘(s M): s is a variable too
+            return elementwise(function.expr, {function.variables[0]: args[1]})
         node = ElementwiseApplyFunction(function, args[1])
     elif isinstance(node, sp.HadamardPower):
         base, power = args
@@ -267,9 +267,10 @@ def elementwise(expr: sp.Expr, entries: dict) -> sp.Expr:
     if len(expr.args) == 1:
         return ElementwiseApplyFunction(sp.Lambda(d, expr.func(d)), elementwise(expr.args[0], entries))
     used = [t for t in entries if t in expr.free_symbols]
-    if len(used) == 1:
+    if len(used) == 1 and expr.free_symbols == {used[0]}:
         return ElementwiseApplyFunction(sp.Lambda(d, expr.xreplace({used[0]: d})), entries[used[0]])
-    raise InputError(f"cannot write {naming.clipped(expr, 60)} entry by entry")
+    raise InputError(f"cannot apply {naming.clipped(expr, 60)} entry by entry: other symbols may appear in an elementwise "
+                     f"function only through sums, products, powers and functions of one argument")
 
 
 ENTRYWISE = (sp.HadamardProduct, sp.HadamardPower, ElementwiseApplyFunction)
