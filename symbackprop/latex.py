@@ -133,6 +133,8 @@ class MatrixLatexNotation(MatrixNotation):
 
     def _elementwise(self, function: type, argument: str) -> str:
         # the function's own LaTeX (\sigma for the sigmoid, \sin), applied to a placeholder
+        if function is sp.exp:  # not e^{X}, which reads as the matrix exponential
+            return r"\exp\left(%s\right)" % argument
         placeholder = sp.Symbol("PLACEHOLDERFORTHEMATRIX")
         return self._print(function(placeholder)).replace(self._print(placeholder), argument, 1)
 

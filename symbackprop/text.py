@@ -383,9 +383,10 @@ class _ElementwiseBody:
             coefficient, rest = expr.as_coeff_Mul()
             if coefficient == -1:
                 return "-" + self._print(rest)
-            factors = [self._factor(f) for f in sp.Mul.make_args(rest)]
-            head = "" if coefficient == 1 else printer._print(coefficient) + printer.product
-            return head + printer.hadamard.join(factors)
+            factors = sp.Mul.make_args(rest)  # the scalars first, side by side, then the entries ⊙
+            scalars = ([] if coefficient == 1 else [coefficient]) + [f for f in factors if self.variable not in f.free_symbols]
+            entries = [self._factor(f) for f in factors if self.variable in f.free_symbols]
+            return printer.product.join([printer._scalar_factor(f) for f in scalars] + [printer.hadamard.join(entries)])
         if expr.is_Pow and expr.exp.is_Integer and expr.exp > 0:
             return printer._hadamard_power(self._factor(expr.base, power=True), expr.exp)
         if expr.is_Pow and expr.exp == -1:

@@ -68,6 +68,8 @@ NOTATION = [  # (expression, text, LaTeX)
     (Trace(A) * Identity(n), "tr(A) I", r"\operatorname{tr}\left(A\right) I"),
     (Z.applyfunc(sb.sigmoid), "σ(Z)", r"\sigma\left(Z\right)"),
     (X.applyfunc(sp.sin), "sin(X)", r"\sin{\left(X \right)}"),
+    (X.applyfunc(sp.exp), "exp(X)", r"\exp\left(X\right)"),  # entry by entry, not the matrix exponential e^{X}
+    (Z.applyfunc(lambda t: sp.exp(sp.Symbol("s") * t)), "exp(s Z)", r"\exp\left(s Z\right)"),
     (HadamardProduct(W.T, Z.T.applyfunc(sb.sigmoid)), "Wᵀ ⊙ σ(Zᵀ)", r"W^{T} \odot \sigma\left(Z^{T}\right)"),
     (MatrixSymbol("delta_v2", n, k), "δ_v2", r"\delta_{v2}"),
 ]
