@@ -36,6 +36,7 @@ from collections.abc import Iterable, Mapping
 
 import sympy as sp
 from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
+from sympy.matrices.expressions.matexpr import MatrixExpr
 
 from . import naming
 from .errors import InputError
@@ -329,6 +330,10 @@ def _juxtaposed(source: str) -> str:
     return source
 
 
+# Constants that are not numbers: functions, constant matrices (Identity(2)) and their traces.
+_NOT_NUMBERS = (sp.Lambda, MatrixExpr, sp.Trace, sp.Determinant)
+
+
 def constant_problem(expr: sp.Expr) -> str | None:
     """Why the first (innermost) part of ``expr`` without symbols cannot be computed, or None:
     it is not a finite real number (``acos(2)``, ``sqrt(-1)``), or it lies beyond float64's range
@@ -340,7 +345,7 @@ def constant_problem(expr: sp.Expr) -> str | None:
     """
     holds_matrices: set[sp.Basic] = set()  # matrices, functions applied to them, and what holds them
     for node in sp.postorder_traversal(expr):
-        if isinstance(node, (sp.MatrixExpr, sp.Lambda)) or any(a in holds_matrices for a in node.args):
+        if isinstance(node, _NOT_NUMBERS) or any(a in holds_matrices for a in node.args):
             holds_matrices.add(node)
             continue
         if not isinstance(node, sp.Expr) or node.free_symbols:
