@@ -652,6 +652,9 @@ class _Reader:
                              "write eye(n) or ones(rows, columns)")
         if _is_matrix(left) != _is_matrix(right):
             matrix, scalar = (left, right) if _is_matrix(left) else (right, left)
+            name = (-scalar if scalar.could_extract_minus_sign() else scalar)
+            if isinstance(name, sp.Symbol) and name.name not in self.matrices:  # Y in X*W - Y, without a shape
+                raise MissingShape(name.name, f"added to the {_shape(matrix)} matrix {naming.clipped(matrix, 40)}")
             raise ShapeError(f"the scalar {naming.clipped(scalar, 40)} is added to the {_shape(matrix)} matrix "
                              f"{naming.clipped(matrix, 40)}: write it times ones({matrix.rows}, {matrix.cols}) for every entry")
         if not _is_matrix(left):
