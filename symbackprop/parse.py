@@ -37,6 +37,7 @@ from collections.abc import Iterable, Mapping
 import sympy as sp
 from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
 from sympy.matrices.expressions.matexpr import MatrixExpr
+from sympy.printing.pretty.pretty_symbology import greek_unicode
 
 from . import naming
 from .errors import InputError
@@ -67,6 +68,8 @@ SPELLINGS = {"sinc'(": "sinc_derivative(", "·": "*", "×": "*", "⋅": "*", "�
 # whose shape the formula tells). Python's own ``%`` and ``~`` are refused before this.
 MATRIX_SPELLINGS = {"⁻ᵀ": ".T**(-1)", "⁻¹": "**(-1)", "ᵀ": ".T", "²": "**2", "³": "**3", "^(∘": "**~(",
                     "^∘": "**~", ".^": "**~", "∘": "%", "⊙": "%", ".*": "%", "𝟏": "ones()", "𝟙": "ones()"}
+# A Greek letter and its name, both ways (λ and lambda): a symbol named one way is read the other way too.
+GREEK = {letter: name for name, letter in greek_unicode.items()} | {name: letter for name, letter in greek_unicode.items()}
 MAX_LENGTH = 2000  # characters of formula
 MAX_POWER_DIGITS = 1000  # a number raised to a number with a larger result is refused, not computed
 MAX_DIGITS = 50  # digits of one number
@@ -112,7 +115,8 @@ def parse_expr(text: str, symbols: Mapping[str, sp.Basic] | None = None, variabl
     for operator in "%~":  # they stand for ⊙ and the elementwise power once respelled
         if operator in text:
             raise ParseError(f"the operator {operator} is not allowed in a formula")
-    source = _respelled(text, in_matrices)
+    declared = set(symbols or {}) | variables | set(matrices)
+    source = _respelled(text, in_matrices, [name for name in declared if keyword.iskeyword(name)])
     reader = _Reader(symbols, variables, source, matrices, in_matrices)
     try:
         tree = _syntax_tree(source, text)
@@ -269,12 +273,13 @@ def nesting(expr: sp.Basic) -> int:
     return depth[expr]
 
 
-def _respelled(text: str, in_matrices: bool = False) -> str:
+def _respelled(text: str, in_matrices: bool = False, keywords=()) -> str:
     """``text`` with every spelling of :data:`MATRIX_SPELLINGS` and :data:`SPELLINGS` replaced,
     in NFC (``ŷ`` typed as y and a combining hat is ``ŷ``). ``^`` becomes ``**``, with its
     precedence (as a BitXor node it would bind looser than +); ``·`` must go before Python reads
     it, since it may continue a name. In matrix notation, ``X'`` is ``X.T``, ``σ'(Z)`` the
-    derivative, and a product may be written by juxtaposition (:func:`_juxtaposed`)."""
+    derivative, and a product may be written by juxtaposition (:func:`_juxtaposed`). A declared
+    name that Python reserves (``lambda``, in ``keywords``) is read with :data:`KEYWORD_MARK` after it."""
     text = _HADAMARD_POWER_BRACED.sub(r"**~(\1)", naming.typed(unicodedata.normalize("NFC", text)))
     for spelled, meant in MATRIX_SPELLINGS.items():
         text = text.replace(spelled, meant)
@@ -285,7 +290,12 @@ def _respelled(text: str, in_matrices: bool = False) -> str:
         text = _TRANSPOSE_MARK.sub(".T", text)
     for spelled, meant in SPELLINGS.items():
         text = text.replace(spelled, meant)
+    for name in keywords:
+        text = re.sub(rf"(?<![\w.]){name}(?!\w)", name + KEYWORD_MARK, text)
     return _juxtaposed(text) if in_matrices else text
+
+
+KEYWORD_MARK = "__"  # lambda, a name Python reserves, is read as lambda__ where it names a symbol
 
 
 _HADAMARD_POWER_BRACED = re.compile(r"\^\{∘([^{}]*)\}")  # X^{∘2}, as LaTeX writes it
@@ -459,7 +469,7 @@ class _Reader:
         return sp.Integer(value) if isinstance(value, int) else sp.Rational(repr(value))
 
     def _Name(self, node):
-        name = node.id
+        name = node.id.removesuffix(KEYWORD_MARK) if keyword.iskeyword(node.id.removesuffix(KEYWORD_MARK)) else node.id
         if name.startswith("__"):
             raise ParseError(f"{name!r} is not allowed: names may not start with '__'")
         if name in self.matrices:
@@ -476,6 +486,8 @@ class _Reader:
                 return self.symbols[name]
             if name in CONSTANTS and name not in self.variables:
                 return CONSTANTS[name]
+            if GREEK.get(name) in self.symbols:  # λ for a symbol named lambda, and lambda for λ
+                return self.symbols[GREEK[name]]
             first: dict[sp.Basic, str] = {}  # one name per symbol: the mapping spells each many ways
             for known_name, symbol in self.symbols.items():
                 first.setdefault(symbol, known_name)
