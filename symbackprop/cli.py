@@ -333,8 +333,12 @@ def run_walkthrough(args) -> int:
     _output(args)
     args.format = _format(args)
     d = _derivation(args)
-    sizes = _sizes_given(args)
-    w = walkthrough(d, read_values(args.values), learning_rate=args.lr, exact=args.exact, **({"sizes": sizes} if sizes else {}))
+    if isinstance(d, Derivation) and d.graph.has_matrices:
+        w = walkthrough(d, read_values(args.values, matrices=True), learning_rate=args.lr, exact=args.exact, sizes=_sizes_given(args))
+    else:
+        if args.size:
+            raise UsageError("--size gives the sizes of matrices (--shape); this function has none")
+        w = walkthrough(d, read_values(args.values), learning_rate=args.lr, exact=args.exact)
     if args.format == "pdf":
         if args.output is None:
             raise UsageError("--format pdf needs an output file: -o walkthrough.pdf")
@@ -391,7 +395,8 @@ def _check_matrices(d, args, values) -> int:
     if values is not None:
         raise UsageError("a function of matrices is checked at a random point: leave out --values (choose it with --seed, "
                          "the sizes with --size)")
-    module = as_module(compile_module(d), sizes=_sizes_given(args))
+    sizes = _sizes_given(args)
+    module = as_module(compile_module(d), sizes=sizes)
     report = gradcheck(module, eps=args.eps, atol=args.atol, rtol=args.rtol, directions=args.directions, seed=args.seed)
     print(report)
     return 0 if report.passed and not report.checked_nothing else 1

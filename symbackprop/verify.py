@@ -288,10 +288,11 @@ def verify(claimed, of, wrt=None, seed: int = 0, shapes=None) -> Verdict | Chain
     if isinstance(of, (Graph, Derivation)):
         d = of if isinstance(of, Derivation) else backprop(of)
     else:
-        expr = parse_expr(of, shapes=shapes) if isinstance(of, str) and shapes else as_expression(of)
+        expr = parse_expr(of, shapes=shapes) if isinstance(of, str) and shapes else of
+        if wrt is None and _holds_matrices(expr):  # is the claim equal to a matrix (or a function of matrices)?
+            return verify_matrix(claimed, expr, seed=seed)
+        expr = as_expression(expr)
         if wrt is None:
-            if _holds_matrices(expr):
-                return verify_matrix(claimed, expr, seed=seed)
             names = {s.name: s for s in expr.free_symbols}
             return same(_read(claimed, names), expr, seed=seed, domain=[expr])
         d = backprop(expr, wrt=[wrt])
@@ -381,7 +382,7 @@ def _matrix_printers(graph):
 
 
 def _holds_matrices(expr) -> bool:
-    return isinstance(expr, sp.MatrixExpr) or bool(expr.atoms(sp.MatrixSymbol))
+    return isinstance(expr, sp.Basic) and (isinstance(expr, sp.MatrixExpr) or bool(expr.atoms(sp.MatrixSymbol)))
 
 
 def verify_matrix(claimed, of, wrt=None, seed: int = 0) -> MatrixVerdict:
