@@ -9,6 +9,13 @@ lambdas, comprehensions, keywords, strings, dunder names, unknown functions) is 
 code in the text ever runs. A constant part with no real value (``acos(2)``, ``sqrt(-1)``) and
 the names ``inf``, ``nan``, ``oo``, ``zoo``, ``I``, ``infinity`` are refused: a formula is real.
 
+Given the shapes of some names, a formula is read in matrix notation, as the library prints it
+and as people type it: ``Xᵀ``, ``X.T``, ``X'``, ``X^T``; ``X⁻¹``, ``X^-1``, ``inv(X)``; ``X⁻ᵀ``,
+``X^-T``; ``det``, ``logdet``, ``tr``/``trace``; ``@`` or ``*`` or side by side for products; ``⊙``,
+``∘`` or ``.*`` for entrywise products and ``X^∘2``/``X.^2`` for entrywise powers; ``σ(Z)`` and
+``σ'(Z)`` entry by entry; ``ones(n, 1)``, ``𝟏_{n×1}``, ``eye(n)``, and ``𝟏`` or ``I`` sized by the
+formula around them. A 1×1 product beside a scalar is that scalar (its trace).
+
 The functions (:data:`FUNCTIONS`) are those the library can both differentiate and turn into
 NumPy code; the constants are ``pi`` (π) and ``e`` (``E``), Euler's number, unless the caller
 declares the name a variable.
@@ -85,7 +92,7 @@ _OPERATORS = {ast.Add: sp.Add, ast.Sub: lambda a, b: a - b, ast.Mult: sp.Mul, as
 
 
 def parse_expr(text: str, symbols: Mapping[str, sp.Basic] | None = None, variables: Iterable[str] = (),
-               shapes: Mapping[str, object] | None = None) -> sp.Expr:
+               shapes: Mapping[str, object] | None = None, shape: tuple | None = None) -> sp.Expr:
     """Read ``text`` as a SymPy expression.
 
     A name becomes ``symbols[name]`` when ``symbols`` is given and holds it, else a known
@@ -96,7 +103,12 @@ def parse_expr(text: str, symbols: Mapping[str, sp.Basic] | None = None, variabl
 
     ``shapes`` (``{"X": ("n", "m"), "w": (3, 1)}``, sizes as numbers or names) makes those names
     matrices (:func:`matrix_symbols`), and so does a ``symbols`` mapping that holds a
-    ``MatrixSymbol``; the formula is then read in matrix notation (:func:`matrix_notation`).
+    ``MatrixSymbol``; the formula is then read in matrix notation (see :data:`MATRIX_SPELLINGS`
+    and :func:`_juxtaposed`), and ``shape`` (rows, columns), where given, sizes a formula that is
+    only ``I`` or ``𝟏`` times a scalar.
+
+    >>> parse_expr("2 Xᵀ (X W − Y) + λ W", shapes={"X": "n,m", "W": "m,k", "Y": "n,k"}, variables=["λ"])
+    λ*W + 2*X.T*(X*W - Y)
 
     >>> parse_expr("x*e"), parse_expr("x*e", variables=["e"]), parse_expr("x*e", {"x": sp.Symbol("x"), "e": sp.Symbol("e")})
     (E*x, e*x, e*x)
@@ -128,6 +140,8 @@ def parse_expr(text: str, symbols: Mapping[str, sp.Basic] | None = None, variabl
         expr = reader.read(tree.body)
     except RecursionError:
         raise ParseError("the formula is nested too deeply") from None
+    if isinstance(expr, _Unsized) and shape is not None:
+        expr = expr.sized(*shape)
     if isinstance(expr, _Unsized):
         raise ParseError(f"the size of {expr} cannot be told from the formula: write {expr.spelled}")
     refuse_undefined(expr, "formula", ParseError)
@@ -281,6 +295,8 @@ def _respelled(text: str, in_matrices: bool = False, keywords=()) -> str:
     derivative, and a product may be written by juxtaposition (:func:`_juxtaposed`). A declared
     name that Python reserves (``lambda``, in ``keywords``) is read with :data:`KEYWORD_MARK` after it."""
     text = _HADAMARD_POWER_BRACED.sub(r"**~(\1)", naming.typed(unicodedata.normalize("NFC", text)))
+    text = _SIZED_ONES.sub(lambda m: f"ones({m.group(1)}, {m.group(2) or 1})", text)
+    text = _SIZED_IDENTITY.sub(r"eye(\1)", text)
     for spelled, meant in MATRIX_SPELLINGS.items():
         text = text.replace(spelled, meant)
     if in_matrices:
@@ -298,6 +314,8 @@ def _respelled(text: str, in_matrices: bool = False, keywords=()) -> str:
 KEYWORD_MARK = "__"  # lambda, a name Python reserves, is read as lambda__ where it names a symbol
 
 
+_SIZED_ONES = re.compile(r"[𝟏𝟙]_\{\s*([^{}×,]+?)\s*(?:[×,]\s*([^{}]+?)\s*)?\}")  # 𝟏_{n×k}, 𝟏_{n}
+_SIZED_IDENTITY = re.compile(r"\bI_\{\s*([^{}]+?)\s*\}")  # I_{n}
 _HADAMARD_POWER_BRACED = re.compile(r"\^\{∘([^{}]*)\}")  # X^{∘2}, as LaTeX writes it
 _PRIMED_CALL = re.compile(r"(\w+)'\(")  # σ'(Z): the derivative of σ, elementwise
 _TRANSPOSE_MARK = re.compile(r"(?<=[\w)\]])'")  # X', (A*B)'
@@ -378,16 +396,20 @@ def constant_problem(expr: sp.Expr) -> str | None:
     return None
 
 
+# The matrix functions, as people write them and as SymPy prints them.
 MATRIX_FUNCTIONS = {"tr": "trace", "trace": "trace", "det": "det", "logdet": "logdet", "inv": "inverse",
-                    "ones": "ones", "eye": "eye"}
+                    "ones": "ones", "eye": "eye", "Trace": "trace", "Determinant": "det", "Inverse": "inverse",
+                    "Transpose": "transpose", "OneMatrix": "ones", "Identity": "eye", "HadamardProduct": "hadamard",
+                    "HadamardPower": "hadamard power"}
 
 
 class _Unsized:
     """𝟏 or I written without a size, times a scalar and perhaps transposed: the formula around
-    it gives the shape (``X + I``, ``𝟏ᵀ X``)."""
+    it gives the shape (``X + I``, ``𝟏ᵀ X``, ``X w + 𝟏 c``). A column 𝟏 may be followed by a
+    ``tail`` of one row (𝟏 c), a row 𝟏ᵀ preceded by a ``head`` of one column (c 𝟏ᵀ)."""
 
-    def __init__(self, kind: str, factor=sp.S.One, transposed: bool = False):
-        self.kind, self.factor, self.transposed = kind, factor, transposed
+    def __init__(self, kind: str, factor=sp.S.One, transposed: bool = False, head=None, tail=None):
+        self.kind, self.factor, self.transposed, self.head, self.tail = kind, factor, transposed, head, tail
 
     def __str__(self) -> str:
         return "I" if self.kind == "identity" else "𝟏"
@@ -397,16 +419,52 @@ class _Unsized:
         return "eye(n)" if self.kind == "identity" else "ones(rows, columns)"
 
     def scaled(self, factor) -> _Unsized:
-        return _Unsized(self.kind, self.factor * factor, self.transposed)
+        return _Unsized(self.kind, self.factor * factor, self.transposed, self.head, self.tail)
+
+    def transposed_(self) -> _Unsized:
+        if self.kind == "identity":
+            return self
+        return _Unsized(self.kind, self.factor, not self.transposed, _transposed(self.tail), _transposed(self.head))
+
+    @property
+    def shape(self) -> tuple:
+        """What is known of the shape: a column 𝟏 has as many columns as its tail, a row as many rows as its head."""
+        if self.kind == "identity":
+            return None, None
+        if self.transposed:
+            return (self.head.rows if self.head is not None else 1), None
+        return None, (self.tail.cols if self.tail is not None else 1)
+
+    def times(self, matrix, side: str) -> _Unsized | None:
+        """𝟏 c (``matrix`` on the right of a column) or c 𝟏ᵀ (on the left of a row), or None."""
+        if self.kind == "identity" or self.transposed != (side == "left"):
+            return None
+        rows, cols = self.shape
+        if side == "right" and matrix.rows == cols:
+            return _Unsized(self.kind, self.factor, False, None, matrix if self.tail is None else self.tail * matrix)
+        if side == "left" and matrix.cols == rows:
+            return _Unsized(self.kind, self.factor, True, matrix if self.head is None else matrix * self.head, None)
+        return None
 
     def sized(self, rows, cols) -> sp.MatrixExpr:
         if self.kind == "identity":
             if rows != cols:
                 raise ShapeError(f"I stands beside a {_shape_of(rows, cols)} matrix: an identity is square")
             matrix = sp.Identity(rows)
+        elif (self.tail is not None and self.tail.cols != cols) or (self.head is not None and self.head.rows != rows):
+            raise ShapeError(f"{self} {naming.clipped(self.tail if self.tail is not None else self.head, 40)} stands beside "
+                             f"a {_shape_of(rows, cols)} matrix: the shapes differ")
+        elif self.tail is not None:
+            matrix = sp.MatMul(sp.OneMatrix(rows, 1), self.tail).doit(deep=False)
+        elif self.head is not None:
+            matrix = sp.MatMul(self.head, sp.OneMatrix(1, cols)).doit(deep=False)
         else:
             matrix = sp.OneMatrix(rows, cols)
         return matrix if self.factor == 1 else sp.MatMul(self.factor, matrix).doit(deep=False)
+
+
+def _transposed(matrix):
+    return None if matrix is None else matrix.T
 
 
 def _shape_of(rows, cols) -> str:
@@ -586,9 +644,7 @@ class _Reader:
 
     def _transpose(self, value, node):
         if isinstance(value, _Unsized):
-            if value.kind == "identity":
-                return value
-            return _Unsized(value.kind, value.factor, not value.transposed)
+            return value.transposed_()
         return self._matrix(value, node, "transposed").T
 
     def _is_matrix_power(self, node) -> bool:
@@ -651,7 +707,7 @@ class _Reader:
             if not self.in_matrices and isinstance(base, sp.Symbol):
                 raise self._missing_shape(node, "an elementwise power")
             return _bounded(sp.Pow(base, exponent))
-        base = self._matrix(base, node.left, "an elementwise power")
+        base = self._matrix(base, node, "an elementwise power")
         return base if exponent == 1 else sp.HadamardPower(base, exponent)
 
     def _sum(self, left, right, sign: int):
@@ -682,10 +738,16 @@ class _Reader:
         if isinstance(left, _Unsized):
             if not _is_matrix(right):
                 return left.scaled(right)
+            longer = left.times(right, "right")
+            if longer is not None:
+                return longer
             left = _sized_factor(left, right.rows, "left")
         if isinstance(right, _Unsized):
             if not _is_matrix(left):
                 return right.scaled(left)
+            longer = right.times(left, "left")
+            if longer is not None:
+                return longer
             right = _sized_factor(right, left.cols, "right")
         if not (_is_matrix(left) and _is_matrix(right)):
             return _bounded(left * right) if not (_is_matrix(left) or _is_matrix(right)) else sp.MatMul(left, right).doit(deep=False)
@@ -720,11 +782,22 @@ class _Reader:
             if len(arguments) != 2:
                 raise ParseError(f"ones() takes the number of rows and of columns, as in ones(n, 1); got {len(arguments)} arguments")
             return sp.OneMatrix(*[_size_argument(name, a) for a in arguments])
+        if kind == "hadamard":
+            product = arguments[0]
+            for factor in arguments[1:]:
+                product = self._hadamard(product, factor)
+            return product
+        if kind == "hadamard power":
+            if len(arguments) != 2:
+                raise ParseError(f"{name}() takes a matrix and an exponent, got {len(arguments)} arguments")
+            return self._hadamard_power(arguments[0], arguments[1], node)
         if len(arguments) != 1:
             raise ParseError(f"{name}() takes one argument, got {len(arguments)}")
         (argument,) = arguments
         if kind == "eye":
             return sp.Identity(_size_argument(name, argument))
+        if kind == "transpose":
+            return self._transpose(argument, node.args[0])
         matrix = self._matrix(argument, node.args[0], f"{name}(...)")
         if kind == "inverse":
             return self._inverse(matrix, node.args[0])
@@ -761,8 +834,9 @@ def _sized_factor(unsized: _Unsized, size, side: str) -> sp.MatrixExpr:
     if unsized.kind == "identity":
         return unsized.sized(size, size)
     row = unsized.transposed
+    rows, cols = unsized.shape
     if (side == "left") == row:
-        return unsized.sized(1, size) if row else unsized.sized(size, 1)
+        return unsized.sized(rows, size) if row else unsized.sized(size, cols)
     raise ParseError(f"the size of {unsized} {'ᵀ' if row else ''}in a product cannot be told from the formula: write ones(rows, columns)")
 
 

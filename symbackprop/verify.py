@@ -427,7 +427,8 @@ def verify_matrix(claimed, of, wrt=None, seed: int = 0) -> MatrixVerdict:
         raise InputError("a gradient of matrices has no chain-rule factors to claim: claim the whole gradient")
     text = claimed if isinstance(claimed, str) else None
     try:
-        claim = parse_expr(naming.typed(claimed), names) if text is not None else _read(claimed, names)
+        wanted = p.shape if isinstance(p, sp.MatrixExpr) else None  # sizes a claim of I or 𝟏 alone
+        claim = parse_expr(naming.typed(claimed), names, shape=wanted) if text is not None else _read(claimed, names)
     except ShapeError as error:
         return MatrixVerdict(False, text, correct, "its shapes", f"its shapes do not fit: {error}", p, graph=graph)
     misfit = _misfit(claim)

@@ -1,16 +1,20 @@
 """Reading formulas without eval: what is allowed, and a hostile corpus that must run nothing."""
 
+import random
 import re
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 import sympy as sp
 
 import symbackprop as sb
 from symbackprop import naming, parse
 from symbackprop.errors import InputError
+from symbackprop.evaluate import concrete_sizes, evaluate, random_point
 from symbackprop.parse import ParseError, parse_expr
+from symbackprop.text import TextPrinter
 
 x, y, z = sp.symbols("x y z")
 
@@ -368,3 +372,42 @@ def test_scalar_formulas_read_as_before_when_shapes_are_given():
     assert parse_expr("x^T", variables=["T"]) == x ** sp.Symbol("T")  # no matrix: T is a symbol
     assert matrix("x*y + 2^x") == x * y + 2**x
     assert matrix("sinc'(2*x)") == parse_expr("sinc'(2*x)") == parse.sinc_derivative(2 * x)
+
+
+# The textbook cases whose printed forms must read back: J and its variables
+_L = sp.Symbol("lambda")
+_w, _y, _c = sp.MatrixSymbol("w", m_, 1), sp.MatrixSymbol("y", n_, 1), sp.MatrixSymbol("c", 1, 1)
+_A = sp.MatrixSymbol("A", n_, n_)
+PRINTED = {
+    "least squares": (sp.trace((X * W - Y).T * (X * W - Y)), [W, X]),
+    "ridge": (sp.trace((X * W - Y).T * (X * W - Y)) + _L * sp.trace(W.T * W), [W]),
+    "log det": (sp.log(sp.det(SQ)), [SQ]),
+    "aᵀS⁻¹b": (a_.T * SQ.I * b_, [SQ, a_]),
+    "xᵀAx": (sp.trace(v_.T * _A * v_), [v_, _A]),
+    "gaussian": (sp.log(sp.det(SQ)) / 2 + sp.trace((v_ - a_).T * SQ.I * (v_ - a_)) / 2, [SQ, a_]),
+    "squares entrywise": (sp.trace(sp.OneMatrix(1, n_) * sp.HadamardPower(X * W - Y, 2) * sp.OneMatrix(k_, 1)), [W]),
+    "sigmoid": (sp.trace(sp.OneMatrix(1, n_) * (X * W).applyfunc(sb.sigmoid) * sp.OneMatrix(k_, 1)), [W]),
+    "logistic": (sp.trace(-sp.OneMatrix(1, n_) * sp.HadamardProduct(_y, (X * _w + sp.OneMatrix(n_, 1) * _c).applyfunc(
+        lambda t: sp.log(sb.sigmoid(t))))), [_w, _c]),
+    "cube": (sp.trace(SQ**3), [SQ]),
+}
+
+
+@pytest.mark.parametrize("case", PRINTED)
+def test_every_printed_form_of_a_matrix_derivation_reads_back(case):
+    J, wrt = PRINTED[case]
+    d = sb.backprop(J, wrt=wrt)
+    show = TextPrinter(naming.text_names(d.graph)).doprint
+    names = dict(d._names) | {s.name: s for s in d.graph.sizes}
+    forms = [(d[p], p.shape) for p in wrt] + [(d.gradient(p), p.shape) for p in wrt]
+    forms += [(e, getattr(s, "shape", None)) for s, e in d.deltas] + [(s.expr, getattr(s.symbol, "shape", None)) for s in d.graph.steps]
+    sizes = concrete_sizes(d.graph.sizes)
+    for expr, shape in forms:
+        printed = show(expr)
+        if "Lambda(" in printed or (expr.atoms(sp.OneMatrix) and "𝟏" not in printed):
+            continue  # SymPy's own spellings, Lambda(d, f(d)).(X) and 1 for a matrix of ones, cannot be read back
+        read = parse_expr(printed, names, shape=shape)
+        symbols = sorted(expr.free_symbols | read.free_symbols | set(expr.atoms(sp.MatrixSymbol)), key=sp.default_sort_key)
+        point = random_point([s for s in symbols if s not in d.graph.sizes], sizes, random.Random(1))
+        np.testing.assert_allclose(evaluate(read, point, sizes), evaluate(expr, point, sizes), rtol=1e-9, atol=1e-12,
+                                   err_msg=f"{printed!r} read back as {read}, printed from {expr}")
