@@ -37,7 +37,7 @@ from .evaluate import concrete_sizes, evaluate, random_point
 from .latex import BackpropLatexPrinter
 from .matrix import MatrixDerivation, MatrixGraph
 from .network import Graph, as_expression
-from .parse import ShapeError, parse_expr, refuse_undefined
+from .parse import GREEK, ShapeError, parse_expr, refuse_undefined
 from .simplify import recognize_activations, tree_size
 from .text import TextPrinter
 from .values import LARGEST
@@ -404,6 +404,8 @@ def verify_matrix(claimed, of, wrt=None, seed: int = 0) -> MatrixVerdict:
     """
     if isinstance(of, Derivation):
         d, graph = of, of.graph
+        if isinstance(wrt, str) and wrt not in d._names and GREEK.get(wrt) in d._names:
+            wrt = GREEK[wrt]  # λ for lambda
         p = d.symbol(wrt)
         correct = d[p]
         names = dict(d._names) | {s.name: s for s in graph.sizes}
@@ -469,13 +471,15 @@ def _misfit(claim) -> str | None:
 
 
 def _shape_problem(claim, wanted, p) -> str | None:
-    """Why ``claim`` cannot be a value of the shape ``wanted`` (None where it can)."""
-    if wanted is None or tuple(wanted) == (1, 1) and not isinstance(claim, sp.MatrixExpr):
-        return None
+    """Why ``claim`` cannot be a value of the shape ``wanted`` (None for a scalar, which a 1×1
+    matrix may stand for), or None where it can."""
     got = tuple(claim.shape) if isinstance(claim, sp.MatrixExpr) else None
-    if got == tuple(wanted):
+    wanted = tuple(wanted) if wanted is not None else None
+    if got == wanted or {got, wanted} <= {None, (1, 1)}:
         return None
     shown = "a scalar" if got is None else "×".join(map(str, got))
+    if wanted is None:
+        return f"its shape: it is {shown}, but " + (f"∂J/∂{p} is a scalar, as {p} is" if p is not None else "should be a scalar")
     wanted = "×".join(map(str, wanted))
     return f"its shape: it is {shown}, but " + (f"∂J/∂{p} has the shape of {p}, {wanted}" if p is not None else f"should be {wanted}")
 

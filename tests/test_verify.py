@@ -279,6 +279,14 @@ def test_a_wrong_value_comes_with_the_point_and_both_values():
     np.testing.assert_allclose(verdict.claimed_value, x_.T @ (x_ @ w_ - y_))
 
 
+def test_a_scalar_variable_among_matrices():
+    d = sb.backprop(SQUARED + lam * sp.trace(W.T * W), wrt=[lam])  # ridge, by its weight λ: ‖W‖²_F
+    assert sb.verify("tr(W^T W)", d, wrt="lambda") and sb.verify("trace(W.T*W)", d, wrt="λ")
+    assert not sb.verify("2*tr(W^T W)", d, wrt="lambda")
+    wrong = sb.verify("W^T W", d, wrt="lambda")
+    assert not wrong and "it is k×k, but ∂J/∂lambda is a scalar" in wrong.problem
+
+
 def test_matrix_claims_as_sympy_expressions_and_delta_names():
     d = sb.backprop(SQUARED, wrt=[W])
     assert sb.verify(2 * X.T * (X * W - Y), d, wrt=W)
