@@ -65,7 +65,9 @@ EXAMPLES = {
     "walkthrough": """examples:
   symbackprop walkthrough --layers 2,2,2 --bias per_layer --values mazur.json --lr 0.5
   symbackprop walkthrough --layers 2,2,2 --bias per_layer --values mazur.json --format pdf -o mazur.pdf
-  (mazur.json: {"x1": 0.05, "x2": 0.1, "y1": 0.01, "y2": 0.99, "w1": 0.15, …, "b2": 0.6})""",
+  (mazur.json: {"x1": 0.05, "x2": 0.1, "y1": 0.01, "y2": 0.99, "w1": 0.15, …, "b2": 0.6})
+  symbackprop walkthrough --expr "tr((X*W - Y)^T*(X*W - Y))" --shape X=n,m --shape W=m,k --shape Y=n,k --wrt W --values ls.json --size n=3 --size m=2 --size k=1
+  (ls.json: {"X": [[1, 2], [3, 4], [5, 6]], "W": [[0.5], [-1]], "Y": [[1], [0], [2]]}: matrices as rows)""",
     "check": """examples:
   symbackprop check --layers 2,4,4,1 --activation relu,relu,sigmoid --loss bce
   symbackprop check --layers 2,64,64,1 --form matrix --directions 10 --seed 3
@@ -80,7 +82,9 @@ EXAMPLES = {
     "graph": """examples:
   symbackprop graph --expr "(x + sigmoid(y)) / (sigmoid(x) + (x + y)**2)" --values xy.json -o graph.png
   symbackprop graph --layers 2,2,2 --bias per_layer --values mazur.json -o mazur.svg
-  (xy.json: {"x": 3, "y": -4}; the output's ending chooses .dot, .svg or .png)""",
+  symbackprop graph --expr "logdet(S) + a^T*inv(S)*a" --shape S=n,n --shape a=n,1 -o gauss.svg
+  (xy.json: {"x": 3, "y": -4}; the output's ending chooses .dot, .svg or .png; a matrix expression is drawn with
+  shapes, without values)""",
     "demo": """examples:
   symbackprop demo
   symbackprop demo --out my-demo

@@ -13,8 +13,8 @@ Given the shapes of some names, a formula is read in matrix notation, as the lib
 and as people type it: ``Xᵀ``, ``X.T``, ``X'``, ``X^T``; ``X⁻¹``, ``X^-1``, ``inv(X)``; ``X⁻ᵀ``,
 ``X^-T``; ``det``, ``logdet``, ``tr``/``trace``; ``@`` or ``*`` or side by side for products; ``⊙``,
 ``∘`` or ``.*`` for entrywise products and ``X^∘2``/``X.^2`` for entrywise powers; ``σ(Z)`` and
-``σ'(Z)`` entry by entry; ``ones(n, 1)``, ``𝟏_{n×1}``, ``eye(n)``, and ``𝟏`` or ``I`` sized by the
-formula around them. A 1×1 product beside a scalar is that scalar (its trace).
+``σ'(Z)`` entry by entry; ``sum(X)`` of every entry; ``ones(n, 1)``, ``𝟏_{n×1}``, ``eye(n)``, and
+``𝟏`` or ``I`` sized by the formula around them. A 1×1 product beside a scalar is that scalar (its trace).
 
 The functions (:data:`FUNCTIONS`) are those the library can both differentiate and turn into
 NumPy code; the constants are ``pi`` (π) and ``e`` (``E``), Euler's number, unless the caller
@@ -400,7 +400,7 @@ def constant_problem(expr: sp.Expr) -> str | None:
 MATRIX_FUNCTIONS = {"tr": "trace", "trace": "trace", "det": "det", "logdet": "logdet", "inv": "inverse",
                     "ones": "ones", "eye": "eye", "Trace": "trace", "Determinant": "det", "Inverse": "inverse",
                     "Transpose": "transpose", "OneMatrix": "ones", "Identity": "eye", "HadamardProduct": "hadamard",
-                    "HadamardPower": "hadamard power"}
+                    "HadamardPower": "hadamard power", "sum": "sum"}
 
 
 class _Unsized:
@@ -799,6 +799,8 @@ class _Reader:
         if kind == "transpose":
             return self._transpose(argument, node.args[0])
         matrix = self._matrix(argument, node.args[0], f"{name}(...)")
+        if kind == "sum":  # of every entry: 𝟏ᵀ M 𝟏
+            return sp.MatMul(sp.OneMatrix(1, matrix.rows), matrix, sp.OneMatrix(matrix.cols, 1)).doit(deep=False)
         if kind == "inverse":
             return self._inverse(matrix, node.args[0])
         self._square(matrix, f"in {name}(...)")
