@@ -412,3 +412,13 @@ def test_every_printed_form_of_a_matrix_derivation_reads_back(case):
         point = random_point([s for s in symbols if s not in d.graph.sizes], sizes, random.Random(1))
         np.testing.assert_allclose(evaluate(read, point, sizes), evaluate(expr, point, sizes), rtol=1e-9, atol=1e-12,
                                    err_msg=f"{printed!r} read back as {read}, printed from {expr}")
+
+
+@pytest.mark.parametrize("text", [t for t in HOSTILE if t not in ("x y", "2x")] + [  # side by side is a product here
+    "X.T.__class__", "X.__class__", "X.I", "X.T()", "X'.__dict__", "(X')[0]", "σ'.__class__", "X % W", "~X", "X.^~2",
+])
+def test_hostile_formulas_are_refused_in_matrix_notation_too(text, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ParseError):
+        parse_expr(text, shapes={"X": (2, 2), "W": (2, 2)})
+    assert not (tmp_path / SENTINEL).exists()
