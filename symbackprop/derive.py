@@ -191,7 +191,7 @@ class Derivation:
         p = self.symbol(p)
         self.gradient(p)  # validates p
         if self.graph.has_matrices:
-            raise InputError(f"∂J/∂{p} has no chain of scalar factors: the graph has matrix steps; use the delta view "
+            raise InputError(f"∂{self.graph.output}/∂{p} has no chain of scalar factors: the graph has matrix steps; use the delta view "
                              f"(gradient({p.name!r})) or the closed form")
         counts: dict[sp.Symbol, int] = {}
         for step in reversed(self.graph.steps):
@@ -218,7 +218,8 @@ class Derivation:
     def in_steps(self, expr: sp.Expr) -> sp.Expr:
         """``expr`` with the named deltas written out: in step symbols and variables only
         (``a1*(a2 - y1)`` rather than ``a1*delta_2``), as a hand derivation writes it."""
-        return substitute(expr, self._step_values)
+        value = substitute(expr, self._step_values)
+        return textbook(value) if self.graph.has_matrices else value
 
     @cached_property
     def _step_values(self) -> dict[sp.Symbol, sp.Expr]:
