@@ -437,10 +437,14 @@ def _holds_matrices(target) -> bool:
 def run_graph(args) -> int:
     _output(args)
     target = _network(args)
-    if args.values is None and not _holds_matrices(target):
-        raise UsageError("the following arguments are required: --values (a matrix expression is drawn without values)")
-    values = read_values(args.values) if args.values is not None else None
-    drawing = picture(target, values, max_nodes=args.max_nodes)
+    matrices = _holds_matrices(target)
+    if args.values is None and not matrices:
+        raise UsageError("the following arguments are required: --values (a matrix expression may be drawn without values)")
+    if args.size and not matrices:
+        raise UsageError("--size gives the sizes of matrices (--shape); this function has none")
+    values = read_values(args.values, matrices=matrices) if args.values is not None else None
+    sizes = {"sizes": _sizes_given(args)} if args.size else {}  # symbolic sizes, for a picture at values
+    drawing = picture(target, values, max_nodes=args.max_nodes, **sizes)
     if args.output is None:
         sys.stdout.write(drawing.dot)
     else:
@@ -557,10 +561,11 @@ def parser() -> argparse.ArgumentParser:
     sub.add_argument("--chain", nargs="+", help="the claimed chain-rule factors, output first")
 
     sub = command("graph", "draw the computational graph with values, gradients and local derivatives", run_graph)
-    sub.add_argument("--values", help="a JSON object of every input, target and parameter (required, except for a matrix expression, "
-                     "drawn with shapes instead of values)")
+    sub.add_argument("--values", help="a JSON object of every input, target and parameter, matrices as rows of numbers "
+                     "(required, except for a matrix expression, which may be drawn with shapes only)")
     sub.add_argument("-o", "--output", help="a .dot, .svg or .png file (default: DOT on standard output)")
     sub.add_argument("--max-nodes", type=COUNT, default=150, help="refuse larger graphs (default 150)")
+    _size_option(sub)
     sub.add_argument("--force", action="store_true", help="overwrite an existing file (a symbolic link: the file it points to)")
 
     sub = command("demo", "the whole job on the classic 2-2-2-1 sigmoid network", run_demo)

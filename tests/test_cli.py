@@ -446,6 +446,8 @@ codes_matrices = pytest.mark.skipif(not _works(lambda: sb.numpy_module(_D)), rea
 walks_matrices = pytest.mark.skipif(not _works(lambda: sb.walkthrough(_D, {"X": [[1, 0], [0, 1]], "W": [[1, 2], [3, 4]]})),
                                     reason="no walkthrough of matrix steps")
 draws_matrices = pytest.mark.skipif(not _works(lambda: sb.picture(_D)), reason="no picture of matrix steps")
+draws_values = pytest.mark.skipif(not _works(lambda: sb.picture(_D, {"X": [[1, 0], [0, 1]], "W": [[1, 2], [3, 4]]})),
+                                  reason="no picture of matrix steps at values")
 
 
 def test_derive_a_matrix_gradient_with_shapes(run):
@@ -553,3 +555,13 @@ def test_graph_of_a_function_of_matrices_needs_no_values(run):
     assert code == 0 and out.startswith("digraph"), err
     code, out, err = run("graph", "--expr", "x*y")
     assert code == 2 and "--values" in err
+    code, out, err = run("graph", "--expr", "x*y", "--values", "v.json", "--size", "n=2")
+    assert code == 2 and "--size gives the sizes of matrices" in err
+
+
+@draws_values
+def test_graph_of_a_function_of_matrices_at_values(run, tmp_path):
+    (tmp_path / "s.json").write_text(json.dumps({"S": [[2, 1], [0, 1]], "a": [1, -1]}), encoding="utf-8")
+    argv = ["--expr", "logdet(S) + a^T*inv(S)*a", "--shape", "S=n,n", "--shape", "a=n,1", "--values", "s.json"]
+    code, out, err = run("graph", *argv, "--size", "n=2")
+    assert code == 0 and out.startswith("digraph"), err
