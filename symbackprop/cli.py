@@ -184,11 +184,16 @@ def _network(args):
     if args.expr is not None:
         if form == "matrix":
             raise UsageError("--form matrix is for networks (--layers); an expression is derived symbol by symbol")
+        shapes = _shapes(args)
         try:  # --wrt e makes e a variable, not Euler's number
-            return parse_expr(args.expr, variables=_wrt(args) or (), shapes=_shapes(args))
+            expr = parse_expr(args.expr, variables=_wrt(args) or (), shapes=shapes)
         except MissingShape as error:
             raise UsageError(f"{error.name} is used as a matrix but has no shape: give it one with --shape {error.name}=ROWS,COLS "
                              "(sizes as numbers or names, e.g. n,m)") from None
+        unused = sorted(set(shapes) - {s.name for s in expr.atoms(sp.MatrixSymbol)})
+        if unused:
+            raise UsageError(f"--shape gives {', '.join(unused)}, which the formula does not use")
+        return expr
     if args.shape:
         raise UsageError("--shape goes with --expr: a network's matrices have their shapes from --layers")
     if args.layers is None:

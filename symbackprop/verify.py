@@ -8,6 +8,12 @@ graph's own (``x1``, ``w2``, ``z2``, ``a1``, ``J``), a network's output as ``ŷ`
 by a bounded symbolic test and then by numeric probes at random points where both sides are
 defined; a wrong claim comes with a counterexample.
 
+A gradient with respect to a matrix (a function of SymPy matrices: ``MatrixSymbol``, ``Trace``,
+``MatMul``, …) is claimed in matrix notation (``2*X^T*(X*W - Y)``, ``2*X.T@(X@W - Y)``,
+``2 Xᵀ (X W − Y)``), with the shapes of the derivation's matrices; :func:`verify_matrix` checks
+its shape first (the Matrix Cookbook's convention: ∂J/∂W has W's shape), then its value at random
+points with a different small number for each size, and shows the right form where it is wrong.
+
 >>> import sympy as sp
 >>> from symbackprop import mlp, sigmoid
 >>> z = sp.Symbol("z")

@@ -501,6 +501,7 @@ def test_verify_the_gaussian_likelihood_by_each_variable(run):
     (["derive", "--expr", "trace(X)", "--shape", "X=n,n", "--shape", "X=m,m"], "--shape gives X twice"),
     (["derive", "--expr", "trace(X)", "--shape", "X=0,0"], "the shape of X must be sizes >= 1 or size names"),
     (["derive", "--layers", "2,1", "--shape", "X=1,2"], "--shape goes with --expr"),
+    (["derive", "--expr", "trace(X)", "--shape", "X=n,n", "--shape", "Z=n,n"], "--shape gives Z, which the formula does not use"),
     (["check", "--expr", "x**2", "--size", "n=3"], "--size gives the sizes of matrices"),
     (["check", *LEAST_SQUARES, "--values", "v.json"], "leave out --values"),
     (["check", *LEAST_SQUARES, "--size", "n=two"], "malformed --size 'n=two'"),
