@@ -13,7 +13,7 @@ Given the shapes of some names, a formula is read in matrix notation, as the lib
 and as people type it: ``Xᵀ``, ``X.T``, ``X'``, ``X^T``; ``X⁻¹``, ``X^-1``, ``inv(X)``; ``X⁻ᵀ``,
 ``X^-T``; ``det``, ``logdet``, ``tr``/``trace``; ``@`` or ``*`` or side by side for products; ``⊙``,
 ``∘`` or ``.*`` for entrywise products and ``X^∘2``/``X.^2`` for entrywise powers; ``σ(Z)`` and
-``σ'(Z)`` entry by entry; ``sum(X)`` of every entry; ``ones(n, 1)``, ``𝟏_{n×1}``, ``eye(n)``, and
+``σ'(Z)`` entry by entry; ``sum(X)`` of every entry; ``norm(X)``, Frobenius; ``ones(n, 1)``, ``𝟏_{n×1}``, ``eye(n)``, and
 ``𝟏`` or ``I`` sized by the formula around them. A 1×1 product beside a scalar is that scalar (its trace).
 
 The functions (:data:`FUNCTIONS`) are those the library can both differentiate and turn into
@@ -400,7 +400,7 @@ def constant_problem(expr: sp.Expr) -> str | None:
 MATRIX_FUNCTIONS = {"tr": "trace", "trace": "trace", "det": "det", "logdet": "logdet", "inv": "inverse",
                     "ones": "ones", "eye": "eye", "Trace": "trace", "Determinant": "det", "Inverse": "inverse",
                     "Transpose": "transpose", "OneMatrix": "ones", "Identity": "eye", "HadamardProduct": "hadamard",
-                    "HadamardPower": "hadamard power", "sum": "sum"}
+                    "HadamardPower": "hadamard power", "sum": "sum", "norm": "norm"}
 
 
 class _Unsized:
@@ -713,7 +713,7 @@ class _Reader:
     def _sum(self, left, right, sign: int):
         """``left + sign * right``, where one of them is a matrix; a 1×1 matrix beside a scalar is
         read as the scalar it holds."""
-        left, right = _fitted(left, right, "added to")
+        left, right = _fitted(left, right)
         right = right.scaled(sign) if isinstance(right, _Unsized) else (right if sign == 1 else -right)
         if isinstance(left, _Unsized) or isinstance(right, _Unsized):
             raise ParseError(f"the size of {left if isinstance(left, _Unsized) else right} cannot be told from the formula: "
@@ -771,7 +771,7 @@ class _Reader:
     def _hadamard(self, left, right):
         if not (_is_matrix(left) or isinstance(left, _Unsized)) or not (_is_matrix(right) or isinstance(right, _Unsized)):
             return self._product(left, right)  # a scalar times a matrix, elementwise or not
-        left, right = _fitted(left, right, "multiplied elementwise by")
+        left, right = _fitted(left, right)
         _same_shape(left, right, "multiplied elementwise by")
         return sp.HadamardProduct(left, right).doit(deep=False)
 
@@ -801,6 +801,8 @@ class _Reader:
         matrix = self._matrix(argument, node.args[0], f"{name}(...)")
         if kind == "sum":  # of every entry: 𝟏ᵀ M 𝟏
             return sp.MatMul(sp.OneMatrix(1, matrix.rows), matrix, sp.OneMatrix(matrix.cols, 1)).doit(deep=False)
+        if kind == "norm":  # Frobenius (Euclidean for a vector)
+            return sp.sqrt(sp.Trace(sp.MatMul(matrix.T, matrix).doit(deep=False)))
         if kind == "inverse":
             return self._inverse(matrix, node.args[0])
         self._square(matrix, f"in {name}(...)")
@@ -842,7 +844,7 @@ def _sized_factor(unsized: _Unsized, size, side: str) -> sp.MatrixExpr:
     raise ParseError(f"the size of {unsized} {'ᵀ' if row else ''}in a product cannot be told from the formula: write ones(rows, columns)")
 
 
-def _fitted(left, right, how: str):
+def _fitted(left, right):
     """``left`` and ``right`` with 𝟏 or I sized like the other, and a 1×1 matrix beside a scalar
     read as the scalar it holds."""
     if isinstance(left, _Unsized) and _is_matrix(right):

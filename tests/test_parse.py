@@ -295,7 +295,7 @@ def test_a_least_squares_gradient_reads_the_same_in_every_notation(text):
     ("X + 𝟏", X + sp.OneMatrix(n_, m_)), ("𝟏ᵀ X W 𝟏", sp.OneMatrix(1, n_) * X * W * sp.OneMatrix(k_, 1)),
     ("S + 2*I", SQ + 2 * sp.Identity(n_)), ("I S", SQ), ("(I - S) a", (sp.Identity(n_) - SQ) * a_),
     ("tr(S)/n", sp.Trace(SQ) / n_),  # a size name in a formula is that size
-    ("sum(X)", sp.OneMatrix(1, n_) * X * sp.OneMatrix(m_, 1)), ("sum(X.^2)/2 + 1", sp.Trace(sp.OneMatrix(1, n_) * sp.HadamardPower(X, 2) * sp.OneMatrix(m_, 1)) / 2 + 1),
+    ("sum(X)", sp.OneMatrix(1, n_) * X * sp.OneMatrix(m_, 1)), ("norm(X W - Y)^2", sp.Trace((X * W - Y).T * (X * W - Y))), ("sum(X.^2)/2 + 1", sp.Trace(sp.OneMatrix(1, n_) * sp.HadamardPower(X, 2) * sp.OneMatrix(m_, 1)) / 2 + 1),
 ])
 def test_matrix_notation(text, expected):
     assert matrix(text) == expected
