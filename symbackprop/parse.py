@@ -140,6 +140,12 @@ def parse_expr(text: str, symbols: Mapping[str, sp.Basic] | None = None, variabl
         expr = reader.read(tree.body)
     except RecursionError:
         raise ParseError("the formula is nested too deeply") from None
+    except ShapeError as error:
+        unshaped = _unshaped_names(tree, matrices) if in_matrices and symbols is None else []
+        if unshaped:  # X*W - Y with W given no shape reads W as a scalar: say so
+            raise ShapeError(f"{error} ({naming.listing(unshaped)} {'has' if len(unshaped) == 1 else 'have'} no shape: "
+                             "give one to each that is a matrix)") from None
+        raise
     if isinstance(expr, _Unsized) and shape is not None:
         expr = expr.sized(*shape)
     if isinstance(expr, _Unsized):
@@ -158,6 +164,13 @@ def _refuse_matrix_notation(source: str, reader: _Reader) -> None:
         raise
     except (SyntaxError, ValueError, MemoryError, RecursionError, InputError):
         pass
+
+
+def _unshaped_names(tree, matrices) -> list[str]:
+    """The names of ``tree`` read as scalars: neither matrices nor sizes, functions or constants."""
+    names = [n.id.removesuffix(KEYWORD_MARK) for n in ast.walk(tree) if isinstance(n, ast.Name)]
+    known = set(matrices) | set(FUNCTIONS) | set(MATRIX_FUNCTIONS) | set(CONSTANTS) | {"T", "I"}
+    return list(dict.fromkeys(name for name in names if name not in known and not name.endswith(PRIME)))
 
 
 def _syntax_tree(source: str, text: str) -> ast.Expression:

@@ -497,6 +497,8 @@ def test_verify_the_gaussian_likelihood_by_each_variable(run):
     (["verify", "--expr", "x^T*A*x", "--shape", "A=n,n", "--claim", "2*A*x"], "x is used as a matrix"),
     (["derive", "--expr", "trace(X*W)", "--shape", "X=n,m", "--shape", "W=n,m"], "cannot multiply X (n×m) by W (n×m): m columns, n rows"),
     (["derive", "--expr", "trace(X)", "--shape", "X=n,m"], "X (n×m) is in trace(...) but is not square"),
+    (["derive", "--expr", "trace((X*W - Y)^T*(X*W - Y))", "--shape", "X=n,m", "--shape", "Y=n,k"],
+     "(W has no shape: give one to each that is a matrix)"),
     (["derive", "--expr", "trace(X)", "--shape", "X"], "malformed --shape 'X': write NAME=ROWS,COLS"),
     (["derive", "--expr", "trace(X)", "--shape", "X=n,n", "--shape", "X=m,m"], "--shape gives X twice"),
     (["derive", "--expr", "trace(X)", "--shape", "X=0,0"], "the shape of X must be sizes >= 1 or size names"),
