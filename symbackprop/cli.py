@@ -39,6 +39,7 @@ from .errors import SymbackpropError, ToolError
 from .files import check_file_name, needs_writing, write_file
 from .graph import picture
 from .latex import document_latex, gradient_latex
+from .matrices import has_matrices
 from .matrices import sizes as size_symbols
 from .matrix import MatrixDerivation, matrix_text, text_printer
 from .network import BIAS_MODES, weight_count
@@ -237,6 +238,8 @@ def _sizes_given(args) -> dict[str, int] | None:
     sizes: dict[str, int] = {}
     for given in args.size:
         name, _, value = given.partition("=")
+        if name.strip() in sizes:
+            raise UsageError(f"--size gives {name.strip()} twice")
         try:
             sizes[name.strip()] = COUNT(value.strip())
         except argparse.ArgumentTypeError as error:
@@ -435,14 +438,10 @@ def run_verify(args) -> int:
     return 0 if verdict else 1
 
 
-def _holds_matrices(target) -> bool:
-    return isinstance(target, sp.Basic) and (isinstance(target, sp.MatrixExpr) or bool(target.atoms(sp.MatrixSymbol)))
-
-
 def run_graph(args) -> int:
     _output(args)
     target = _network(args)
-    matrices = _holds_matrices(target)
+    matrices = has_matrices(target)
     if args.values is None and not matrices:
         raise UsageError("the following arguments are required: --values (a matrix expression may be drawn without values)")
     if args.size and not matrices:

@@ -41,6 +41,7 @@ from .derive import Derivation, Factor
 from .errors import InputError
 from .evaluate import concrete_sizes, evaluate, random_point
 from .latex import BackpropLatexPrinter
+from .matrices import has_matrices
 from .matrix import MatrixDerivation, MatrixGraph
 from .network import Graph, as_expression
 from .parse import GREEK, ShapeError, parse_expr, refuse_undefined
@@ -295,7 +296,7 @@ def verify(claimed, of, wrt=None, seed: int = 0, shapes=None) -> Verdict | Chain
         d = of if isinstance(of, Derivation) else backprop(of)
     else:
         expr = parse_expr(of, shapes=shapes) if isinstance(of, str) and shapes else of
-        if wrt is None and _holds_matrices(expr):  # is the claim equal to a matrix (or a function of matrices)?
+        if wrt is None and has_matrices(expr):  # is the claim equal to a matrix (or a function of matrices)?
             return verify_matrix(claimed, expr, seed=seed)
         expr = as_expression(expr)
         if wrt is None:
@@ -368,27 +369,18 @@ class MatrixVerdict:
         return self.equal
 
     def __str__(self) -> str:
-        text = _matrix_printers(self.graph)[0].doprint
+        text = _printers(self.graph)[0].doprint
         shown = self.claimed if isinstance(self.claimed, str) else text(self.claimed)
         if self.equal:
             return f"right ({self.how}): {shown}"
         return "\n".join([f"wrong: claimed {shown}", f"  {self.problem}", f"  should be {text(self.correct)}"])
 
     def _repr_markdown_(self) -> str:
-        latex = _matrix_printers(self.graph)[1].doprint
+        latex = _printers(self.graph)[1].doprint
         shown = f"`{self.claimed}`" if isinstance(self.claimed, str) else f"${latex(self.claimed)}$"
         if self.equal:
             return f"**right** ({self.how}): {shown}"
         return f"**wrong**: claimed {shown}, should be ${latex(self.correct)}$\n\n{self.problem}"
-
-
-def _matrix_printers(graph):
-    """The text and LaTeX printers of a matrix graph's names (plain ones without a graph)."""
-    return _printers(graph)
-
-
-def _holds_matrices(expr) -> bool:
-    return isinstance(expr, sp.Basic) and (isinstance(expr, sp.MatrixExpr) or bool(expr.atoms(sp.MatrixSymbol)))
 
 
 def verify_matrix(claimed, of, wrt=None, seed: int = 0) -> MatrixVerdict:
