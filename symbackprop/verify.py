@@ -461,9 +461,10 @@ def _misfit(claim) -> str | None:
                 if left.cols != right.rows:
                     return f"cannot multiply {left} ({left.rows}×{left.cols}) by {right} ({right.rows}×{right.cols})"
         elif isinstance(node, (sp.MatAdd, sp.HadamardProduct)):
+            verb = "add" if isinstance(node, sp.MatAdd) else "multiply elementwise"
             for other in matrices[1:]:
                 if other.shape != matrices[0].shape:
-                    return f"cannot add {matrices[0]} ({'×'.join(map(str, matrices[0].shape))}) and {other} " \
+                    return f"cannot {verb} {matrices[0]} ({'×'.join(map(str, matrices[0].shape))}) and {other} " \
                            f"({'×'.join(map(str, other.shape))})"
     return None
 

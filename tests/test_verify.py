@@ -264,6 +264,8 @@ def test_a_claim_of_the_wrong_shape_is_told_apart_from_a_wrong_value():
     assert not scalar and "it is a scalar" in scalar.problem
     built = sb.verify(2 * X * (X * W - Y), d, wrt=W)  # SymPy accepts it: n could equal m
     assert not built and "cannot multiply" in built.problem
+    added = sb.verify(sp.MatAdd(X.T * (X * W - Y), W.T), d, wrt=W)  # m×k + k×m
+    assert not added and "cannot add" in added.problem
     half = sb.verify("X^T*(X*W - Y)", d, wrt="W")
     assert not half and half.how == "at a random point" and "entry (" in half.problem
 
