@@ -715,8 +715,10 @@ class _Reader:
         return sp.MatPow(base, exponent).doit(deep=False)
 
     def _hadamard_power(self, base, exponent, node):
-        if _is_matrix(exponent):
-            raise ParseError(f"an elementwise power with the matrix exponent {_named(exponent)} is not read")
+        if _is_matrix(exponent):  # 2^∘X: a number to the power of each entry
+            if _is_matrix(base) or isinstance(base, _Unsized):
+                raise ParseError(f"an elementwise power of a matrix by the matrix {_named(exponent)} is not read")
+            return sp.HadamardPower(base, exponent)
         if not (_is_matrix(base) or isinstance(base, _Unsized)):
             if not self.in_matrices and isinstance(base, sp.Symbol):
                 raise self._missing_shape(node, "an elementwise power")

@@ -291,7 +291,7 @@ def test_a_least_squares_gradient_reads_the_same_in_every_notation(text):
     ("tr(S)", sp.Trace(SQ)), ("trace(X^T X)", sp.Trace(X.T * X)),
     ("X ⊙ X", sp.HadamardPower(X, 2)), ("(X W) .* Y", sp.HadamardProduct(X * W, Y)), ("X ∘ (2*X)", sp.HadamardProduct(X, 2 * X).doit()),
     ("X.^3", sp.HadamardPower(X, 3)), ("X (.) X", sp.HadamardPower(X, 2)),
-    ("S^-^T", sp.Inverse(SQ.T)), ("S^-^1", sp.Inverse(SQ)),  # as ASCII consoles show them ("X^∘3", sp.HadamardPower(X, 3)), ("X^{∘3}", sp.HadamardPower(X, 3)),
+    ("2^∘X", sp.HadamardPower(2, X)), ("2.^X", sp.HadamardPower(2, X)), ("S^-^T", sp.Inverse(SQ.T)), ("S^-^1", sp.Inverse(SQ)),  # as ASCII consoles show them ("X^∘3", sp.HadamardPower(X, 3)), ("X^{∘3}", sp.HadamardPower(X, 3)),
     ("ones(n, 1)", sp.OneMatrix(n_, 1)), ("eye(n)", sp.Identity(n_)), ("eye(3)", sp.Identity(3)),
     ("X + 𝟏", X + sp.OneMatrix(n_, m_)), ("𝟏ᵀ X W 𝟏", sp.OneMatrix(1, n_) * X * W * sp.OneMatrix(k_, 1)),
     ("S + 2*I", SQ + 2 * sp.Identity(n_)), ("I S", SQ), ("(I - S) a", (sp.Identity(n_) - SQ) * a_),
