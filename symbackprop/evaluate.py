@@ -72,6 +72,8 @@ class _Evaluator:
 
     def _value(self, expr):  # one branch per class, in the order of the module's docstring
         if isinstance(expr, (sp.MatrixSymbol, sp.Symbol)):
+            if expr not in self.values and expr in self.sizes:  # a size in a formula (tr(X)/n)
+                return float(self.sizes[expr])
             if expr not in self.values:
                 raise InputError(f"{expr} has no value here")
             value = self.values[expr]

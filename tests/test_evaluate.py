@@ -19,7 +19,7 @@ EXPRESSIONS = [
     A * X + 2 * X, X.T * A.T * a, A.I * b, sp.Inverse(A.T) * a, A**3, sp.Inverse(A**2),
     sp.Trace(A * A.T) + sp.log(sp.det(A)) * s, sp.det(A) * A, sp.HadamardProduct(X, X, 2 * X), sp.HadamardPower(X, 3),
     X.applyfunc(sp.sin), (A * X).applyfunc(sb.sigmoid), sp.OneMatrix(1, n) * X * sp.OneMatrix(m, 1),
-    sp.Identity(n) * s + A, sp.exp(sp.Trace(a.T * b)) * a, sp.ZeroMatrix(n, m) + X,
+    sp.Identity(n) * s + A, sp.exp(sp.Trace(a.T * b)) * a, sp.ZeroMatrix(n, m) + X, sp.Trace(A) / n + m * s,
 ]
 
 

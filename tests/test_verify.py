@@ -308,6 +308,13 @@ def test_a_matrix_expression_as_text_with_shapes():
     assert sb.verify("2*X^T*(X*W - Y)", J, wrt="W", shapes=concrete)
 
 
+def test_a_size_in_the_formula_is_the_size():
+    mean = "tr((X W - Y)ᵀ (X W - Y))/n"  # the mean over the n rows
+    shapes = {"X": ("n", "m"), "W": ("m", "k"), "Y": ("n", "k")}
+    assert sb.verify("2 Xᵀ (X W - Y)/n", mean, wrt="W", shapes=shapes)
+    assert not sb.verify("2 Xᵀ (X W - Y)/m", mean, wrt="W", shapes=shapes)
+
+
 def test_matrix_claims_refuse_chains_and_unknown_names_in_one_line():
     d = sb.backprop(SQUARED, wrt=[W])
     with pytest.raises(InputError, match="no chain-rule factors"):
