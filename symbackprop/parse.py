@@ -74,7 +74,7 @@ SPELLINGS = {"sinc'(": "sinc_derivative(", "·": "*", "×": "*", "⋅": "*", "�
 # as ``X**~2``), X ⊙ Y and X .* Y (elementwise product, read as ``X % Y``), 𝟏 (a matrix of ones
 # whose shape the formula tells). Python's own ``%`` and ``~`` are refused before this.
 # The library's ASCII spellings of these read back too: X^-^T, X^-^1, A (.) B.
-MATRIX_SPELLINGS = {"⁻ᵀ": ".T**(-1)", "⁻¹": "**(-1)", "^-^T": ".T**(-1)", "^-^1": "**(-1)", "(.)": "%", "ᵀ": ".T", "²": "**2", "³": "**3", "^(∘": "**~(",
+MATRIX_SPELLINGS = {"⁻ᵀ": ".T**(-1)", "^-^T": ".T**(-1)", "^-^1": "**(-1)", "(.)": "%", "ᵀ": ".T", "^(∘": "**~(",
                     "^∘": "**~", ".^": "**~", "∘": "%", "⊙": "%", ".*": "%", "𝟏": "ones()", "𝟙": "ones()"}
 # A Greek letter and its name, both ways (λ and lambda): a symbol named one way is read the other way too.
 GREEK = {letter: name for name, letter in greek_unicode.items()} | {name: letter for name, letter in greek_unicode.items()}
@@ -309,6 +309,7 @@ def _respelled(text: str, in_matrices: bool = False, keywords=()) -> str:
     derivative, and a product may be written by juxtaposition (:func:`_juxtaposed`). A declared
     name that Python reserves (``lambda``, in ``keywords``) is read with :data:`KEYWORD_MARK` after it."""
     text = _HADAMARD_POWER_BRACED.sub(r"**~(\1)", naming.typed(unicodedata.normalize("NFC", text)))
+    text = _SUPERSCRIPT_POWER.sub(lambda m: f"**({m.group(0).translate(_SUPERSCRIPT_DIGITS)})", text)
     text = _SIZED_ONES.sub(lambda m: f"ones({m.group(1)}, {m.group(2) or 1})", text)
     text = _SIZED_IDENTITY.sub(r"eye(\1)", text)
     for spelled, meant in MATRIX_SPELLINGS.items():
@@ -328,6 +329,8 @@ def _respelled(text: str, in_matrices: bool = False, keywords=()) -> str:
 KEYWORD_MARK = "__"  # lambda, a name Python reserves, is read as lambda__ where it names a symbol
 
 
+_SUPERSCRIPT_POWER = re.compile("⁻?[⁰¹²³⁴⁵⁶⁷⁸⁹]+")  # X², X⁻¹, X⁻²
+_SUPERSCRIPT_DIGITS = str.maketrans("⁻⁰¹²³⁴⁵⁶⁷⁸⁹", "-0123456789")
 _SIZED_ONES = re.compile(r"[𝟏𝟙]_\{\s*([^{}×,]+?)\s*(?:[×,]\s*([^{}]+?)\s*)?\}")  # 𝟏_{n×k}, 𝟏_{n}
 _SIZED_IDENTITY = re.compile(r"\bI_\{\s*([^{}]+?)\s*\}")  # I_{n}
 _HADAMARD_POWER_BRACED = re.compile(r"\^\{∘([^{}]*)\}")  # X^{∘2}, as LaTeX writes it

@@ -286,7 +286,7 @@ def test_a_least_squares_gradient_reads_the_same_in_every_notation(text):
 @pytest.mark.parametrize("text, expected", [
     ("inv(S)", sp.Inverse(SQ)), ("S^-1", sp.Inverse(SQ)), ("S⁻¹", sp.Inverse(SQ)), ("S**-1", sp.Inverse(SQ)),
     ("S^-T", sp.Inverse(SQ.T)), ("S⁻ᵀ", sp.Inverse(SQ.T)), ("inv(S)^T", sp.Inverse(SQ.T)),
-    ("S^2", sp.MatPow(SQ, 2)), ("S²", sp.MatPow(SQ, 2)), ("S^-2", sp.Inverse(sp.MatPow(SQ, 2))),
+    ("S^2", sp.MatPow(SQ, 2)), ("S²", sp.MatPow(SQ, 2)), ("S^-2", sp.Inverse(sp.MatPow(SQ, 2))), ("S⁻²", sp.Inverse(sp.MatPow(SQ, 2))), ("S¹⁰", sp.MatPow(SQ, 10)),
     ("det(S)", sp.Determinant(SQ)), ("logdet(S)", sp.log(sp.Determinant(SQ))), ("log(det(S))", sp.log(sp.Determinant(SQ))),
     ("tr(S)", sp.Trace(SQ)), ("trace(X^T X)", sp.Trace(X.T * X)),
     ("X ⊙ X", sp.HadamardPower(X, 2)), ("(X W) .* Y", sp.HadamardProduct(X * W, Y)), ("X ∘ (2*X)", sp.HadamardProduct(X, 2 * X).doit()),
