@@ -710,15 +710,48 @@ def _is_broadcast(term) -> bool:
     if not isinstance(term, MatMul):
         return False
     _, factors = term.as_coeff_matrices()
-    return len(factors) > 1 and ((isinstance(factors[-1], OneMatrix) and factors[-1].rows == 1) or
+    if len(factors) == 1:
+        return isinstance(factors[0], OneMatrix)
+    return ((isinstance(factors[-1], OneMatrix) and factors[-1].rows == 1) or
                                  (isinstance(factors[0], OneMatrix) and factors[0].cols == 1))
 
 
+def _split(term):
+    """A matrix term as (its scalar factor, the rest): of a product, or of a Hadamard product's
+    scaled ones matrices (the factor 1/m of 1/m·𝟏 ⊙ Y)."""
+    if isinstance(term, MatMul):
+        coefficient, rest = term.as_coeff_mmul()
+        return coefficient, rest
+    if isinstance(term, HadamardProduct):
+        ones = [f for f in term.args if _is_broadcast(f) and (isinstance(f, OneMatrix) or len(f.args) == 2)]
+        others = [f for f in term.args if f not in ones]
+        if ones and others:
+            coefficient = sp.Mul(*[_unbroadcast(f) for f in ones])
+            return coefficient, others[0] if len(others) == 1 else HadamardProduct(*others)
+    return sp.S.One, term
+
+
+def _common_factor(terms):
+    """The scalar that every term of a sum has as its factor, up to sign (1/m in −Y/m + σ(Z)/m), else 1."""
+    common = _split(terms[0])[0]
+    common = -common if common.could_extract_minus_sign() else common
+    if common == 1 or not all((_split(t)[0] / common) in (1, -1) for t in terms):
+        return sp.S.One
+    return common
+
+
+def _negative(term) -> bool:
+    """Whether a term of a sum of matrices has a negative number as its coefficient (``-2*X``)."""
+    return isinstance(term, MatMul) and term.args[0].is_Number and bool(term.args[0] < 0)
+
+
 def _unbroadcast(term):
-    """``term`` without the ones factor that spreads it (:func:`_is_broadcast`); 1 for a ones matrix."""
+    """``term`` without the ones factor that spreads it (:func:`_is_broadcast`); c for c times a ones matrix."""
     if isinstance(term, OneMatrix):
         return sp.S.One
     coefficient, factors = term.as_coeff_matrices()
+    if len(factors) == 1:
+        return coefficient
     factors = factors[:-1] if isinstance(factors[-1], OneMatrix) and factors[-1].rows == 1 else factors[1:]
     return MatMul(coefficient, *factors) if coefficient != 1 else MatMul(*factors) if len(factors) > 1 else factors[0]
 
@@ -836,8 +869,8 @@ class MatrixPrinter(ArrayPrinter):
                     return f"{self._group(left)} @ {solved}" if left else solved
                 transposed = MatMul(*left).T if len(left) > 1 else left[0].T
                 return f"np.linalg.solve({self._print(matrix.T)}, {self._print(transposed)}).T"
-        if last.cols == 1 and len(factors) > 2:  # A B x as A (B x): matrix-vector products only
-            return f"{self._operand(first)} @ ({self._product(factors[1:])})"
+        if len(factors) > 2:  # the cheapest order of the products, chosen at run time from the shapes
+            return "np.linalg.multi_dot([%s])" % ", ".join(self._print(f) for f in factors)
         return " @ ".join(self._operand(f) for f in factors)
 
     def _group(self, factors: list, inner: bool = False) -> str:
@@ -850,11 +883,17 @@ class MatrixPrinter(ArrayPrinter):
         full = [t for t in terms if not _is_broadcast(t)]
         if full:  # NumPy spreads the others over the shape of these
             terms = full + [_unbroadcast(t) for t in terms if _is_broadcast(t)]
-        terms = sorted(terms, key=lambda t: t.could_extract_minus_sign())  # stable: positive terms first
+        common = _common_factor(terms)
+        if common != 1:  # (σ(Z) − Y)/m, not σ(Z)/m − Y/m
+            parts = [_split(t) for t in terms]
+            inner = MatAdd(*[rest if coefficient == common else MatMul(-1, rest) for coefficient, rest in parts])
+            return self._scaled(common, _parenthesized(self._print(inner)))
+        terms = sorted(terms, key=_negative)  # stable: positive terms first
         printed = self._print(terms[0])
         for term in terms[1:]:
-            if term.could_extract_minus_sign():
-                printed += " - " + self._operand(-term)
+            if _negative(term):
+                printed += " - " + self._operand(MatMul(-term.args[0], *term.args[1:]) if term.args[0] != -1 else
+                                                  (term.args[1] if len(term.args) == 2 else MatMul(*term.args[1:])))
             else:
                 printed += " + " + self._operand(term)
         return printed
@@ -871,6 +910,9 @@ class MatrixPrinter(ArrayPrinter):
             return f"np.linalg.inv(np.linalg.matrix_power({self._print(base)}, {-exponent}))"
         return f"np.linalg.matrix_power({self._print(base)}, {self._print(exponent)})"
 
+    def _print_softplus(self, expr):
+        return expr._numpycode(self)  # the primitive's stable form: one ufunc, no overflow
+
     def _print_Identity(self, expr):
         return f"np.eye({self._size(expr.rows)}, dtype=_dtype)"
 
@@ -884,8 +926,10 @@ class MatrixPrinter(ArrayPrinter):
         factors = list(expr.args)
         full = [f for f in factors if not _is_broadcast(f)]
         if full:
-            factors = full + [_unbroadcast(f) for f in factors if _is_broadcast(f) and not isinstance(f, OneMatrix)]
-        return " * ".join(self._operand(f) for f in factors)
+            factors = full + [_unbroadcast(f) for f in factors if _is_broadcast(f)]
+        coefficient = sp.Mul(*[f for f in factors if not isinstance(f, sp.MatrixExpr)])
+        product = " * ".join(self._operand(f) for f in factors if isinstance(f, sp.MatrixExpr))
+        return product if coefficient == 1 else self._scaled(coefficient, _parenthesized(product))
 
     def _print_HadamardPower(self, expr):
         base, exponent = expr.args
@@ -946,7 +990,8 @@ class MatrixPrinter(ArrayPrinter):
         body = body.xreplace(shared)
         if not body.free_symbols:
             return f"np.full_like({self._print(matrix)}, {self._print(body)})"
-        self.names[_ARGUMENT] = self._operand(matrix)
+        alone = isinstance(body, sp.Function) and body.args == (_ARGUMENT,)  # f(Z): Z is the call's argument
+        self.names[_ARGUMENT] = self._print(matrix) if alone else self._operand(matrix)
         return self._print(body)
 
 

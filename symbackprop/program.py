@@ -21,7 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import sympy as sp
-from sympy import Determinant, MatMul, MatrixExpr, MatrixSymbol, Trace
+from sympy import Determinant, Identity, Inverse, MatMul, MatrixExpr, MatrixSymbol, OneMatrix, Trace, Transpose, ZeroMatrix
 
 from . import naming
 
@@ -122,6 +122,79 @@ def fused(statements) -> tuple[Assignment, ...]:
     return tuple(Assignment(s.lhs, s.rhs.xreplace(replacements), s.equation) for s in statements)
 
 
+def _free(rhs) -> bool:
+    """Whether a right-hand side costs (next to) nothing where it is used: a name, a transpose or a
+    negation of one, a constant matrix, an inverse (a solve against what it multiplies)."""
+    if isinstance(rhs, (sp.Symbol, MatrixSymbol, Identity, ZeroMatrix, OneMatrix, Inverse)) or rhs.is_number:
+        return True
+    if isinstance(rhs, Transpose):
+        return isinstance(rhs.arg, MatrixSymbol)
+    if isinstance(rhs, MatMul):
+        _, factors = rhs.as_coeff_matrices()
+        return len(factors) == 1 and _free(factors[0]) and not rhs.args[0].free_symbols
+    return False
+
+
+def _rewritten(statement: Assignment, rhs) -> Assignment:
+    return Assignment(statement.lhs, rhs, statement.equation)
+
+
+def _duplicate(statements) -> tuple[int, sp.Basic] | None:
+    """The first statement whose value an earlier one already holds, or its transpose, and the
+    name (or transposed name) to take instead."""
+    seen: dict = {}
+    for i, statement in enumerate(statements):
+        rhs = statement.rhs
+        if rhs in seen:
+            return i, seen[rhs]
+        if isinstance(rhs, MatrixExpr) and rhs.T in seen:
+            return i, Transpose(seen[rhs.T])
+        seen.setdefault(rhs, statement.lhs)
+    return None
+
+
+def _transposes(expr) -> int:
+    return sum(isinstance(node, Transpose) for node in sp.preorder_traversal(expr))
+
+
+def upright(statements, keep: set) -> tuple[Assignment, ...]:
+    """``statements`` with each matrix sum or product (not in ``keep``) that has more transposes than its own
+    transpose (``WᵀXᵀ − Yᵀ``) computed the other way round (``XW − Y``), under the name
+    ``<name>_T``, and taken transposed (a transpose costs nothing where it is used)."""
+    out = []
+    for statement in statements:
+        rhs = statement.rhs
+        if statement.lhs not in keep and isinstance(rhs, (sp.MatAdd, MatMul)) and _transposes(rhs.T) < _transposes(rhs):
+            turned = MatrixSymbol(f"{statement.lhs.name}_T", *reversed(statement.lhs.shape))
+            out += [Assignment(turned, rhs.T, statement.equation + "ᵀ"), Assignment(statement.lhs, Transpose(turned), statement.equation)]
+        else:
+            out.append(statement)
+    return tuple(out)
+
+
+def simplified(statements, keep: set) -> tuple[Assignment, ...]:
+    """``statements`` with each value that costs nothing where it is used (a transpose, a
+    negation, a constant, an inverse: a solve against what it multiplies) or that one statement
+    alone uses written into its users, and a value computed twice (or its transpose) taken from
+    the first statement that computes it; SymPy's evaluation then merges what became equal
+    (``Xᵀv + (vᵀX)ᵀ`` → ``2Xᵀv``). The symbols of ``keep`` stay, as do values used more than once."""
+    statements = list(statements)
+    while True:
+        uses = _uses(statements)
+        target = next((s for s in statements if s.lhs not in keep and _free(s.rhs)), None) or next(
+            (s for s in statements if s.lhs not in keep and uses.get(s.lhs, 0) <= 1), None)
+        if target is not None:
+            swap = {target.lhs: target.rhs}
+            statements = [_rewritten(s, s.rhs.xreplace(swap).doit()) if target.lhs in s.rhs.free_symbols else s
+                          for s in statements if s is not target]
+            continue
+        found = _duplicate(statements)
+        if found is None:
+            return tuple(statements)
+        i, name = found
+        statements[i] = _rewritten(statements[i], name)
+
+
 def program(d, text=str) -> Program:
     """The program of a derivation ``d`` (its graph's steps, its named deltas, its gradients in
     the delta view); ``text`` writes each equation.
@@ -136,13 +209,17 @@ def program(d, text=str) -> Program:
     graph = d.graph
     wrt = tuple(d.wrt)
     inputs = tuple(v for v in graph.variables if v not in wrt)
-    forward = [Assignment(step.symbol, step.expr, f"{text(step.symbol)} = {text(step.expr)}") for step in graph.steps]
-    backward = [Assignment(delta, expr, f"{text(delta)} = {text(expr)}") for delta, expr in d.deltas]
     output = graph.output
-    gradients = [Assignment(gradient_symbol(p), d.gradient(p), f"∂{text(output)}/∂{text(p)} = {text(d.gradient(p))}")
-                 for p in wrt]
-    statements = fused(forward + backward + gradients)
-    split = (len(forward), len(forward) + len(backward))
+    # Each statement's equation names its value; the right-hand side is written once it is final.
+    forward = [Assignment(step.symbol, step.expr, text(step.symbol)) for step in graph.steps]
+    backward = [Assignment(delta, expr, text(delta)) for delta, expr in d.deltas]
+    gradients = [Assignment(gradient_symbol(p), d.gradient(p), f"∂{text(output)}/∂{text(p)}") for p in wrt]
+    results = {output} | {a.lhs for a in gradients}
+    statements = simplified(forward + backward + gradients, results)
+    statements = fused(simplified(upright(statements, results), results))
+    statements = tuple(Assignment(a.lhs, a.rhs, f"{a.equation} = {text(a.rhs)}") for a in statements)
+    backward_symbols = {a.lhs for a in backward}
     return Program(params=wrt, inputs=inputs, sizes=tuple(getattr(graph, "sizes", ())),
-                   forward=statements[:split[0]], backward=statements[split[0]:split[1]],
-                   gradient_statements=statements[split[1]:], loss=output)
+                   forward=tuple(a for a in statements if a.lhs not in backward_symbols and a.lhs not in results - {output}),
+                   backward=tuple(a for a in statements if a.lhs in backward_symbols),
+                   gradient_statements=tuple(a for a in statements if a.lhs in results - {output}), loss=output)
