@@ -62,17 +62,20 @@ def derivation(name):
 
 
 def derivation_times(repeats: int) -> list[tuple]:
+    """Per case: its source, and the medians of the derivation (0 for a hand-written one) and of the code generation."""
     rows = []
     for name in cases.CASES:
         d, source = derivation(name)
-        times = []
+        derive, generate = [], []
         for _ in range(repeats):
             start = time.perf_counter()
             if source == "engine":
                 d = cases.derived(name, "engine")
+            middle = time.perf_counter()
             numpy_module(d)
-            times.append(time.perf_counter() - start)
-        rows.append((name, source, statistics.median(times)))
+            derive.append(middle - start)
+            generate.append(time.perf_counter() - middle)
+        rows.append((name, source, statistics.median(derive), statistics.median(generate)))
     return rows
 
 
@@ -181,7 +184,9 @@ def speed_rows(repeats: int) -> list[tuple]:
             J_gen, g_gen = module.loss_and_gradients(params, inputs)
             tolerance = dict(rtol=1e-6, atol=1e-9) if dtype == np.float64 else dict(rtol=2e-2, atol=1e-4)
             assert np.allclose(J_gen, J_hand, **tolerance) and all(np.allclose(a, b, **tolerance) for a, b in zip(g_gen, g_hand)), name
+            checked = module._check(params, inputs)  # the arguments as the steps take them, checks done
             candidates = {"generated": lambda m=module, p=params, i=inputs: m.loss_and_gradients(p, i),
+                          "steps": lambda m=module, c=checked: m._loss_and_gradients(*c),
                           "hand": lambda h=hand, o=ordered: h(*o)}
             if name in peers:
                 loss, count = peers[name]
@@ -212,17 +217,19 @@ def main():
     args = parser.parse_args()
     print(f"CPU: {cpu_model()}; one thread; NumPy {np.__version__}" + (f", JAX {jax.__version__}" if jax else ", JAX not installed"))
     print("\n(a) derivation + code generation at symbolic sizes\n")
-    print("| case | derivation | time (ms) |\n|---|---|---:|")
-    for name, source, seconds in derivation_times(max(3, args.repeats // 2)):
-        print(f"| {name} | {source} | {1e3 * seconds:.1f} |")
-    print("\n(b) one loss_and_gradients call, medians (ms); ratios to hand-written NumPy\n")
-    print("| case | dtype | generated | hand NumPy | JAX | generated / hand | JAX / hand |\n|---|---|---:|---:|---:|---:|---:|")
+    print("| case | derivation | derive (ms) | generate code (ms) | total (ms) |\n|---|---|---:|---:|---:|")
+    for name, source, derive, generate in derivation_times(max(3, args.repeats // 2)):
+        print(f"| {name} | {source} | {1e3 * derive:.1f} | {1e3 * generate:.1f} | {1e3 * (derive + generate):.1f} |")
+    print("\n(b) one loss_and_gradients call, medians (ms); ratios to hand-written NumPy. \"steps\": the generated")
+    print("statements alone, without the checks of shapes and finiteness of every argument\n")
+    print("| case | dtype | generated | steps | hand NumPy | JAX | generated / hand | steps / hand | JAX / hand |")
+    print("|---|---|---:|---:|---:|---:|---:|---:|---:|")
     for name, _, dtype, times in speed_rows(args.repeats):
         hand, jax_time = times["hand"], times.get("jax")
         jax_ms = "" if jax_time is None else f"{1e3 * jax_time:.2f}"
         jax_ratio = "" if jax_time is None else f"{jax_time / hand:.2f}"
-        print(f"| {name} | {dtype} | {1e3 * times['generated']:.2f} | {1e3 * hand:.2f} | {jax_ms} | "
-              f"{times['generated'] / hand:.2f} | {jax_ratio} |")
+        print(f"| {name} | {dtype} | {1e3 * times['generated']:.2f} | {1e3 * times['steps']:.2f} | {1e3 * hand:.2f} | {jax_ms} | "
+              f"{times['generated'] / hand:.2f} | {times['steps'] / hand:.2f} | {jax_ratio} |")
 
 
 if __name__ == "__main__":
