@@ -1017,6 +1017,11 @@ def numpy_program_module(d) -> str:
     per step, delta and gradient of its :class:`~symbackprop.program.Program`, the sizes read from
     the arrays at call time."""
     p = program_.program(d, text=plain)
+    readable = {size for v in p.params + p.inputs if isinstance(v, sp.MatrixExpr) for size in v.shape}
+    unread = [size for size in p.sizes if size not in readable]
+    if unread:
+        raise InputError(f"the size {unread[0]} is the number of rows or columns of no variable, so the code cannot read it "
+                         "from the arrays: give it a number")
     names = _code_names(p)
     printer = MatrixPrinter(names)
 

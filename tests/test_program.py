@@ -294,3 +294,20 @@ def test_printer_writes_matrix_classes_as_numpy():
     assert printer.code(HadamardPower(X, 2)) == "X**2"
     assert printer.code(A * S * a) == "np.linalg.multi_dot([A, S, a])"  # the cheapest order, from the shapes
     assert printer.code(-2 * A.T * S) == "-2*(A.T @ S)"
+
+
+def test_a_size_no_variable_has_is_refused_before_any_code():
+    d = hand([(f, Trace(OneMatrix(1, n) * a) + Trace(OneMatrix(1, m) * OneMatrix(m, 1)))], [a], [], {a: OneMatrix(n, 1)})
+    d.graph.sizes = (m, n)
+    with pytest.raises(sb.errors.InputError, match="^the size m is the number of rows or columns of no variable"):
+        numpy_module(d)
+
+
+def test_scalar_and_concrete_shapes():
+    X3, w2 = MatrixSymbol("X", 3, 2), MatrixSymbol("w", 2, 1)
+    d = sb.backprop(Trace((X3 * w2).T * (X3 * w2)) + lam * Trace(w2.T * w2), wrt=[w2, lam])
+    module = sb.compile(d)
+    assert module.SHAPES == {"w": (2, 1), "lam": (), "X": (3, 2)} and module.SIZES == ()
+    _, (dw, dlam) = module.loss_and_gradients([np.ones((2, 1), np.float32), np.float32(0.5)], [np.ones((3, 2), np.float32)])
+    assert dw.dtype == np.float32 and type(dlam) is np.float32 and np.isclose(dlam, 2.0)  # ∂/∂λ = wᵀw
+    assert sb.gradcheck(module).passed
