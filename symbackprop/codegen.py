@@ -702,32 +702,50 @@ def _stable_logs(body: sp.Expr) -> sp.Expr:
     return body.replace(lambda e: isinstance(e, sp.log), rewrite)
 
 
+def _ones_times(term):
+    """c when ``term`` is c times a ones matrix (1 for the ones matrix itself), else None."""
+    if isinstance(term, OneMatrix):
+        return sp.S.One
+    if isinstance(term, MatMul):
+        coefficient, factors = term.as_coeff_matrices()
+        if len(factors) == 1 and isinstance(factors[0], OneMatrix):
+            return coefficient
+    return None
+
+
 def _is_broadcast(term) -> bool:
     """Whether ``term`` is a matrix spread over rows or columns by a ones factor (``b 1ᵀ``, ``1 cᵀ``),
-    or a ones matrix itself: NumPy broadcasting computes it inside a sum or an entrywise product."""
-    if isinstance(term, OneMatrix):
+    or a multiple of a ones matrix: NumPy broadcasting computes it inside a sum or an entrywise product."""
+    if _ones_times(term) is not None:
         return True
     if not isinstance(term, MatMul):
         return False
     _, factors = term.as_coeff_matrices()
-    if len(factors) == 1:
-        return isinstance(factors[0], OneMatrix)
-    return ((isinstance(factors[-1], OneMatrix) and factors[-1].rows == 1) or
-                                 (isinstance(factors[0], OneMatrix) and factors[0].cols == 1))
+    return (isinstance(factors[-1], OneMatrix) and factors[-1].rows == 1) or (isinstance(factors[0], OneMatrix) and factors[0].cols == 1)
+
+
+def _unbroadcast(term):
+    """``term`` without the ones factor that spreads it (:func:`_is_broadcast`): c for c times a ones matrix."""
+    constant = _ones_times(term)
+    if constant is not None:
+        return constant
+    coefficient, factors = term.as_coeff_matrices()
+    factors = factors[:-1] if isinstance(factors[-1], OneMatrix) and factors[-1].rows == 1 else factors[1:]
+    product = MatMul(*factors) if len(factors) > 1 else factors[0]
+    return product if coefficient == 1 else MatMul(coefficient, product)
 
 
 def _split(term):
-    """A matrix term as (its scalar factor, the rest): of a product, or of a Hadamard product's
-    scaled ones matrices (the factor 1/m of 1/m·𝟏 ⊙ Y)."""
+    """A matrix term as (its scalar factor, the rest): of a product, or of the multiples of ones
+    matrices in a Hadamard product (1/m of 1/m·𝟏 ⊙ Y)."""
     if isinstance(term, MatMul):
-        coefficient, rest = term.as_coeff_mmul()
-        return coefficient, rest
+        return term.as_coeff_mmul()
     if isinstance(term, HadamardProduct):
-        ones = [f for f in term.args if _is_broadcast(f) and (isinstance(f, OneMatrix) or len(f.args) == 2)]
-        others = [f for f in term.args if f not in ones]
-        if ones and others:
-            coefficient = sp.Mul(*[_unbroadcast(f) for f in ones])
-            return coefficient, others[0] if len(others) == 1 else HadamardProduct(*others)
+        constants = [_ones_times(f) for f in term.args]
+        others = [f for f, constant in zip(term.args, constants) if constant is None]
+        if others and len(others) < len(term.args):
+            rest = others[0] if len(others) == 1 else HadamardProduct(*others)
+            return sp.Mul(*[c for c in constants if c is not None]), rest
     return sp.S.One, term
 
 
@@ -745,24 +763,13 @@ def _negative(term) -> bool:
     return isinstance(term, MatMul) and term.args[0].is_Number and bool(term.args[0] < 0)
 
 
-def _unbroadcast(term):
-    """``term`` without the ones factor that spreads it (:func:`_is_broadcast`); c for c times a ones matrix."""
-    if isinstance(term, OneMatrix):
-        return sp.S.One
-    coefficient, factors = term.as_coeff_matrices()
-    if len(factors) == 1:
-        return coefficient
-    factors = factors[:-1] if isinstance(factors[-1], OneMatrix) and factors[-1].rows == 1 else factors[1:]
-    return MatMul(coefficient, *factors) if coefficient != 1 else MatMul(*factors) if len(factors) > 1 else factors[0]
-
-
 def _parenthesized(code: str) -> str:
     """``code`` in parentheses unless it is one term already (a name, a call, an attribute of one)."""
     depth = 0
-    for i, char in enumerate(code):
+    for char in code:
         depth += char in "([{"
         depth -= char in ")]}"
-        if depth == 0 and (char in " +-*/@%<>=," or (char == "." and i + 1 < len(code) and code[i + 1].isdigit() and i == 0)):
+        if depth == 0 and char in " +-*/@%<>=,":
             return f"({code})"
     return code
 
@@ -888,14 +895,13 @@ class MatrixPrinter(ArrayPrinter):
             parts = [_split(t) for t in terms]
             inner = MatAdd(*[rest if coefficient == common else MatMul(-1, rest) for coefficient, rest in parts])
             return self._scaled(common, _parenthesized(self._print(inner)))
-        terms = sorted(terms, key=_negative)  # stable: positive terms first
-        printed = self._print(terms[0])
-        for term in terms[1:]:
+        printed = ""
+        for term in sorted(terms, key=_negative):  # stable: positive terms first
             if _negative(term):
-                printed += " - " + self._operand(MatMul(-term.args[0], *term.args[1:]) if term.args[0] != -1 else
-                                                  (term.args[1] if len(term.args) == 2 else MatMul(*term.args[1:])))
+                coefficient, rest = term.as_coeff_mmul()
+                printed += (" - " if printed else "-") + _parenthesized(self._scaled(-coefficient, _parenthesized(self._print(rest))))
             else:
-                printed += " + " + self._operand(term)
+                printed += (" + " + self._operand(term)) if printed else self._print(term)
         return printed
 
     def _print_Transpose(self, expr):

@@ -19,6 +19,7 @@ needs is found on symbols (:func:`needed`), never on printed text.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import sympy as sp
 from sympy import Determinant, Identity, Inverse, MatMul, MatrixExpr, MatrixSymbol, OneMatrix, Trace, Transpose, ZeroMatrix
@@ -139,6 +140,12 @@ def _rewritten(statement: Assignment, rhs) -> Assignment:
     return Assignment(statement.lhs, rhs, statement.equation)
 
 
+@lru_cache(maxsize=4096)
+def _transposed(expr):
+    """``expr``ᵀ, evaluated (the same statements are compared again after each rewrite)."""
+    return expr.T
+
+
 def _duplicate(statements) -> tuple[int, sp.Basic] | None:
     """The first statement whose value an earlier one already holds, or its transpose, and the
     name (or transposed name) to take instead."""
@@ -147,8 +154,8 @@ def _duplicate(statements) -> tuple[int, sp.Basic] | None:
         rhs = statement.rhs
         if rhs in seen:
             return i, seen[rhs]
-        if isinstance(rhs, MatrixExpr) and rhs.T in seen:
-            return i, Transpose(seen[rhs.T])
+        if isinstance(rhs, MatrixExpr) and _transposed(rhs) in seen:
+            return i, Transpose(seen[_transposed(rhs)])
         seen.setdefault(rhs, statement.lhs)
     return None
 
@@ -164,9 +171,9 @@ def upright(statements, keep: set) -> tuple[Assignment, ...]:
     out = []
     for statement in statements:
         rhs = statement.rhs
-        if statement.lhs not in keep and isinstance(rhs, (sp.MatAdd, MatMul)) and _transposes(rhs.T) < _transposes(rhs):
+        if statement.lhs not in keep and isinstance(rhs, (sp.MatAdd, MatMul)) and _transposes(_transposed(rhs)) < _transposes(rhs):
             turned = MatrixSymbol(f"{statement.lhs.name}_T", *reversed(statement.lhs.shape))
-            out += [Assignment(turned, rhs.T, statement.equation + "ᵀ"), Assignment(statement.lhs, Transpose(turned), statement.equation)]
+            out += [Assignment(turned, _transposed(rhs), statement.equation + "ᵀ"), Assignment(statement.lhs, Transpose(turned), statement.equation)]
         else:
             out.append(statement)
     return tuple(out)
