@@ -1030,6 +1030,7 @@ def numpy_program_module(d) -> str:
                          "from the arrays: give it a number")
     names = _code_names(p)
     printer = MatrixPrinter(names)
+    check_generable([s.rhs for s in p.statements], [printer])  # a function NumPy lacks, inside an elementwise step too
 
     def lines(statements) -> list[tuple[str, str]]:
         """The statements as code; an elementwise step computed by one of them is reused by those after it."""
@@ -1061,5 +1062,5 @@ def numpy_program_module(d) -> str:
         loss_and_gradients=with_gradients,
         gradients_alone=lines(p.for_gradients(with_loss=False)),
         gradient_names=", ".join(names[g] for g in p.gradients),
-        sigmoid="_sigmoid(" in source_of, log_det="_log_det(" in source_of, logsumexp="_logsumexp(" in source_of,
+        uses_math="math." in source_of, sigmoid="_sigmoid(" in source_of, log_det="_log_det(" in source_of, logsumexp="_logsumexp(" in source_of,
     )

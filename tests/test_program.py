@@ -311,3 +311,15 @@ def test_scalar_and_concrete_shapes():
     _, (dw, dlam) = module.loss_and_gradients([np.ones((2, 1), np.float32), np.float32(0.5)], [np.ones((3, 2), np.float32)])
     assert dw.dtype == np.float32 and type(dlam) is np.float32 and np.isclose(dlam, 2.0)  # ∂/∂λ = wᵀw
     assert sb.gradcheck(module).passed
+
+
+def test_an_elementwise_function_numpy_lacks_is_refused_before_any_code():
+    d = sb.backprop(Trace(OneMatrix(1, n) * X.applyfunc(sp.erfinv) * OneMatrix(m, 1)), wrt=[X])
+    with pytest.raises(sb.errors.InputError, match="^erfinv has no NumPy function: code generation of erfinv needs scipy.special"):
+        numpy_module(d)
+
+
+@pytest.mark.parametrize("function", [sp.sin, sp.tanh, sp.erf, sb.relu, sb.leaky_relu, sb.sigmoid, sb.softplus, lambda t: t**3 + 1])
+def test_elementwise_functions_generate_code_that_matches_finite_differences(function):
+    J = Trace(OneMatrix(1, n) * (A * S).applyfunc(function) * OneMatrix(n, 1))
+    assert sb.gradcheck(sb.backprop(J, wrt=[S]), seed=1).passed
