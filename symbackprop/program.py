@@ -23,6 +23,7 @@ from functools import lru_cache
 
 import sympy as sp
 from sympy import Determinant, Identity, Inverse, MatMul, MatrixExpr, MatrixSymbol, OneMatrix, Trace, Transpose, ZeroMatrix
+from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
 
 from . import naming
 
@@ -202,6 +203,41 @@ def simplified(statements, keep: set) -> tuple[Assignment, ...]:
         statements[i] = _rewritten(statements[i], name)
 
 
+def _costly(node) -> bool:
+    """Whether computing ``node`` twice would cost a pass over arrays: a product of matrices, an
+    elementwise function."""
+    if isinstance(node, MatMul):
+        return len(node.as_coeff_matrices()[1]) > 1
+    return isinstance(node, ElementwiseApplyFunction)
+
+
+def _size(expr) -> int:
+    return sum(1 for _ in sp.preorder_traversal(expr))
+
+
+def hoisted(statements) -> tuple[Assignment, ...]:
+    """``statements`` with each product of matrices or elementwise function that they compute
+    more than once computed once, on a statement of its own (``u1``, ``u2``, … named by
+    :func:`naming.fresh`) placed before its first use; the largest first."""
+    statements = list(statements)
+    taken = {s.lhs.name for s in statements} | {v.name for s in statements for v in s.rhs.free_symbols}
+    fresh = naming.fresh("u", taken)
+    while True:
+        counts: dict = {}
+        for statement in statements:
+            for node in sp.preorder_traversal(statement.rhs):
+                if _costly(node):
+                    counts[node] = counts.get(node, 0) + 1
+        repeated = [node for node, count in counts.items() if count > 1]
+        if not repeated:
+            return tuple(statements)
+        expr = max(repeated, key=lambda e: (_size(e), sp.default_sort_key(e)))
+        symbol = MatrixSymbol(next(fresh).name, *expr.shape)
+        first = next(i for i, s in enumerate(statements) if s.rhs.has(expr))
+        statements = [Assignment(s.lhs, s.rhs.xreplace({expr: symbol}), s.equation) for s in statements]
+        statements.insert(first, Assignment(symbol, expr, symbol.name))
+
+
 def program(d, text=str) -> Program:
     """The program of a derivation ``d`` (its graph's steps, its named deltas, its gradients in
     the delta view); ``text`` writes each equation.
@@ -223,7 +259,7 @@ def program(d, text=str) -> Program:
     gradients = [Assignment(gradient_symbol(p), d.gradient(p), f"∂{text(output)}/∂{text(p)}") for p in wrt]
     results = {output} | {a.lhs for a in gradients}
     statements = simplified(forward + backward + gradients, results)
-    statements = fused(simplified(upright(statements, results), results))
+    statements = fused(hoisted(simplified(upright(statements, results), results)))
     statements = tuple(Assignment(a.lhs, a.rhs, f"{a.equation} = {text(a.rhs)}") for a in statements)
     backward_symbols = {a.lhs for a in backward}
     return Program(params=wrt, inputs=inputs, sizes=tuple(getattr(graph, "sizes", ())),

@@ -7,6 +7,7 @@ float64 and float32.
 """
 
 import dataclasses
+import re
 import types
 
 import numpy as np
@@ -323,3 +324,22 @@ def test_an_elementwise_function_numpy_lacks_is_refused_before_any_code():
 def test_elementwise_functions_generate_code_that_matches_finite_differences(function):
     J = Trace(OneMatrix(1, n) * (A * S).applyfunc(function) * OneMatrix(n, 1))
     assert sb.gradcheck(sb.backprop(J, wrt=[S]), seed=1).passed
+
+
+def attention_head():
+    """A transformer-style attention head: J = Σ C ⊙ softmax_rows(X W_q W_kᵀ Xᵀ/√k) X W_v."""
+    Xa, C = MatrixSymbol("X", m, n), MatrixSymbol("C", m, k)
+    Wq, Wk, Wv = (MatrixSymbol(name, n, k) for name in ("W_q", "W_k", "W_v"))
+    E = (Xa * Wq * Wk.T * Xa.T / sp.sqrt(k)).applyfunc(sp.exp)
+    scores = HadamardProduct(E, HadamardPower(E * OneMatrix(m, 1), -1) * OneMatrix(1, m))
+    return Trace(C.T * scores * Xa * Wv), [Wq, Wk, Wv]
+
+
+def test_an_attention_head_computes_each_costly_product_once():
+    J, wrt = attention_head()
+    d = sb.backprop(J, wrt=wrt)
+    assert sb.gradcheck(d, seed=2).passed
+    body = numpy_module(d).split("def _loss_and_gradients")[1].split("def _gradients")[0]
+    code = "\n".join(line for line in body.splitlines() if not line.strip().startswith("#"))
+    products = re.findall(r"np\.linalg\.multi_dot\(\[([^]]*)\]\)", code)
+    assert len(products) == len(set(products)) >= 4  # no product of three or more matrices computed twice
