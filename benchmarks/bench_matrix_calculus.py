@@ -53,8 +53,14 @@ except ImportError:
     jax = jnp = None
 
 
+HEAD = "attention head (softmax)"
+
+
 def derivation(name):
     """The engine's derivation of the case, or (where the engine does not derive it) the hand-written one."""
+    if name == HEAD:
+        J, wrt = cases.attention_head()
+        return sb.backprop(J, wrt=wrt), "engine"
     try:
         return cases.derived(name, "engine"), "engine"
     except Exception:  # noqa: BLE001  (a benchmark: any failure means "not derived by the engine")
@@ -64,13 +70,13 @@ def derivation(name):
 def derivation_times(repeats: int) -> list[tuple]:
     """Per case: its source, and the medians of the derivation (0 for a hand-written one) and of the code generation."""
     rows = []
-    for name in cases.CASES:
+    for name in [*cases.CASES, HEAD]:
         d, source = derivation(name)
         derive, generate = [], []
         for _ in range(repeats):
             start = time.perf_counter()
             if source == "engine":
-                d = cases.derived(name, "engine")
+                d = derivation(name)[0]
             middle = time.perf_counter()
             numpy_module(d)
             derive.append(middle - start)
@@ -113,6 +119,16 @@ def hand_attention(W_q, W_k, C, X):
     return G.sum(), [X.T @ (G @ XWk), X.T @ (G.T @ XWq)]
 
 
+def hand_head(W_q, W_k, W_v, C, X):
+    k = W_q.shape[1]
+    XWk, XWq, XWv = X @ W_k, X @ W_q, X @ W_v
+    E = np.exp(XWq @ XWk.T / np.sqrt(k))
+    A = E / E.sum(axis=1, keepdims=True)
+    dA = C @ XWv.T
+    dS = A * (dA - (dA * A).sum(axis=1, keepdims=True)) / np.sqrt(k)
+    return np.vdot(C, A @ XWv), [X.T @ (dS @ XWk), X.T @ (dS.T @ XWq), X.T @ (A.T @ C)]
+
+
 def hand_mlp(W_1, b_1, W_2, b_2, X, y):
     m = X.shape[1]
     H = _sigmoid(W_1 @ X + b_1)
@@ -141,12 +157,16 @@ def jax_losses():
     def attention(W_q, W_k, C, X):
         return (C * jnp.exp(X @ W_q @ W_k.T @ X.T)).sum()
 
+    def head(W_q, W_k, W_v, C, X):
+        A = jax.nn.softmax(X @ W_q @ W_k.T @ X.T / jnp.sqrt(W_q.shape[1]), axis=1)
+        return jnp.vdot(C, A @ X @ W_v)
+
     def mlp(W_1, b_1, W_2, b_2, X, y):
         R = W_2 @ jax.nn.sigmoid(W_1 @ X + b_1) + b_2 - y
         return jnp.vdot(R, R) / (2 * X.shape[1])
 
     return {"least squares": (least_squares, 1), "ridge": (least_squares, 1), "logistic regression": (logistic, 2),
-            "softmax regression": (softmax, 1), "attention scores": (attention, 2), "2-layer MLP": (mlp, 4)}
+            "softmax regression": (softmax, 1), "attention scores": (attention, 2), HEAD: (head, 3), "2-layer MLP": (mlp, 4)}
 
 
 # (sizes, hand-written function, scale of the random entries)
@@ -156,6 +176,7 @@ REALISTIC = {
     "logistic regression": ({"n": 256, "m": 4096}, hand_logistic, 0.1),
     "softmax regression": ({"n": 256, "m": 4096, "k": 10}, hand_softmax, 0.1),
     "attention scores": ({"m": 512, "n": 64, "k": 64}, hand_attention, 0.1),
+    HEAD: ({"m": 512, "n": 64, "k": 64}, hand_head, 0.1),
     "2-layer MLP": ({"n": 256, "m": 4096, "k": 64}, hand_mlp, 0.1),
 }
 

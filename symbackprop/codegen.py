@@ -819,9 +819,17 @@ class MatrixPrinter(ArrayPrinter):
     ('2*np.linalg.solve(A, b)', 'np.vdot(A, A)', "_log_det(A, 'A')")
     """
 
-    def __init__(self, names, definitions=None, elementwise=None):
+    def __init__(self, names, definitions=None, elementwise=None, sizes=()):
         super().__init__(names, definitions or {}, {})
         self.elementwise = elementwise or {}
+        self.sizes = frozenset(sizes)
+        self.numbers = FloatPrinter(names, {}, {})  # a function of sizes alone: a Python float, which keeps float32 float32
+
+    def _print(self, expr, **kwargs):
+        if isinstance(expr, sp.Expr) and not isinstance(expr, (sp.Atom, sp.MatrixExpr)) and expr.free_symbols and \
+                expr.free_symbols <= self.sizes:
+            return self.numbers._print(expr)
+        return super()._print(expr, **kwargs)
 
     def _print_Symbol(self, expr):
         return self.names[expr]
@@ -1029,7 +1037,7 @@ def numpy_program_module(d) -> str:
         raise InputError(f"the size {unread[0]} is the number of rows or columns of no variable, so the code cannot read it "
                          "from the arrays: give it a number")
     names = _code_names(p)
-    printer = MatrixPrinter(names)
+    printer = MatrixPrinter(names, sizes=p.sizes)
     check_generable([s.rhs for s in p.statements], [printer])  # a function NumPy lacks, inside an elementwise step too
 
     def lines(statements) -> list[tuple[str, str]]:

@@ -339,6 +339,9 @@ def test_an_attention_head_computes_each_costly_product_once():
     J, wrt = attention_head()
     d = sb.backprop(J, wrt=wrt)
     assert sb.gradcheck(d, seed=2).passed
+    module = sb.compile(d)
+    J32, gradients = module.loss_and_gradients(*point(module, np.float32))  # 1/√k a Python float: no float64
+    assert np.asarray(J32).dtype == np.float32 and all(g.dtype == np.float32 for g in gradients)
     body = numpy_module(d).split("def _loss_and_gradients")[1].split("def _gradients")[0]
     code = "\n".join(line for line in body.splitlines() if not line.strip().startswith("#"))
     products = re.findall(r"np\.linalg\.multi_dot\(\[([^]]*)\]\)", code)
