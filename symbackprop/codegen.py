@@ -1060,7 +1060,7 @@ def numpy_program_module(d) -> str:
         "numpy_program_module.py.j2",
         version=__version__,
         description=getattr(d.graph, "description", "") or plain(p.loss),
-        loss_equation=p.forward[-1].equation,
+        loss_equation=next(s.equation for s in p.statements if s.lhs == p.loss),
         parameters=_tuple(repr(v.name) for v in p.params),
         inputs=_tuple(repr(v.name) for v in p.inputs),
         shapes="{%s}" % ", ".join(f"{v.name!r}: {_shape_literal(v)}" for v in variables),

@@ -2,9 +2,13 @@
 
 A back end (the NumPy printer of :mod:`symbackprop.codegen`) turns a :class:`Program` into source;
 what to compute, in which order and under which name is decided here, once, for every back end.
-The program has three parts, in order: the forward steps (the output last), the named deltas in
-sweep order (output first) and the gradients (in the order of ``wrt``). Which statements a result
-needs is found on symbols (:func:`needed`), never on printed text.
+It starts as the forward steps (the output last), the named deltas in sweep order (output first)
+and the gradients (in the order of ``wrt``), then is rewritten on symbols, never on printed text:
+values that cost nothing where they are used, or that one statement alone uses, are written into
+their users (:func:`simplified`); a sum with fewer transposes the other way round is computed that
+way (:func:`upright`); a costly value computed twice is computed once (:func:`hoisted`); a log of
+a determinant and a trace of a product are kept together for the back end (:func:`fused`); and
+which statements a result needs is found on the symbols each uses (:func:`needed`).
 
 >>> import sympy as sp
 >>> from sympy import MatrixSymbol, Trace
@@ -40,7 +44,7 @@ class Assignment:
 
 @dataclass(frozen=True)
 class Program:
-    """The statements that compute a derivation's loss and gradients.
+    """The statements that compute a derivation's loss and gradients, each after those it uses.
 
     ``params`` are the variables differentiated (in the order of ``wrt``), ``inputs`` the other
     variables, ``sizes`` the dimension symbols (read from the arrays at run time), ``loss`` the
@@ -50,22 +54,13 @@ class Program:
     params: tuple
     inputs: tuple
     sizes: tuple
-    forward: tuple[Assignment, ...]
-    backward: tuple[Assignment, ...]
-    gradient_statements: tuple[Assignment, ...]
+    statements: tuple[Assignment, ...]
     loss: sp.Symbol
-
-    @property
-    def statements(self) -> tuple[Assignment, ...]:
-        return self.forward + self.backward + self.gradient_statements
-
-    @property
-    def gradients(self) -> tuple:
-        return tuple(a.lhs for a in self.gradient_statements)
+    gradients: tuple
 
     def for_loss(self) -> tuple[Assignment, ...]:
         """The statements the loss alone needs."""
-        return needed(self.forward, {self.loss})
+        return needed(self.statements, {self.loss})
 
     def for_gradients(self, with_loss: bool = True) -> tuple[Assignment, ...]:
         """The statements the gradients need (and the loss, with ``with_loss``), in order."""
@@ -260,9 +255,6 @@ def program(d, text=str) -> Program:
     results = {output} | {a.lhs for a in gradients}
     statements = simplified(forward + backward + gradients, results)
     statements = fused(hoisted(simplified(upright(statements, results), results)))
-    statements = tuple(Assignment(a.lhs, a.rhs, f"{a.equation} = {text(a.rhs)}") for a in statements)
-    backward_symbols = {a.lhs for a in backward}
     return Program(params=wrt, inputs=inputs, sizes=tuple(getattr(graph, "sizes", ())),
-                   forward=tuple(a for a in statements if a.lhs not in backward_symbols and a.lhs not in results - {output}),
-                   backward=tuple(a for a in statements if a.lhs in backward_symbols),
-                   gradient_statements=tuple(a for a in statements if a.lhs in results - {output}), loss=output)
+                   statements=tuple(Assignment(a.lhs, a.rhs, f"{a.equation} = {text(a.rhs)}") for a in statements),
+                   loss=output, gradients=tuple(a.lhs for a in gradients))

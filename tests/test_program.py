@@ -275,7 +275,7 @@ def test_a_log_of_a_determinant_step_becomes_a_log_determinant():
     p = pr.program(log_det())
     assert [s.lhs for s in p.for_loss()] == [f] and p.for_loss()[0].rhs == sp.log(det(A))
     with pytest.raises(dataclasses.FrozenInstanceError):
-        p.forward[0].rhs = A
+        p.statements[0].rhs = A
 
 
 def test_the_program_lists_steps_deltas_and_gradients_in_order():
@@ -346,3 +346,13 @@ def test_an_attention_head_computes_each_costly_product_once():
     code = "\n".join(line for line in body.splitlines() if not line.strip().startswith("#"))
     products = re.findall(r"np\.linalg\.multi_dot\(\[([^]]*)\]\)", code)
     assert len(products) == len(set(products)) >= 4  # no product of three or more matrices computed twice
+
+
+def test_every_statement_comes_after_the_values_it_uses(case):
+    _, d, _ = case
+    p = pr.program(d)
+    known = set(p.params + p.inputs + p.sizes)
+    for statement in p.statements:
+        assert statement.rhs.free_symbols <= known, statement
+        known.add(statement.lhs)
+    assert set(p.gradients) <= known and p.loss in known
