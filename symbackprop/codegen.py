@@ -1030,7 +1030,7 @@ def numpy_program_module(d) -> str:
     """The source of a standalone NumPy module for a derivation with matrix steps: one statement
     per step, delta and gradient of its :class:`~symbackprop.program.Program`, the sizes read from
     the arrays at call time."""
-    p = program_.program(d, text=plain)
+    p = program_.program(d, text=printer_for(d).doprint)  # comments in the notation of the text printer
     readable = {size for v in p.params + p.inputs if isinstance(v, sp.MatrixExpr) for size in v.shape}
     unread = [size for size in p.sizes if size not in readable]
     if unread:
