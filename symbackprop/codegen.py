@@ -955,15 +955,16 @@ class MatrixPrinter(ArrayPrinter):
             return f"np.trace({self._print(matrix)})"
         coefficient, factors = matrix.as_coeff_matrices()
         factors = list(factors)
+        ones = [i for i, f in enumerate(factors) if isinstance(f, OneMatrix)]
         if len(factors) == 1:
             summed = f"np.trace({self._print(factors[0])})"
-        elif isinstance(factors[0], OneMatrix) and isinstance(factors[-1], OneMatrix) and len(factors) > 2 and \
-                factors[0].rows == 1 and factors[-1].cols == 1:
-            summed = f"{self._operand(MatMul(*factors[1:-1]) if len(factors) > 3 else factors[1])}.sum()"
-        elif isinstance(factors[-1], OneMatrix) and factors[-1].cols == 1 and len(factors) > 1:  # tr(R 1), R one row
-            summed = f"{self._group(factors[:-1])}.sum()"
-        elif isinstance(factors[0], OneMatrix) and factors[0].rows == 1 and len(factors) > 1:  # tr(1ᵀ R), R one column
-            summed = f"{self._group(factors[1:])}.sum()"
+        elif ones:  # tr(1 R) = tr(R 1) = Σ R: a sum, the ones never formed
+            rest = factors[ones[0] + 1:] + factors[:ones[0]]
+            while len(rest) > 1 and isinstance(rest[-1], OneMatrix) and rest[-1].cols == 1:
+                rest = rest[:-1]  # Σ (R 1) = Σ R
+            while len(rest) > 1 and isinstance(rest[0], OneMatrix) and rest[0].rows == 1:
+                rest = rest[1:]  # Σ (1ᵀ R) = Σ R
+            summed = f"{self._group(rest)}.sum()"
         elif isinstance(factors[0], Transpose):  # tr(Aᵀ R) = Σ A ⊙ R
             summed = f"np.vdot({self._print(factors[0].arg)}, {self._group(factors[1:], inner=True)})"
         elif isinstance(factors[-1], Transpose):  # tr(R Bᵀ) = Σ R ⊙ B

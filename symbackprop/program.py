@@ -156,6 +156,11 @@ def _duplicate(statements) -> tuple[int, sp.Basic] | None:
     return None
 
 
+def _names(statements) -> set[str]:
+    """The names the statements assign and use."""
+    return {s.lhs.name for s in statements} | {v.name for s in statements for v in s.rhs.free_symbols}
+
+
 def _transposes(expr) -> int:
     return sum(isinstance(node, Transpose) for node in sp.preorder_traversal(expr))
 
@@ -164,11 +169,14 @@ def upright(statements, keep: set) -> tuple[Assignment, ...]:
     """``statements`` with each matrix sum or product (not in ``keep``) that has more transposes than its own
     transpose (``WᵀXᵀ − Yᵀ``) computed the other way round (``XW − Y``), under the name
     ``<name>_T``, and taken transposed (a transpose costs nothing where it is used)."""
+    statements = tuple(statements)
+    taken = _names(statements)
     out = []
     for statement in statements:
         rhs = statement.rhs
         if statement.lhs not in keep and isinstance(rhs, (sp.MatAdd, MatMul)) and _transposes(_transposed(rhs)) < _transposes(rhs):
-            turned = MatrixSymbol(f"{statement.lhs.name}_T", *reversed(statement.lhs.shape))
+            turned = MatrixSymbol(naming.fresh_one(f"{statement.lhs.name}_T", taken).name, *reversed(statement.lhs.shape))
+            taken.add(turned.name)
             out += [Assignment(turned, _transposed(rhs), statement.equation + "ᵀ"), Assignment(statement.lhs, Transpose(turned), statement.equation)]
         else:
             out.append(statement)
@@ -215,8 +223,7 @@ def hoisted(statements) -> tuple[Assignment, ...]:
     more than once computed once, on a statement of its own (``u1``, ``u2``, … named by
     :func:`naming.fresh`) placed before its first use; the largest first."""
     statements = list(statements)
-    taken = {s.lhs.name for s in statements} | {v.name for s in statements for v in s.rhs.free_symbols}
-    fresh = naming.fresh("u", taken)
+    fresh = naming.fresh("u", _names(statements))
     while True:
         counts: dict = {}
         for statement in statements:

@@ -292,6 +292,7 @@ def test_printer_writes_matrix_classes_as_numpy():
     assert printer.code(a.T * A.I) == "np.linalg.solve(A.T, a).T"
     assert printer.code(OneMatrix(1, n) * X) == "X.sum(axis=0, keepdims=True)"
     assert printer.code(Trace(OneMatrix(1, n) * X * OneMatrix(m, 1))) == "X.sum()"
+    assert printer.code(Trace(X * OneMatrix(m, 1) * OneMatrix(1, n))) == "X.sum()"  # tr(X 1 1ᵀ) = 1ᵀ X 1
     assert printer.code(HadamardPower(X, 2)) == "X**2"
     assert printer.code(A * S * a) == "np.linalg.multi_dot([A, S, a])"  # the cheapest order, from the shapes
     assert printer.code(-2 * A.T * S) == "-2*(A.T @ S)"
@@ -356,3 +357,11 @@ def test_every_statement_comes_after_the_values_it_uses(case):
         assert statement.rhs.free_symbols <= known, statement
         known.add(statement.lhs)
     assert set(p.gradients) <= known and p.loss in known
+
+
+def test_variables_named_like_the_module_own_names():
+    np_, J_, u1, dtype, vT = (MatrixSymbol(name, n, n) for name in ("np", "J", "u1", "_dtype", "v1_T"))
+    product = np_ * J_ * u1 * dtype
+    J = Trace(product.T * vT * product) + Trace((np_.T * J_.T - u1.T).applyfunc(sp.exp) * OneMatrix(n, 1) * OneMatrix(1, n))
+    module = sb.compile(sb.backprop(J, wrt=[np_, J_, u1]))
+    assert module.PARAMETERS == ("np", "J", "u1") and sb.gradcheck(module, seed=1).passed
