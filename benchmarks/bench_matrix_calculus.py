@@ -122,10 +122,10 @@ def hand_attention(W_q, W_k, C, X):
 def hand_head(W_q, W_k, W_v, C, X):
     k = W_q.shape[1]
     XWk, XWq, XWv = X @ W_k, X @ W_q, X @ W_v
-    E = np.exp(XWq @ XWk.T / np.sqrt(k))
+    E = np.exp(XWq @ XWk.T / k**0.5)  # a Python float: float32 stays float32
     A = E / E.sum(axis=1, keepdims=True)
     dA = C @ XWv.T
-    dS = A * (dA - (dA * A).sum(axis=1, keepdims=True)) / np.sqrt(k)
+    dS = A * (dA - (dA * A).sum(axis=1, keepdims=True)) / k**0.5
     return np.vdot(C, A @ XWv), [X.T @ (dS @ XWk), X.T @ (dS.T @ XWq), X.T @ (A.T @ C)]
 
 
