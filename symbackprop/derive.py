@@ -40,10 +40,10 @@ import sympy as sp
 
 from . import naming
 from .errors import InputError
-from .matrices import is_matrix, textbook
+from .matrices import EntrywiseSteps, has_matrices, is_matrix, textbook
 from .network import Graph
 from .progress import Progress
-from .rules import has_rule, vjp
+from .rules import vjp
 from .simplify import local_partial, step_values, substitute
 
 MAX_PATHS = 10_000
@@ -246,8 +246,8 @@ class Derivation:
 def derive(graph: Graph, wrt: Sequence[sp.Symbol]) -> Derivation:
     """One reverse sweep over ``graph``: local partials, named deltas and delta-view gradients.
 
-    A scalar step passes ``δ_v · ∂f/∂u`` to each argument u; a matrix operation (or a trace or
-    determinant) passes its vector-Jacobian rule's share (:func:`symbackprop.rules.vjp`).
+    A scalar step passes ``δ_v · ∂f/∂u`` to each argument u; a step with matrices in it passes
+    the shares of its operations' vector-Jacobian rules (:func:`symbackprop.rules.vjp`).
     """
     wrt = tuple(wrt)
     steps = graph.steps
@@ -265,10 +265,8 @@ def derive(graph: Graph, wrt: Sequence[sp.Symbol]) -> Derivation:
     consumers: dict[sp.Symbol, list[sp.Symbol]] = {}
     with Progress("local partials", total=len(steps)) as bar:
         for step in steps:
-            if has_rule(step.expr):
-                used = [u for u in dict.fromkeys(_untransposed(a) for a in step.expr.args) if u in active]
-            else:
-                used = sorted(step.expr.free_symbols & active, key=sp.default_sort_key)
+            used = sorted(step.expr.free_symbols & active, key=sp.default_sort_key)
+            if not has_matrices(step.expr):
                 for u in used:
                     partials[step.symbol, u] = local_partial(step.expr, u, values)
             for u in used:
@@ -285,6 +283,7 @@ def derive(graph: Graph, wrt: Sequence[sp.Symbol]) -> Derivation:
     named = {step for u, users in consumers.items() for step in users if u not in step_symbols or uses[step] > 1}
     named.discard(graph.output)
 
+    entrywise_steps = EntrywiseSteps(steps)
     delta_of: dict[sp.Symbol, sp.Expr] = {graph.output: sp.S.One}  # how a delta appears in others
     shares: dict[tuple[sp.Symbol, sp.Symbol], sp.Expr] = {}  # (matrix step, argument) → its rule's share
     definition: dict[sp.Symbol, sp.Expr] = {}
@@ -298,16 +297,15 @@ def derive(graph: Graph, wrt: Sequence[sp.Symbol]) -> Derivation:
             continue
         if s != graph.output:
             definition[s] = graph.fused[s] if s in graph.fused else total(share(c, s) for c in consumers.get(s, ()))
+            if is_matrix(s):
+                definition[s] = entrywise_steps.simplified(definition[s])
             if is_matrix(s) and (not definition[s].free_symbols - set(graph.sizes) or naming.is_delta(definition[s])):
                 named.discard(s)  # a constant (I, 𝟏) or another delta is written out
             delta_of[s] = naming.delta(s) if s in named else definition[s]
-        if has_rule(step.expr):
-            for arg, part in zip(step.expr.args, vjp(step.expr, delta_of[s], s)):
-                u = _untransposed(arg)
-                if u is not arg and part is not None:
-                    part = part.T
-                if part is not None and u in active:
-                    shares[s, u] = total((shares[s, u], part)) if (s, u) in shares else part
+        if has_matrices(step.expr):
+            for u, part in vjp(step.expr, delta_of[s], s, frozenset(graph.sizes)).items():
+                if u in active:
+                    shares[s, u] = part
 
     gradients = {p: total((share(c, p) for c in consumers.get(p, ())), like=p) for p in wrt}
 
@@ -324,11 +322,6 @@ def derive(graph: Graph, wrt: Sequence[sp.Symbol]) -> Derivation:
     inline = {s: expr for s, expr in definition.items() if s not in named}
     return Derivation(graph, wrt, MappingProxyType(partials), MappingProxyType({u: tuple(cs) for u, cs in consumers.items()}),
                       deltas, MappingProxyType(gradients), MappingProxyType(inline))
-
-
-def _untransposed(arg):
-    """The argument whose transpose ``arg`` is (a graph writes Xᵀ where it is used), else ``arg``."""
-    return arg.arg if isinstance(arg, sp.Transpose) else arg
 
 
 def total(terms, like=None) -> sp.Expr:

@@ -215,8 +215,11 @@ def _matrix_node(node, args) -> sp.Expr:
         node = ElementwiseApplyFunction(function, args[1])
     elif isinstance(node, sp.HadamardPower):
         base, power = args
-        if is_matrix(power) or not is_matrix(base):
-            raise InputError(f"the elementwise power {naming.clipped(node, 40)} needs a matrix base and a scalar exponent")
+        if is_matrix(power):  # c^∘X = exp∘(X log c) entry by entry
+            if is_matrix(base):
+                raise InputError(f"the elementwise power {naming.clipped(node, 40)} needs a scalar base or a scalar exponent")
+            t = sp.Dummy("t")
+            return elementwise(base ** t if not base.free_symbols else sp.exp(sp.log(base) * t), {t: power})
         node = sp.HadamardPower(base, power)
     else:
         node = node.func(*args) if tuple(args) != node.args else node
@@ -304,6 +307,46 @@ def entrywise_simplified(expr):
         return memo[expr]
 
     return simplified(expr)
+
+
+class EntrywiseSteps:
+    """Deltas in step symbols simplified entry by entry (:func:`entrywise_simplified`), seeing
+    through the steps that only combine others entry by entry (``𝟏 − P``, ``Y ⊙ log∘P``): the
+    delta of logistic regression's logits, ``−Y ⊙ P^∘−1 ⊙ P ⊙ (𝟏 − P) + …``, is ``P − Y``.
+
+    >>> z, p, q, y = (sp.MatrixSymbol(s, 3, 1) for s in "zpqy")
+    >>> from symbackprop.network import Step
+    >>> steps = [Step(p, z.applyfunc(sp.exp)), Step(q, sp.OneMatrix(3, 1) - p)]
+    >>> EntrywiseSteps(steps).simplified(sp.HadamardProduct(y, sp.HadamardPower(q, -1), sp.OneMatrix(3, 1) - p))
+    y
+    """
+
+    def __init__(self, steps):
+        self.values: dict = {}  # an entrywise step → its formula in steps that are not
+        self.symbols: dict = {}  # an elementwise function step's function and argument → its symbol
+        for step in steps:
+            if isinstance(step.expr, ElementwiseApplyFunction):
+                self.symbols[_function_key(step.expr)] = step.symbol
+            elif is_matrix(step.symbol) and (isinstance(step.expr, (sp.MatAdd, sp.HadamardProduct, sp.HadamardPower))
+                                             or (isinstance(step.expr, sp.MatMul) and len(step.expr.as_coeff_matrices()[1]) == 1)):
+                self.values[step.symbol] = step.expr.xreplace(self.values)
+
+    def simplified(self, expr):
+        """``expr`` simplified entry by entry where that makes it smaller, else as it is."""
+        if not expr.has(*ENTRYWISE):
+            return expr
+        simpler = entrywise_simplified(expr.xreplace(self.values).doit().replace(
+            lambda node: isinstance(node, ElementwiseApplyFunction) and _function_key(node) in self.symbols,
+            lambda node: self.symbols[_function_key(node)]))
+        return simpler if tree_size(simpler) < tree_size(expr) else expr
+
+
+_T = sp.Dummy("t")
+
+
+def _function_key(node: ElementwiseApplyFunction) -> tuple:
+    """What an elementwise function computes, whatever its Lambda's variable is called."""
+    return node.function.expr.xreplace({node.function.variables[0]: _T}), node.expr
 
 
 def _on_arguments(expr, change):

@@ -29,7 +29,7 @@ R = X * W - Y
 def value(expr, seed=0, size=3):
     """``expr`` evaluated at random matrices (every size ``size``), through SymPy's explicit matrices."""
     rng = np.random.default_rng(seed)
-    concrete = expr.xreplace({s: size for s in (n, m, k)})
+    concrete = expr.xreplace({s: size for s in sizes(expr)})
     symbols = sorted(concrete.atoms(sp.MatrixSymbol), key=lambda s: s.name)
     point = {}
     for s in symbols:
@@ -141,3 +141,40 @@ def test_per_weight_networks_are_derived_as_before():
     assert not any(e.atoms(sp.MatrixSymbol) for e in exprs)
     x1 = d.graph.inputs[0]
     assert d.gradient("w1") == d.symbol("delta_1") * x1
+
+
+def test_a_graph_of_whole_formulas_as_steps_derives_as_the_graph_of_single_operations():
+    """Steps written by hand, each a formula (an affine layer, an elementwise activation, a
+    loss), give the gradients of the same J broken into one step per operation."""
+    h, d_in, batch = sp.symbols("h d_in batch", integer=True, positive=True)
+    W1, b1 = sp.MatrixSymbol("W_1", h, d_in), sp.MatrixSymbol("b_1", h, 1)
+    w2, Xb, y = sp.MatrixSymbol("w_2", 1, h), sp.MatrixSymbol("X", d_in, batch), sp.MatrixSymbol("y", 1, batch)
+    Z1, A1 = sp.MatrixSymbol("Z_1", h, batch), sp.MatrixSymbol("A_1", h, batch)
+    steps = (sb.Step(Z1, W1 * Xb + b1 * sp.OneMatrix(1, batch), "pre_activation", 1),
+             sb.Step(A1, Z1.applyfunc(sp.tanh), "activation", 1),
+             sb.Step(sp.Symbol("J"), sp.Trace((w2 * A1 - y) * (w2 * A1 - y).T) / (2 * batch), "loss"))
+    graph = sb.Graph(steps, inputs=(Xb,), targets=(y,), params=(W1, b1, w2), sizes=(batch, d_in, h))
+    by_hand = sb.backprop(graph)
+    J = sp.Trace((w2 * (W1 * Xb + b1 * sp.OneMatrix(1, batch)).applyfunc(sp.tanh) - y)
+                 * (w2 * (W1 * Xb + b1 * sp.OneMatrix(1, batch)).applyfunc(sp.tanh) - y).T) / (2 * batch)
+    one_per_operation = sb.backprop(J, wrt=[W1, b1, w2])
+    for p in (W1, b1, w2):
+        assert by_hand[p].shape == p.shape
+        assert np.allclose(value(by_hand[p], size=2), value(one_per_operation[p], size=2))
+    assert by_hand.gradient(W1) == by_hand.symbol("delta_Z_1") * Xb.T  # δ_Z = ∂J/∂Z, ∂J/∂W = δ_Z Xᵀ
+
+
+def test_the_delta_of_logistic_regression_by_hand_is_the_prediction_minus_the_target():
+    """Through the steps that only combine others entry by entry (𝟏 − P, log∘P), the delta of
+    the logits simplifies as a course writes it: P − y, never a division by P(1 − P), which
+    overflows at large logits."""
+    w, y = sp.MatrixSymbol("w", m, 1), sp.MatrixSymbol("y", n, 1)
+    P = (X * w).applyfunc(sb.sigmoid)
+    one = sp.OneMatrix(n, 1)
+    J = -sp.Trace(y.T * P.applyfunc(sp.log) + (one - y).T * (one - P).applyfunc(sp.log))
+    d = sb.backprop(J, wrt=[w])
+    (delta, definition), = d.deltas
+    p = next(s.symbol for s in d.graph.steps
+             if isinstance(s.expr, ElementwiseApplyFunction) and s.expr.function.expr.func is sb.sigmoid)
+    assert definition == p - y
+    assert d.gradient(w) == X.T * delta
