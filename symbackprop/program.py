@@ -90,12 +90,26 @@ def needed(statements, results: set) -> tuple[Assignment, ...]:
 
 
 def _uses(statements) -> dict:
-    """How many statements use each symbol."""
+    """How many times the statements use each symbol (twice in one statement counts twice)."""
     count: dict = {}
     for statement in statements:
-        for symbol in statement.rhs.free_symbols:
-            count[symbol] = count.get(symbol, 0) + 1
+        for node in sp.preorder_traversal(statement.rhs):
+            if isinstance(node, (sp.Symbol, MatrixSymbol)):
+                count[node] = count.get(node, 0) + 1
     return count
+
+
+def _reused(statements) -> list[Assignment]:
+    """``statements`` with each part of a right-hand side that an earlier statement computes
+    whole taken by that statement's name (the delta of logistic regression written with v1 + v2,
+    where v3 = v1 + v2)."""
+    statements = list(statements)
+    for i, earlier in enumerate(statements):
+        if isinstance(earlier.rhs, (sp.Atom, MatrixSymbol)) or _free(earlier.rhs):
+            continue
+        swap = {earlier.rhs: earlier.lhs}
+        statements[i + 1:] = [_rewritten(s, s.rhs.xreplace(swap)) if s.rhs.has(earlier.rhs) else s for s in statements[i + 1:]]
+    return statements
 
 
 def fused(statements) -> tuple[Assignment, ...]:
@@ -121,9 +135,12 @@ def fused(statements) -> tuple[Assignment, ...]:
 
 def _free(rhs) -> bool:
     """Whether a right-hand side costs (next to) nothing where it is used: a name, a transpose or a
-    negation of one, a constant matrix, an inverse (a solve against what it multiplies)."""
+    negation of one, a constant matrix, an inverse (a solve against what it multiplies), scalar
+    arithmetic on numbers and sizes."""
     if isinstance(rhs, (sp.Symbol, MatrixSymbol, Identity, ZeroMatrix, OneMatrix, Inverse)) or rhs.is_number:
         return True
+    if not isinstance(rhs, MatrixExpr) and not rhs.has(MatrixSymbol, sp.Function, Trace, Determinant):
+        return True  # arithmetic on numbers and sizes (1/m)
     if isinstance(rhs, Transpose):
         return isinstance(rhs.arg, MatrixSymbol)
     if isinstance(rhs, MatMul):
@@ -184,12 +201,13 @@ def upright(statements, keep: set) -> tuple[Assignment, ...]:
 
 
 def simplified(statements, keep: set) -> tuple[Assignment, ...]:
-    """``statements`` with each value that costs nothing where it is used (a transpose, a
-    negation, a constant, an inverse: a solve against what it multiplies) or that one statement
-    alone uses written into its users, and a value computed twice (or its transpose) taken from
-    the first statement that computes it; SymPy's evaluation then merges what became equal
-    (``Xᵀv + (vᵀX)ᵀ`` → ``2Xᵀv``). The symbols of ``keep`` stay, as do values used more than once."""
-    statements = list(statements)
+    """``statements`` with a part that an earlier statement computes taken by its name
+    (:func:`_reused`), each value that costs nothing where it is used (a transpose, a negation, a
+    constant, an inverse: a solve against what it multiplies) or that is used once written into
+    its user, and a value computed twice (or its transpose) taken from the first statement that
+    computes it; SymPy's evaluation then merges what became equal (``Xᵀv + (vᵀX)ᵀ`` → ``2Xᵀv``).
+    The symbols of ``keep`` stay, as do values used more than once."""
+    statements = _reused(statements)
     while True:
         uses = _uses(statements)
         target = next((s for s in statements if s.lhs not in keep and _free(s.rhs)), None) or next(
