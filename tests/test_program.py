@@ -310,8 +310,8 @@ def test_scalar_and_concrete_shapes():
     d = sb.backprop(Trace((X3 * w2).T * (X3 * w2)) + lam * Trace(w2.T * w2), wrt=[w2, lam])
     module = sb.compile(d)
     assert module.SHAPES == {"w": (2, 1), "lam": (), "X": (3, 2)} and module.SIZES == ()
-    _, (dw, dlam) = module.loss_and_gradients([np.ones((2, 1), np.float32), np.float32(0.5)], [np.ones((3, 2), np.float32)])
-    assert dw.dtype == np.float32 and type(dlam) is np.float32 and np.isclose(dlam, 2.0)  # ∂/∂λ = wᵀw
+    _, (dw, dlam) = module.loss_and_gradients([np.ones((2, 1), np.float32), 0.5], [np.ones((3, 2), np.float32)])
+    assert dw.dtype == np.float32 and type(dlam) is np.float32 and np.isclose(dlam, 2.0)  # ∂/∂λ = wᵀw; 0.5 a Python float
     assert sb.gradcheck(module).passed
 
 
