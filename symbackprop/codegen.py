@@ -564,7 +564,7 @@ def numpy_module(d: Derivation | MatrixDerivation) -> str:
     """The source of a standalone NumPy module computing the loss and gradients of ``d``."""
     if isinstance(d, MatrixDerivation):
         return numpy_matrix_module(d)
-    if getattr(d.graph, "has_matrices", False):
+    if d.graph.has_matrices:
         return numpy_program_module(d)
     graph = d.graph
     names = naming.code_names(graph)
