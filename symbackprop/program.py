@@ -280,6 +280,6 @@ def program(d, text=str) -> Program:
     results = {output} | {a.lhs for a in gradients}
     statements = simplified(forward + backward + gradients, results)
     statements = fused(hoisted(simplified(upright(statements, results), results)))
-    return Program(params=wrt, inputs=inputs, sizes=tuple(getattr(graph, "sizes", ())),
+    return Program(params=wrt, inputs=inputs, sizes=tuple(graph.sizes),
                    statements=tuple(Assignment(a.lhs, a.rhs, f"{a.equation} = {text(a.rhs)}") for a in statements),
                    loss=output, gradients=tuple(a.lhs for a in gradients))
