@@ -133,19 +133,19 @@ def fused(statements) -> tuple[Assignment, ...]:
     return tuple(Assignment(s.lhs, s.rhs.xreplace(replacements), s.equation) for s in statements)
 
 
-def _free(rhs) -> bool:
+def _free(rhs, sizes=frozenset()) -> bool:
     """Whether a right-hand side costs (next to) nothing where it is used: a name, a transpose or a
     negation of one, a constant matrix, an inverse (a solve against what it multiplies), scalar
     arithmetic on numbers and sizes."""
     if isinstance(rhs, (sp.Symbol, MatrixSymbol, Identity, ZeroMatrix, OneMatrix, Inverse)) or rhs.is_number:
         return True
-    if not isinstance(rhs, MatrixExpr) and not rhs.has(MatrixSymbol, sp.Function, Trace, Determinant):
-        return True  # arithmetic on numbers and sizes (1/m)
+    if not isinstance(rhs, MatrixExpr) and rhs.free_symbols <= sizes:
+        return True  # a number made of sizes (1/m)
     if isinstance(rhs, Transpose):
         return isinstance(rhs.arg, MatrixSymbol)
     if isinstance(rhs, MatMul):
         _, factors = rhs.as_coeff_matrices()
-        return len(factors) == 1 and _free(factors[0]) and not rhs.args[0].free_symbols
+        return len(factors) == 1 and _free(factors[0], sizes) and not rhs.args[0].free_symbols
     return False
 
 
@@ -200,17 +200,18 @@ def upright(statements, keep: set) -> tuple[Assignment, ...]:
     return tuple(out)
 
 
-def simplified(statements, keep: set) -> tuple[Assignment, ...]:
+def simplified(statements, keep: set, sizes=frozenset()) -> tuple[Assignment, ...]:
     """``statements`` with a part that an earlier statement computes taken by its name
     (:func:`_reused`), each value that costs nothing where it is used (a transpose, a negation, a
     constant, an inverse: a solve against what it multiplies) or that is used once written into
     its user, and a value computed twice (or its transpose) taken from the first statement that
     computes it; SymPy's evaluation then merges what became equal (``Xᵀv + (vᵀX)ᵀ`` → ``2Xᵀv``).
-    The symbols of ``keep`` stay, as do values used more than once."""
+    The symbols of ``keep`` stay, as do values used more than once; ``sizes`` are the symbols
+    that a number made of them alone (1/m) is written in."""
     statements = _reused(statements)
     while True:
         uses = _uses(statements)
-        target = next((s for s in statements if s.lhs not in keep and _free(s.rhs)), None) or next(
+        target = next((s for s in statements if s.lhs not in keep and _free(s.rhs, sizes)), None) or next(
             (s for s in statements if s.lhs not in keep and uses.get(s.lhs, 0) <= 1), None)
         if target is not None:
             swap = {target.lhs: target.rhs}
@@ -278,8 +279,9 @@ def program(d, text=str) -> Program:
     backward = [Assignment(delta, expr, text(delta)) for delta, expr in d.deltas]
     gradients = [Assignment(gradient_symbol(p), d.gradient(p), f"∂{text(output)}/∂{text(p)}") for p in wrt]
     results = {output} | {a.lhs for a in gradients}
-    statements = simplified(forward + backward + gradients, results)
-    statements = fused(hoisted(simplified(upright(statements, results), results)))
+    sizes = frozenset(graph.sizes)
+    statements = simplified(forward + backward + gradients, results, sizes)
+    statements = fused(hoisted(simplified(upright(statements, results), results, sizes)))
     return Program(params=wrt, inputs=inputs, sizes=tuple(graph.sizes),
                    statements=tuple(Assignment(a.lhs, a.rhs, f"{a.equation} = {text(a.rhs)}") for a in statements),
                    loss=output, gradients=tuple(a.lhs for a in gradients))

@@ -365,3 +365,11 @@ def test_variables_named_like_the_module_own_names():
     J = Trace(product.T * vT * product) + Trace((np_.T * J_.T - u1.T).applyfunc(sp.exp) * OneMatrix(n, 1) * OneMatrix(1, n))
     module = sb.compile(sb.backprop(J, wrt=[np_, J_, u1]))
     assert module.PARAMETERS == ("np", "J", "u1") and sb.gradcheck(module, seed=1).passed
+
+
+def test_a_per_weight_derivation_keeps_its_shared_deltas_as_statements():
+    d = sb.backprop(sb.mlp([2, 2, 1]))
+    p = pr.program(d)
+    names = [str(s.lhs) for s in p.statements]
+    assert names[-len(d.wrt):] == [str(pr.gradient_symbol(w)) for w in d.wrt]
+    assert {"delta_1", "delta_2", "delta_3"} <= set(names)  # each used by several gradients: computed once
