@@ -135,17 +135,19 @@ def fused(statements) -> tuple[Assignment, ...]:
 
 def _free(rhs, sizes=frozenset()) -> bool:
     """Whether a right-hand side costs (next to) nothing where it is used: a name, a transpose or a
-    negation of one, a constant matrix, an inverse (a solve against what it multiplies), scalar
-    arithmetic on numbers and sizes."""
+    negation of one, a constant matrix or a scalar times one (λI), an inverse (a solve against what
+    it multiplies), a number made of sizes."""
     if isinstance(rhs, (sp.Symbol, MatrixSymbol, Identity, ZeroMatrix, OneMatrix, Inverse)) or rhs.is_number:
         return True
     if not isinstance(rhs, MatrixExpr) and rhs.free_symbols <= sizes:
         return True  # a number made of sizes (1/m)
     if isinstance(rhs, Transpose):
         return isinstance(rhs.arg, MatrixSymbol)
-    if isinstance(rhs, MatMul):
-        _, factors = rhs.as_coeff_matrices()
-        return len(factors) == 1 and _free(factors[0], sizes) and not rhs.args[0].free_symbols
+    if isinstance(rhs, MatMul):  # a multiple of one of those, by a number or a constant matrix by any plain scalar (λI)
+        coefficient, factors = rhs.as_coeff_matrices()
+        if len(factors) != 1 or not _free(factors[0], sizes) or coefficient.has(sp.Function, Trace, Determinant):
+            return False
+        return not coefficient.free_symbols or isinstance(factors[0], (Identity, ZeroMatrix, OneMatrix))
     return False
 
 

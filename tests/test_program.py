@@ -206,10 +206,10 @@ def test_a_trace_of_a_product_never_forms_the_product():
 
 @pytest.mark.parametrize("source", ["hand", "engine"])
 def test_sums_and_broadcasts_never_build_a_ones_matrix(source):
-    for name in ("logistic regression", "2-layer MLP", "softmax regression"):
+    for name in ("logistic regression", "2-layer MLP", "softmax regression", "ridge"):
         body = numpy_module(derived(name, source)).split("def _computed")[0]
-        assert "np.ones(" not in body and "np.broadcast_to(" not in body
-        assert ".sum(axis=1, keepdims=True)" in body or ".sum(axis=0, keepdims=True)" in body
+        assert "np.ones(" not in body and "np.broadcast_to(" not in body and "np.eye(" not in body  # λI W is λW
+        assert name == "ridge" or ".sum(axis=1, keepdims=True)" in body or ".sum(axis=0, keepdims=True)" in body
 
 
 @pytest.mark.parametrize("source", ["hand", "engine"])
