@@ -185,15 +185,17 @@ def _transposes(expr) -> int:
 
 
 def upright(statements, keep: set) -> tuple[Assignment, ...]:
-    """``statements`` with each matrix sum or product (not in ``keep``) that has more transposes than its own
-    transpose (``WᵀXᵀ − Yᵀ``) computed the other way round (``XW − Y``), under the name
-    ``<name>_T``, and taken transposed (a transpose costs nothing where it is used)."""
+    """``statements`` with each sum of matrices (not in ``keep``) that has more transposes than its
+    own transpose (``WᵀXᵀ − Yᵀ``) computed the other way round (``XW − Y``: an entrywise operation on
+    contiguous arrays), under the name ``<name>_T``, and taken transposed (a transpose costs
+    nothing where a product uses it). A product keeps its orientation: BLAS computes either at
+    the same cost, and entrywise operations after it read it as it is."""
     statements = tuple(statements)
     taken = _names(statements)
     out = []
     for statement in statements:
         rhs = statement.rhs
-        if statement.lhs not in keep and isinstance(rhs, (sp.MatAdd, MatMul)) and _transposes(_transposed(rhs)) < _transposes(rhs):
+        if statement.lhs not in keep and isinstance(rhs, sp.MatAdd) and _transposes(_transposed(rhs)) < _transposes(rhs):
             turned = MatrixSymbol(naming.fresh_one(f"{statement.lhs.name}_T", taken).name, *reversed(statement.lhs.shape))
             taken.add(turned.name)
             out += [Assignment(turned, _transposed(rhs), statement.equation + "ᵀ"), Assignment(statement.lhs, Transpose(turned), statement.equation)]
