@@ -236,8 +236,9 @@ def _matrix_node(node, args) -> sp.Expr:
     elif isinstance(node, sp.HadamardPower):
         base, power = args
         if is_matrix(power):  # c^∘X = exp∘(X log c) entry by entry
-            if is_matrix(base):
-                raise InputError(f"the elementwise power {naming.clipped(node, 40)} needs a scalar base or a scalar exponent")
+            if is_matrix(base) or (base.is_number and not base.is_positive):
+                raise InputError(f"the elementwise power {naming.clipped(node, 40)} needs a positive scalar base or a scalar "
+                                 f"exponent")
             t = sp.Dummy("t")
             return elementwise(base ** t if not base.free_symbols else sp.exp(sp.log(base) * t), {t: power})
         node = sp.HadamardPower(base, power)
@@ -289,14 +290,14 @@ def elementwise(expr: sp.Expr, entries: dict) -> sp.Expr:
     d = sp.Dummy("d")
     if len(expr.args) == 1:
         return ElementwiseApplyFunction(sp.Lambda(d, expr.func(d)), elementwise(expr.args[0], entries))
-    varying = [i for i, a in enumerate(expr.args) if a.free_symbols]
-    if len(varying) == 1 and not (expr.free_symbols - entries.keys()):  # Heaviside(x, 0), Max(x, 0)
-        (i,) = varying
-        function = sp.Lambda(d, expr.func(*expr.args[:i], d, *expr.args[i + 1:]))
-        return ElementwiseApplyFunction(function, elementwise(expr.args[i], entries))
     used = [t for t in entries if t in expr.free_symbols]
     if len(used) == 1 and expr.free_symbols == {used[0]}:
         return ElementwiseApplyFunction(sp.Lambda(d, expr.xreplace({used[0]: d})), entries[used[0]])
+    varying = [i for i, a in enumerate(expr.args) if a.free_symbols]
+    if len(varying) == 1 and all(isinstance(a, sp.Expr) for a in expr.args) and not expr.free_symbols - entries.keys():
+        (i,) = varying  # Heaviside(x + y, 0), Max(x + y, 0)
+        function = sp.Lambda(d, expr.func(*expr.args[:i], d, *expr.args[i + 1:]))
+        return ElementwiseApplyFunction(function, elementwise(expr.args[i], entries))
     raise InputError(f"cannot apply {naming.clipped(expr, 60)} entry by entry: other symbols may appear in an elementwise "
                      f"function only through sums, products, powers and functions of one argument")
 

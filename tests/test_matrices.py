@@ -211,6 +211,9 @@ def finite_differences(J, W, point, concrete, h=1e-6):
     ("a repeated scalar factor", sp.Trace(sp.MatMul(sp.Symbol("s"), sp.Symbol("s"), A)), sp.Symbol("s")),
     ("relu of a sum", sp.Trace(sp.OneMatrix(1, n) * (A * x + a).applyfunc(sb.relu)), A),
     ("a norm, sqrt(xᵀx)", sp.sqrt(x.T * x), x),
+    ("relu by hand, a piecewise function of each entry",
+     sp.Trace(sp.OneMatrix(1, n) * (A * x - a).applyfunc(sp.Lambda(sp.Symbol("t"), sp.Piecewise(
+         (sp.Symbol("t") ** 2, sp.Symbol("t") > 0), (0, True))))), A),
     ("tanh of x scaled by its norm", sp.Trace(a.T * (x / sp.sqrt(sp.Trace(x.T * x))).applyfunc(sp.tanh)), x),
     ("a broadcast bias", sp.Trace((A * x + sp.OneMatrix(n, 1) * sp.MatrixSymbol("c", 1, 1) - a).T
                                   * (A * x + sp.OneMatrix(n, 1) * sp.MatrixSymbol("c", 1, 1) - a)), A),
@@ -237,6 +240,7 @@ def test_names_that_would_be_read_two_ways_are_refused_or_kept_apart():
     (sp.Piecewise((sp.Trace(A.T * A), sp.Trace(A) > 0), (-sp.Trace(A), True)), "piecewise formula of matrices"),
     (sp.Trace(ElementwiseApplyFunction(sp.Lambda(sp.Symbol("t"), sp.Symbol("t") * S), A)), "scalar function of one variable"),
     (sp.Trace(sp.ImmutableMatrix([[1, 2], [3, 4]]) * sp.MatrixSymbol("Q", 2, 2)), "explicit matrix"),
+    (sp.Trace(sp.HadamardPower(0, A) * S), "needs a positive scalar base"),
 ])
 def test_more_that_cannot_be_derived(J, message):
     with pytest.raises(InputError, match=message):
