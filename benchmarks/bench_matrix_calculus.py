@@ -10,9 +10,8 @@ gradient code against hand-written NumPy and jax.jit(jax.value_and_grad), side b
     gradients, and of JAX (when installed), with their ratios. Every implementation's result is
     checked against the hand-written one before it is timed.
 
-The cases are those of ``tests/test_program.py``; each is derived by ``backprop`` from its loss
-where the engine derives it, else taken in the delta view written there by hand (the table says
-which). Prints Markdown tables and the CPU model.
+The cases are those of ``tests/test_program.py``, each derived by ``backprop`` from its loss.
+Prints Markdown tables and the CPU model.
 
 Run:  python benchmarks/bench_matrix_calculus.py          (a few minutes)
       pip install -e '.[bench]' adds JAX
@@ -57,31 +56,26 @@ HEAD = "attention head (softmax)"
 
 
 def derivation(name):
-    """The engine's derivation of the case, or (where the engine does not derive it) the hand-written one."""
+    """The engine's derivation of the case, from its loss."""
     if name == HEAD:
         J, wrt = cases.attention_head()
-        return sb.backprop(J, wrt=wrt), "engine"
-    try:
-        return cases.derived(name, "engine"), "engine"
-    except Exception:  # noqa: BLE001  (a benchmark: any failure means "not derived by the engine")
-        return cases.derived(name, "hand"), "hand-written delta view"
+        return sb.backprop(J, wrt=wrt)
+    return cases.derived(name, "engine")
 
 
 def derivation_times(repeats: int) -> list[tuple]:
-    """Per case: its source, and the medians of the derivation (0 for a hand-written one) and of the code generation."""
+    """Per case: the medians of the derivation and of the code generation."""
     rows = []
     for name in [*cases.CASES, HEAD]:
-        d, source = derivation(name)
         derive, generate = [], []
         for _ in range(repeats):
             start = time.perf_counter()
-            if source == "engine":
-                d = derivation(name)[0]
+            d = derivation(name)
             middle = time.perf_counter()
             numpy_module(d)
             derive.append(middle - start)
             generate.append(time.perf_counter() - middle)
-        rows.append((name, source, statistics.median(derive), statistics.median(generate)))
+        rows.append((name, statistics.median(derive), statistics.median(generate)))
     return rows
 
 
@@ -194,8 +188,7 @@ def speed_rows(repeats: int) -> list[tuple]:
     peers = jax_losses()
     rows = []
     for name, (sizes, hand, scale) in REALISTIC.items():
-        d, source = derivation(name)
-        module = sb.compile(d)
+        module = sb.compile(derivation(name))
         for dtype in (np.float64, np.float32):
             values = arrays(module, sizes, scale, dtype)
             params = [values[p] for p in module.PARAMETERS]
@@ -218,7 +211,7 @@ def speed_rows(repeats: int) -> list[tuple]:
                     np.allclose(a, b, **tolerance) for a, b in zip(g_jax, g_hand)), name
                 candidates["jax"] = lambda c=compiled, v=device: jax.block_until_ready(c(*v))
             times = race(candidates, repeats=repeats)
-            rows.append((name, source, np.dtype(dtype).name, times))
+            rows.append((name, np.dtype(dtype).name, times))
     return rows
 
 
@@ -238,14 +231,14 @@ def main():
     args = parser.parse_args()
     print(f"CPU: {cpu_model()}; one thread; NumPy {np.__version__}" + (f", JAX {jax.__version__}" if jax else ", JAX not installed"))
     print("\n(a) derivation + code generation at symbolic sizes\n")
-    print("| case | derivation | derive (ms) | generate code (ms) | total (ms) |\n|---|---|---:|---:|---:|")
-    for name, source, derive, generate in derivation_times(max(3, args.repeats // 2)):
-        print(f"| {name} | {source} | {1e3 * derive:.1f} | {1e3 * generate:.1f} | {1e3 * (derive + generate):.1f} |")
+    print("| case | derive (ms) | generate code (ms) | total (ms) |\n|---|---:|---:|---:|")
+    for name, derive, generate in derivation_times(max(3, args.repeats // 2)):
+        print(f"| {name} | {1e3 * derive:.1f} | {1e3 * generate:.1f} | {1e3 * (derive + generate):.1f} |")
     print("\n(b) one loss_and_gradients call, medians (ms); ratios to hand-written NumPy. \"steps\": the generated")
     print("statements alone, without the checks of shapes and finiteness of every argument\n")
     print("| case | dtype | generated | steps | hand NumPy | JAX | generated / hand | steps / hand | JAX / hand |")
     print("|---|---|---:|---:|---:|---:|---:|---:|---:|")
-    for name, _, dtype, times in speed_rows(args.repeats):
+    for name, dtype, times in speed_rows(args.repeats):
         hand, jax_time = times["hand"], times.get("jax")
         jax_ms = "" if jax_time is None else f"{1e3 * jax_time:.2f}"
         jax_ratio = "" if jax_time is None else f"{jax_time / hand:.2f}"
