@@ -5,6 +5,8 @@ expressions cover hand-written activations, shared sub-expressions and non-netwo
 Values are drawn in (0.3, 1.5), where every expression is defined and no ReLU sits on its kink.
 """
 
+from typing import NamedTuple
+
 import numpy as np
 import sympy as sp
 
@@ -73,3 +75,161 @@ def random_point(symbols, seed: int, targets=()) -> dict:
         for t, r in zip(targets, raw):
             point[t] = sp.Rational(int(r), int(raw.sum()))
     return point
+
+
+class MatrixCase(NamedTuple):
+    """A scalar function J of SymPy matrices, the variables to differentiate, the small sizes the
+    oracles use for the dimension symbols (empty when every size is concrete) and, where a book
+    gives one, the textbook gradient of each variable. ``promised``: the library promises that
+    textbook form itself (``d[W] == textbook`` after ``.doit()``), not only its value."""
+
+    name: str
+    J: sp.Expr
+    wrt: tuple
+    sizes: dict
+    textbook: dict
+    promised: bool = False
+
+
+def _matrix_expressions() -> list[MatrixCase]:
+    """The Matrix Cookbook is Petersen & Pedersen's, version of 15 November 2012: an equation number
+    where the case is that equation, else the section that has it."""
+    n, m, k = sp.symbols("n m k", integer=True, positive=True)
+    sizes = {n: 2, m: 3, k: 2}  # distinct where they can be, so that a swapped dimension shows
+    square = {n: 3}  # for cases with square matrices only: 3×3 has no 2×2 coincidences
+    lam, s = sp.Symbol("lambda", positive=True), sp.Symbol("s")
+    M = sp.MatrixSymbol
+    one, eye, tr, det, log, exp = sp.OneMatrix, sp.Identity, sp.Trace, sp.Determinant, sp.log, sp.exp
+    hadamard, hpow = sp.HadamardProduct, sp.HadamardPower
+    X, A, B, D, S = M("X", n, n), M("A", n, n), M("B", n, n), M("D", n, n), M("Sigma", n, n)
+    x, a, b, c, mu = M("x", n, 1), M("a", n, 1), M("b", n, 1), M("c", n, 1), M("mu", n, 1)
+    cases = []
+
+    def case(name, J, wrt, textbook=None, promised=False, case_sizes=sizes):
+        wrt = tuple(wrt) if isinstance(wrt, (list, tuple)) else (wrt,)
+        cases.append(MatrixCase(name, J, wrt, case_sizes, dict(textbook or {}), promised))
+
+    # The five identities the library promises in textbook form, and least squares.
+    Ak, Xr, Bk = M("A", k, n), M("X", n, m), M("B", m, k)
+    case("tr(AXB) [Cookbook 100]", tr(Ak * Xr * Bk), Xr, {Xr: Ak.T * Bk.T}, promised=True)
+    case("x'Ax [Cookbook 81]", x.T * A * x, x, {x: (A + A.T) * x}, promised=True, case_sizes=square)
+    case("log det X [Cookbook 57]", log(det(X)), X, {X: X.I.T}, promised=True, case_sizes=square)
+    case("a'X^-1 b [Cookbook 61]", a.T * X.I * b, X, {X: -X.I.T * a * b.T * X.I.T}, promised=True, case_sizes=square)
+    am, Xnm, bm = M("a", n, 1), M("X", n, m), M("b", m, 1)
+    case("a'Xb [Cookbook 70]", am.T * Xnm * bm, Xnm, {Xnm: am * bm.T}, promised=True)
+    Xd, W, Y = M("X", m, n), M("W", n, k), M("Y", m, k)  # m samples (rows) of n features, k outputs
+    R = Xd * W - Y
+    case("least squares ||XW - Y||_F^2", sp.trace(R.T * R), W, {W: 2 * Xd.T * (Xd * W - Y)}, promised=True)
+    X3, W3, Y3 = M("X", 3, 2), M("W", 2, 2), M("Y", 3, 2)
+    case("least squares, concrete sizes 3x2", tr((X3 * W3 - Y3).T * (X3 * W3 - Y3)), W3,
+         {W3: 2 * X3.T * (X3 * W3 - Y3)}, promised=True, case_sizes={})
+
+    # More of the Cookbook: determinants, inverses, first- and second-order forms, traces, norms.
+    case("det X [Cookbook, determinants]", det(X), X, {X: det(X) * X.I.T}, case_sizes=square)
+    case("det(AXB) [Cookbook, determinants]", det(A * X * B), X, {X: det(A * X * B) * X.I.T}, case_sizes=square)
+    Xt = M("X", m, n)
+    case("log det(X'X), X rectangular [Cookbook, determinants]", log(det(Xt.T * Xt)), Xt, {Xt: 2 * Xt * (Xt.T * Xt).I})
+    case("tr(AX^-1 B) [Cookbook 63]", tr(A * X.I * B), X, {X: -(X.I * B * A * X.I).T}, case_sizes=square)
+    case("tr((X + A)^-1) [Cookbook 64]", tr(sp.Inverse(X + A)), X, {X: -((X + A).I * (X + A).I).T}, case_sizes=square)
+    Xmn = M("X", m, n)
+    case("a'X'b [Cookbook 71]", am.T * Xmn.T * M("b", m, 1), Xmn, {Xmn: M("b", m, 1) * am.T})
+    bm2, cm2 = M("b", n, 1), M("c", n, 1)
+    case("b'X'Xc [Cookbook, second-order forms]", bm2.T * Xmn.T * Xmn * cm2, Xmn, {Xmn: Xmn * (bm2 * cm2.T + cm2 * bm2.T)})
+    Xb = Xnm * bm + c
+    case("(Xb + c)'D(Xb + c) [Cookbook, second-order forms]", Xb.T * D * Xb, Xnm, {Xnm: (D + D.T) * (Xnm * bm + c) * bm.T})
+    case("tr(X'AX)", tr(X.T * A * X), X, {X: (A + A.T) * X}, case_sizes=square)
+    case("tr(X^2) [d tr(X^k) = k (X^(k-1))']", tr(X**2), X, {X: 2 * X.T}, case_sizes=square)
+    case("tr(X^3)", tr(sp.MatPow(X, 3)), X, {X: 3 * (X.T) ** 2}, case_sizes=square)
+    case("tr(X^-2)", tr(X**-2), X, {X: -2 * (X**-3).T}, case_sizes=square)
+    case("||x - a||_2 [Cookbook, vector norms]", sp.sqrt(tr((x - a).T * (x - a))), x, {x: (x - a) / sp.sqrt(tr((x - a).T * (x - a)))}, case_sizes=square)
+
+    # Hadamard products, elementwise functions and sums through OneMatrix.
+    sum_n = (one(1, n), one(n, 1))
+    case("sum(X o A o X)", sum_n[0] * hadamard(X, A, X) * sum_n[1], X, {X: 2 * hadamard(A, X)}, case_sizes=square)
+    case("sum(X^o3)", sum_n[0] * hpow(X, 3) * sum_n[1], X, {X: 3 * hpow(X, 2)}, case_sizes=square)
+    case("sum(sin o (AX))", sum_n[0] * (A * X).applyfunc(sp.sin) * sum_n[1], X, {X: A.T * (A * X).applyfunc(sp.cos)}, case_sizes=square)
+    case("sum(relu o (AX))", sum_n[0] * (A * X).applyfunc(sb.relu) * sum_n[1], X,
+         {X: A.T * (A * X).applyfunc(sp.Lambda(s, sp.Heaviside(s, 0)))}, case_sizes=square)
+    Wk, Xc, bk = M("W", k, n), M("X", n, m), M("b", k, 1)  # columns of X are the m samples
+    H = Wk * Xc + bk * one(1, m)
+    case("bias broadcast sum((WX + b1')^o2)", one(1, k) * hpow(H, 2) * one(m, 1), (Wk, bk),
+         {Wk: 2 * (Wk * Xc + bk * one(1, m)) * Xc.T, bk: 2 * (Wk * Xc + bk * one(1, m)) * one(m, 1)})
+
+    # Scalar symbols beside the matrices, differentiated too.
+    case("ridge ||XW - Y||_F^2 + lambda ||W||_F^2", tr(R.T * R) + lam * tr(W.T * W), (W, lam),
+         {W: 2 * Xd.T * (Xd * W - Y) + 2 * lam * W, lam: tr(W.T * W)})
+    case("tr(A' exp o (sX)), a scale s", tr(A.T * (s * X).applyfunc(exp)), (X, s),
+         {X: s * hadamard(A, (s * X).applyfunc(exp)), s: tr(A.T * hadamard(X, (s * X).applyfunc(exp)))}, case_sizes=square)
+    case("tr(X) tr(AX), a scalar coefficient", tr(X) * tr(A * X), X, {X: tr(A * X) * eye(n) + tr(X) * A.T}, case_sizes=square)
+
+    # 1x1 matrices used as scalars (read as their trace).
+    case("log(x'Ax)", log(x.T * A * x), x, {x: (A + A.T) * x / tr(x.T * A * x)}, case_sizes=square)
+    case("exp(a'x) tr(X)", exp(a.T * x) * tr(X), (x, X), {x: exp(tr(a.T * x)) * tr(X) * a, X: exp(tr(a.T * x)) * eye(n)}, case_sizes=square)
+    case("(a'x)^2, a 1x1 matrix power", (a.T * x) ** 2, x, {x: 2 * a * a.T * x}, case_sizes=square)
+
+    # Transposes and inverses of products.
+    case("tr((AX)'B)", tr(sp.Transpose(A * X) * B), X, {X: A.T * B}, case_sizes=square)
+    case("tr((XA)^-1)", tr(sp.Inverse(X * A)), X, {X: -(A * sp.Inverse(X * A) ** 2).T}, case_sizes=square)
+
+    # The Gaussian negative log-likelihood (up to constants); the Cookbook assumes Σ symmetric,
+    # these forms do not [Cookbook 57, 61 and 86].
+    nll = log(det(S)) / 2 + tr((x - mu).T * S.I * (x - mu)) / 2
+    case("Gaussian NLL", nll, (S, mu),
+         {S: S.I.T / 2 - S.I.T * (x - mu) * (x - mu).T * S.I.T / 2, mu: -(S.I + S.I.T) * (x - mu) / 2}, case_sizes=square)
+    S2, x2, mu2 = M("Sigma", 2, 2), M("x", 2, 1), M("mu", 2, 1)
+    case("Gaussian NLL, concrete size 2", log(det(S2)) / 2 + tr((x2 - mu2).T * S2.I * (x2 - mu2)) / 2, (S2, mu2),
+         {S2: S2.I.T / 2 - S2.I.T * (x2 - mu2) * (x2 - mu2).T * S2.I.T / 2, mu2: -(S2.I + S2.I.T) * (x2 - mu2) / 2},
+         case_sizes={})
+
+    # Models. Logistic regression over the m columns of X: z = wᵀX + c1ᵀ with a 1×1 bias c.
+    w, cb, y = M("w", n, 1), M("c", 1, 1), M("y", 1, m)
+    z = w.T * Xc + cb * one(1, m)
+
+    def logistic_textbook(p):
+        return {w: Xc * (p - y).T / m, cb: (p - y) * one(m, 1) / m}
+
+    def bce(p):
+        return -(y * p.applyfunc(log).T + (one(1, m) - y) * (one(1, m) - p).applyfunc(log).T) / m
+
+    p = z.applyfunc(sb.sigmoid)
+    case("logistic regression, sb.sigmoid and the loss by hand", bce(p), (w, cb), logistic_textbook(p))
+    p_by_hand = z.applyfunc(sp.Lambda(s, 1 / (1 + exp(-s))))
+    case("logistic regression, all by hand", bce(p_by_hand), (w, cb), logistic_textbook(p))
+    case("logistic regression, softplus form", (z.applyfunc(sb.softplus) - hadamard(y, z)) * one(m, 1) / m, (w, cb),
+         logistic_textbook(p))
+    w2, c2, X2, y2 = M("w", 2, 1), M("c", 1, 1), M("X", 2, 3), M("y", 1, 3)
+    z2 = w2.T * X2 + c2 * one(1, 3)
+    p2 = z2.applyfunc(sb.sigmoid)
+    case("logistic regression, concrete sizes 2x3",
+         -(y2 * p2.applyfunc(log).T + (one(1, 3) - y2) * (one(1, 3) - p2).applyfunc(log).T) / 3, (w2, c2),
+         {w2: X2 * (p2 - y2).T / 3, c2: (p2 - y2) * one(3, 1) / 3}, case_sizes={})
+
+    # Softmax regression: J = −tr(YᵀZ) + Σ_j log Σ_i exp Z_ij with Z = WX; ∂J/∂W = (softmax(Z) − Y)Xᵀ.
+    Yk = M("Y", k, m)
+    Z = Wk * Xc
+    E = Z.applyfunc(exp)
+    softmax = hadamard(E, one(k, 1) * (one(1, k) * E).applyfunc(sp.Lambda(s, 1 / s)))
+    case("softmax regression", -tr(Yk.T * Z) + tr((one(1, k) * E).applyfunc(log) * one(m, 1)), Wk,
+         {Wk: (softmax - Yk) * Xc.T})
+
+    # Attention: scores tr(Cᵀ exp∘(X W_q W_kᵀ Xᵀ)), and a head softmax(X W_q W_kᵀ Xᵀ/√k) X W_v.
+    Xa, Wq, Wkk, Wv, C = M("X", m, n), M("W_q", n, k), M("W_k", n, k), M("W_v", n, k), M("C", m, m)
+    Ea = (Xa * Wq * Wkk.T * Xa.T).applyfunc(exp)
+    case("attention scores tr(C' exp o (X W_q W_k' X'))", tr(C.T * Ea), (Wq, Wkk),
+         {Wq: Xa.T * hadamard(C, Ea) * Xa * Wkk, Wkk: Xa.T * hadamard(C, Ea).T * Xa * Wq})
+    Eh = (Xa * Wq * Wkk.T * Xa.T / sp.sqrt(k)).applyfunc(exp)
+    P = hadamard(Eh, hpow(Eh * one(m, 1) * one(1, m), -1))  # rows sum to 1
+    Ch = M("C", m, k)
+    case("attention head tr(C' softmax(X W_q W_k' X'/sqrt k) X W_v)", tr(Ch.T * P * Xa * Wv), (Wq, Wkk, Wv),
+         {Wv: Xa.T * P.T * Ch})
+
+    # A 2-layer network with the library's primitives and the biases broadcast by OneMatrix;
+    # b_2 is a 1×1 matrix. J = ½‖softplus∘(W_2 σ∘(W_1X + b_11ᵀ) + b_21ᵀ) − y‖² / m.
+    W1, b1, W2, b2 = M("W_1", k, n), M("b_1", k, 1), M("W_2", 1, k), M("b_2", 1, 1)
+    A1 = (W1 * Xc + b1 * one(1, m)).applyfunc(sb.sigmoid)
+    Yhat = (W2 * A1 + b2 * one(1, m)).applyfunc(sb.softplus)
+    case("2-layer MLP sigmoid/softplus, bias broadcast", hpow(Yhat - y, 2) * one(m, 1) / (2 * m), (W1, b1, W2, b2))
+    return cases
+
+
+MATRIX_EXPRESSIONS = _matrix_expressions()

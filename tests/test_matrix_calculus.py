@@ -1,0 +1,162 @@
+"""Matrix calculus through the public contract: ``sb.backprop(J, wrt)`` on scalar functions of
+SymPy matrices, checked on every case of ``corpus.MATRIX_EXPRESSIONS`` against oracles that share
+nothing with the library's rules (tests/oracles.py): ∂J/∂W per entry by ``sympy.diff`` of the
+explicit J at sizes 2–3, central finite differences, and the textbook forms of the Matrix Cookbook.
+"""
+
+import re
+from functools import cache
+
+import numpy as np
+import pytest
+import sympy as sp
+from corpus import MATRIX_EXPRESSIONS
+from oracles import entrywise_gradient, evaluate, finite_difference_gradient, random_point, same_matrix, variables_of
+
+import symbackprop as sb
+from symbackprop.errors import InputError
+
+CASES = {case.name: case for case in MATRIX_EXPRESSIONS}
+GRADIENTS = [pytest.param(case.name, W, id=f"{case.name} wrt {W}") for case in MATRIX_EXPRESSIONS for W in case.wrt]
+TEXTBOOK = [pytest.param(case.name, W, id=f"{case.name} wrt {W}") for case in MATRIX_EXPRESSIONS for W in case.textbook]
+PROMISED = [pytest.param(case.name, W, id=f"{case.name} wrt {W}")
+            for case in MATRIX_EXPRESSIONS if case.promised for W in case.textbook]
+
+
+@cache
+def derivation(name: str):
+    case = CASES[name]
+    return sb.backprop(case.J, wrt=list(case.wrt))
+
+
+@cache
+def point(name: str) -> dict:
+    case = CASES[name]
+    return random_point(variables_of(case.J, *case.wrt, sizes=case.sizes), case.sizes, seed=7)
+
+
+@cache
+def sympy_diff_oracle(name: str, W):
+    case = CASES[name]
+    return entrywise_gradient(case.J, W, case.sizes, point(name))
+
+
+def close(got, expected, rtol: float) -> bool:
+    got, expected = np.asarray(got, dtype=float), np.asarray(expected, dtype=float)
+    scale = max(1.0, float(np.max(np.abs(expected), initial=0.0)))
+    return got.shape == expected.shape and bool(np.allclose(got, expected, rtol=rtol, atol=rtol * scale))
+
+
+def test_the_corpus_covers_the_promised_cases():
+    assert len(MATRIX_EXPRESSIONS) >= 30
+    assert len(CASES) == len(MATRIX_EXPRESSIONS), "case names must be unique"
+    assert len(PROMISED) >= 6
+    assert any(not case.sizes for case in MATRIX_EXPRESSIONS), "concrete sizes too"
+    assert any(isinstance(W, sp.Symbol) for case in MATRIX_EXPRESSIONS for W in case.wrt), "scalar parameters too"
+    assert any(getattr(W, "shape", None) == (1, 1) for case in MATRIX_EXPRESSIONS for W in case.wrt), "1×1 parameters too"
+    assert all(max(case.sizes.values(), default=0) <= 3 for case in MATRIX_EXPRESSIONS), "oracle sizes stay ≤ 3"
+
+
+# ---------------------------------------------------------------- the oracles agree with each other and the books --
+
+@pytest.mark.parametrize("name, W", TEXTBOOK)
+def test_textbook_form_agrees_with_both_oracles(name, W):
+    """The corpus itself: each textbook gradient equals sympy.diff per entry and finite differences."""
+    case = CASES[name]
+    expected = sympy_diff_oracle(name, W)
+    assert close(finite_difference_gradient(case.J, W, point(name), case.sizes), expected, 1e-5)
+    assert close(evaluate(case.textbook[W], point(name), case.sizes), expected, 1e-8), case.textbook[W]
+
+
+# ---------------------------------------------------------------- the contract --------------------------------------
+
+@pytest.mark.parametrize("name, W", GRADIENTS)
+def test_gradient_has_the_shape_of_its_variable(name, W):
+    g = derivation(name)[W]
+    if isinstance(W, sp.MatrixSymbol):
+        assert isinstance(g, sp.MatrixExpr) and g.shape == W.shape, g
+    else:
+        assert not isinstance(g, sp.MatrixExpr), g
+    assert derivation(name)[W.name] == g
+
+
+@pytest.mark.parametrize("name, W", GRADIENTS)
+def test_gradient_equals_sympy_diff_per_entry(name, W):
+    case = CASES[name]
+    g = derivation(name)[W]
+    assert close(evaluate(g, point(name), case.sizes), sympy_diff_oracle(name, W), 1e-8), g
+
+
+@pytest.mark.parametrize("name, W", GRADIENTS)
+def test_gradient_equals_finite_differences(name, W):
+    case = CASES[name]
+    g = derivation(name)[W]
+    assert close(evaluate(g, point(name), case.sizes), finite_difference_gradient(case.J, W, point(name), case.sizes), 1e-5), g
+
+
+@pytest.mark.parametrize("name, W", TEXTBOOK)
+def test_gradient_equals_its_textbook_form(name, W):
+    case = CASES[name]
+    assert same_matrix(derivation(name)[W], case.textbook[W], case.sizes), (derivation(name)[W], case.textbook[W])
+
+
+@pytest.mark.parametrize("name, W", PROMISED)
+def test_gradient_is_printed_in_its_textbook_form(name, W):
+    """The forms the library promises: AᵀBᵀ, (A + Aᵀ)x, X⁻ᵀ, −X⁻ᵀabᵀX⁻ᵀ, abᵀ, 2Xᵀ(XW − Y)."""
+    expected = CASES[name].textbook[W]
+    assert derivation(name)[W].doit() == expected.doit()
+
+
+@pytest.mark.parametrize("name, W", GRADIENTS)
+def test_delta_view_closes_to_the_gradient(name, W):
+    d = derivation(name)
+    assert same_matrix(d.closed(d.gradient(W)), d[W], CASES[name].sizes)
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_each_named_delta_has_its_step_shape_and_name(name):
+    case, d = CASES[name], derivation(name)
+    assert d.deltas
+    values = point(name)
+    for symbol, expr in d.deltas:
+        assert d.symbol(symbol.name) == symbol
+        value = evaluate(d.closed(expr), values, case.sizes)
+        if isinstance(symbol, sp.MatrixSymbol):
+            shape = tuple(int(sp.sympify(size).xreplace(case.sizes)) for size in symbol.shape)
+            assert np.shape(value) == shape, (symbol, expr)
+        else:
+            assert np.ndim(value) == 0, (symbol, expr)
+
+
+# ---------------------------------------------------------------- refusals ------------------------------------------
+
+n, m, k = sp.symbols("n m k", integer=True, positive=True)
+X, A = sp.MatrixSymbol("X", n, n), sp.MatrixSymbol("A", n, n)
+x = sp.MatrixSymbol("x", n, 1)
+X2, B2, A4 = sp.MatrixSymbol("X", 2, 2), sp.MatrixSymbol("B", 2, 2), sp.MatrixSymbol("A", 4, 4)
+h = sp.MatrixSymbol("h", 1, m)
+
+REFUSALS = {  # J, wrt, patterns the one-line message must contain
+    "an operation without a rule: KroneckerProduct": (
+        sp.Trace(A4 * sp.KroneckerProduct(X2, B2)), [X2], ["KroneckerProduct"]),
+    "an operation without a rule: DiagMatrix": (sp.Trace(A * sp.DiagMatrix(x)), [x], ["DiagMatrix"]),
+    "a scalar function of a whole matrix": (sp.exp(X), [X], [r"\bexp\b", "applyfunc"]),
+    "a matrix-valued J": (A * X, [X], ["(?i:scalar)"]),
+    "a symbolic matrix power": (sp.Trace(X**k), [X], [r"\bk\b", "(?i:exponent|power)|MatPow"]),
+    "an ill-shaped product SymPy accepts (1×m times 1×m)": (
+        sp.OneMatrix(1, m) * h.applyfunc(sp.sin) * sp.OneMatrix(m, 1), [h], [r"\bm\b", "(?i:shape|size)|×"]),
+    "wrt a dimension symbol": (sp.Trace(X), [n], [r"\bn\b"]),
+    "wrt a matrix not in J": (sp.Trace(X), [A], [r"\bA\b"]),
+}
+
+
+@pytest.mark.parametrize("what", list(REFUSALS))
+def test_refusal_is_one_line_naming_the_problem(what):
+    J, wrt, patterns = REFUSALS[what]
+    with pytest.raises(InputError) as caught:
+        d = sb.backprop(J, wrt=wrt)
+        [d[W] for W in wrt]
+    message = str(caught.value)
+    assert "\n" not in message and "Traceback" not in message, message
+    for pattern in patterns:
+        assert re.search(pattern, message), (pattern, message)
