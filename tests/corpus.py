@@ -229,6 +229,45 @@ def _matrix_expressions() -> list[MatrixCase]:
     A1 = (W1 * Xc + b1 * one(1, m)).applyfunc(sb.sigmoid)
     Yhat = (W2 * A1 + b2 * one(1, m)).applyfunc(sb.softplus)
     case("2-layer MLP sigmoid/softplus, bias broadcast", hpow(Yhat - y, 2) * one(m, 1) / (2 * m), (W1, b1, W2, b2))
+
+    # A recurrent net unrolled over two steps: the weights W and U are used at both.
+    Wr, Ur, Vr, h0, x1, x2, yr = M("W", k, k), M("U", k, n), M("V", 1, k), M("h", k, 1), M("x_1", n, 1), M("x_2", n, 1), M("y", 1, 1)
+    h1 = (Wr * h0 + Ur * x1).applyfunc(sp.tanh)
+    h2 = (Wr * h1 + Ur * x2).applyfunc(sp.tanh)
+    case("recurrent net, tanh, unrolled twice", tr((Vr * h2 - yr).T * (Vr * h2 - yr)), (Wr, Ur, Vr), case_sizes={n: 3, k: 2})
+
+    # Batch normalisation over the m columns, with ε = 1/10; the backward pass of Ioffe & Szegedy
+    # (2015) in matrix form: ∂J/∂X = (1/m) σ⁻¹ ⊙ (mG − G11ᵀ − Ẑ ⊙ (G ⊙ Ẑ)11ᵀ) for J = tr(GᵀẐ).
+    Xn, G = M("X", n, m), M("G", n, m)
+    centred = Xn - Xn * one(m, 1) * one(1, m) / m
+    inverse_std = hpow(hpow(centred, 2) * one(m, 1) / m + one(n, 1) / 10, -sp.S.Half) * one(1, m)
+    Zhat = hadamard(centred, inverse_std)
+    case("batch normalisation tr(G' BN(X))", tr(G.T * Zhat), Xn,
+         {Xn: hadamard(inverse_std, m * G - G * one(m, 1) * one(1, m) - hadamard(Zhat, hadamard(G, Zhat) * one(m, 1) * one(1, m))) / m})
+
+    # The Gaussian-process marginal likelihood with K = XXᵀ + s²I [Rasmussen & Williams 2006, eq. 5.9].
+    Xg, yg = M("X", n, k), M("y", n, 1)
+    K = Xg * Xg.T + s**2 * eye(n)
+    Q = K.I - K.I * yg * yg.T * K.I  # K is symmetric
+    case("Gaussian process NLL, K = XX' + s^2 I", tr(yg.T * K.I * yg) / 2 + log(det(K)) / 2, (Xg, s),
+         {Xg: Q * Xg, s: s * tr(Q)}, case_sizes={n: 3, k: 2})
+
+    # Smaller forms: principal components, powers of products, nested and mixed elementwise
+    # functions, scalar functions of traces, a parameter inside an elementwise function.
+    case("tr(W'X'XW)", tr(W.T * Xd.T * Xd * W), W, {W: 2 * Xd.T * Xd * W})
+    case("tr((AX)^2)", tr((A * X) ** 2), X, {X: 2 * A.T * (A * X).T}, case_sizes=square)
+    case("tr((X + I)^-1)", tr(sp.Inverse(X + eye(n))), X, {X: -((X + eye(n)).I * (X + eye(n)).I).T}, case_sizes=square)
+    case("sum(cos o (sin o X))", sum_n[0] * X.applyfunc(sp.sin).applyfunc(sp.cos) * sum_n[1], X,
+         {X: -hadamard(X.applyfunc(sp.sin).applyfunc(sp.sin), X.applyfunc(sp.cos))}, case_sizes=square)
+    case("sum(tanh o X ⊙ leaky_relu o X)", sum_n[0] * hadamard(X.applyfunc(sp.tanh), X.applyfunc(sb.leaky_relu)) * sum_n[1], X,
+         {X: hadamard(X.applyfunc(sp.Lambda(s, 1 - sp.tanh(s) ** 2)), X.applyfunc(sb.leaky_relu))
+          + hadamard(X.applyfunc(sp.tanh), X.applyfunc(sp.Lambda(s, sp.diff(sb.leaky_relu(s), s))))}, case_sizes=square)
+    case("exp(tr X) + tr(AX)^2 - 3 sqrt(det X)", exp(tr(X)) + tr(A * X) ** 2 - 3 * sp.sqrt(det(X)), X,
+         {X: exp(tr(X)) * eye(n) + 2 * tr(A * X) * A.T - 3 * sp.sqrt(det(X)) * X.I.T / 2}, case_sizes=square)
+    t = sp.Symbol("t")
+    case("sum(exp o (s X)) with s inside the function", sum_n[0] * X.applyfunc(sp.Lambda(t, exp(s * t))) * sum_n[1], (X, s),
+         {X: s * X.applyfunc(sp.Lambda(t, exp(s * t))),
+          s: tr(one(n, n) * hadamard(X, X.applyfunc(sp.Lambda(t, exp(s * t)))))}, case_sizes=square)
     return cases
 
 
