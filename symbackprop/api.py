@@ -48,6 +48,15 @@ def backprop(net_or_expr, wrt=None) -> Derivation:
     x*cos(y)
     >>> backprop("x*sin(y)")["y"]
     x*cos(y)
+
+    J may be made of SymPy matrices (``MatrixSymbol``, products, sums, transposes, inverses,
+    powers, traces, determinants, Hadamard products and powers, ``M.applyfunc(f)``, ``OneMatrix``
+    and ``Identity``), of symbolic or concrete sizes; ∂J/∂W then has W's shape:
+
+    >>> n, m = sp.symbols("n m")
+    >>> X, W, Y = sp.MatrixSymbol("X", n, m), sp.MatrixSymbol("W", m, 1), sp.MatrixSymbol("Y", n, 1)
+    >>> backprop(sp.Trace((X*W - Y).T * (X*W - Y)), wrt=[W])[W]
+    2*X.T*(X*W - Y)
     """
     if isinstance(net_or_expr, MatrixGraph):
         if wrt is not None:
@@ -60,13 +69,17 @@ def backprop(net_or_expr, wrt=None) -> Derivation:
 def _check_wrt(graph: Graph, wrt) -> tuple[sp.Symbol, ...]:
     if wrt is None:
         return graph.params
-    if isinstance(wrt, (sp.Symbol, str)):
+    if isinstance(wrt, (sp.Symbol, sp.MatrixSymbol, str)):
         wrt = [wrt]
     by_name = {v.name: v for v in graph.variables}
     chosen = []
     for item in wrt:
         name = item if isinstance(item, str) else getattr(item, "name", None)
-        if not isinstance(item, (sp.Symbol, str)) or name not in by_name or (isinstance(item, sp.Symbol) and item != by_name[name]):
+        if name in {size.name for size in graph.sizes}:
+            raise InputError(f"cannot differentiate with respect to {name}: it is a size of the matrices in "
+                             f"{graph.description}, not a variable")
+        symbolic = isinstance(item, (sp.Symbol, sp.MatrixSymbol))
+        if not (symbolic or isinstance(item, str)) or name not in by_name or (symbolic and item != by_name[name]):
             known = ", ".join(by_name)
             raise InputError(f"cannot differentiate with respect to {item!r}: it does not occur in {graph.description} "
                              f"(its symbols: {known})")

@@ -40,8 +40,10 @@ import sympy as sp
 
 from . import naming
 from .errors import InputError
+from .matrices import is_matrix, textbook
 from .network import Graph
 from .progress import Progress
+from .rules import has_rule, vjp
 from .simplify import local_partial, step_values, substitute
 
 MAX_PATHS = 10_000
@@ -148,7 +150,7 @@ class Derivation:
         >>> backprop(mlp([1, 1])).symbol("yhat")
         a1
         """
-        if isinstance(name, sp.Symbol):
+        if isinstance(name, (sp.Symbol, sp.MatrixSymbol)):
             return name
         if not isinstance(name, str):
             raise InputError(f"expected a name or a SymPy symbol, got {type(name).__name__}")
@@ -169,8 +171,9 @@ class Derivation:
         """δ_step = ∂J/∂step in the delta view: in terms of step symbols and later named deltas.
         ``step`` may also be given by its delta (``"δ_3"``)."""
         step = self.symbol(step)
-        if naming.is_delta(step) and step not in {s.symbol for s in self.graph.steps}:
-            step = naming.delta_step(step)
+        by_name = {s.symbol.name: s.symbol for s in self.graph.steps}
+        if naming.is_delta(step) and step.name not in by_name:
+            step = by_name.get(naming.delta_step(step).name, step)
         symbol = naming.delta(step)
         for name, expr in self.deltas:
             if name == symbol:
@@ -187,6 +190,9 @@ class Derivation:
         """
         p = self.symbol(p)
         self.gradient(p)  # validates p
+        if self.graph.has_matrices:
+            raise InputError(f"∂J/∂{p} has no chain of scalar factors: the graph has matrix steps; use the delta view "
+                             f"(gradient({p.name!r})) or the closed form")
         counts: dict[sp.Symbol, int] = {}
         for step in reversed(self.graph.steps):
             s = step.symbol
@@ -219,8 +225,10 @@ class Derivation:
         return self._with_deltas({})
 
     def closed(self, expr: sp.Expr) -> sp.Expr:
-        """``expr`` with named deltas and step symbols replaced by their values in the variables."""
-        return substitute(expr, self._closed_values)
+        """``expr`` with named deltas and step symbols replaced by their values in the variables
+        (a matrix expression in a textbook's form: :func:`~symbackprop.matrices.textbook`)."""
+        value = substitute(expr, self._closed_values)
+        return textbook(value) if self.graph.has_matrices else value
 
     @cached_property
     def _closed_values(self) -> dict[sp.Symbol, sp.Expr]:
@@ -235,7 +243,11 @@ class Derivation:
 
 
 def derive(graph: Graph, wrt: Sequence[sp.Symbol]) -> Derivation:
-    """One reverse sweep over ``graph``: local partials, named deltas and delta-view gradients."""
+    """One reverse sweep over ``graph``: local partials, named deltas and delta-view gradients.
+
+    A scalar step passes ``δ_v · ∂f/∂u`` to each argument u; a matrix operation (or a trace or
+    determinant) passes its vector-Jacobian rule's share (:func:`symbackprop.rules.vjp`).
+    """
     wrt = tuple(wrt)
     steps = graph.steps
     step_symbols = {step.symbol for step in steps}
@@ -246,39 +258,52 @@ def derive(graph: Graph, wrt: Sequence[sp.Symbol]) -> Derivation:
         if step.expr.free_symbols & active:
             active.add(step.symbol)
 
-    # Local partials of every active edge, and who consumes what.
+    # Local partials of every active edge of a scalar step, and who consumes what.
     values = step_values(steps)
     partials: dict[tuple[sp.Symbol, sp.Symbol], sp.Expr] = {}
     consumers: dict[sp.Symbol, list[sp.Symbol]] = {}
     with Progress("local partials", total=len(steps)) as bar:
         for step in steps:
-            for u in sorted(step.expr.free_symbols & active, key=sp.default_sort_key):
-                partials[step.symbol, u] = local_partial(step.expr, u, values)
+            if has_rule(step.expr):
+                used = [u for u in dict.fromkeys(step.expr.args) if u in active]
+            else:
+                used = sorted(step.expr.free_symbols & active, key=sp.default_sort_key)
+                for u in used:
+                    partials[step.symbol, u] = local_partial(step.expr, u, values)
+            for u in used:
                 consumers.setdefault(u, []).append(step.symbol)
             bar.advance()
 
     # A delta is named when a variable's gradient uses it or more than one other delta does;
     # a delta used once is written into its user instead. The output's delta is 1.
     uses = {s: 0 for s in step_symbols}
-    for step, u in partials:
+    for u, users in consumers.items():
         if u in step_symbols:
-            uses[step] += 1
-    named = {step for (step, u) in partials if u not in step_symbols or uses[step] > 1}
+            for step in users:
+                uses[step] += 1
+    named = {step for u, users in consumers.items() for step in users if u not in step_symbols or uses[step] > 1}
     named.discard(graph.output)
 
     delta_of: dict[sp.Symbol, sp.Expr] = {graph.output: sp.S.One}  # how a delta appears in others
+    shares: dict[tuple[sp.Symbol, sp.Symbol], sp.Expr] = {}  # (matrix step, argument) → its rule's share
     definition: dict[sp.Symbol, sp.Expr] = {}
+
+    def share(step: sp.Symbol, u: sp.Symbol) -> sp.Expr:
+        return delta_of[step] * partials[step, u] if (step, u) in partials else shares[step, u]
+
     for step in reversed(steps):
         s = step.symbol
-        if s == graph.output or s not in active:
+        if s not in active:
             continue
-        if s in graph.fused:
-            definition[s] = graph.fused[s]
-        else:
-            definition[s] = sp.Add(*[delta_of[c] * partials[c, s] for c in consumers.get(s, ())])
-        delta_of[s] = naming.delta(s) if s in named else definition[s]
+        if s != graph.output:
+            definition[s] = graph.fused[s] if s in graph.fused else total(share(c, s) for c in consumers.get(s, ()))
+            delta_of[s] = naming.delta(s) if s in named else definition[s]
+        if has_rule(step.expr):
+            for u, part in zip(step.expr.args, vjp(step.expr, delta_of[s], s)):
+                if part is not None and u in active:
+                    shares[s, u] = total((shares[s, u], part)) if (s, u) in shares else part
 
-    gradients = {p: sp.Add(*[delta_of[c] * partials[c, p] for c in consumers.get(p, ())]) for p in wrt}
+    gradients = {p: total((share(c, p) for c in consumers.get(p, ())), like=p) for p in wrt}
 
     # Keep only the named deltas that a gradient needs, in sweep order.
     step_of = {naming.delta(s): s for s in named}
@@ -293,3 +318,13 @@ def derive(graph: Graph, wrt: Sequence[sp.Symbol]) -> Derivation:
     inline = {s: expr for s, expr in definition.items() if s not in named}
     return Derivation(graph, wrt, MappingProxyType(partials), MappingProxyType({u: tuple(cs) for u, cs in consumers.items()}),
                       deltas, MappingProxyType(gradients), MappingProxyType(inline))
+
+
+def total(terms, like=None) -> sp.Expr:
+    """The sum of ``terms`` (scalars, or matrices of one shape); with none, the zero of ``like``'s shape."""
+    terms = list(terms)
+    if not terms:
+        return sp.ZeroMatrix(*like.shape) if is_matrix(like) else sp.S.Zero
+    if any(is_matrix(t) for t in terms):
+        return sp.MatAdd(*terms).doit(deep=False) if len(terms) > 1 else terms[0]
+    return sp.Add(*terms)

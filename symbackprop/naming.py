@@ -89,18 +89,20 @@ def loss() -> sp.Symbol:
 
 def delta(step: sp.Symbol) -> sp.Symbol:
     """The symbol standing for δ = ∂J/∂step in the delta view: ``delta_3`` for neuron 3's
-    pre-activation ``z3``, ``delta_<name>`` for any other step (``delta_v3``, ``delta_a5``).
+    pre-activation ``z3``, ``delta_<name>`` for any other step (``delta_v3``, ``delta_a5``); a
+    matrix step's delta is a matrix of its shape.
 
     >>> delta(pre_activation(3)), delta(sp.Symbol("v3"))
     (delta_3, delta_v3)
     """
     stem, index = _split_index(step.name)
-    return sp.Symbol(DELTA + (index if stem == PRE_ACTIVATION and index else step.name))
+    name = DELTA + (index if stem == PRE_ACTIVATION and index else step.name)
+    return sp.MatrixSymbol(name, *step.shape) if isinstance(step, sp.MatrixSymbol) else sp.Symbol(name)
 
 
 def is_delta(symbol) -> bool:
     """Whether ``symbol`` is a delta of :func:`delta`."""
-    return isinstance(symbol, sp.Symbol) and symbol.name.startswith(DELTA) and len(symbol.name) > len(DELTA)
+    return isinstance(symbol, (sp.Symbol, sp.MatrixSymbol)) and symbol.name.startswith(DELTA) and len(symbol.name) > len(DELTA)
 
 
 def delta_step(symbol: sp.Symbol) -> sp.Symbol:

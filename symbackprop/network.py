@@ -23,6 +23,7 @@ import sympy as sp
 
 from . import naming
 from .errors import InputError
+from .matrices import LEAVES, has_matrices, is_matrix, normalised, sizes
 from .parse import parse_expr, refuse_undefined
 from .primitives import ACTIVATIONS, FUSED_DELTAS, LOSSES
 from .simplify import recognize_activations, substitute
@@ -68,7 +69,9 @@ class Graph:
     """A straight-line program of named SymPy steps, the input of :func:`symbackprop.backprop`.
 
     ``fused`` maps a step to its delta ∂J/∂step where a rule collapses the chain further than the
-    generic sweep would (softmax + cross-entropy); ``description`` says in words what it computes.
+    generic sweep would (softmax + cross-entropy); ``description`` says in words what it computes;
+    ``sizes`` are the symbols that stand for sizes of its matrices (``n`` of an n×m ``X``).
+    A step or variable with a matrix value has a ``MatrixSymbol`` of that shape as its symbol.
     """
 
     steps: tuple[Step, ...]
@@ -77,13 +80,14 @@ class Graph:
     params: tuple[sp.Symbol, ...] = ()
     fused: Mapping[sp.Symbol, sp.Expr] = field(default_factory=dict, hash=False)
     description: str = ""
+    sizes: tuple[sp.Symbol, ...] = ()
     _closed: dict = field(default_factory=dict, init=False, repr=False, compare=False, hash=False)
 
     def __post_init__(self):
         object.__setattr__(self, "fused", MappingProxyType(dict(self.fused)))
         if not self.steps:
             raise InputError("a graph needs at least one step")
-        known = set(self.variables)
+        known = set(self.variables) | set(self.sizes)
         for step in self.steps:
             if step.symbol in known:
                 raise InputError(f"step {step.symbol} reuses the name of a variable or an earlier step")
@@ -103,6 +107,11 @@ class Graph:
     def variables(self) -> tuple[sp.Symbol, ...]:
         """The leaves: inputs, targets and parameters."""
         return self.inputs + self.targets + self.params
+
+    @property
+    def has_matrices(self) -> bool:
+        """Whether any variable or step of the graph is a matrix."""
+        return any(is_matrix(s) for s in self.variables) or any(is_matrix(s.symbol) for s in self.steps)
 
     @property
     def output(self) -> sp.Symbol:
@@ -167,34 +176,39 @@ class Graph:
         'f = x*sigmoid(y) + x'
         """
         expr = as_expression(expr)
-        expr = recognize_activations(expr)
-        variables = tuple(sorted(expr.free_symbols, key=lambda s: s.name))
+        matrix_sizes = sizes(expr)
+        if not matrix_sizes and not has_matrices(expr):
+            expr = recognize_activations(expr)
+        variables = tuple(sorted(expr.free_symbols - set(matrix_sizes), key=lambda s: s.name))
         if not variables:
             raise InputError(f"the expression {naming.clipped(expr)} has no symbols to differentiate with respect to")
-        taken = {s.name for s in variables}
+        taken = {s.name for s in variables} | {s.name for s in matrix_sizes}
         output = naming.fresh_one(name, taken)
         taken.add(output.name)
         fresh = naming.fresh(naming.EXPRESSION_STEP, taken)
 
         symbol_of: dict[sp.Expr, sp.Symbol] = {}
         steps: list[Step] = []
-        for node in _postorder(expr):
+        for node in _postorder(expr, set(matrix_sizes)):
             args = [symbol_of.get(arg, arg) for arg in node.args]
             if isinstance(node, (sp.Max, sp.Min)):
                 rebuilt = node.func(*_in_pairs(node.func, args, fresh, steps), evaluate=False)
             else:
                 rebuilt = node.func(*args)
             symbol = output if node == expr else next(fresh)
+            if is_matrix(node):
+                symbol = sp.MatrixSymbol(symbol.name, *node.shape)
             steps.append(Step(symbol, rebuilt))
             symbol_of[node] = symbol
         if not steps:  # the expression is a single symbol
             steps.append(Step(output, expr))
-        return cls(tuple(steps), params=variables, description=f"{output} = {expr}")
+        return cls(tuple(steps), params=variables, description=f"{output} = {expr}", sizes=matrix_sizes)
 
 
 def as_expression(expr) -> sp.Expr:
-    """``expr`` (a formula, read by the safe parser, or a scalar SymPy expression) checked for
-    use: not too deep, defined, real, and with no unevaluated derivative, integral or sum.
+    """``expr`` (a formula, read by the safe parser, or a scalar SymPy expression, which may be
+    made of matrices: :func:`~symbackprop.matrices.normalised`) checked for use: not too deep,
+    defined, real, and with no unevaluated derivative, integral or sum.
 
     >>> as_expression("x*sigmoid(y)"), as_expression(sp.Symbol("x") ** 2)
     (x*sigmoid(y), x**2)
@@ -205,6 +219,11 @@ def as_expression(expr) -> sp.Expr:
         expr = sp.sympify(expr, strict=True)
     except (sp.SympifyError, TypeError):
         raise _ExpressionTypeError(f"cannot use {naming.clipped(expr)} ({type(expr).__name__}) as an expression") from None
+    if isinstance(expr, sp.MatrixBase):
+        raise _ExpressionTypeError(f"expected a scalar SymPy expression, got the explicit matrix {naming.clipped(expr)}: "
+                                   f"write matrices as MatrixSymbol('X', n, m)")
+    if has_matrices(expr):
+        expr = normalised(expr)
     if not isinstance(expr, sp.Expr) or isinstance(expr, (sp.MatrixBase, sp.Lambda)) or not expr.is_commutative:
         raise _ExpressionTypeError(f"expected a scalar SymPy expression, got {type(expr).__name__}: {naming.clipped(expr)}")
     refuse_undefined(expr)
@@ -246,13 +265,15 @@ def _in_pairs(func, args: list, fresh, steps: list[Step]) -> list:
     return args
 
 
-def _postorder(expr: sp.Expr):
-    """Compound sub-expressions that involve a symbol, each once, children before parents."""
+def _postorder(expr: sp.Expr, constants: set = frozenset()):
+    """Compound sub-expressions that involve a variable (a symbol not in ``constants``), each
+    once, children before parents; matrices without arguments to differentiate are leaves."""
     seen: set = set()
     stack = [(expr, False)]
     while stack:
         node, expanded = stack.pop()
-        if node in seen or not isinstance(node, sp.Expr) or node.is_Atom or not node.free_symbols:
+        if (node in seen or not isinstance(node, sp.Expr) or node.is_Atom or isinstance(node, LEAVES)
+                or not node.free_symbols - constants):
             continue
         if expanded:
             seen.add(node)

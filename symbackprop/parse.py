@@ -31,6 +31,7 @@ import unicodedata
 from collections.abc import Iterable, Mapping
 
 import sympy as sp
+from sympy.matrices.expressions.matexpr import MatrixExpr
 
 from . import naming
 from .errors import InputError
@@ -165,6 +166,10 @@ def _respelled(text: str) -> str:
     return text
 
 
+# Constants that are not numbers: functions, constant matrices (Identity(2)) and their traces.
+_NOT_NUMBERS = (sp.Lambda, MatrixExpr, sp.Trace, sp.Determinant)
+
+
 def constant_problem(expr: sp.Expr) -> str | None:
     """Why the first (innermost) part of ``expr`` without symbols cannot be computed, or None:
     it is not a finite real number (``acos(2)``, ``sqrt(-1)``), or it lies beyond float64's range
@@ -175,7 +180,7 @@ def constant_problem(expr: sp.Expr) -> str | None:
     ('acos(2) is not a finite real number', None)
     """
     for node in sp.postorder_traversal(expr):
-        if not isinstance(node, sp.Expr) or node.free_symbols:
+        if not isinstance(node, sp.Expr) or node.free_symbols or isinstance(node, _NOT_NUMBERS):
             continue
         shown = naming.clipped(node, 60)
         if node.is_Rational:

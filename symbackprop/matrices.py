@@ -1,0 +1,369 @@
+"""Matrix expressions: SymPy's own matrix classes (MatrixSymbol, MatMul, MatAdd, Transpose,
+Inverse, MatPow, Trace, Determinant, HadamardProduct, HadamardPower, elementwise functions,
+OneMatrix, Identity) read as the steps of a graph, and their gradients put in a textbook's form.
+
+A scalar J is built from matrices in two ways: as a scalar expression (``Trace``,
+``Determinant``, ``log``, ``+`` and scalar functions of those) or as a 1×1 matrix (``aᵀX⁻¹b``).
+:func:`normalised` makes one form of both: a 1×1 matrix where a scalar is meant becomes its
+trace (SymPy refuses to mix them), ``X**-2`` becomes ``Inverse(X**2)``, and every shape is
+checked, since SymPy accepts an ill-shaped product whenever a symbolic size could be 1.
+
+>>> n = sp.Symbol("n", integer=True, positive=True)
+>>> a, b = sp.MatrixSymbol("a", n, 1), sp.MatrixSymbol("b", n, 1)
+>>> X = sp.MatrixSymbol("X", n, n)
+>>> normalised(sp.log(a.T * X.I * b))
+log(Trace(a.T*X**(-1)*b))
+>>> textbook(a * b.T + a * a.T)
+a*(a.T + b.T)
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import sympy as sp
+from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
+from sympy.matrices.expressions.matexpr import MatrixElement, MatrixExpr
+
+from . import naming
+from .errors import InputError
+from .simplify import tree_size
+
+# Matrices with no arguments to differentiate: they are constants or variables of a graph.
+LEAVES = (sp.MatrixSymbol, sp.Identity, sp.OneMatrix, sp.ZeroMatrix)
+# Matrix operations with a vector-Jacobian rule (symbackprop.rules); any other is refused here.
+OPERATIONS = (sp.MatMul, sp.MatAdd, sp.Transpose, sp.Inverse, sp.MatPow, sp.HadamardProduct, sp.HadamardPower,
+              ElementwiseApplyFunction)
+# Scalars made of a matrix.
+REDUCTIONS = (sp.Trace, sp.Determinant)
+
+
+def is_matrix(expr) -> bool:
+    """Whether ``expr`` is a matrix expression (a MatrixSymbol, a product of them, …)."""
+    return isinstance(expr, MatrixExpr)
+
+
+def has_matrices(expr) -> bool:
+    """Whether ``expr`` is a matrix expression or holds one (a trace, a determinant).
+
+    >>> X = sp.MatrixSymbol("X", 2, 2)
+    >>> has_matrices(sp.log(sp.det(X))), has_matrices(sp.Symbol("x"))
+    (True, False)
+    """
+    return is_matrix(expr) or (isinstance(expr, sp.Basic) and bool(expr.atoms(sp.MatrixSymbol)))
+
+
+def shape_text(shape) -> str:
+    """``(n, m)`` → ``"n×m"``."""
+    return "×".join(map(str, shape))
+
+
+def sizes(expr) -> tuple[sp.Symbol, ...]:
+    """The symbols that stand for sizes of matrices in ``expr``, by name.
+
+    >>> n, m = sp.symbols("n m")
+    >>> sizes(sp.trace(sp.MatrixSymbol("X", n, m) * sp.MatrixSymbol("Y", m, n)))
+    (m, n)
+    """
+    found: set[sp.Symbol] = set()
+    for node in sp.preorder_traversal(expr):
+        if isinstance(node, LEAVES):
+            found |= set().union(*(sp.sympify(size).free_symbols for size in node.shape))
+    return tuple(sorted(found, key=lambda s: s.name))
+
+
+def _same_size(a, b, what: str) -> None:
+    """``a`` and ``b`` (sizes) are provably equal; refused when they differ or cannot be told apart."""
+    difference = sp.expand(sp.sympify(a) - b)
+    if difference == 0:
+        return
+    if difference.is_number or difference.is_zero is False:
+        raise InputError(f"{what}: {a} ≠ {b}")
+    raise InputError(f"{what}: cannot tell that {a} equals {b}; give the sizes as numbers or use the same size symbol")
+
+
+def _check_shapes(node) -> None:
+    """The operands of ``node`` fit together (SymPy only checks what it can prove wrong)."""
+    args = [a for a in node.args if is_matrix(a)]
+    if isinstance(node, sp.MatMul):
+        for left, right in itertools.pairwise(args):
+            _same_size(left.shape[1], right.shape[0],
+                       f"cannot multiply {naming.clipped(left, 40)} ({shape_text(left.shape)}) by "
+                       f"{naming.clipped(right, 40)} ({shape_text(right.shape)})")
+    elif isinstance(node, (sp.MatAdd, sp.HadamardProduct)):
+        verb = "add" if isinstance(node, sp.MatAdd) else "multiply elementwise"
+        for other in args[1:]:
+            for i in (0, 1):
+                _same_size(args[0].shape[i], other.shape[i],
+                           f"cannot {verb} {naming.clipped(args[0], 40)} ({shape_text(args[0].shape)}) and "
+                           f"{naming.clipped(other, 40)} ({shape_text(other.shape)})")
+    elif isinstance(node, (sp.Inverse, sp.MatPow, *REDUCTIONS)):
+        (matrix,) = args[:1]
+        name = {sp.Inverse: "inverse", sp.MatPow: "power", sp.Trace: "trace", sp.Determinant: "determinant"}[type(node)]
+        _same_size(matrix.shape[0], matrix.shape[1], f"the {name} of {naming.clipped(matrix, 40)} needs a square matrix, "
+                                                     f"not {shape_text(matrix.shape)}")
+
+
+def _as_scalar(arg, parent) -> sp.Expr:
+    """A matrix argument of a scalar operation: its trace when it is 1×1, refused otherwise."""
+    if not is_matrix(arg):
+        return arg
+    if arg.shape == (1, 1):
+        return sp.Trace(arg)
+    name = getattr(parent.func, "__name__", type(parent).__name__)
+    if isinstance(parent, (sp.Add, sp.Mul, sp.Pow)):
+        raise InputError(f"cannot mix the {shape_text(arg.shape)} matrix {naming.clipped(arg, 40)} with scalars in "
+                         f"{naming.clipped(parent, 60)}: only a 1×1 matrix is a scalar")
+    raise InputError(f"{name} of the {shape_text(arg.shape)} matrix {naming.clipped(arg, 40)} is not defined here: "
+                     f"write ({naming.clipped(arg, 40)}).applyfunc({name}) for {name} of each entry")
+
+
+def normalised(expr) -> sp.Expr:
+    """``expr`` (a scalar or a 1×1 matrix) as a scalar expression whose matrix parts each have a
+    vector-Jacobian rule: 1×1 matrices in scalar places become traces, ``X**-k`` becomes
+    ``Inverse(X**k)``; shapes are checked. Anything else is an :class:`InputError` naming it.
+
+    >>> m = sp.Symbol("m")
+    >>> H = sp.MatrixSymbol("H", 1, m)  # SymPy accepts 𝟏ᵀH𝟏 in case m is 1
+    >>> normalised(sp.OneMatrix(1, m) * H * sp.OneMatrix(m, 1))
+    Traceback (most recent call last):
+    ...
+    symbackprop.errors.InputError: cannot multiply 1 (1×m) by H (1×m): cannot tell that m equals 1; give the sizes as numbers or use the same size symbol
+    """
+    memo: dict = {}
+
+    def rebuilt(node):
+        if node in memo:
+            return memo[node]
+        if isinstance(node, LEAVES):
+            for size in node.shape:
+                size = sp.sympify(size)
+                if not (size.is_Symbol or (size.is_Integer and size > 0)):
+                    raise InputError(f"the size {size} of {naming.clipped(node, 40)} must be a positive integer or a symbol")
+            result = node
+        elif not node.args or isinstance(node, (sp.Lambda, sp.Tuple)) or not isinstance(node, sp.Basic):
+            result = node
+        elif is_matrix(node):
+            result = _matrix_node(node, [rebuilt(a) for a in node.args])
+        elif isinstance(node, MatrixElement):
+            raise InputError(f"the entry {naming.clipped(node, 40)} of a matrix: write the expression in whole matrices "
+                             f"(aᵀXb picks entries out of X)")
+        else:
+            args = [rebuilt(a) for a in node.args]
+            if not isinstance(node, REDUCTIONS):
+                args = [_as_scalar(a, node) for a in args]
+            result = node.func(*args) if tuple(args) != node.args else node
+            if isinstance(node, REDUCTIONS):
+                _check_shapes(result)
+        memo[node] = result
+        return result
+
+    if not isinstance(expr, sp.Basic):
+        raise InputError(f"expected a SymPy expression, got {type(expr).__name__}")
+    result = rebuilt(expr)
+    if is_matrix(result):
+        if result.shape != (1, 1):
+            raise InputError(f"J = {naming.clipped(result, 60)} is a {shape_text(result.shape)} matrix: backprop needs "
+                             f"a scalar (a trace, a sum 𝟏ᵀM𝟏, a norm, or a 1×1 product)")
+        result = sp.Trace(result)
+    return result
+
+
+def _matrix_node(node, args) -> sp.Expr:
+    """A matrix operation rebuilt on normalised arguments, checked."""
+    if not isinstance(node, OPERATIONS):
+        raise InputError(f"no vector-Jacobian rule for {type(node).__name__} (in {naming.clipped(node, 60)}); "
+                         f"write it with products, sums, transposes, inverses, traces, determinants and elementwise functions")
+    if isinstance(node, sp.MatPow):
+        base, power = args
+        if not (power.is_Integer):
+            raise InputError(f"the matrix power {naming.clipped(node, 40)} needs an integer exponent, not {power}")
+        node = sp.Inverse(base if power == -1 else sp.MatPow(base, -power)) if power < 0 else sp.MatPow(base, power)
+        args = list(node.args)
+        if isinstance(node, sp.Inverse):
+            _check_shapes(node)
+            return node
+    if isinstance(node, sp.Inverse):
+        node = sp.Inverse(args[0])
+    elif isinstance(node, ElementwiseApplyFunction):
+        function = node.function
+        extra = function.expr.free_symbols - set(function.variables)
+        if len(function.variables) != 1 or extra:
+            raise InputError(f"the elementwise function {naming.clipped(function, 40)} must be of one variable only"
+                             + (f" (it also uses {', '.join(sorted(map(str, extra)))})" if extra else ""))
+        node = ElementwiseApplyFunction(function, args[1])
+    elif isinstance(node, sp.HadamardPower):
+        base, power = args
+        if is_matrix(power) or not is_matrix(base):
+            raise InputError(f"the elementwise power {naming.clipped(node, 40)} needs a matrix base and a scalar exponent")
+        node = sp.HadamardPower(base, power)
+    else:
+        node = node.func(*args) if tuple(args) != node.args else node
+    _check_shapes(node)
+    return node
+
+
+def product(*factors) -> sp.Expr:
+    """The product of scalars and matrices, scalars first, as SymPy writes it (``I`` dropped,
+    ``X X`` as ``X²``); a single factor as it is.
+
+    >>> X = sp.MatrixSymbol("X", 2, 2)
+    >>> product(2, X, sp.Identity(2), X)
+    2*X**2
+    """
+    scalars = sp.Mul(*[f for f in factors if not is_matrix(f)])
+    matrices = [f for f in factors if is_matrix(f)]
+    if not matrices:
+        return scalars
+    if scalars == 1 and len(matrices) == 1:
+        return matrices[0]
+    return sp.MatMul(scalars, *matrices).doit(deep=False)
+
+
+def elementwise(expr: sp.Expr, entries: dict) -> sp.Expr:
+    """The scalar function ``expr`` applied entry by entry, where ``entries`` maps each of its
+    symbols to the matrix whose entries it stands for (all of one shape): Hadamard products,
+    powers and sums where it is a polynomial, elementwise functions elsewhere.
+
+    >>> t, A = sp.Symbol("t"), sp.MatrixSymbol("A", 2, 2)
+    >>> elementwise(t * (1 - t), {t: A})
+    HadamardProduct(A, -A + 1)
+    """
+    shape = next(iter(entries.values())).shape
+    if expr in entries:
+        return entries[expr]
+    if not expr.free_symbols & entries.keys():
+        return product(expr, sp.OneMatrix(*shape)) if expr != 0 else sp.ZeroMatrix(*shape)
+    if isinstance(expr, sp.Add):
+        return sp.MatAdd(*[elementwise(term, entries) for term in expr.args]).doit(deep=False)
+    if isinstance(expr, sp.Mul):
+        constant, varying = expr.as_independent(*entries, as_Add=False)
+        factors = [elementwise(f, entries) for f in sp.Mul.make_args(varying)]
+        return product(constant, sp.HadamardProduct(*factors) if len(factors) > 1 else factors[0])
+    if isinstance(expr, sp.Pow) and not expr.exp.free_symbols & entries.keys():
+        return sp.HadamardPower(elementwise(expr.base, entries), expr.exp)
+    d = sp.Dummy("d")
+    if len(expr.args) == 1:
+        return ElementwiseApplyFunction(sp.Lambda(d, expr.func(d)), elementwise(expr.args[0], entries))
+    used = [t for t in entries if t in expr.free_symbols]
+    if len(used) == 1:
+        return ElementwiseApplyFunction(sp.Lambda(d, expr.xreplace({used[0]: d})), entries[used[0]])
+    raise InputError(f"cannot write {naming.clipped(expr, 60)} entry by entry")
+
+
+ENTRYWISE = (sp.HadamardProduct, sp.HadamardPower, ElementwiseApplyFunction)
+
+
+def entrywise_simplified(expr):
+    """``expr`` with each maximal part that acts entry by entry (Hadamard products and powers,
+    elementwise functions, sums and scalar multiples of them) simplified as the scalar function
+    it is of each entry, kept where that is shorter: ``−y ⊙ σ(z)^∘−1 ⊙ σ(z) ⊙ (𝟏 − σ(z)) + …`` →
+    ``σ(z) − y``.
+
+    >>> p, y = sp.MatrixSymbol("p", 3, 1), sp.MatrixSymbol("y", 3, 1)
+    >>> entrywise_simplified(sp.HadamardProduct(sp.HadamardPower(p, -1), p, y))
+    y
+    """
+    if not is_matrix(expr) or isinstance(expr, LEAVES):
+        return expr
+    if not isinstance(expr, ENTRYWISE + (sp.MatAdd, sp.MatMul)) or not expr.has(*ENTRYWISE):
+        return _on_arguments(expr, entrywise_simplified)
+    entries: dict = {}
+    scalar = _entry(expr, entries)
+    if scalar is None:
+        return _on_arguments(expr, entrywise_simplified)
+    simpler = elementwise(sp.factor_terms(sp.cancel(scalar)), {t: _on_arguments(M, entrywise_simplified) for t, M in entries.items()})
+    kept = _on_arguments(expr, entrywise_simplified)
+    return simpler if tree_size(simpler) < tree_size(kept) else kept
+
+
+def _on_arguments(expr, change):
+    args = [change(a) if is_matrix(a) else a for a in expr.args]
+    return expr.func(*args).doit(deep=False) if tuple(args) != expr.args else expr
+
+
+def _entry(expr, entries: dict):
+    """``expr`` as the scalar function it is of each entry, every other matrix standing for its
+    entry by a symbol recorded in ``entries``; None where ``expr`` does not act entry by entry."""
+    if isinstance(expr, sp.OneMatrix):
+        return sp.S.One
+    if isinstance(expr, sp.ZeroMatrix):
+        return sp.S.Zero
+    if isinstance(expr, sp.MatAdd):
+        terms = [_entry(a, entries) for a in expr.args]
+        return None if None in terms else sp.Add(*terms)
+    if isinstance(expr, sp.HadamardProduct):
+        factors = [_entry(a, entries) for a in expr.args]
+        return None if None in factors else sp.Mul(*factors)
+    if isinstance(expr, sp.HadamardPower):
+        base = _entry(expr.base, entries)
+        return None if base is None else base ** expr.exp
+    if isinstance(expr, ElementwiseApplyFunction):
+        inner = _entry(expr.expr, entries)
+        return None if inner is None else expr.function(inner)
+    if isinstance(expr, sp.MatMul):
+        coeff, matrices = expr.as_coeff_matrices()
+        if len(matrices) == 1 and not has_matrices(coeff):
+            inner = _entry(matrices[0], entries)
+            return None if inner is None else coeff * inner
+    for symbol, matrix in entries.items():
+        if matrix == expr:
+            return symbol
+    symbol = sp.Dummy(f"e{len(entries)}")
+    entries[symbol] = expr
+    return symbol
+
+
+# ---------------------------------------------------------------- textbook form ------------
+
+def textbook(expr):
+    """A gradient as a textbook prints it, without ``sympy.simplify``: SymPy's own evaluation
+    (``.doit()``: nested products flattened, transposes moved onto the symbols, like terms
+    merged), then in each sum the terms that share a right (or left) factor and a coefficient
+    collected: ``A x + Aᵀ x`` → ``(A + Aᵀ) x``.
+
+    >>> n = sp.Symbol("n")
+    >>> A, x = sp.MatrixSymbol("A", n, n), sp.MatrixSymbol("x", n, 1)
+    >>> textbook(A * x + A.T * x)
+    (A + A.T)*x
+    """
+    if not is_matrix(expr):
+        return expr.doit() if has_matrices(expr) else expr
+    return _collected(entrywise_simplified(expr.doit()))
+
+
+def _collected(expr):
+    if not isinstance(expr, sp.Basic) or not expr.args or isinstance(expr, LEAVES):
+        return expr
+    args = [_collected(a) if isinstance(a, sp.Basic) else a for a in expr.args]
+    if isinstance(expr, sp.MatAdd):
+        return _factored_sum(args)
+    return expr.func(*args).doit(deep=False) if tuple(args) != expr.args else expr
+
+
+def _factored_sum(terms):
+    """``c F₁ G + c F₂ G`` → ``c (F₁ + F₂) G`` for the largest group sharing G (or sharing a left
+    factor), repeated while it shortens the sum."""
+    for side in (-1, 0):
+        groups: dict = {}
+        for term in terms:
+            coeff, factors = term.as_coeff_mmul() if isinstance(term, sp.MatMul) else (sp.S.One, term)
+            parts = list(factors.args) if isinstance(factors, sp.MatMul) else [factors]
+            if len(parts) < 2:
+                continue
+            groups.setdefault((coeff, parts[side]), []).append(term)
+        best = max(groups.items(), key=lambda kv: len(kv[1]), default=None)
+        if best is not None and len(best[1]) > 1:
+            (coeff, shared), group = best
+            rests = []
+            for term in group:
+                _, factors = term.as_coeff_mmul() if isinstance(term, sp.MatMul) else (sp.S.One, term)
+                parts = list(factors.args)
+                rest = parts[:-1] if side == -1 else parts[1:]
+                rests.append(sp.MatMul(*rest).doit(deep=False) if len(rest) > 1 else rest[0])
+            inner = _factored_sum(rests)
+            pieces = (inner, shared) if side == -1 else (shared, inner)
+            collected = sp.MatMul(coeff, *pieces) if coeff != 1 else sp.MatMul(*pieces)
+            others = [t for t in terms if not any(t is g for g in group)]
+            return _factored_sum([collected, *others]) if others else collected
+    return sp.MatAdd(*terms).doit(deep=False) if len(terms) > 1 else terms[0]

@@ -1,0 +1,121 @@
+"""Vector-Jacobian rules of the matrix operations: for a step ``v = f(u₁, …, u_k)`` and
+``G = ∂J/∂v`` (with v's shape, the Matrix Cookbook's ∂/∂X), each argument's share of ∂J/∂uᵢ.
+
+One line per operation in :data:`RULES`. A scalar step needs no rule here: the sweep
+(:mod:`symbackprop.derive`) multiplies G by the step's local derivative, written in step symbols
+(σ' = a(1 − a) comes from the primitive). An elementwise function uses that same local derivative
+entry by entry, so the library's activations keep their textbook derivatives.
+
+>>> n = sp.Symbol("n")
+>>> X, W, G = (sp.MatrixSymbol(s, n, n) for s in "XWG")
+>>> vjp(X * W, G, sp.MatrixSymbol("v", n, n))
+(G*W.T, X.T*G)
+>>> vjp(sp.Trace(X), sp.Symbol("g"), sp.Symbol("t"))
+(g*I,)
+"""
+
+from __future__ import annotations
+
+import sympy as sp
+from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
+
+from .errors import InputError
+from .matrices import elementwise, is_matrix, product
+from .simplify import local_partial
+
+
+def transposed(G):
+    """Gᵀ, for a scalar G itself."""
+    return G.T if is_matrix(G) else G
+
+
+def _hadamard(*factors):
+    return sp.HadamardProduct(*factors) if len(factors) > 1 else factors[0]
+
+
+# ---------------------------------------------------------------- linear algebra ------------
+
+def _matmul(expr, G, value):
+    """``c F₁ ⋯ F_k``: ``Fᵢ`` gets ``c F_{i−1}ᵀ ⋯ F₁ᵀ G F_kᵀ ⋯ F_{i+1}ᵀ``, a scalar factor ``s``
+    of c gets ``∂c/∂s tr(Gᵀ F₁ ⋯ F_k)``."""
+    coeff, factors = expr.as_coeff_matrices()
+    shares, i = [], 0
+    for arg in expr.args:
+        if not is_matrix(arg):
+            shares.append(product(coeff.diff(arg), sp.Trace(product(G.T, *factors))) if arg.free_symbols else None)
+            continue
+        left, right = factors[:i], factors[i + 1:]
+        shares.append(product(coeff, *[f.T for f in reversed(left)], G, *[f.T for f in reversed(right)]))
+        i += 1
+    return tuple(shares)
+
+
+def _matpow(expr, G, value):
+    """``Mᵖ``: ``Σⱼ (Mᵀ)ʲ G (Mᵀ)^(p−1−j)``."""
+    M, p = expr.args
+    M_T = M.T
+    terms = [product(*[M_T] * j, G, *[M_T] * (int(p) - 1 - j)) for j in range(int(p))]
+    return (sp.MatAdd(*terms).doit(deep=False) if len(terms) > 1 else terms[0], None)
+
+
+def _determinant(expr, G, value):
+    """``det M``: ``G det(M) M⁻ᵀ``, so that log det M gives ``M⁻ᵀ``."""
+    (M,) = expr.args
+    return (product(G * value, sp.Inverse(M).T),)
+
+
+def _hadamard_power(expr, G, value):
+    """``M^∘p``: ``p G ⊙ M^∘(p−1)``; a varying exponent p gets ``tr(Gᵀ (v ⊙ log∘M))``."""
+    M, p = expr.args
+    base = M if p == 2 else sp.HadamardPower(M, p - 1)
+    share_p = sp.Trace(product(G.T, _hadamard(value, M.applyfunc(sp.log)))) if p.free_symbols else None
+    return (product(p, _hadamard(G, base)) if p != 1 else G, share_p)
+
+
+def _elementwise_function(expr, G, value):
+    """``f∘M``: ``G ⊙ f'∘M``, with f' the primitive's own derivative, in terms of the step's
+    value ``v`` where the primitive writes it so (σ' = v ⊙ (𝟏 − v))."""
+    function, M = expr.args
+    (t,) = function.variables
+    out = sp.Dummy("v")
+    derivative = local_partial(function.expr, t, {function.expr: out})
+    if t not in derivative.free_symbols:
+        return (None, _hadamard(G, elementwise(derivative, {out: value})))
+    return (None, _hadamard(G, elementwise(derivative.xreplace({out: function.expr}), {t: M})))
+
+
+RULES = {
+    # linear algebra
+    sp.MatAdd: lambda expr, G, value: tuple(G for _ in expr.args),
+    sp.MatMul: _matmul,
+    sp.Transpose: lambda expr, G, value: (G.T,),
+    sp.Inverse: lambda expr, G, value: (product(-1, value.T, G, value.T), None),
+    sp.MatPow: _matpow,
+    # reductions to a scalar
+    sp.Trace: lambda expr, G, value: (product(G, sp.Identity(expr.arg.shape[0])),),
+    sp.Determinant: _determinant,
+    # elementwise
+    sp.HadamardProduct: lambda expr, G, value: tuple(_hadamard(G, *expr.args[:i], *expr.args[i + 1:])
+                                                     for i in range(len(expr.args))),
+    sp.HadamardPower: _hadamard_power,
+    ElementwiseApplyFunction: _elementwise_function,
+}
+
+
+def has_rule(expr) -> bool:
+    """Whether ``expr``'s operation is one of :data:`RULES` (a matrix operation or a reduction)."""
+    return type(expr) in RULES
+
+
+def vjp(expr, G, value) -> tuple:
+    """Each argument's share of ∂J/∂argument for the step ``value = expr``, given ``G = ∂J/∂value``
+    (None for an argument that is a constant, such as an exponent).
+
+    >>> x, A, g = sp.MatrixSymbol("x", 3, 1), sp.MatrixSymbol("A", 3, 3), sp.MatrixSymbol("g", 1, 1)
+    >>> vjp(x.T * A * x, g, None)
+    (g*x.T*A.T, x*g*x.T, A.T*x*g)
+    """
+    rule = RULES.get(type(expr))
+    if rule is None:
+        raise InputError(f"no vector-Jacobian rule for {type(expr).__name__}")
+    return rule(expr, G, value)
