@@ -268,6 +268,12 @@ def _matrix_expressions() -> list[MatrixCase]:
     case("sum(exp o (s X)) with s inside the function", sum_n[0] * X.applyfunc(sp.Lambda(t, exp(s * t))) * sum_n[1], (X, s),
          {X: s * X.applyfunc(sp.Lambda(t, exp(s * t))),
           s: tr(one(n, n) * hadamard(X, X.applyfunc(sp.Lambda(t, exp(s * t)))))}, case_sizes=square)
+
+    # The larger models again with the oracles' sizes written into every shape.
+    for original in [c for c in cases if c.name.startswith(("batch normalisation", "attention head", "2-layer MLP"))]:
+        concrete = {d: sp.Integer(v) for d, v in original.sizes.items()}
+        case(f"{original.name}, concrete sizes", original.J.xreplace(concrete), [W.xreplace(concrete) for W in original.wrt],
+             {W.xreplace(concrete): T.xreplace(concrete) for W, T in original.textbook.items()}, case_sizes={})
     return cases
 
 

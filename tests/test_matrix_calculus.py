@@ -17,10 +17,37 @@ import symbackprop as sb
 from symbackprop.errors import InputError
 
 CASES = {case.name: case for case in MATRIX_EXPRESSIONS}
-GRADIENTS = [pytest.param(case.name, W, id=f"{case.name} wrt {W}") for case in MATRIX_EXPRESSIONS for W in case.wrt]
-TEXTBOOK = [pytest.param(case.name, W, id=f"{case.name} wrt {W}") for case in MATRIX_EXPRESSIONS for W in case.textbook]
-PROMISED = [pytest.param(case.name, W, id=f"{case.name} wrt {W}")
-            for case in MATRIX_EXPRESSIONS if case.promised for W in case.textbook]
+
+# Engine bugs these tests found. Strict: once fixed, the XPASS fails and the mark must go.
+SIZE_COEFFICIENT = ("a scalar coefficient made of dimension symbols (1/m, 1/(2m), 1/sqrt(k)) crashes the MatMul rule "
+                    "with SymPy's ValueError \"Can't calculate derivative wrt 1/m\"")
+PARAMETER_IN_FUNCTION = ("an elementwise function with a parameter, Lambda(t, exp(s*t)), is refused with an InputError "
+                         "instead of differentiated (with respect to X and to s)")
+ENGINE_BUGS = {
+    "logistic regression, sb.sigmoid and the loss by hand": SIZE_COEFFICIENT,
+    "logistic regression, all by hand": SIZE_COEFFICIENT,
+    "logistic regression, softplus form": SIZE_COEFFICIENT,
+    "attention head tr(C' softmax(X W_q W_k' X'/sqrt k) X W_v)": SIZE_COEFFICIENT,
+    "2-layer MLP sigmoid/softplus, bias broadcast": SIZE_COEFFICIENT,
+    "batch normalisation tr(G' BN(X))": SIZE_COEFFICIENT,
+    "sum(exp o (s X)) with s inside the function": PARAMETER_IN_FUNCTION,
+}
+
+
+def engine_marks(name: str) -> tuple:
+    return (pytest.mark.xfail(strict=True, reason=ENGINE_BUGS[name]),) if name in ENGINE_BUGS else ()
+
+
+def pairs(select=lambda case: case.wrt, engine: bool = True) -> list:
+    """One parameter per (case, variable); ``engine``: marked where a known engine bug fails it."""
+    return [pytest.param(case.name, W, id=f"{case.name} wrt {W}", marks=engine_marks(case.name) if engine else ())
+            for case in MATRIX_EXPRESSIONS for W in select(case)]
+
+
+GRADIENTS = pairs()
+TEXTBOOK = pairs(lambda case: case.textbook)
+PROMISED = pairs(lambda case: case.textbook if case.promised else ())
+CASE_NAMES = [pytest.param(name, id=name, marks=engine_marks(name)) for name in CASES]
 
 
 @cache
@@ -51,6 +78,7 @@ def test_the_corpus_covers_the_promised_cases():
     assert len(MATRIX_EXPRESSIONS) >= 30
     assert len(CASES) == len(MATRIX_EXPRESSIONS), "case names must be unique"
     assert len(PROMISED) >= 6
+    assert set(ENGINE_BUGS) <= set(CASES)
     assert any(not case.sizes for case in MATRIX_EXPRESSIONS), "concrete sizes too"
     assert any(isinstance(W, sp.Symbol) for case in MATRIX_EXPRESSIONS for W in case.wrt), "scalar parameters too"
     assert any(getattr(W, "shape", None) == (1, 1) for case in MATRIX_EXPRESSIONS for W in case.wrt), "1×1 parameters too"
@@ -59,7 +87,7 @@ def test_the_corpus_covers_the_promised_cases():
 
 # ---------------------------------------------------------------- the oracles agree with each other and the books --
 
-@pytest.mark.parametrize("name, W", TEXTBOOK)
+@pytest.mark.parametrize("name, W", pairs(lambda case: case.textbook, engine=False))
 def test_textbook_form_agrees_with_both_oracles(name, W):
     """The corpus itself: each textbook gradient equals sympy.diff per entry and finite differences."""
     case = CASES[name]
@@ -113,7 +141,7 @@ def test_delta_view_closes_to_the_gradient(name, W):
     assert same_matrix(d.closed(d.gradient(W)), d[W], CASES[name].sizes)
 
 
-@pytest.mark.parametrize("name", list(CASES))
+@pytest.mark.parametrize("name", CASE_NAMES)
 def test_each_named_delta_has_its_step_shape_and_name(name):
     case, d = CASES[name], derivation(name)
     values = point(name)
