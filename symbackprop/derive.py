@@ -265,7 +265,7 @@ def derive(graph: Graph, wrt: Sequence[sp.Symbol]) -> Derivation:
     with Progress("local partials", total=len(steps)) as bar:
         for step in steps:
             if has_rule(step.expr):
-                used = [u for u in dict.fromkeys(step.expr.args) if u in active]
+                used = [u for u in dict.fromkeys(_untransposed(a) for a in step.expr.args) if u in active]
             else:
                 used = sorted(step.expr.free_symbols & active, key=sp.default_sort_key)
                 for u in used:
@@ -297,9 +297,14 @@ def derive(graph: Graph, wrt: Sequence[sp.Symbol]) -> Derivation:
             continue
         if s != graph.output:
             definition[s] = graph.fused[s] if s in graph.fused else total(share(c, s) for c in consumers.get(s, ()))
+            if is_matrix(s) and (not definition[s].free_symbols - set(graph.sizes) or naming.is_delta(definition[s])):
+                named.discard(s)  # a constant (I, 𝟏) or another delta is written out
             delta_of[s] = naming.delta(s) if s in named else definition[s]
         if has_rule(step.expr):
-            for u, part in zip(step.expr.args, vjp(step.expr, delta_of[s], s)):
+            for arg, part in zip(step.expr.args, vjp(step.expr, delta_of[s], s)):
+                u = _untransposed(arg)
+                if u is not arg and part is not None:
+                    part = part.T
                 if part is not None and u in active:
                     shares[s, u] = total((shares[s, u], part)) if (s, u) in shares else part
 
@@ -318,6 +323,11 @@ def derive(graph: Graph, wrt: Sequence[sp.Symbol]) -> Derivation:
     inline = {s: expr for s, expr in definition.items() if s not in named}
     return Derivation(graph, wrt, MappingProxyType(partials), MappingProxyType({u: tuple(cs) for u, cs in consumers.items()}),
                       deltas, MappingProxyType(gradients), MappingProxyType(inline))
+
+
+def _untransposed(arg):
+    """The argument whose transpose ``arg`` is (a graph writes Xᵀ where it is used), else ``arg``."""
+    return arg.arg if isinstance(arg, sp.Transpose) else arg
 
 
 def total(terms, like=None) -> sp.Expr:

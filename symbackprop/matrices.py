@@ -169,6 +169,27 @@ def normalised(expr) -> sp.Expr:
     return result
 
 
+def shared_transposes(expr: sp.Expr) -> sp.Expr:
+    """``expr`` with each compound matrix whose transpose also occurs written as that transpose
+    (SymPy writes ``(XW − Y)ᵀ`` as ``WᵀXᵀ − Yᵀ``), so that a graph computes it once; of the two,
+    the one with fewer transposes is kept.
+
+    >>> X, W, Y = sp.MatrixSymbol("X", 3, 2), sp.MatrixSymbol("W", 2, 1), sp.MatrixSymbol("Y", 3, 1)
+    >>> shared_transposes(sp.Trace((X*W - Y).T * (X*W - Y)))
+    Trace((X*W - Y).T*(X*W - Y))
+    """
+    compound = {node for node in sp.preorder_traversal(expr) if is_matrix(node) and not isinstance(node, LEAVES)
+                and not (isinstance(node, sp.Transpose) and isinstance(node.arg, LEAVES))}
+
+    written = {}
+    for node in sorted(compound, key=sp.default_sort_key):
+        other = node.T
+        if other in compound and other != node and node not in written and other not in written:
+            keep, drop = sorted((node, other), key=lambda n: (_transposes(n), sp.default_sort_key(n)))
+            written[drop] = sp.Transpose(keep)
+    return expr.xreplace(written) if written else expr
+
+
 def _matrix_node(node, args) -> sp.Expr:
     """A matrix operation rebuilt on normalised arguments, checked."""
     if not isinstance(node, OPERATIONS):
@@ -264,17 +285,24 @@ def entrywise_simplified(expr):
     >>> entrywise_simplified(sp.HadamardProduct(sp.HadamardPower(p, -1), p, y))
     y
     """
-    if not is_matrix(expr) or isinstance(expr, LEAVES):
-        return expr
-    if not isinstance(expr, ENTRYWISE + (sp.MatAdd, sp.MatMul)) or not expr.has(*ENTRYWISE):
-        return _on_arguments(expr, entrywise_simplified)
-    entries: dict = {}
-    scalar = _entry(expr, entries)
-    if scalar is None:
-        return _on_arguments(expr, entrywise_simplified)
-    simpler = elementwise(sp.factor_terms(sp.cancel(scalar)), {t: _on_arguments(M, entrywise_simplified) for t, M in entries.items()})
-    kept = _on_arguments(expr, entrywise_simplified)
-    return simpler if tree_size(simpler) < tree_size(kept) else kept
+    memo: dict = {}
+
+    def simplified(expr):
+        if not is_matrix(expr) or isinstance(expr, LEAVES):
+            return expr
+        if expr not in memo:
+            kept = _on_arguments(expr, simplified)
+            memo[expr] = kept
+            entries: dict = {}
+            scalar = _entry(expr, entries) if isinstance(expr, ENTRYWISE + (sp.MatAdd, sp.MatMul)) else None
+            if scalar is not None and entries and any(isinstance(n, ENTRYWISE) for n in sp.preorder_traversal(expr)):
+                simpler = elementwise(sp.factor_terms(sp.cancel(scalar)),
+                                      {t: _on_arguments(M, simplified) for t, M in entries.items()})
+                if tree_size(simpler) < tree_size(kept):
+                    memo[expr] = simpler
+        return memo[expr]
+
+    return simplified(expr)
 
 
 def _on_arguments(expr, change):
@@ -338,7 +366,39 @@ def _collected(expr):
     args = [_collected(a) if isinstance(a, sp.Basic) else a for a in expr.args]
     if isinstance(expr, sp.MatAdd):
         return _factored_sum(args)
+    if isinstance(expr, ElementwiseApplyFunction):  # σ(Z)ᵀ, not σ(Zᵀ) with Zᵀ written out
+        inner = _transpose_out(args[1])
+        if isinstance(inner, sp.Transpose):
+            return sp.Transpose(ElementwiseApplyFunction(args[0], inner.arg))
+    if isinstance(expr, sp.MatMul):  # a sum inside a product: X(2W − 2Y) → 2X(W − Y), xᵀ − μᵀ → (x − μ)ᵀ
+        args = [_transpose_out(_common_number_out(a)) for a in args]
     return expr.func(*args).doit(deep=False) if tuple(args) != expr.args else expr
+
+
+def _transpose_out(expr):
+    """``xᵀ − μᵀ`` → ``(x − μ)ᵀ``: a sum as the transpose of a sum where that has fewer transposes."""
+    if not isinstance(expr, sp.MatAdd):
+        return expr
+    flipped = sp.MatAdd(*[t.T for t in expr.args])
+    return sp.Transpose(flipped) if _transposes(flipped) < _transposes(expr) else expr
+
+
+def _transposes(expr) -> int:
+    return sum(isinstance(node, sp.Transpose) for node in sp.preorder_traversal(expr))
+
+
+def _common_number_out(expr):
+    """``2XW − 2Y`` → ``2(XW − Y)``: a number that divides every term's coefficient, in front."""
+    if not isinstance(expr, sp.MatAdd):
+        return expr
+    coefficients = [t.as_coeff_mmul()[0] if isinstance(t, sp.MatMul) else sp.S.One for t in expr.args]
+    numbers = [c.as_coeff_Mul()[0] for c in coefficients]
+    common = sp.gcd_list(numbers) if all(n.is_Rational for n in numbers) else sp.S.One
+    if all(n.is_negative for n in numbers):
+        common = -common
+    if common in (0, 1):
+        return expr
+    return sp.MatMul(common, sp.MatAdd(*[product(1 / common, t) for t in expr.args]).doit(deep=False))
 
 
 def _factored_sum(terms):
@@ -366,4 +426,4 @@ def _factored_sum(terms):
             collected = sp.MatMul(coeff, *pieces) if coeff != 1 else sp.MatMul(*pieces)
             others = [t for t in terms if not any(t is g for g in group)]
             return _factored_sum([collected, *others]) if others else collected
-    return sp.MatAdd(*terms).doit(deep=False) if len(terms) > 1 else terms[0]
+    return sp.MatAdd(*terms) if len(terms) > 1 else terms[0]  # (evaluating would undo (x − μ)ᵀ)

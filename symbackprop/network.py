@@ -23,7 +23,7 @@ import sympy as sp
 
 from . import naming
 from .errors import InputError
-from .matrices import LEAVES, has_matrices, is_matrix, normalised, sizes
+from .matrices import LEAVES, has_matrices, is_matrix, normalised, shared_transposes, sizes
 from .parse import parse_expr, refuse_undefined
 from .primitives import ACTIVATIONS, FUSED_DELTAS, LOSSES
 from .simplify import recognize_activations, substitute
@@ -177,8 +177,7 @@ class Graph:
         """
         expr = as_expression(expr)
         matrix_sizes = sizes(expr)
-        if not matrix_sizes and not has_matrices(expr):
-            expr = recognize_activations(expr)
+        expr = shared_transposes(expr) if has_matrices(expr) else recognize_activations(expr)
         variables = tuple(sorted(expr.free_symbols - set(matrix_sizes), key=lambda s: s.name))
         if not variables:
             raise InputError(f"the expression {naming.clipped(expr)} has no symbols to differentiate with respect to")
@@ -191,6 +190,9 @@ class Graph:
         steps: list[Step] = []
         for node in _postorder(expr, set(matrix_sizes)):
             args = [symbol_of.get(arg, arg) for arg in node.args]
+            if isinstance(node, sp.Transpose):  # written where it is used: no step of its own
+                symbol_of[node] = sp.Transpose(args[0])
+                continue
             if isinstance(node, (sp.Max, sp.Min)):
                 rebuilt = node.func(*_in_pairs(node.func, args, fresh, steps), evaluate=False)
             else:

@@ -42,7 +42,7 @@ def _matmul(expr, G, value):
     shares, i = [], 0
     for arg in expr.args:
         if not is_matrix(arg):
-            shares.append(product(coeff.diff(arg), sp.Trace(product(G.T, *factors))) if arg.free_symbols else None)
+            shares.append(product(coeff.diff(arg), sp.Trace(product(G.T, *factors))) if arg.is_Symbol else None)
             continue
         left, right = factors[:i], factors[i + 1:]
         shares.append(product(coeff, *[f.T for f in reversed(left)], G, *[f.T for f in reversed(right)]))
@@ -68,7 +68,7 @@ def _hadamard_power(expr, G, value):
     """``M^∘p``: ``p G ⊙ M^∘(p−1)``; a varying exponent p gets ``tr(Gᵀ (v ⊙ log∘M))``."""
     M, p = expr.args
     base = M if p == 2 else sp.HadamardPower(M, p - 1)
-    share_p = sp.Trace(product(G.T, _hadamard(value, M.applyfunc(sp.log)))) if p.free_symbols else None
+    share_p = sp.Trace(product(G.T, _hadamard(value, M.applyfunc(sp.log)))) if p.is_Symbol else None
     return (product(p, _hadamard(G, base)) if p != 1 else G, share_p)
 
 
