@@ -269,6 +269,35 @@ def _matrix_expressions() -> list[MatrixCase]:
          {X: s * X.applyfunc(sp.Lambda(t, exp(s * t))),
           s: tr(one(n, n) * hadamard(X, X.applyfunc(sp.Lambda(t, exp(s * t)))))}, case_sizes=square)
 
+    # Corners: a 1×1 J that is a sum, a zero gradient, constants with dimension symbols, a
+    # function of 1×1 matrices, a Python lambda, shared products, scalar-base Hadamard powers.
+    c1 = M("c", 1, 1)
+    E = X.applyfunc(exp)
+    case("x'Ax + a'x, a 1x1 sum", x.T * A * x + a.T * x, x, {x: (A + A.T) * x + a}, case_sizes=square)
+    case("tr X", tr(X), X, {X: eye(n)}, case_sizes=square)
+    case("||X||_F^2 = tr(X'X)", tr(X.T * X), X, {X: 2 * X}, case_sizes=square)
+    case("n tr X", n * tr(X), X, {X: n * eye(n)}, case_sizes=square)
+    case("tr(X^-1 A X) = tr A, a zero gradient", tr(X.I * A * X), X, {X: sp.ZeroMatrix(n, n)}, case_sizes=square)
+    case("det(X)^2", det(X) ** 2, X, {X: 2 * det(X) ** 2 * X.I.T}, case_sizes=square)
+    case("det(I + X)", det(eye(n) + X), X, {X: det(eye(n) + X) * (eye(n) + X).I.T}, case_sizes=square)
+    case("tr(AX) / tr(X)", tr(A * X) / tr(X), X, {X: A.T / tr(X) - tr(A * X) / tr(X) ** 2 * eye(n)}, case_sizes=square)
+    case("tr((AX)^3)", tr((A * X) ** 3), X, {X: 3 * A.T * ((A * X).T) ** 2}, case_sizes=square)
+    case("tr((X + sI)^-1)", tr(sp.Inverse(X + s * eye(n))), (X, s),
+         {X: -(((X + s * eye(n)).I) ** 2).T, s: -tr(((X + s * eye(n)).I) ** 2)}, case_sizes=square)
+    case("tr((XA)'(XA)) + tr(XA), a shared product", tr((X * A).T * (X * A)) + tr(X * A), X,
+         {X: 2 * X * A * A.T + A.T}, case_sizes=square)
+    case("exp(c) tr X, c 1x1", exp(c1) * tr(X), (c1, X), {c1: exp(tr(c1)) * tr(X) * eye(1), X: exp(tr(c1)) * eye(n)},
+         case_sizes=square)
+    case("c^3, a 1x1 matrix power", c1 * c1 * c1, c1, {c1: 3 * c1 * c1}, case_sizes={})
+    case("log(1 + exp(a'x))", log(1 + exp(a.T * x)), x, {x: sb.sigmoid(tr(a.T * x)) * a}, case_sizes=square)
+    case("sum(f o X), f a Python lambda", sum_n[0] * X.applyfunc(lambda v: v**3 + sp.sin(v)) * sum_n[1], X,
+         {X: 3 * hpow(X, 2) + X.applyfunc(sp.cos)}, case_sizes=square)
+    case("sum((exp o X)^o s)", sum_n[0] * hpow(E, s) * sum_n[1], (X, s),
+         {X: s * hpow(E, s), s: tr(one(n, n) * hadamard(X, hpow(E, s)))}, case_sizes=square)
+    case("sum(2^o X), a scalar base", sum_n[0] * hpow(2, X) * sum_n[1], X, {X: log(2) * hpow(2, X)}, case_sizes=square)
+    case("Gaussian NLL with its constant n/2 log 2 pi", nll + n * log(2 * sp.pi) / 2, (S, mu),
+         {S: S.I.T / 2 - S.I.T * (x - mu) * (x - mu).T * S.I.T / 2, mu: -(S.I + S.I.T) * (x - mu) / 2}, case_sizes=square)
+
     # The larger models again with the oracles' sizes written into every shape.
     for original in [c for c in cases if c.name.startswith(("batch normalisation", "attention head", "2-layer MLP"))]:
         concrete = {d: sp.Integer(v) for d, v in original.sizes.items()}
