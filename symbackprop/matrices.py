@@ -208,10 +208,10 @@ def _matrix_node(node, args) -> sp.Expr:
         node = sp.Inverse(args[0])
     elif isinstance(node, ElementwiseApplyFunction):
         function = node.function
-        extra = function.expr.free_symbols - set(function.variables)
-        if len(function.variables) != 1 or extra:
-            raise InputError(f"the elementwise function {naming.clipped(function, 40)} must be of one variable only"
-                             + (f" (it also uses {', '.join(sorted(map(str, extra)))})" if extra else ""))
+        if len(function.variables) != 1:
+            raise InputError(f"the elementwise function {naming.clipped(function, 40)} must be of one variable")
+        if function.expr.free_symbols - set(function.variables):  # exp(s t) → exp∘(s M): s is a variable too
+            return elementwise(function.expr, {function.variables[0]: args[1]})
         node = ElementwiseApplyFunction(function, args[1])
     elif isinstance(node, sp.HadamardPower):
         base, power = args
@@ -267,9 +267,10 @@ def elementwise(expr: sp.Expr, entries: dict) -> sp.Expr:
     if len(expr.args) == 1:
         return ElementwiseApplyFunction(sp.Lambda(d, expr.func(d)), elementwise(expr.args[0], entries))
     used = [t for t in entries if t in expr.free_symbols]
-    if len(used) == 1:
+    if len(used) == 1 and expr.free_symbols == {used[0]}:
         return ElementwiseApplyFunction(sp.Lambda(d, expr.xreplace({used[0]: d})), entries[used[0]])
-    raise InputError(f"cannot write {naming.clipped(expr, 60)} entry by entry")
+    raise InputError(f"cannot apply {naming.clipped(expr, 60)} entry by entry: other symbols may appear in an elementwise "
+                     f"function only through sums, products, powers and functions of one argument")
 
 
 ENTRYWISE = (sp.HadamardProduct, sp.HadamardPower, ElementwiseApplyFunction)
@@ -331,7 +332,7 @@ def _entry(expr, entries: dict):
         return None if inner is None else expr.function(inner)
     if isinstance(expr, sp.MatMul):
         coeff, matrices = expr.as_coeff_matrices()
-        if len(matrices) == 1 and not has_matrices(coeff):
+        if len(matrices) == 1:
             inner = _entry(matrices[0], entries)
             return None if inner is None else coeff * inner
     for symbol, matrix in entries.items():
@@ -371,8 +372,20 @@ def _collected(expr):
         if isinstance(inner, sp.Transpose):
             return sp.Transpose(ElementwiseApplyFunction(args[0], inner.arg))
     if isinstance(expr, sp.MatMul):  # a sum inside a product: X(2W − 2Y) → 2X(W − Y), xᵀ − μᵀ → (x − μ)ᵀ
-        args = [_transpose_out(_common_number_out(a)) for a in args]
+        args = _scalars_first([_transpose_out(_common_number_out(a)) for a in args])
     return expr.func(*args).doit(deep=False) if tuple(args) != expr.args else expr
+
+
+def _scalars_first(factors: list) -> list:
+    """A 1×1 run of a product's matrices moved to the front as the scalar it is: a xᵀ a → (xᵀa) a."""
+    matrices = [f for f in factors if is_matrix(f)]
+    for start in range(len(matrices)):
+        for stop in range(len(matrices), start + 1, -1):
+            run = matrices[start:stop]
+            if (run[0].shape[0], run[-1].shape[1]) == (1, 1) and len(run) < len(matrices):
+                rest = matrices[:start] + matrices[stop:]
+                return [f for f in factors if not is_matrix(f)] + [sp.Trace(sp.MatMul(*run))] + _scalars_first(rest)
+    return factors
 
 
 def _transpose_out(expr):
