@@ -19,12 +19,9 @@ from symbackprop.errors import InputError
 CASES = {case.name: case for case in MATRIX_EXPRESSIONS}
 
 # Engine bugs these tests found. Strict: once fixed, the XPASS fails and the mark must go.
-PARAMETER_IN_FUNCTION = ("an elementwise function with a parameter, Lambda(t, exp(s*t)), is refused with an InputError "
-                         "instead of differentiated (with respect to X and to s)")
 SCALAR_BASE = ("an elementwise power with a scalar base, HadamardPower(2, X), is refused with an InputError "
                "instead of differentiated (2^X = exp(X log 2) entry by entry)")
 ENGINE_BUGS = {
-    "sum(exp o (s X)) with s inside the function": PARAMETER_IN_FUNCTION,
     "sum(2^o X), a scalar base": SCALAR_BASE,
 }
 
