@@ -298,6 +298,34 @@ def _matrix_expressions() -> list[MatrixCase]:
     case("Gaussian NLL with its constant n/2 log 2 pi", nll + n * log(2 * sp.pi) / 2, (S, mu),
          {S: S.I.T / 2 - S.I.T * (x - mu) * (x - mu).T * S.I.T / 2, mu: -(S.I + S.I.T) * (x - mu) / 2}, case_sizes=square)
 
+    # More models: factorisations, projections, a gain and a bias after normalising, a gated
+    # recurrent step, robust losses with kinks (Huber, L1).
+    case("tr(AXBX')", tr(A * X * B * X.T), X, {X: A * X * B + A.T * X * B.T}, case_sizes=square)
+    Rm, Mask, Uf, Vf = M("R", n, m), M("M", n, m), M("U", n, k), M("V", m, k)
+    residual = hadamard(Mask, Rm - Uf * Vf.T)
+    case("masked matrix factorisation ||M o (R - UV')||_F^2", tr(residual.T * residual), (Uf, Vf),
+         {Uf: -2 * hadamard(hpow(Mask, 2), Rm - Uf * Vf.T) * Vf, Vf: -2 * hadamard(hpow(Mask, 2), Rm - Uf * Vf.T).T * Uf})
+    reconstruction = Xd - Xd * W * W.T
+    case("PCA reconstruction ||X - XWW'||_F^2", tr(reconstruction.T * reconstruction), W,
+         {W: -2 * (reconstruction.T * Xd + Xd.T * reconstruction) * W})
+    case("Mahalanobis (x - mu)'S^-1(x - mu) [Cookbook 61]", (x - mu).T * S.I * (x - mu), (S, mu),
+         {S: -S.I.T * (x - mu) * (x - mu).T * S.I.T, mu: -(S.I + S.I.T) * (x - mu)}, case_sizes=square)
+    gain, shift = M("gamma", n, 1), M("beta", n, 1)
+    G_gain = hadamard(gain * one(1, m), G)
+    case("batch normalisation with a gain and a bias", tr(G.T * (hadamard(gain * one(1, m), Zhat) + shift * one(1, m))),
+         (Xn, gain, shift),
+         {gain: hadamard(Zhat, G) * one(m, 1), shift: G * one(m, 1),
+          Xn: hadamard(inverse_std, m * G_gain - G_gain * one(m, 1) * one(1, m)
+                       - hadamard(Zhat, hadamard(G_gain, Zhat) * one(m, 1) * one(1, m))) / m})
+    Wz, Uz, Wh, Uh, hg, xg = M("W_z", n, k), M("U_z", n, n), M("W_h", n, k), M("U_h", n, n), M("h", n, 1), M("x", k, 1)
+    gate = (Wz * xg + Uz * hg).applyfunc(sb.sigmoid)
+    h_next = hadamard(one(n, 1) - gate, hg) + hadamard(gate, (Wh * xg + Uh * hg).applyfunc(sp.tanh))
+    case("gated recurrent step, sum(h'^o2)", one(1, n) * hpow(h_next, 2), (Wz, Uz, Wh, Uh, hg), case_sizes={n: 3, k: 2})
+    huber = sp.Lambda(t, sp.Piecewise((t**2 / 2, sp.Abs(t) <= 1), (sp.Abs(t) - sp.S.Half, True)))
+    case("Huber loss sum(huber o (2X))", sum_n[0] * (2 * X).applyfunc(huber) * sum_n[1], X,
+         {X: 2 * (2 * X).applyfunc(sp.Lambda(t, sp.Piecewise((t, sp.Abs(t) <= 1), (sp.sign(t), True))))}, case_sizes=square)
+    case("L1 norm sum(|X|)", sum_n[0] * X.applyfunc(sp.Abs) * sum_n[1], X, {X: X.applyfunc(sp.sign)}, case_sizes=square)
+
     # The larger models again with the oracles' sizes written into every shape.
     for original in [c for c in cases if c.name.startswith(("batch normalisation", "attention head", "2-layer MLP"))]:
         concrete = {d: sp.Integer(v) for d, v in original.sizes.items()}

@@ -279,7 +279,7 @@ def time_limit(seconds: float, what: str):
 def entry_symbols(M: MatrixSymbol, sizes) -> ImmutableMatrix:
     """An explicit matrix of M's shape whose entries are the symbols ``M[i,j]``."""
     rows, cols = _shape(M, sizes)
-    return ImmutableMatrix(rows, cols, lambda i, j: sp.Symbol(f"{M.name}[{i},{j}]"))
+    return ImmutableMatrix(rows, cols, lambda i, j: sp.Symbol(f"{M.name}[{i},{j}]", real=True))
 
 
 def explicit(expr, entries, sizes):
@@ -383,7 +383,9 @@ def entrywise_gradient(J, W, sizes, point, seconds: float = 120):
             names += list(E)
             numbers += list(np.asarray(point[M], dtype=float).ravel())
         scalars = sorted(derivative.free_symbols - set(names), key=str)
-        f = sp.lambdify(names + scalars, derivative, modules="numpy")
+        # Plain identifiers: lambdify would otherwise rename "X[0,0]" by walking the tree again and again.
+        arguments = {symbol: sp.Symbol(f"arg{i}") for i, symbol in enumerate(names + scalars)}
+        f = sp.lambdify(list(arguments.values()), derivative.xreplace(arguments), modules="numpy")
         value = np.asarray(f(*numbers, *(float(point[s]) for s in scalars)), dtype=float)
     return value if isinstance(W, MatrixSymbol) else float(value[0, 0])
 
