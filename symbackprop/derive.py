@@ -40,10 +40,10 @@ import sympy as sp
 
 from . import naming
 from .errors import InputError
-from .matrices import is_matrix, textbook
+from .matrices import has_matrices, is_matrix, textbook
 from .network import Graph
 from .progress import Progress
-from .rules import has_rule, vjp
+from .rules import vjp
 from .simplify import local_partial, step_values, substitute
 
 MAX_PATHS = 10_000
@@ -191,7 +191,7 @@ class Derivation:
         p = self.symbol(p)
         self.gradient(p)  # validates p
         if self.graph.has_matrices:
-            raise InputError(f"∂J/∂{p} has no chain of scalar factors: the graph has matrix steps; use the delta view "
+            raise InputError(f"∂{self.graph.output}/∂{p} has no chain of scalar factors: the graph has matrix steps; use the delta view "
                              f"(gradient({p.name!r})) or the closed form")
         counts: dict[sp.Symbol, int] = {}
         for step in reversed(self.graph.steps):
@@ -218,7 +218,8 @@ class Derivation:
     def in_steps(self, expr: sp.Expr) -> sp.Expr:
         """``expr`` with the named deltas written out: in step symbols and variables only
         (``a1*(a2 - y1)`` rather than ``a1*delta_2``), as a hand derivation writes it."""
-        return substitute(expr, self._step_values)
+        value = substitute(expr, self._step_values)
+        return textbook(value) if self.graph.has_matrices else value
 
     @cached_property
     def _step_values(self) -> dict[sp.Symbol, sp.Expr]:
@@ -245,8 +246,8 @@ class Derivation:
 def derive(graph: Graph, wrt: Sequence[sp.Symbol]) -> Derivation:
     """One reverse sweep over ``graph``: local partials, named deltas and delta-view gradients.
 
-    A scalar step passes ``δ_v · ∂f/∂u`` to each argument u; a matrix operation (or a trace or
-    determinant) passes its vector-Jacobian rule's share (:func:`symbackprop.rules.vjp`).
+    A scalar step passes ``δ_v · ∂f/∂u`` to each argument u; a step with matrices in it passes
+    the shares of its operations' vector-Jacobian rules (:func:`symbackprop.rules.vjp`).
     """
     wrt = tuple(wrt)
     steps = graph.steps
@@ -264,10 +265,8 @@ def derive(graph: Graph, wrt: Sequence[sp.Symbol]) -> Derivation:
     consumers: dict[sp.Symbol, list[sp.Symbol]] = {}
     with Progress("local partials", total=len(steps)) as bar:
         for step in steps:
-            if has_rule(step.expr):
-                used = [u for u in dict.fromkeys(_untransposed(a) for a in step.expr.args) if u in active]
-            else:
-                used = sorted(step.expr.free_symbols & active, key=sp.default_sort_key)
+            used = sorted(step.expr.free_symbols & active, key=sp.default_sort_key)
+            if not has_matrices(step.expr):
                 for u in used:
                     partials[step.symbol, u] = local_partial(step.expr, u, values)
             for u in used:
@@ -300,13 +299,10 @@ def derive(graph: Graph, wrt: Sequence[sp.Symbol]) -> Derivation:
             if is_matrix(s) and (not definition[s].free_symbols - set(graph.sizes) or naming.is_delta(definition[s])):
                 named.discard(s)  # a constant (I, 𝟏) or another delta is written out
             delta_of[s] = naming.delta(s) if s in named else definition[s]
-        if has_rule(step.expr):
-            for arg, part in zip(step.expr.args, vjp(step.expr, delta_of[s], s)):
-                u = _untransposed(arg)
-                if u is not arg and part is not None:
-                    part = part.T
-                if part is not None and u in active:
-                    shares[s, u] = total((shares[s, u], part)) if (s, u) in shares else part
+        if has_matrices(step.expr):
+            for u, part in vjp(step.expr, delta_of[s], s, frozenset(graph.sizes)).items():
+                if u in active:
+                    shares[s, u] = part
 
     gradients = {p: total((share(c, p) for c in consumers.get(p, ())), like=p) for p in wrt}
 
@@ -323,11 +319,6 @@ def derive(graph: Graph, wrt: Sequence[sp.Symbol]) -> Derivation:
     inline = {s: expr for s, expr in definition.items() if s not in named}
     return Derivation(graph, wrt, MappingProxyType(partials), MappingProxyType({u: tuple(cs) for u, cs in consumers.items()}),
                       deltas, MappingProxyType(gradients), MappingProxyType(inline))
-
-
-def _untransposed(arg):
-    """The argument whose transpose ``arg`` is (a graph writes Xᵀ where it is used), else ``arg``."""
-    return arg.arg if isinstance(arg, sp.Transpose) else arg
 
 
 def total(terms, like=None) -> sp.Expr:

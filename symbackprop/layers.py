@@ -1,10 +1,11 @@
-"""A layered network's per-neuron formulas read back as layer blocks, for vectorised code.
+"""A layered network as layer blocks, for vectorised code.
 
 The delta view of a network holds one formula per neuron. Neurons of a layer share their shape,
 so a batch computes a layer at once: ``Z = W A + b``, ``A = g(Z)``, and backwards
-``dZ = g'(A) ⊙ (Wᵀ dZ_next)``, ``dW = dZ Aᵀ``, ``db = Σ dZ``. Every block formula is taken from the
-per-neuron ones and checked against each of them (symbolically, on small expressions); a network
-that does not fit gets ``None`` and the per-neuron code instead.
+``dZ = g'(A) ⊙ (Wᵀ dZ_next)``, ``dW = dZ Aᵀ``, ``db = Σ dZ``. The forward blocks are the layers
+:func:`~symbackprop.mlp` kept on the graph; the loss and delta blocks are taken from the
+per-neuron formulas and checked against each of them (symbolically, on small expressions); a
+network whose deltas do not fit gets ``None`` and the per-neuron code instead.
 
 >>> from symbackprop import backprop, mlp
 >>> blocks = layer_blocks(backprop(mlp([2, 2, 1])))
@@ -22,7 +23,7 @@ import sympy as sp
 
 from . import naming
 from .derive import Derivation
-from .primitives import softmax
+from .primitives import ACTIVATIONS
 
 
 class softmax_columns(sp.Function):
@@ -67,54 +68,19 @@ def _same(templates) -> sp.Expr | None:
 
 
 def layer_blocks(d: Derivation) -> LayerBlocks | None:
-    """Read ``d``'s network back as layer blocks, or None when it is not a layered network whose
-    parameters all sit in its affine steps."""
+    """``d``'s network as layer blocks, from the layers :func:`~symbackprop.mlp` kept on its graph,
+    or None when it has none or its loss or deltas do not fit the blocks (derived for some
+    parameters only, or an output delta that mixes the outputs)."""
     graph = d.graph
-    z_steps: dict[int, list] = {}
-    a_steps: dict[int, list] = {}
-    for step in graph.steps:
-        if step.role == "pre_activation":
-            z_steps.setdefault(step.layer, []).append(step)
-        elif step.role == "activation":
-            a_steps.setdefault(step.layer, []).append(step)
-    count = len(z_steps)
-    if count == 0 or sorted(z_steps) != list(range(1, count + 1)) or set(d.wrt) != set(graph.params):
+    if not graph.layers or set(d.wrt) != set(graph.params):
         return None
-
-    sources = list(graph.inputs)
-    weights, biases, activation = [], [], []
-    for layer in range(1, count + 1):
-        zs, as_ = [s.symbol for s in z_steps[layer]], [s.symbol for s in a_steps.get(layer, [])]
-        rows, offsets = [], []
-        for step in z_steps[layer]:
-            expr = sp.expand(step.expr)
-            row = [expr.coeff(s) for s in sources]
-            offset = expr.xreplace({s: 0 for s in sources})
-            if any(c.free_symbols - set(graph.params) for c in row + [offset]):
-                return None
-            if sp.expand(sp.Add(*[c * s for c, s in zip(row, sources)]) + offset - expr) != 0:
-                return None
-            rows.append(row)
-            offsets.append(offset)
-        weights.append(sp.Matrix(rows))
-        biases.append(sp.Matrix(offsets))
-        Z = block("Z", layer)
-        values = [graph.step(a).expr for a in as_]
-        if len(as_) != len(zs):
-            return None
-        if all(isinstance(v, softmax) and v.logits == tuple(zs) and v.index == k for k, v in enumerate(values, 1)):
-            activation.append(softmax_columns(Z))
-        else:
-            template = _same(v.xreplace({z: Z}) for v, z in zip(values, zs))
-            if template is None or template.free_symbols - {Z}:
-                return None
-            activation.append(template)
-        sources = as_
-
-    # Every parameter must sit in the affine steps only: then dW and db hold all the gradients.
-    elsewhere = set().union(*[s.expr.free_symbols for s in graph.steps if s.role != "pre_activation"])
-    if elsewhere & set(graph.params):
-        return None
+    weights = [sp.Matrix(layer.weights) for layer in graph.layers]
+    biases = [sp.Matrix(layer.biases) for layer in graph.layers]
+    activation = [softmax_columns(block("Z", layer.index)) if layer.activation == "softmax"
+                  else ACTIVATIONS[layer.activation](block("Z", layer.index)) for layer in graph.layers]
+    count = len(graph.layers)
+    z_steps = {layer.index: [graph.step(z) for z in layer.pre_activations] for layer in graph.layers}
+    a_steps = {layer.index: [graph.step(a) for a in layer.activations] for layer in graph.layers}
 
     last = count
     A, Y, Z = block("A", last), block("Y"), block("Z", last)

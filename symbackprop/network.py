@@ -65,12 +65,30 @@ class Step:
 
 
 @dataclass(frozen=True)
+class Layer:
+    """One fully connected layer as :func:`scalar_mlp` builds it: ``z = W a + b``, ``a = g(z)``.
+
+    ``weights`` holds one row of weight symbols per neuron, ``biases`` each neuron's bias (its
+    own, the layer's shared one, or 0), ``pre_activations`` and ``activations`` the step symbols
+    z and a of its neurons, ``activation`` the name of g (:data:`~symbackprop.primitives.ACTIVATIONS`).
+    """
+
+    index: int
+    weights: tuple[tuple[sp.Symbol, ...], ...]
+    biases: tuple[sp.Expr, ...]
+    pre_activations: tuple[sp.Symbol, ...]
+    activations: tuple[sp.Symbol, ...]
+    activation: str
+
+
+@dataclass(frozen=True)
 class Graph:
     """A straight-line program of named SymPy steps, the input of :func:`symbackprop.backprop`.
 
     ``fused`` maps a step to its delta ∂J/∂step where a rule collapses the chain further than the
     generic sweep would (softmax + cross-entropy); ``description`` says in words what it computes;
-    ``sizes`` are the symbols that stand for sizes of its matrices (``n`` of an n×m ``X``).
+    ``sizes`` are the symbols that stand for sizes of its matrices (``n`` of an n×m ``X``);
+    ``layers`` the layers of a network as it was built (:class:`Layer`), first to last.
     A step or variable with a matrix value has a ``MatrixSymbol`` of that shape as its symbol.
     """
 
@@ -81,6 +99,7 @@ class Graph:
     fused: Mapping[sp.Symbol, sp.Expr] = field(default_factory=dict, hash=False)
     description: str = ""
     sizes: tuple[sp.Symbol, ...] = ()
+    layers: tuple[Layer, ...] = ()
     _closed: dict = field(default_factory=dict, init=False, repr=False, compare=False, hash=False)
 
     def __post_init__(self):
@@ -329,34 +348,38 @@ def scalar_mlp(layers: Sequence[int], activation="sigmoid", loss: str = "half_ss
     weights: list[sp.Symbol] = []
     biases: list[sp.Symbol] = []
     steps: list[Step] = []
+    built: list[Layer] = []
     previous: tuple[sp.Symbol, ...] = inputs
     neuron = 0
     for layer, (width, name) in enumerate(zip(layers[1:], activations), start=1):
         if bias == "per_layer":
             biases.append(naming.bias(len(biases) + 1))
-        zs = []
+        zs, rows, offsets = [], [], []
         for _ in range(width):
             neuron += 1
-            row = [naming.weight(len(weights) + j) for j in range(1, len(previous) + 1)]
+            row = tuple(naming.weight(len(weights) + j) for j in range(1, len(previous) + 1))
             weights.extend(row)
             if bias == "per_neuron":
                 biases.append(naming.bias(len(biases) + 1))
-            offset = (biases[-1],) if bias else ()
+            offset = biases[-1] if bias else sp.S.Zero
             z = naming.pre_activation(neuron)
-            steps.append(Step(z, sp.Add(*[w * a for w, a in zip(row, previous)], *offset), "pre_activation", layer, neuron))
+            steps.append(Step(z, sp.Add(*[w * a for w, a in zip(row, previous)], offset), "pre_activation", layer, neuron))
             zs.append(z)
+            rows.append(row)
+            offsets.append(offset)
         first = neuron - width + 1
         previous = tuple(naming.activation(i) for i in range(first, neuron + 1))
         for k, (z, a) in enumerate(zip(zs, previous), start=1):
             value = ACTIVATIONS[name](k, *zs) if name == "softmax" else ACTIVATIONS[name](z)
             steps.append(Step(a, value, "activation", layer, first + k - 1))
+        built.append(Layer(layer, tuple(rows), tuple(offsets), tuple(zs), previous, name))
     steps.append(Step(naming.loss(), LOSSES[loss](targets, previous), "loss"))
 
     rule = FUSED_DELTAS.get((activations[-1], loss))
     fused = {z: rule(a, y) for z, a, y in zip(zs, previous, targets)} if rule else {}
     names = activations[0] if len(set(activations)) == 1 else ", ".join(activations)
     description = f"the {'-'.join(map(str, layers))} network, {names}, loss {loss}, bias {bias or 'none'}"
-    return Graph(tuple(steps), inputs, targets, tuple(weights + biases), fused, description)
+    return Graph(tuple(steps), inputs, targets, tuple(weights + biases), fused, description, layers=tuple(built))
 
 
 def _check_layers(layers) -> tuple[int, ...]:

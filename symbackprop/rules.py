@@ -1,16 +1,16 @@
 """Vector-Jacobian rules of the matrix operations: for a step ``v = f(u₁, …, u_k)`` and
 ``G = ∂J/∂v`` (with v's shape, the Matrix Cookbook's ∂/∂X), each argument's share of ∂J/∂uᵢ.
 
-One line per operation in :data:`RULES`. A scalar step needs no rule here: the sweep
-(:mod:`symbackprop.derive`) multiplies G by the step's local derivative, written in step symbols
-(σ' = a(1 − a) comes from the primitive). An elementwise function uses that same local derivative
+One line per operation in :data:`RULES`; :func:`vjp` applies them through a whole formula. A
+scalar step needs no rule here: the sweep (:mod:`symbackprop.derive`) multiplies G by the step's
+local derivative, written in step symbols (σ' = a(1 − a) comes from the primitive). An elementwise function uses that same local derivative
 entry by entry, so the library's activations keep their textbook derivatives.
 
 >>> n = sp.Symbol("n")
 >>> X, W, G = (sp.MatrixSymbol(s, n, n) for s in "XWG")
->>> vjp(X * W, G, sp.MatrixSymbol("v", n, n))
+>>> RULES[sp.MatMul](X * W, G, sp.MatrixSymbol("v", n, n))
 (G*W.T, X.T*G)
->>> vjp(sp.Trace(X), sp.Symbol("g"), sp.Symbol("t"))
+>>> RULES[sp.Trace](sp.Trace(X), sp.Symbol("g"), sp.Symbol("t"))
 (g*I,)
 """
 
@@ -40,9 +40,10 @@ def _matmul(expr, G, value):
     of c gets ``∂c/∂s tr(Gᵀ F₁ ⋯ F_k)``."""
     coeff, factors = expr.as_coeff_matrices()
     shares, i = [], 0
-    for arg in expr.args:
+    for position, arg in enumerate(expr.args):
         if not is_matrix(arg):
-            shares.append(product(coeff.diff(arg), sp.Trace(product(G.T, *factors))) if arg.is_Symbol else None)
+            others = sp.Mul(*[a for k, a in enumerate(expr.args) if k != position and not is_matrix(a)])
+            shares.append(product(others, sp.Trace(product(G.T, *factors))) if arg.free_symbols else None)
             continue
         left, right = factors[:i], factors[i + 1:]
         shares.append(product(coeff, *[f.T for f in reversed(left)], G, *[f.T for f in reversed(right)]))
@@ -68,7 +69,7 @@ def _hadamard_power(expr, G, value):
     """``M^∘p``: ``p G ⊙ M^∘(p−1)``; a varying exponent p gets ``tr(Gᵀ (v ⊙ log∘M))``."""
     M, p = expr.args
     base = M if p == 2 else sp.HadamardPower(M, p - 1)
-    share_p = sp.Trace(product(G.T, _hadamard(value, M.applyfunc(sp.log)))) if p.is_Symbol else None
+    share_p = sp.Trace(product(G.T, _hadamard(value, M.applyfunc(sp.log)))) if p.free_symbols else None
     return (product(p, _hadamard(G, base)) if p != 1 else G, share_p)
 
 
@@ -102,20 +103,44 @@ RULES = {
 }
 
 
-def has_rule(expr) -> bool:
-    """Whether ``expr``'s operation is one of :data:`RULES` (a matrix operation or a reduction)."""
-    return type(expr) in RULES
+def _scalar_rule(expr, G, value):
+    """A scalar operation of scalars: ``G · ∂expr/∂argᵢ`` for each argument (the default rule)."""
+    stand_ins = [sp.Dummy() if a.free_symbols else a for a in expr.args]
+    local = expr.func(*stand_ins)
+    back = {d: a for d, a in zip(stand_ins, expr.args) if d is not a}
+    return tuple(G * local_partial(local, d, {}).xreplace(back) if d is not a else None for d, a in zip(stand_ins, expr.args))
 
 
-def vjp(expr, G, value) -> tuple:
-    """Each argument's share of ∂J/∂argument for the step ``value = expr``, given ``G = ∂J/∂value``
-    (None for an argument that is a constant, such as an exponent).
+def vjp(expr, G, value, constants=frozenset()) -> dict:
+    """Each symbol's share of ∂J/∂symbol from the step ``value = expr`` given ``G = ∂J/∂value``:
+    the rules of :data:`RULES` applied from ``expr`` down to its symbols (a scalar operation takes
+    its local derivative), so a step may be a whole formula such as ``W A + b 𝟏ᵀ``. Symbols in
+    ``constants`` (sizes) get none.
 
-    >>> x, A, g = sp.MatrixSymbol("x", 3, 1), sp.MatrixSymbol("A", 3, 3), sp.MatrixSymbol("g", 1, 1)
-    >>> vjp(x.T * A * x, g, None)
-    (g*x.T*A.T, x*g*x.T, A.T*x*g)
+    >>> x, A, g = sp.MatrixSymbol("x", 3, 1), sp.MatrixSymbol("A", 3, 3), sp.Symbol("g")
+    >>> vjp(sp.Trace(x.T * A * x), g, None)
+    {x: g*A*x + g*A.T*x, A: g*x*x.T}
+    >>> W, X, b = sp.MatrixSymbol("W", 2, 3), sp.MatrixSymbol("X", 3, 4), sp.MatrixSymbol("b", 2, 1)
+    >>> shares = vjp(W * X + b * sp.OneMatrix(1, 4), sp.MatrixSymbol("G", 2, 4), None)
+    >>> shares[W], shares[X], shares[b]
+    (G*X.T, W.T*G, G*1)
     """
-    rule = RULES.get(type(expr))
-    if rule is None:
-        raise InputError(f"no vector-Jacobian rule for {type(expr).__name__}")
-    return rule(expr, G, value)
+    shares: dict = {}
+    pending = [(expr, G, value)]
+    while pending:
+        node, G, value = pending.pop()
+        if isinstance(node, (sp.Symbol, sp.MatrixSymbol)):
+            if node not in constants:
+                shares[node] = _sum(shares[node], G) if node in shares else G
+            continue
+        rule = RULES.get(type(node))
+        if rule is None and is_matrix(node):
+            raise InputError(f"no vector-Jacobian rule for {type(node).__name__}")
+        for arg, share in zip(node.args, (rule or _scalar_rule)(node, G, value)):
+            if share is not None and isinstance(arg, sp.Expr) and arg.free_symbols - constants:
+                pending.append((arg, share, arg))
+    return shares
+
+
+def _sum(a, b):
+    return sp.MatAdd(a, b).doit(deep=False) if is_matrix(a) else a + b

@@ -235,3 +235,18 @@ def test_two_symbols_with_one_name_are_refused_not_merged(other):
         sb.backprop(2 * x + other**2)
     with pytest.raises(InputError, match="two different symbols named 'x'"):
         sb.gradcheck(2 * x + other**2)
+
+
+@pytest.mark.parametrize("bias", ["per_neuron", "per_layer", None])
+def test_the_layers_mlp_builds_are_kept_on_the_graph(bias):
+    net = sb.mlp([3, 2, 2], activation=["tanh", "softmax"], loss="cross_entropy", bias=bias)
+    assert [layer.index for layer in net.layers] == [1, 2]
+    assert [layer.activation for layer in net.layers] == ["tanh", "softmax"]
+    previous = net.inputs
+    for layer in net.layers:
+        for row, b, z in zip(layer.weights, layer.biases, layer.pre_activations):
+            assert net.step(z).expr == sum((w * a for w, a in zip(row, previous)), b)
+        assert [net.step(a).layer for a in layer.activations] == [layer.index] * len(layer.activations)
+        previous = layer.activations
+    assert [w for layer in net.layers for row in layer.weights for w in row] == [p for p in net.params if p.name.startswith("w")]
+    assert not sb.Graph.from_expr("x*y").layers
