@@ -153,7 +153,7 @@ n, m, k = sp.symbols("n m k", integer=True, positive=True)
 X, A = sp.MatrixSymbol("X", n, n), sp.MatrixSymbol("A", n, n)
 x = sp.MatrixSymbol("x", n, 1)
 X2, B2, A4 = sp.MatrixSymbol("X", 2, 2), sp.MatrixSymbol("B", 2, 2), sp.MatrixSymbol("A", 4, 4)
-h = sp.MatrixSymbol("h", 1, m)
+h, Y = sp.MatrixSymbol("h", 1, m), sp.MatrixSymbol("Y", n, m)
 
 REFUSALS = {  # J, wrt, patterns the one-line message must contain
     "an operation without a rule: KroneckerProduct": (
@@ -164,6 +164,14 @@ REFUSALS = {  # J, wrt, patterns the one-line message must contain
     "a symbolic matrix power": (sp.Trace(X**k), [X], [r"\bk\b", "(?i:exponent|power)|MatPow"]),
     "an ill-shaped product SymPy accepts (1×m times 1×m)": (
         sp.OneMatrix(1, m) * h.applyfunc(sp.sin) * sp.OneMatrix(m, 1), [h], [r"\bm\b", "(?i:shape|size)|×"]),
+    "an operation without a rule: MatrixSlice": (sp.Trace(X[:1, :1]), [X], ["MatrixSlice"]),
+    "an entry of a matrix": (X[0, 0] * sp.Trace(A), [X], [r"X\[0, 0\]", "(?i:entry|entries|element)"]),
+    "log of a whole matrix": (sp.log(X * A), [X], [r"\blog\b", "applyfunc"]),
+    "a 1×n J": (sp.OneMatrix(1, n) * X, [X], ["(?i:scalar)"]),
+    "a fractional matrix power": (sp.Trace(sp.MatPow(X, sp.Rational(1, 2))), [X], ["1/2", "(?i:integer)"]),
+    "an ill-shaped sum SymPy accepts (n×n plus n×m)": (
+        sp.Trace(sp.MatAdd(X, x * sp.OneMatrix(1, m))), [X], [r"\bn\b", r"\bm\b"]),
+    "the determinant of an n×m matrix": (sp.Determinant(Y), [Y], ["(?i:square)"]),
     "wrt a dimension symbol": (sp.Trace(X), [n], [r"\bn\b"]),
     "wrt a matrix not in J": (sp.Trace(X), [A], [r"\bA\b"]),
 }
