@@ -237,7 +237,8 @@ def random_point(symbols, sizes, seed: int = 0) -> dict:
     return point
 
 
-def _close(got, expected, rtol: float) -> bool:
+def close(got, expected, rtol: float) -> bool:
+    """Same shape, finite, and equal within ``rtol`` relative to the larger of 1 and max |expected|."""
     got, expected = np.asarray(got, dtype=float), np.asarray(expected, dtype=float)
     if got.shape != expected.shape or not np.all(np.isfinite(expected)):
         return False
@@ -250,7 +251,7 @@ def same_matrix(e1, e2, sizes, draws: int = 3, rtol: float = 1e-8) -> bool:
     symbols = variables_of(e1, e2, sizes=sizes)
     for seed in range(draws):
         point = random_point(symbols, sizes, seed)
-        if not _close(evaluate(e1, point, sizes), evaluate(e2, point, sizes), rtol):
+        if not close(evaluate(e1, point, sizes), evaluate(e2, point, sizes), rtol):
             return False
     return True
 

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import sympy as sp
 from corpus import MATRIX_EXPRESSIONS
-from oracles import entrywise_gradient, evaluate, finite_difference_gradient, random_point, same_matrix, variables_of
+from oracles import close, entrywise_gradient, evaluate, finite_difference_gradient, random_point, same_matrix, variables_of
 
 import symbackprop as sb
 from symbackprop.errors import InputError
@@ -58,12 +58,6 @@ def point(name: str) -> dict:
 def sympy_diff_oracle(name: str, W):
     case = CASES[name]
     return entrywise_gradient(case.J, W, case.sizes, point(name))
-
-
-def close(got, expected, rtol: float) -> bool:
-    got, expected = np.asarray(got, dtype=float), np.asarray(expected, dtype=float)
-    scale = max(1.0, float(np.max(np.abs(expected), initial=0.0)))
-    return got.shape == expected.shape and bool(np.allclose(got, expected, rtol=rtol, atol=rtol * scale))
 
 
 def test_the_corpus_covers_the_promised_cases():
