@@ -3,6 +3,8 @@ network or any SymPy expression."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
+
 import sympy as sp
 
 from . import naming
@@ -71,6 +73,8 @@ def _check_wrt(graph: Graph, wrt) -> tuple[sp.Symbol, ...]:
         return graph.params
     if isinstance(wrt, (sp.Symbol, sp.MatrixSymbol, str)):
         wrt = [wrt]
+    if not isinstance(wrt, Iterable) or isinstance(wrt, Mapping):
+        raise InputError(f"wrt must be a symbol, a name or a list of them, got {naming.clipped(repr(wrt))}")
     by_name = {v.name: v for v in graph.variables}
     chosen = []
     for item in wrt:

@@ -40,7 +40,7 @@ import sympy as sp
 
 from . import naming
 from .errors import InputError
-from .matrices import has_matrices, is_matrix, textbook
+from .matrices import EntrywiseSteps, has_matrices, is_matrix, textbook
 from .network import Graph
 from .progress import Progress
 from .rules import vjp
@@ -116,6 +116,7 @@ class Derivation:
     gradients: Mapping[sp.Symbol, sp.Expr]
     _inline: Mapping[sp.Symbol, sp.Expr] = field(repr=False, compare=False)
     _cache: dict = field(default_factory=dict, init=False, repr=False, compare=False, hash=False)
+    _textbook: dict = field(default_factory=dict, init=False, repr=False, compare=False, hash=False)  # shared parts
 
     def __repr__(self) -> str:
         names = ", ".join(map(str, self.wrt[:6])) + (", …" if len(self.wrt) > 6 else "")
@@ -219,7 +220,7 @@ class Derivation:
         """``expr`` with the named deltas written out: in step symbols and variables only
         (``a1*(a2 - y1)`` rather than ``a1*delta_2``), as a hand derivation writes it."""
         value = substitute(expr, self._step_values)
-        return textbook(value) if self.graph.has_matrices else value
+        return textbook(value, self._textbook) if self.graph.has_matrices else value
 
     @cached_property
     def _step_values(self) -> dict[sp.Symbol, sp.Expr]:
@@ -229,7 +230,7 @@ class Derivation:
         """``expr`` with named deltas and step symbols replaced by their values in the variables
         (a matrix expression in a textbook's form: :func:`~symbackprop.matrices.textbook`)."""
         value = substitute(expr, self._closed_values)
-        return textbook(value) if self.graph.has_matrices else value
+        return textbook(value, self._textbook) if self.graph.has_matrices else value
 
     @cached_property
     def _closed_values(self) -> dict[sp.Symbol, sp.Expr]:
@@ -283,6 +284,7 @@ def derive(graph: Graph, wrt: Sequence[sp.Symbol]) -> Derivation:
     named = {step for u, users in consumers.items() for step in users if u not in step_symbols or uses[step] > 1}
     named.discard(graph.output)
 
+    entrywise_steps = EntrywiseSteps(steps)
     delta_of: dict[sp.Symbol, sp.Expr] = {graph.output: sp.S.One}  # how a delta appears in others
     shares: dict[tuple[sp.Symbol, sp.Symbol], sp.Expr] = {}  # (matrix step, argument) → its rule's share
     definition: dict[sp.Symbol, sp.Expr] = {}
@@ -296,6 +298,8 @@ def derive(graph: Graph, wrt: Sequence[sp.Symbol]) -> Derivation:
             continue
         if s != graph.output:
             definition[s] = graph.fused[s] if s in graph.fused else total(share(c, s) for c in consumers.get(s, ()))
+            if is_matrix(s):
+                definition[s] = entrywise_steps.simplified(definition[s])
             if is_matrix(s) and (not definition[s].free_symbols - set(graph.sizes) or naming.is_delta(definition[s])):
                 named.discard(s)  # a constant (I, 𝟏) or another delta is written out
             delta_of[s] = naming.delta(s) if s in named else definition[s]

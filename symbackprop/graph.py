@@ -5,7 +5,8 @@ every edge its local derivative. The picture is Graphviz DOT, rendered through t
 package (its ``dot`` program) to any format Graphviz writes (svg, png, pdf, …); a network's layers
 are drawn as clusters. Where a fused rule (softmax with cross-entropy) gives a step's gradient
 directly, that step's edges to the fused part are dashed: the gradient of the step is the fused
-one, the dashed edges only show the local derivatives it replaces.
+one, the dashed edges only show the local derivatives it replaces. A graph of matrix steps is
+drawn without values: each node shows its formula, its shape and its delta (:func:`matrix_picture`).
 
 >>> import sympy as sp
 >>> x, y = sp.symbols("x y")
@@ -22,16 +23,18 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import graphviz
+import sympy as sp
 
 from . import naming
 from .api import backprop
 from .derive import Derivation
 from .errors import InputError, MissingTool, ToolError
 from .files import write_file
+from .matrices import has_matrices
 from .matrix import MatrixDerivation, MatrixGraph
 from .network import Graph
-from .text import printer_for
-from .walkthrough import given_values, pass_values, refuse_matrix_form, value_at
+from .text import printer_for, shape_note
+from .walkthrough import MATRIX_SHOWN, given_values, matrix_walkthrough, pass_values, refuse_matrix_form, value_at
 
 MAX_NODES = 150
 FORMULA_WIDTH = 40
@@ -93,11 +96,22 @@ def _formatted(value) -> str:
     return f"{float(value):.4g}"
 
 
-def picture(target, values: Mapping, max_nodes: int = MAX_NODES) -> Picture:
+def picture(target, values: Mapping | None = None, max_nodes: int = MAX_NODES, sizes: Mapping | None = None) -> Picture:
     """The computational graph of a network, expression or derivation at ``values`` (every
-    variable, by symbol or by name)."""
+    variable, by symbol or by name). A graph with matrix steps (a SymPy matrix expression or its
+    derivation) shows on each node its formula, its shape and its delta or gradient in the delta
+    view, and with ``values`` (matrices as nested lists; symbolic sizes in ``sizes``) their
+    numbers too (:func:`matrix_picture`)."""
     if isinstance(target, (MatrixDerivation, MatrixGraph)):
         refuse_matrix_form("picture")
+    known = target.graph if isinstance(target, Derivation) else target if isinstance(target, Graph) else None
+    if known.has_matrices if known is not None else has_matrices(target):
+        d = target if isinstance(target, Derivation) else backprop(target)
+        return matrix_picture(d, max_nodes, values, sizes)
+    if values is None:
+        raise InputError("the picture needs a value for every variable (values={'x': 1.0, ...})")
+    if sizes:
+        raise InputError("sizes are for graphs with matrices of symbolic size; this one has none")
     graph = target.graph if isinstance(target, Derivation) else target if isinstance(target, Graph) else Graph.from_expr(target)
     count = len(graph.steps) + len(graph.variables)
     if count > max_nodes:
@@ -162,3 +176,75 @@ def _fused_part(graph: Graph) -> set:
     position = {step.symbol: i for i, step in enumerate(graph.steps)}
     first = min(position[s] for s in graph.fused)
     return {step.symbol for step in graph.steps[first:] if step.symbol not in graph.fused}
+
+
+def _matrix_formatted(value) -> str:
+    """A number, or a matrix (nested tuples) as nested lists up to 4×4, else its shape."""
+    if not isinstance(value, tuple):
+        return _formatted(value)
+    if len(value) > MATRIX_SHOWN or len(value[0]) > MATRIX_SHOWN:
+        return f"({len(value)}×{len(value[0])} matrix)"
+    return "[" + ", ".join("[" + ", ".join(_formatted(v) for v in row) + "]" for row in value) + "]"
+
+
+def matrix_picture(d: Derivation, max_nodes: int = MAX_NODES, values: Mapping | None = None, sizes: Mapping | None = None) -> Picture:
+    """The graph of a derivation with matrix steps: every variable and step with its shape, each
+    step with its formula, and each named delta δ_v or gradient ∂f/∂p in the delta view; edges
+    run from each argument to the steps that use it. With ``values`` (and ``sizes`` where they
+    are symbolic, as :func:`~symbackprop.walkthrough.matrix_walkthrough` takes them) each node
+    shows its value and each gradient and delta its number, matrices up to 4×4 as nested lists.
+
+    >>> n = sp.Symbol("n", integer=True, positive=True)
+    >>> A, X = sp.MatrixSymbol("A", n, n), sp.MatrixSymbol("X", n, n)
+    >>> dot = matrix_picture(backprop(sp.Trace(A * X), wrt=[X])).dot
+    >>> print(next(line for line in dot.splitlines() if line.startswith('  "X" [')))
+      "X" [label="X\\nn×n\\n∂f/∂X = Aᵀ", shape=box, style=filled, fillcolor=lightyellow];
+    """
+    graph = d.graph
+    count = len(graph.steps) + len(graph.variables)
+    if count > max_nodes:
+        raise InputError(f"the graph has {count} nodes; pictures are drawn up to {max_nodes} (pass max_nodes to draw it anyway)")
+    text = printer_for(d).doprint
+    output = text(graph.output)
+    deltas = {s.name: (s, e) for s, e in d.deltas}  # by name: a delta is a symbol or a matrix symbol
+    nodes = [v for v in graph.variables] + [s.symbol for s in graph.steps]
+    numbers: dict = {}  # symbol, delta or ∂f/∂p → its value, when values are given
+    if values is not None:
+        w = matrix_walkthrough(d, values, sizes=sizes)
+        numbers = dict(w.given) | {s: v for s, _, v in (*w.forward, *w.deltas)} | {("∂", p): g for p, g in w.gradients}
+
+    def node(symbol, formula=None) -> str:
+        lines = [text(symbol) if formula is None else f"{text(symbol)} = {naming.clipped(text(formula), FORMULA_WIDTH)}",
+                 shape_note(symbol) or "scalar"]
+        if symbol in numbers:
+            lines.append(f"value {_matrix_formatted(numbers[symbol])}")
+        delta = naming.delta(symbol).name
+        if symbol in d.wrt:
+            gradient = naming.clipped(text(d.gradient(symbol)), FORMULA_WIDTH)
+            lines.append(f"∂{output}/∂{text(symbol)} = {gradient}" + (
+                f" = {_matrix_formatted(numbers['∂', symbol])}" if ("∂", symbol) in numbers else ""))
+        elif delta in deltas:
+            named, expr = deltas[delta]
+            lines.append(f"{text(named)} = {naming.clipped(text(expr), FORMULA_WIDTH)}" + (
+                f" = {_matrix_formatted(numbers[named])}" if named in numbers else ""))
+        kind = "shape=box, style=rounded" if formula is not None else (
+            "shape=box, style=filled, fillcolor=lightyellow" if symbol in d.wrt else "shape=ellipse")
+        return f"  {_quote(text(symbol))} [label={_quote(chr(10).join(lines))}, {kind}];".replace("\n", "\\n")
+
+    formula = naming.clipped(text(graph.closed_steps()[graph.output]), 2 * FORMULA_WIDTH)
+    title = f"{output} = {formula}: " + ("values forward, deltas and gradients backward" if numbers else "shapes, and deltas in the delta view")
+    lines = [f"digraph {_quote('backpropagation')} {{", "  rankdir=LR;", '  node [fontname="Helvetica", fontsize=10];',
+             '  edge [fontname="Helvetica", fontsize=9];', f"  label={_quote(title)};"]
+    lines += [node(v) for v in graph.variables]
+    lines += [node(step.symbol, step.expr) for step in graph.steps]
+    known = set(nodes)
+    for step in graph.steps:
+        for argument in sorted(_arguments(step.expr) & known, key=lambda s: s.name):
+            lines.append(f"  {_quote(text(argument))} -> {_quote(text(step.symbol))};")
+    lines.append("}")
+    return Picture("\n".join(lines) + "\n")
+
+
+def _arguments(expr) -> set:
+    """The symbols and matrix symbols a step's formula uses."""
+    return set(expr.atoms(sp.Symbol, sp.MatrixSymbol))

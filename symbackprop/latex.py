@@ -25,6 +25,7 @@ from . import naming
 from .derive import LATEX_DISPLAYS, Chain, Derivation
 from .errors import InputError, MissingTool, ToolError
 from .files import write_file
+from .matrices import is_matrix
 from .matrix import MatrixDerivation, forward_formulas, loss_scale, loss_value, matmul, textbook_factors
 from .simplify import tree_size
 from .templates_ import render
@@ -32,17 +33,113 @@ from .text import (
     CHAIN_PATHS,
     CHAINS_PER_LAYER,
     CLOSED_FORM_NODES,
+    MatrixNotation,
     TextbookOrder,
     chain_parameters,
+    is_one_by_one,
+    matrix_product_parts,
+    matrix_terms,
     positive_first,
     short_chain,
     short_closed_form,
 )
 
+TITLE_WIDTH = 60  # characters of LaTeX source of a formula in a title (inline math cannot break)
 DOCUMENT_LINE = 110  # printed characters (measured by width_of) that fit on one line of an A4 page, with the left side
 
 
-class BackpropLatexPrinter(TextbookOrder, LatexPrinter):
+class MatrixLatexNotation(MatrixNotation):
+    r"""Printer mixin: SymPy's matrix classes in LaTeX, in the notation of
+    :class:`~symbackprop.text.MatrixNotation`: ``X^{T}``, ``X^{-1}``, ``X^{-T}``, ``A \odot B``,
+    ``X^{\circ 2}``, ``\operatorname{tr}``, ``\det``, ``\mathbf{1}``, ``I``, ``\sigma\left(Z\right)``;
+    products side by side, a scalar coefficient first (``\frac{1}{2} \Sigma^{-T}``).
+
+    >>> n, m, k = sp.symbols("n m k", integer=True, positive=True)
+    >>> X, W, Y = sp.MatrixSymbol("X", n, m), sp.MatrixSymbol("W", m, k), sp.MatrixSymbol("Y", n, k)
+    >>> print(BackpropLatexPrinter().doprint(2*X.T*(X*W - Y)))
+    2 X^{T} \left(X W - Y\right)
+    """
+
+    hadamard = r" \odot "
+    product = " "
+
+    def _wrap(self, printed: str) -> str:
+        return r"\left(%s\right)" % printed
+
+    def _print_MatrixSymbol(self, expr, style="plain"):
+        return self._print_Symbol(expr, style)
+
+    def _print_MatMul(self, expr):
+        sign, numerator, matrices, denominator = matrix_product_parts(expr)
+        parts = [self._matrix_factor(f) for f in matrices]
+        if denominator != 1:
+            parts.insert(0, r"\frac{%s}{%s}" % (self._print(numerator), self._print(denominator)))
+        elif numerator != 1:
+            parts[:0] = [self._scalar_factor(f) for f in sp.Mul.make_args(numerator)]
+        return ("- " if sign < 0 else "") + self.product.join(parts)
+
+    def _transposed(self, base: str) -> str:
+        return base + "^{T}"
+
+    def _inverse(self, base: str, transposed: bool) -> str:
+        return base + ("^{-T}" if transposed else "^{-1}")
+
+    def _power(self, base: str, exponent) -> str:
+        return r"%s^{%s}" % (base, self._print(exponent))
+
+    def _hadamard_power(self, base: str, exponent) -> str:
+        return r"%s^{\circ %s}" % (base, self._print(exponent))
+
+    def _elementwise_reciprocal(self, base: str) -> str:
+        return r"\frac{1}{%s}" % base
+
+    def _print_Trace(self, expr, exp=None):
+        if is_one_by_one(expr.arg):
+            return self._raised(self._wrap(self._print(expr.arg)), exp)
+        return self._raised(r"\operatorname{tr}\left(%s\right)" % self._print(expr.arg), exp)
+
+    def _print_Determinant(self, expr, exp=None):
+        return self._raised(r"\det\left(%s\right)" % self._print(expr.arg), exp)
+
+    def _log_det(self, determinant: str) -> str:
+        return r"\log %s" % determinant
+
+    def _print_log(self, expr, exp=None):
+        if isinstance(expr.args[0], sp.Determinant):
+            return self._raised(self._log_det(self._print(expr.args[0])), exp)
+        return LatexPrinter._print_log(self, expr, exp)
+
+    @staticmethod
+    def _raised(body: str, exp) -> str:
+        return body if exp is None else r"\left(%s\right)^{%s}" % (body, exp)
+
+    def _print_OneMatrix(self, expr):
+        rows, columns = expr.shape
+        if columns == 1:
+            return r"\mathbf{1}"
+        if rows == 1:
+            return self._transposed(r"\mathbf{1}")
+        return r"\mathbf{1}_{%s}" % self._shape(expr.shape)
+
+    def _shape(self, shape) -> str:
+        """A shape as LaTeX: ``n \times m``."""
+        return r" \times ".join(self._print(size) for size in shape)
+
+    def _print_Identity(self, expr):
+        return "I"
+
+    def _print_ZeroMatrix(self, expr):
+        return "0"
+
+    def _elementwise(self, function: type, argument: str) -> str:
+        # the function's own LaTeX (\sigma for the sigmoid, \sin), applied to a placeholder
+        if function is sp.exp:  # not e^{X}, which reads as the matrix exponential
+            return r"\exp\left(%s\right)" % argument
+        placeholder = sp.Symbol("PLACEHOLDERFORTHEMATRIX")
+        return self._print(function(placeholder)).replace(self._print(placeholder), argument, 1)
+
+
+class BackpropLatexPrinter(MatrixLatexNotation, TextbookOrder, LatexPrinter):
     """SymPy's LaTeX printer with the graph's own names (``\\hat{y}``, ``\\delta_{3}``, ``w_{1}``), in
     textbook order (:class:`symbackprop.text.TextbookOrder`)."""
 
@@ -180,10 +277,10 @@ def broken_rows(printer: BackpropLatexPrinter, expr: sp.Expr, width: int | None 
         coefficient, rest = expr.as_coeff_Mul()
         factors = ([printer._print(coefficient)] if coefficient != 1 else []) + [printer.factor(f) for f in sp.Mul.make_args(rest)]
         return product_rows([factors], width, first)
-    if not isinstance(expr, sp.Add):
+    if not isinstance(expr, (sp.Add, sp.MatAdd)):
         return None
     rows: list[list] = []
-    for term in positive_first(expr):
+    for term in (matrix_terms(expr) if isinstance(expr, sp.MatAdd) else positive_first(expr)):
         sign, body = ("-", printer._print(-term)) if term.could_extract_minus_sign() else ("+", printer._print(term))
         if width_of(body) + 2 > width:
             return None
@@ -274,7 +371,7 @@ def gradient_latex(d, p: sp.Symbol | str, closed: bool = True) -> str:
         q, gradient = gradients[str(p)]
         return f"{partial(printer, d.graph.output, q)} = {printer.doprint(gradient)}"
     p = d.symbol(p)
-    rows = gradient_rows(d, p, closed, printer)
+    rows = gradient_rows(d, p, closed, printer, chain=not d.graph.has_matrices)
     return " ".join([partial(printer, d.graph.output, p), *(f"{op} {term}" for op, term in rows)])
 
 
@@ -305,6 +402,8 @@ def document_latex(d, title: str | None = None) -> str:
     by layer, every gradient, and the gradient-descent update (compiles with pdflatex)."""
     if isinstance(d, MatrixDerivation):
         return _matrix_document(d, title)
+    if d.graph.has_matrices:
+        return matrix_steps_document(d, title)
     graph = d.graph
     printer = printer_for(d)
     output = graph.output
@@ -387,6 +486,40 @@ def _matrix_document(d: MatrixDerivation, title: str | None) -> str:
         gradients=[(partial(printer, graph.output, p), printer._print(e)) for p, e in d.gradients],
         updates=[printer._print(p) for p, _ in d.gradients],
         fused=graph.fused is not None,
+    )
+
+
+def matrix_steps_document(d: Derivation, title: str | None = None) -> str:
+    """A derivation with matrix steps as a LaTeX document: the variables with their shapes, the
+    notation, every step with its shape, the named deltas, each gradient in the delta view and in
+    closed form (where it is short), and the gradient-descent update (compiles with pdflatex)."""
+    graph = d.graph
+    printer = printer_for(d)
+    output = graph.output
+
+    def shape(symbol) -> str:
+        return printer._shape(symbol.shape) if is_matrix(symbol) else ""
+
+    def rows(expr):
+        return broken_rows(printer, expr) or _left_out("too wide for a line")
+
+    long_closed = [p for p in d.wrt if short_closed_form(d, p) is None or broken_rows(printer, d[p]) is None]
+    sizes = graph.sizes
+    formula = r"%s = %s" % (printer._print(output), printer._print(graph.closed_steps()[output]))
+    return render(
+        "derivation_matrix_steps.tex.j2",
+        title=text(title) if title else text("Backpropagation through ") + "$%s$" % (
+            formula if len(formula) <= TITLE_WIDTH else printer._print(output)),
+        output=printer._print(output),
+        sizes=", ".join("$%s$" % printer._print(s) for s in sizes),
+        variables=[(printer._print(v), shape(v) or r"\text{scalar}") for v in graph.variables],
+        forward=[(printer._print(s.symbol), rows(s.expr), shape(s.symbol)) for s in graph.steps],
+        backward=[(printer._print(s), rows(e), shape(s)) for s, e in d.deltas],
+        gradients=[(partial(printer, output, p), gradient_rows(d, p, p not in long_closed, printer, DOCUMENT_LINE, chain=False), shape(p))
+                   for p in d.wrt],
+        long_closed=len(long_closed),
+        closed_form_nodes=CLOSED_FORM_NODES,
+        updates=[(printer._print(p), partial(printer, output, p)) for p in d.wrt],
     )
 
 

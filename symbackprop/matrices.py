@@ -72,14 +72,16 @@ def sizes(expr) -> tuple[sp.Symbol, ...]:
     return tuple(sorted(found, key=lambda s: s.name))
 
 
-def _same_size(a, b, what: str) -> None:
-    """``a`` and ``b`` (sizes) are provably equal; refused when they differ or cannot be told apart."""
+def _same_size(a, b, where: str, *matrices) -> None:
+    """``a`` and ``b`` (sizes) are provably equal; refused when they differ or cannot be told
+    apart, saying ``where`` with each ``{}`` filled by one of ``matrices`` (built only then)."""
     difference = sp.expand(sp.sympify(a) - b)
     if difference == 0:
         return
+    where = where.format(*[f"{naming.clipped(M, 40)} ({shape_text(M.shape)})" for M in matrices])
     if difference.is_number or difference.is_zero is False:
-        raise InputError(f"{what}: {a} ≠ {b}")
-    raise InputError(f"{what}: cannot tell that {a} equals {b}; give the sizes as numbers or use the same size symbol")
+        raise InputError(f"{where}: {a} ≠ {b}")
+    raise InputError(f"{where}: cannot tell that {a} equals {b}; give the sizes as numbers or use the same size symbol")
 
 
 def _check_shapes(node) -> None:
@@ -87,21 +89,16 @@ def _check_shapes(node) -> None:
     args = [a for a in node.args if is_matrix(a)]
     if isinstance(node, sp.MatMul):
         for left, right in itertools.pairwise(args):
-            _same_size(left.shape[1], right.shape[0],
-                       f"cannot multiply {naming.clipped(left, 40)} ({shape_text(left.shape)}) by "
-                       f"{naming.clipped(right, 40)} ({shape_text(right.shape)})")
+            _same_size(left.shape[1], right.shape[0], "cannot multiply {} by {}", left, right)
     elif isinstance(node, (sp.MatAdd, sp.HadamardProduct)):
         verb = "add" if isinstance(node, sp.MatAdd) else "multiply elementwise"
         for other in args[1:]:
             for i in (0, 1):
-                _same_size(args[0].shape[i], other.shape[i],
-                           f"cannot {verb} {naming.clipped(args[0], 40)} ({shape_text(args[0].shape)}) and "
-                           f"{naming.clipped(other, 40)} ({shape_text(other.shape)})")
+                _same_size(args[0].shape[i], other.shape[i], f"cannot {verb} {{}} and {{}}", args[0], other)
     elif isinstance(node, (sp.Inverse, sp.MatPow, *REDUCTIONS)):
         (matrix,) = args[:1]
         name = {sp.Inverse: "inverse", sp.MatPow: "power", sp.Trace: "trace", sp.Determinant: "determinant"}[type(node)]
-        _same_size(matrix.shape[0], matrix.shape[1], f"the {name} of {naming.clipped(matrix, 40)} needs a square matrix, "
-                                                     f"not {shape_text(matrix.shape)}")
+        _same_size(matrix.shape[0], matrix.shape[1], f"the {name} of {{}} needs a square matrix", matrix)
 
 
 def _as_scalar(arg, parent) -> sp.Expr:
@@ -109,7 +106,8 @@ def _as_scalar(arg, parent) -> sp.Expr:
     if not is_matrix(arg):
         return arg
     if arg.shape == (1, 1):
-        return sp.Trace(arg)
+        coeff, matrices = arg.as_coeff_matrices() if isinstance(arg, sp.MatMul) else (1, [arg])
+        return coeff if matrices == [sp.Identity(1)] else sp.Trace(arg)
     name = getattr(parent.func, "__name__", type(parent).__name__)
     if isinstance(parent, (sp.Add, sp.Mul, sp.Pow)):
         raise InputError(f"cannot mix the {shape_text(arg.shape)} matrix {naming.clipped(arg, 40)} with scalars in "
@@ -143,6 +141,11 @@ def normalised(expr) -> sp.Expr:
             result = node
         elif not node.args or isinstance(node, (sp.Lambda, sp.Tuple)) or not isinstance(node, sp.Basic):
             result = node
+        elif isinstance(node, sp.MatrixBase):
+            raise InputError(f"the explicit matrix {naming.clipped(node, 40)}: write matrices as MatrixSymbol('X', n, m)")
+        elif (isinstance(node, sp.Piecewise) or not isinstance(node, sp.Expr)) and node.atoms(sp.MatrixSymbol):
+            raise InputError(f"{naming.clipped(node, 60)}: a condition or a piecewise formula of matrices has no "
+                             f"vector-Jacobian rule here")
         elif is_matrix(node):
             result = _matrix_node(node, [rebuilt(a) for a in node.args])
         elif isinstance(node, MatrixElement):
@@ -165,7 +168,7 @@ def normalised(expr) -> sp.Expr:
         if result.shape != (1, 1):
             raise InputError(f"J = {naming.clipped(result, 60)} is a {shape_text(result.shape)} matrix: backprop needs "
                              f"a scalar (a trace, a sum 𝟏ᵀM𝟏, a norm, or a 1×1 product)")
-        result = sp.Trace(result)
+        result = _as_scalar(result, None)
     return result
 
 
@@ -178,16 +181,30 @@ def shared_transposes(expr: sp.Expr) -> sp.Expr:
     >>> shared_transposes(sp.Trace((X*W - Y).T * (X*W - Y)))
     Trace((X*W - Y).T*(X*W - Y))
     """
-    compound = {node for node in sp.preorder_traversal(expr) if is_matrix(node) and not isinstance(node, LEAVES)
-                and not (isinstance(node, sp.Transpose) and isinstance(node.arg, LEAVES))}
+    values: dict = {}  # node → its value as SymPy evaluates it, so that 𝟏bᵀ and (b𝟏ᵀ)ᵀ compare equal
 
-    written = {}
-    for node in sorted(compound, key=sp.default_sort_key):
-        other = node.T
-        if other in compound and other != node and node not in written and other not in written:
-            keep, drop = sorted((node, other), key=lambda n: (_transposes(n), sp.default_sort_key(n)))
-            written[drop] = sp.Transpose(keep)
-    return expr.xreplace(written) if written else expr
+    def value(node):
+        if node not in values:
+            values[node] = node.doit()
+        return values[node]
+
+    while True:  # the largest pair first: its parts are then written once, inside it
+        compound = sorted({node for node in sp.preorder_traversal(expr) if is_matrix(node)
+                           and not isinstance(node, (*LEAVES, sp.Transpose))}, key=sp.default_sort_key)
+        alike: dict = {}  # (its matrices, its shape) → nodes: only these may be transposes of each other
+        for node in compound:
+            alike.setdefault((frozenset(node.atoms(sp.MatrixSymbol)), node.shape), []).append(node)
+        pairs = []
+        for node in compound:
+            others = {value(other): other for other in alike.get((frozenset(node.atoms(sp.MatrixSymbol)), node.shape[::-1]), ())}
+            other = others.get(value(node.T)) if others else None
+            if other is not None and other != node:
+                pairs.append((node, other))
+        if not pairs:
+            return expr
+        pair = max(pairs, key=lambda pair: tree_size(pair[0]))
+        keep, drop = sorted(pair, key=lambda n: (_transposes(n), sp.default_sort_key(n)))
+        expr = expr.xreplace({drop: sp.Transpose(keep)})
 
 
 def _matrix_node(node, args) -> sp.Expr:
@@ -197,7 +214,9 @@ def _matrix_node(node, args) -> sp.Expr:
                          f"write it with products, sums, transposes, inverses, traces, determinants and elementwise functions")
     if isinstance(node, sp.MatPow):
         base, power = args
-        if not (power.is_Integer):
+        if not power.is_Integer and base.shape == (1, 1):  # √(xᵀx): a power of the scalar it is
+            return product(_as_scalar(base, node) ** power, sp.Identity(1))
+        if not power.is_Integer:
             raise InputError(f"the matrix power {naming.clipped(node, 40)} needs an integer exponent, not {power}")
         node = sp.Inverse(base if power == -1 else sp.MatPow(base, -power)) if power < 0 else sp.MatPow(base, power)
         args = list(node.args)
@@ -208,15 +227,19 @@ def _matrix_node(node, args) -> sp.Expr:
         node = sp.Inverse(args[0])
     elif isinstance(node, ElementwiseApplyFunction):
         function = node.function
-        if len(function.variables) != 1:
-            raise InputError(f"the elementwise function {naming.clipped(function, 40)} must be of one variable")
+        if len(function.variables) != 1 or has_matrices(function.expr):
+            raise InputError(f"the elementwise function {naming.clipped(function, 40)} must be a scalar function of "
+                             f"one variable")
         if function.expr.free_symbols - set(function.variables):  # exp(s t) → exp∘(s M): s is a variable too
             return elementwise(function.expr, {function.variables[0]: args[1]})
         node = ElementwiseApplyFunction(function, args[1])
     elif isinstance(node, sp.HadamardPower):
         base, power = args
-        if is_matrix(power) or not is_matrix(base):
-            raise InputError(f"the elementwise power {naming.clipped(node, 40)} needs a matrix base and a scalar exponent")
+        if is_matrix(power):  # c^∘X = exp∘(X log c) entry by entry
+            if is_matrix(base):
+                raise InputError(f"the elementwise power {naming.clipped(node, 40)} needs a scalar base or a scalar exponent")
+            t = sp.Dummy("t")
+            return elementwise(base ** t if not base.free_symbols else sp.exp(sp.log(base) * t), {t: power})
         node = sp.HadamardPower(base, power)
     else:
         node = node.func(*args) if tuple(args) != node.args else node
@@ -266,6 +289,11 @@ def elementwise(expr: sp.Expr, entries: dict) -> sp.Expr:
     d = sp.Dummy("d")
     if len(expr.args) == 1:
         return ElementwiseApplyFunction(sp.Lambda(d, expr.func(d)), elementwise(expr.args[0], entries))
+    varying = [i for i, a in enumerate(expr.args) if a.free_symbols]
+    if len(varying) == 1 and not (expr.free_symbols - entries.keys()):  # Heaviside(x, 0), Max(x, 0)
+        (i,) = varying
+        function = sp.Lambda(d, expr.func(*expr.args[:i], d, *expr.args[i + 1:]))
+        return ElementwiseApplyFunction(function, elementwise(expr.args[i], entries))
     used = [t for t in entries if t in expr.free_symbols]
     if len(used) == 1 and expr.free_symbols == {used[0]}:
         return ElementwiseApplyFunction(sp.Lambda(d, expr.xreplace({used[0]: d})), entries[used[0]])
@@ -276,17 +304,17 @@ def elementwise(expr: sp.Expr, entries: dict) -> sp.Expr:
 ENTRYWISE = (sp.HadamardProduct, sp.HadamardPower, ElementwiseApplyFunction)
 
 
-def entrywise_simplified(expr):
+def entrywise_simplified(expr, memo: dict | None = None):
     """``expr`` with each maximal part that acts entry by entry (Hadamard products and powers,
     elementwise functions, sums and scalar multiples of them) simplified as the scalar function
     it is of each entry, kept where that is shorter: ``−y ⊙ σ(z)^∘−1 ⊙ σ(z) ⊙ (𝟏 − σ(z)) + …`` →
-    ``σ(z) − y``.
+    ``σ(z) − y``. ``memo`` keeps the parts done, for the next expression that shares them.
 
     >>> p, y = sp.MatrixSymbol("p", 3, 1), sp.MatrixSymbol("y", 3, 1)
     >>> entrywise_simplified(sp.HadamardProduct(sp.HadamardPower(p, -1), p, y))
     y
     """
-    memo: dict = {}
+    memo = {} if memo is None else memo
 
     def simplified(expr):
         if not is_matrix(expr) or isinstance(expr, LEAVES):
@@ -294,16 +322,71 @@ def entrywise_simplified(expr):
         if expr not in memo:
             kept = _on_arguments(expr, simplified)
             memo[expr] = kept
-            entries: dict = {}
-            scalar = _entry(expr, entries) if isinstance(expr, ENTRYWISE + (sp.MatAdd, sp.MatMul)) else None
-            if scalar is not None and entries and any(isinstance(n, ENTRYWISE) for n in sp.preorder_traversal(expr)):
-                simpler = elementwise(sp.factor_terms(sp.cancel(scalar)),
-                                      {t: _on_arguments(M, simplified) for t, M in entries.items()})
-                if tree_size(simpler) < tree_size(kept):
+            if isinstance(expr, ENTRYWISE + (sp.MatAdd, sp.MatMul)) and any(isinstance(n, ENTRYWISE) for n in sp.preorder_traversal(expr)):
+                simpler = _simplified_entry(expr, simplified)
+                if simpler is not None and tree_size(simpler) < tree_size(kept):
                     memo[expr] = simpler
         return memo[expr]
 
     return simplified(expr)
+
+
+def _simplified_entry(expr, simplified):
+    """``expr`` simplified as the scalar function of each entry it is, or None where it is not one.
+    A scalar that holds matrices (a trace) is a constant here, standing in as a symbol."""
+    entries: dict = {}
+    scalars: dict = {}
+    scalar = _entry(expr, entries, scalars)
+    if scalar is None or not entries:
+        return None
+    simpler = sp.factor_terms(sp.cancel(scalar))
+    if tree_size(simpler) >= tree_size(expr):  # (one scalar operation per matrix operation)
+        return None
+    try:
+        simpler = elementwise(simpler, {t: _on_arguments(M, simplified) for t, M in entries.items()})
+    except InputError:  # a function of several entries: no elementwise form of one matrix
+        return None
+    return simpler.xreplace(scalars)
+
+
+class EntrywiseSteps:
+    """Deltas in step symbols simplified entry by entry (:func:`entrywise_simplified`), seeing
+    through the steps that only combine others entry by entry (``𝟏 − P``, ``Y ⊙ log∘P``): the
+    delta of logistic regression's logits, ``−Y ⊙ P^∘−1 ⊙ P ⊙ (𝟏 − P) + …``, is ``P − Y``.
+
+    >>> z, p, q, y = (sp.MatrixSymbol(s, 3, 1) for s in "zpqy")
+    >>> from symbackprop.network import Step
+    >>> steps = [Step(p, z.applyfunc(sp.exp)), Step(q, sp.OneMatrix(3, 1) - p)]
+    >>> EntrywiseSteps(steps).simplified(sp.HadamardProduct(y, sp.HadamardPower(q, -1), sp.OneMatrix(3, 1) - p))
+    y
+    """
+
+    def __init__(self, steps):
+        self.values: dict = {}  # an entrywise step → its formula in steps that are not
+        self.symbols: dict = {}  # an elementwise function step's function and argument → its symbol
+        for step in steps:
+            if isinstance(step.expr, ElementwiseApplyFunction):
+                self.symbols[_function_key(step.expr)] = step.symbol
+            elif is_matrix(step.symbol) and (isinstance(step.expr, (sp.MatAdd, sp.HadamardProduct, sp.HadamardPower))
+                                             or (isinstance(step.expr, sp.MatMul) and len(step.expr.as_coeff_matrices()[1]) == 1)):
+                self.values[step.symbol] = step.expr.xreplace(self.values)
+
+    def simplified(self, expr):
+        """``expr`` simplified entry by entry where that makes it smaller, else as it is."""
+        if not expr.has(*ENTRYWISE):
+            return expr
+        simpler = entrywise_simplified(expr.xreplace(self.values).doit().replace(
+            lambda node: isinstance(node, ElementwiseApplyFunction) and _function_key(node) in self.symbols,
+            lambda node: self.symbols[_function_key(node)]))
+        return simpler if tree_size(simpler) < tree_size(expr) else expr
+
+
+_T = sp.Dummy("t")
+
+
+def _function_key(node: ElementwiseApplyFunction) -> tuple:
+    """What an elementwise function computes, whatever its Lambda's variable is called."""
+    return node.function.expr.xreplace({node.function.variables[0]: _T}), node.expr
 
 
 def _on_arguments(expr, change):
@@ -311,30 +394,37 @@ def _on_arguments(expr, change):
     return expr.func(*args).doit(deep=False) if tuple(args) != expr.args else expr
 
 
-def _entry(expr, entries: dict):
+def _entry(expr, entries: dict, scalars: dict):
     """``expr`` as the scalar function it is of each entry, every other matrix standing for its
-    entry by a symbol recorded in ``entries``; None where ``expr`` does not act entry by entry."""
+    entry by a symbol recorded in ``entries`` and every scalar that holds matrices by a symbol
+    recorded in ``scalars``; None where ``expr`` does not act entry by entry."""
     if isinstance(expr, sp.OneMatrix):
         return sp.S.One
     if isinstance(expr, sp.ZeroMatrix):
         return sp.S.Zero
     if isinstance(expr, sp.MatAdd):
-        terms = [_entry(a, entries) for a in expr.args]
+        terms = [_entry(a, entries, scalars) for a in expr.args]
         return None if None in terms else sp.Add(*terms)
     if isinstance(expr, sp.HadamardProduct):
-        factors = [_entry(a, entries) for a in expr.args]
+        factors = [_entry(a, entries, scalars) for a in expr.args]
         return None if None in factors else sp.Mul(*factors)
     if isinstance(expr, sp.HadamardPower):
-        base = _entry(expr.base, entries)
+        base = _entry(expr.base, entries, scalars)
         return None if base is None else base ** expr.exp
     if isinstance(expr, ElementwiseApplyFunction):
-        inner = _entry(expr.expr, entries)
+        inner = _entry(expr.expr, entries, scalars)
         return None if inner is None else expr.function(inner)
     if isinstance(expr, sp.MatMul):
         coeff, matrices = expr.as_coeff_matrices()
         if len(matrices) == 1:
-            inner = _entry(matrices[0], entries)
-            return None if inner is None else coeff * inner
+            inner = _entry(matrices[0], entries, scalars)
+            if inner is None:
+                return None
+            if has_matrices(coeff):
+                stand_in = next((t for t, c in scalars.items() if c == coeff), None) or sp.Dummy(f"c{len(scalars)}")
+                scalars[stand_in] = coeff
+                coeff = stand_in
+            return coeff * inner
     for symbol, matrix in entries.items():
         if matrix == expr:
             return symbol
@@ -345,11 +435,12 @@ def _entry(expr, entries: dict):
 
 # ---------------------------------------------------------------- textbook form ------------
 
-def textbook(expr):
+def textbook(expr, memo: dict | None = None):
     """A gradient as a textbook prints it, without ``sympy.simplify``: SymPy's own evaluation
     (``.doit()``: nested products flattened, transposes moved onto the symbols, like terms
-    merged), then in each sum the terms that share a right (or left) factor and a coefficient
-    collected: ``A x + Aᵀ x`` → ``(A + Aᵀ) x``.
+    merged), parts that act entry by entry simplified (:func:`entrywise_simplified`, with
+    ``memo``), then in each sum the terms that share a right (or left) factor collected:
+    ``A x + Aᵀ x`` → ``(A + Aᵀ) x``.
 
     >>> n = sp.Symbol("n")
     >>> A, x = sp.MatrixSymbol("A", n, n), sp.MatrixSymbol("x", n, 1)
@@ -358,7 +449,10 @@ def textbook(expr):
     """
     if not is_matrix(expr):
         return expr.doit() if has_matrices(expr) else expr
-    return _collected(entrywise_simplified(expr.doit()))
+    collected = _collected(entrywise_simplified(expr.doit(), memo))
+    if isinstance(collected, sp.MatAdd) and all(isinstance(t, sp.MatMul) and t.args[0].is_Number for t in collected.args):
+        return _common_number_out(collected)  # −2XW + 2Y → 2(Y − XW)
+    return collected
 
 
 def _collected(expr):
@@ -372,7 +466,7 @@ def _collected(expr):
         if isinstance(inner, sp.Transpose):
             return sp.Transpose(ElementwiseApplyFunction(args[0], inner.arg))
     if isinstance(expr, sp.MatMul):  # a sum inside a product: X(2W − 2Y) → 2X(W − Y), xᵀ − μᵀ → (x − μ)ᵀ
-        args = _scalars_first([_transpose_out(_common_number_out(a)) for a in args])
+        args = _scalars_first([_tidy_factor(a) for a in args])
     return expr.func(*args).doit(deep=False) if tuple(args) != expr.args else expr
 
 
@@ -388,6 +482,18 @@ def _scalars_first(factors: list) -> list:
     return factors
 
 
+def _tidy_factor(factor):
+    """A sum as a factor of a product, with its transpose and its common number outside:
+    ``2b𝟏ᵀ + 2WᵀXᵀ − 2Yᵀ`` → ``2(XW + 𝟏bᵀ − Y)ᵀ``."""
+    factor = _transpose_out(factor)
+    inner = _common_number_out(factor.arg if isinstance(factor, sp.Transpose) else factor)
+    if not isinstance(factor, sp.Transpose):
+        return inner
+    if isinstance(inner, sp.MatMul) and not is_matrix(inner.args[0]):
+        return sp.MatMul(inner.args[0], sp.Transpose(product(*inner.args[1:])))
+    return sp.Transpose(inner)
+
+
 def _transpose_out(expr):
     """``xᵀ − μᵀ`` → ``(x − μ)ᵀ``: a sum as the transpose of a sum where that has fewer transposes."""
     if not isinstance(expr, sp.MatAdd):
@@ -401,42 +507,43 @@ def _transposes(expr) -> int:
 
 
 def _common_number_out(expr):
-    """``2XW − 2Y`` → ``2(XW − Y)``: a number that divides every term's coefficient, in front."""
+    """``2XW − 2Y`` → ``2(XW − Y)``, ``c A x + c Aᵀ x`` → ``c (A x + Aᵀ x)``: the scalar factors
+    common to every term's coefficient (a number that divides them all), in front."""
     if not isinstance(expr, sp.MatAdd):
         return expr
     coefficients = [t.as_coeff_mmul()[0] if isinstance(t, sp.MatMul) else sp.S.One for t in expr.args]
-    numbers = [c.as_coeff_Mul()[0] for c in coefficients]
+    numbers, rests = zip(*[c.as_coeff_Mul() for c in coefficients])
     common = sp.gcd_list(numbers) if all(n.is_Rational for n in numbers) else sp.S.One
-    if all(n.is_negative for n in numbers):
+    if common and all(n.is_negative for n in numbers):
         common = -common
+    shared = set(sp.Mul.make_args(rests[0]))
+    for rest in rests[1:]:
+        shared &= set(sp.Mul.make_args(rest))
+    common *= sp.Mul(*shared)
     if common in (0, 1):
         return expr
-    return sp.MatMul(common, sp.MatAdd(*[product(1 / common, t) for t in expr.args]).doit(deep=False))
+    return sp.MatMul(common, sp.MatAdd(*[product(1 / common, t) for t in expr.args]))
 
 
 def _factored_sum(terms):
-    """``c F₁ G + c F₂ G`` → ``c (F₁ + F₂) G`` for the largest group sharing G (or sharing a left
-    factor), repeated while it shortens the sum."""
+    """``c₁ F₁ G + c₂ F₂ G`` → ``(c₁ F₁ + c₂ F₂) G`` for the largest group sharing G (or sharing a
+    left factor), repeated while it shortens the sum; a number common to the group goes in front."""
     for side in (-1, 0):
         groups: dict = {}
         for term in terms:
-            coeff, factors = term.as_coeff_mmul() if isinstance(term, sp.MatMul) else (sp.S.One, term)
+            _, factors = term.as_coeff_mmul() if isinstance(term, sp.MatMul) else (sp.S.One, term)
             parts = list(factors.args) if isinstance(factors, sp.MatMul) else [factors]
-            if len(parts) < 2:
-                continue
-            groups.setdefault((coeff, parts[side]), []).append(term)
-        best = max(groups.items(), key=lambda kv: len(kv[1]), default=None)
-        if best is not None and len(best[1]) > 1:
-            (coeff, shared), group = best
+            if len(parts) >= 2:
+                groups.setdefault(parts[side], []).append(term)
+        shared, group = max(groups.items(), key=lambda kv: len(kv[1]), default=(None, []))
+        if len(group) > 1:
             rests = []
             for term in group:
-                _, factors = term.as_coeff_mmul() if isinstance(term, sp.MatMul) else (sp.S.One, term)
+                coeff, factors = term.as_coeff_mmul()
                 parts = list(factors.args)
-                rest = parts[:-1] if side == -1 else parts[1:]
-                rests.append(sp.MatMul(*rest).doit(deep=False) if len(rest) > 1 else rest[0])
-            inner = _factored_sum(rests)
-            pieces = (inner, shared) if side == -1 else (shared, inner)
-            collected = sp.MatMul(coeff, *pieces) if coeff != 1 else sp.MatMul(*pieces)
+                rests.append(product(coeff, *(parts[:-1] if side == -1 else parts[1:])))
+            inner = _common_number_out(_factored_sum(rests))
+            collected = sp.MatMul(*((inner, shared) if side == -1 else (shared, inner))).doit(deep=False)
             others = [t for t in terms if not any(t is g for g in group)]
             return _factored_sum([collected, *others]) if others else collected
     return sp.MatAdd(*terms) if len(terms) > 1 else terms[0]  # (evaluating would undo (x − μ)ᵀ)

@@ -200,7 +200,13 @@ class Graph:
         variables = tuple(sorted(expr.free_symbols - set(matrix_sizes), key=lambda s: s.name))
         if not variables:
             raise InputError(f"the expression {naming.clipped(expr)} has no symbols to differentiate with respect to")
-        taken = {s.name for s in variables} | {s.name for s in matrix_sizes}
+        names = sorted(s.name for s in variables + matrix_sizes)
+        for first, second in itertools.pairwise(names):
+            if first == second:
+                raise InputError(f"the expression holds two different symbols named {first!r} (a size of a matrix and a "
+                                 f"variable, or two sizes SymPy tells apart by their assumptions); give them different names")
+        taken = set(names)
+        taken |= {name[len(naming.DELTA):] for name in names if name.startswith(naming.DELTA)}  # δ of no step is a variable
         output = naming.fresh_one(name, taken)
         taken.add(output.name)
         fresh = naming.fresh(naming.EXPRESSION_STEP, taken)

@@ -1,5 +1,8 @@
 """A derivation as plain text: forward pass, deltas, gradients, one chain and its closed form.
 
+A derivation with matrix steps is written in matrix notation (:class:`MatrixNotation`: Xᵀ, X⁻¹,
+X⁻ᵀ, ⊙, ^∘, tr, det, 𝟏, σ(Z)), every value with its shape, and without the chain view.
+
 >>> from symbackprop import backprop, mlp
 >>> print(derivation_text(backprop(mlp([1, 1]))).splitlines()[0])
 Backpropagation through the 1-1 network, sigmoid, loss half_sse, bias per_neuron
@@ -8,12 +11,14 @@ Backpropagation through the 1-1 network, sigmoid, loss half_sse, bias per_neuron
 from __future__ import annotations
 
 import sympy as sp
+from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
 from sympy.printing.precedence import PRECEDENCE
 from sympy.printing.str import StrPrinter
 
 from . import naming
 from .derive import Derivation
 from .errors import InputError
+from .matrices import LEAVES, has_matrices, is_matrix, shape_text
 from .simplify import tree_size
 from .templates_ import render
 
@@ -92,7 +97,313 @@ class TextbookOrder:
 PositiveFirst = TextbookOrder  # its former name
 
 
-class TextPrinter(TextbookOrder, StrPrinter):
+# ------------------------------------------------------------------------------------------
+# Matrix notation, shared by the text and LaTeX printers: how a SymPy matrix expression reads
+# in a textbook (Xᵀ, X⁻¹, X⁻ᵀ, A ⊙ B, X^∘2, tr, det, 𝟏, I, σ(Z)). The rules on structure live here
+# once; each printer only spells the pieces.
+
+
+# An elementwise function printed by its textbook name (any other by its own name).
+ELEMENTWISE_NAMES = {"sigmoid": "σ"}
+
+_SUPERSCRIPTS = str.maketrans("0123456789-", "⁰¹²³⁴⁵⁶⁷⁸⁹⁻")
+
+
+def matrix_terms(expr: sp.MatAdd) -> list:
+    """The terms of a matrix sum led by a positive one (``x - μ``, not ``-μ + x``).
+
+    >>> n = sp.Symbol("n", integer=True, positive=True)
+    >>> x, mu = sp.MatrixSymbol("x", n, 1), sp.MatrixSymbol("mu", n, 1)
+    >>> matrix_terms(x - mu)
+    [x, -mu]
+    """
+    return _led_by_positive(list(expr.args))
+
+
+def transposed_sum(expr: sp.MatAdd):
+    """A sum whose every term is a transpose (up to a number; a product of transposes is the
+    transpose of the product the other way round; ``𝟏ᵀ`` counts) as the transpose of one sum
+    (``Wᵀ Xᵀ - Yᵀ`` is ``(X W - Y)ᵀ``); None for any other sum.
+
+    >>> n = sp.Symbol("n", integer=True, positive=True)
+    >>> x, mu = sp.MatrixSymbol("x", n, 1), sp.MatrixSymbol("mu", n, 1)
+    >>> transposed_sum((x - mu).T)
+    -mu + x
+    """
+    if len(expr.args) < 2:
+        return None
+    inner = []
+    for term in expr.args:
+        coefficient, factors = term.as_coeff_matrices() if isinstance(term, sp.MatMul) else (sp.S.One, [term])
+        untransposed = [_untransposed(f) for f in reversed(factors)]
+        if not coefficient.is_Number or None in untransposed:
+            return None
+        inner.append(sp.MatMul(coefficient, *untransposed).doit() if coefficient != 1 or len(untransposed) > 1 else untransposed[0])
+    return sp.MatAdd(*inner)
+
+
+def _untransposed(factor):
+    """``A`` for the factor ``Aᵀ`` (and the column 𝟏 for the row 𝟏ᵀ), else None."""
+    if isinstance(factor, sp.Transpose):
+        return factor.arg
+    if isinstance(factor, sp.OneMatrix) and factor.shape[0] == 1 and factor.shape[1] != 1:
+        return sp.OneMatrix(factor.shape[1], 1)
+    return None
+
+
+def matrix_product_parts(expr: sp.MatMul) -> tuple:
+    """A matrix product as ``(sign, numerator, matrices, denominator)``: its scalar coefficient
+    split into a sign, a numerator (1 when none) and a denominator (1 when none), then its
+    matrix factors in order. A printer writes ``-numerator matrices / denominator``.
+
+    >>> n = sp.Symbol("n", integer=True, positive=True)
+    >>> S, x = sp.MatrixSymbol("S", n, n), sp.MatrixSymbol("x", n, 1)
+    >>> matrix_product_parts(-S*x/2)
+    (-1, 1, [S, x], 2)
+    """
+    coefficient, matrices = expr.as_coeff_matrices()
+    sign = -1 if coefficient.could_extract_minus_sign() else 1
+    numerator, denominator = sp.fraction(sign * coefficient)
+    return sign, numerator, list(matrices), denominator
+
+
+def elementwise_name(expr: ElementwiseApplyFunction) -> str | None:
+    """The name of the one function ``f∘(M)`` applies to each entry (``"sigmoid"``), or None when
+    its body is more than one function of its variable (then it is read entry by entry).
+
+    >>> from symbackprop.primitives import sigmoid
+    >>> n = sp.Symbol("n", integer=True, positive=True)
+    >>> Z = sp.MatrixSymbol("Z", n, 1)
+    >>> elementwise_name(Z.applyfunc(sigmoid)), elementwise_name(Z.applyfunc(lambda t: t**2 + 1))
+    ('sigmoid', None)
+    """
+    (variable,) = expr.function.variables
+    body = expr.function.expr
+    return type(body).__name__ if isinstance(body, sp.Function) and body.args == (variable,) else None
+
+
+def superscript(exponent) -> str:
+    """An integer exponent in superscript digits (``⁻¹``, ``²``); any other as ``^(…)``.
+
+    >>> superscript(-3), superscript(sp.Symbol("k"))
+    ('⁻³', '^(k)')
+    """
+    if getattr(exponent, "is_Integer", False) or isinstance(exponent, int):
+        return str(exponent).translate(_SUPERSCRIPTS)
+    return f"^({exponent})"
+
+
+class MatrixNotation:
+    """Printer mixin for SymPy's matrix classes in plain text: products side by side (``X W``),
+    ``Xᵀ``, ``X⁻¹``, ``X⁻ᵀ``, ``A ⊙ B``, ``X^∘2``, ``tr(X)``, ``det(X)``, ``log det(X)``, ``𝟏``
+    (a column of ones; ``𝟏ᵀ`` a row, ``𝟏_{n×m}`` any other shape), ``I``, ``σ(Z)``; sums
+    led by a positive term. A scalar coefficient comes first, a fraction's denominator last
+    (``Σ⁻ᵀ / 2``), as the matrix form of a network prints it.
+
+    >>> n, m, k = sp.symbols("n m k", integer=True, positive=True)
+    >>> X, W, Y = sp.MatrixSymbol("X", n, m), sp.MatrixSymbol("W", m, k), sp.MatrixSymbol("Y", n, k)
+    >>> print(TextPrinter().doprint(2*X.T*(X*W - Y)))
+    2 Xᵀ (X W - Y)
+    """
+
+    hadamard = " ⊙ "
+    product = " "
+
+    def _matrix_factor(self, expr) -> str:
+        """A factor of a matrix product: parenthesised when it is a sum or a ⊙ product."""
+        if isinstance(expr, sp.MatAdd) and transposed_sum(expr) is None or isinstance(expr, sp.HadamardProduct) or (
+                isinstance(expr, sp.MatMul) and not _is_plain_product(expr)):
+            return self._wrap(self._print(expr))
+        return self._print(expr)
+
+    def _matrix_base(self, expr) -> str:
+        """A matrix under a superscript (ᵀ, ⁻¹, ², ∘2): parenthesised unless it is one symbol."""
+        return self._print(expr) if isinstance(expr, LEAVES) else self._wrap(self._print(expr))
+
+    def _wrap(self, printed: str) -> str:
+        return f"({printed})"
+
+    def _scalar_factor(self, expr) -> str:
+        return self.parenthesize(expr, PRECEDENCE["Mul"], strict=False)
+
+    def _print_MatrixSymbol(self, expr):
+        return self.names.get(expr) or naming.display(sp.Symbol(expr.name))
+
+    def _print_MatMul(self, expr):
+        sign, numerator, matrices, denominator = matrix_product_parts(expr)
+        scalars = [] if numerator == 1 else [self._scalar_factor(f) for f in sp.Mul.make_args(numerator)]
+        parts = scalars + [self._matrix_factor(f) for f in matrices]
+        printed = ("-" if sign < 0 else "") + self.product.join(parts)
+        return printed if denominator == 1 else self._over(printed, denominator)
+
+    def _over(self, printed: str, denominator) -> str:
+        return f"{printed} / {self.parenthesize(denominator, PRECEDENCE['Mul'], strict=True)}"
+
+    def _print_MatAdd(self, expr):
+        inner = transposed_sum(expr)
+        if inner is not None:
+            return self._transposed(self._wrap(self._print(inner)))
+        terms = matrix_terms(expr)
+        printed = self._print(terms[0])
+        for term in terms[1:]:
+            printed += f" - {self._print(-term)}" if term.could_extract_minus_sign() else f" + {self._print(term)}"
+        return printed
+
+    def _transposed(self, base: str) -> str:
+        return base + "ᵀ"
+
+    def _inverse(self, base: str, transposed: bool) -> str:
+        return base + ("⁻ᵀ" if transposed else "⁻¹")
+
+    def _power(self, base: str, exponent) -> str:
+        return base + superscript(exponent)
+
+    def _print_Transpose(self, expr):
+        if isinstance(expr.arg, sp.Inverse):
+            return self._inverse(self._matrix_base(expr.arg.arg), transposed=True)
+        return self._transposed(self._matrix_base(expr.arg))
+
+    def _print_Inverse(self, expr):
+        if isinstance(expr.arg, sp.Transpose):
+            return self._inverse(self._matrix_base(expr.arg.arg), transposed=True)
+        return self._inverse(self._matrix_base(expr.arg), transposed=False)
+
+    def _print_MatPow(self, expr):
+        return self._power(self._matrix_base(expr.base), expr.exp)
+
+    def _print_HadamardProduct(self, expr):
+        return self.hadamard.join(self._hadamard_factor(a) for a in expr.args)
+
+    def _hadamard_factor(self, expr) -> str:
+        if isinstance(expr, sp.MatAdd) and transposed_sum(expr) is None or isinstance(expr, (sp.MatMul, sp.HadamardProduct)):
+            return self._wrap(self._print(expr))
+        return self._print(expr)
+
+    def _print_HadamardPower(self, expr):
+        return self._hadamard_power(self._matrix_base(expr.base) if is_matrix(expr.base) else self._print(expr.base), expr.exp)
+
+    def _hadamard_power(self, base: str, exponent) -> str:
+        exponent = sp.sympify(exponent)
+        simple = exponent.is_Atom and not exponent.could_extract_minus_sign()
+        return f"{base}^∘{self._print(exponent) if simple else self._wrap(self._print(exponent))}"
+
+    def _elementwise_reciprocal(self, base: str) -> str:
+        return f"1 / {base}"
+
+    def _print_Pow(self, expr, *args, **kwargs):
+        if expr.exp.is_Integer and expr.exp > 1 and has_matrices(expr.base):  # det(X)², as the matrices around it
+            return self._power(self.parenthesize(expr.base, PRECEDENCE["Pow"], strict=False), expr.exp)
+        return super()._print_Pow(expr, *args, **kwargs)
+
+    def _print_Trace(self, expr):
+        if is_one_by_one(expr.arg):  # xᵀ A x is a number already: no tr, as a textbook writes it
+            return self._wrap(self._print(expr.arg))
+        return f"tr({self._print(expr.arg)})"
+
+    def _print_Determinant(self, expr):
+        return f"det({self._print(expr.arg)})"
+
+    def _print_log(self, expr, **kwargs):
+        if isinstance(expr.args[0], sp.Determinant):
+            return self._log_det(self._print(expr.args[0]))
+        other = getattr(super(), "_print_log", None)  # the base printer's own log, where it has one
+        return other(expr, **kwargs) if other is not None else self._print_Function(expr, **kwargs)
+
+    def _log_det(self, determinant: str) -> str:
+        return f"log {determinant}"
+
+    def _print_OneMatrix(self, expr):
+        rows, columns = expr.shape
+        if columns == 1:
+            return "𝟏"
+        if rows == 1:
+            return self._transposed("𝟏")
+        return f"𝟏_{{{shape_text(expr.shape)}}}"
+
+    def _print_Identity(self, expr):
+        return "I"
+
+    def _print_ZeroMatrix(self, expr):
+        return "0"
+
+    def _print_ElementwiseApplyFunction(self, expr):
+        if elementwise_name(expr) is not None:
+            return self._elementwise(type(expr.function.expr), self._print(expr.expr))
+        return _ElementwiseBody(self, expr).doprint()
+
+    def _elementwise(self, function: type, argument: str) -> str:
+        """``function`` applied to each entry of the matrix printed as ``argument``."""
+        name = function.__name__
+        return f"{ELEMENTWISE_NAMES.get(name, name)}({argument})"
+
+
+def is_one_by_one(expr) -> bool:
+    """Whether ``expr`` is a product or sum of matrices that is 1×1 by its shape (``xᵀ A x``):
+    a number already, which a textbook writes without ``tr``.
+
+    >>> n = sp.Symbol("n", integer=True, positive=True)
+    >>> A, x = sp.MatrixSymbol("A", n, n), sp.MatrixSymbol("x", n, 1)
+    >>> is_one_by_one(x.T * A * x), is_one_by_one(A), is_one_by_one(sp.MatrixSymbol("c", 1, 1))
+    (True, False, False)
+    """
+    return isinstance(expr, (sp.MatMul, sp.MatAdd)) and expr.shape == (1, 1)
+
+
+def _is_plain_product(expr: sp.MatMul) -> bool:
+    """A product of matrices without a coefficient (printed as a factor without parentheses)."""
+    return expr.as_coeff_matrices()[0] == 1
+
+
+class _ElementwiseBody:
+    """The scalar body of ``f∘(M)`` printed with the matrix printer, read entry by entry: the
+    variable is ``M``, products are ⊙ and powers ^∘ (``σ(Z) ⊙ (1 - σ(Z))`` for σ'∘(Z))."""
+
+    def __init__(self, printer, expr: ElementwiseApplyFunction):
+        self.printer = printer
+        (self.variable,) = expr.function.variables
+        self.body = expr.function.expr
+        self.matrix = expr.expr
+
+    def doprint(self) -> str:
+        return self._print(self.body)
+
+    def _print(self, expr) -> str:
+        printer = self.printer
+        if expr == self.variable:
+            return printer._print(self.matrix)
+        if expr.is_Atom:
+            return printer._print(expr)
+        if expr.is_Add:
+            terms = _led_by_positive(list(expr.as_ordered_terms()))
+            printed = self._print(terms[0])
+            for term in terms[1:]:
+                printed += f" - {self._print(-term)}" if term.could_extract_minus_sign() else f" + {self._print(term)}"
+            return printed
+        if expr.is_Mul:
+            coefficient, rest = expr.as_coeff_Mul()
+            if coefficient == -1:
+                return "-" + self._print(rest)
+            factors = sp.Mul.make_args(rest)  # the scalars first, side by side, then the entries ⊙
+            scalars = ([] if coefficient == 1 else [coefficient]) + [f for f in factors if self.variable not in f.free_symbols]
+            entries = [self._factor(f) for f in factors if self.variable in f.free_symbols]
+            return printer.product.join([printer._scalar_factor(f) for f in scalars] + [printer.hadamard.join(entries)])
+        if expr.is_Pow and expr.exp.is_Integer and expr.exp > 0:
+            return printer._hadamard_power(self._factor(expr.base, power=True), expr.exp)
+        if expr.is_Pow and expr.exp == -1:
+            return printer._elementwise_reciprocal(self._factor(expr.base, power=True))
+        if isinstance(expr, sp.Function) and len(expr.args) == 1:
+            return printer._elementwise(type(expr), self._print(expr.args[0]))
+        entry = sp.Symbol(printer._print(self.matrix))  # any other form: as SymPy prints it, the matrix for its variable
+        return printer._print(expr.xreplace({self.variable: entry}))
+
+    def _factor(self, expr, power=False) -> str:
+        printed = self._print(expr)
+        if expr.is_Add or (power and (expr.is_Mul or expr.is_Pow)):
+            return self.printer._wrap(printed)
+        return printed
+
+
+class TextPrinter(MatrixNotation, TextbookOrder, StrPrinter):
     """SymPy's string printer in the library's notation: the names of ``names`` (e.g.
     :func:`naming.text_names`: ŷ, δ_3), deltas written δ_…, and textbook order.
 
@@ -236,10 +547,25 @@ def gradient_lines(d: Derivation, p: sp.Symbol) -> list[tuple[str, str]]:
     return lines
 
 
+def shape_note(symbol) -> str:
+    """The shape of a matrix symbol as ``rows×columns``; ``""`` for a scalar.
+
+    >>> n = sp.Symbol("n", integer=True, positive=True)
+    >>> shape_note(sp.MatrixSymbol("W", n, 3)), shape_note(sp.Symbol("c"))
+    ('n×3', '')
+    """
+    return shape_text(symbol.shape) if is_matrix(symbol) else ""
+
+
 def derivation_text(d: Derivation, show_chain=None) -> str:
     """The whole derivation as text, with the chain rule written out for the variables in
     ``show_chain`` (one symbol or name, or a list; default: the first variable). Chain rules with
-    many paths and long closed forms are left out, each with a one-line note."""
+    many paths and long closed forms are left out, each with a one-line note. A derivation with
+    matrix steps is written in matrix notation (:func:`matrix_derivation_text`)."""
+    if d.graph.has_matrices:
+        if show_chain is not None:
+            raise InputError("a derivation with matrix steps has no chain view: its deltas and gradients are written in matrix notation")
+        return matrix_derivation_text(d)
     graph = d.graph
     output = graph.output
     printer = printer_for(d)
@@ -257,3 +583,30 @@ def derivation_text(d: Derivation, show_chain=None) -> str:
     sections += [(f"Chain rule for {plain(p)}", gradient_lines(d, p)) for p in chains]
     title = f"Backpropagation through {graph.description}"
     return render("derivation.txt.j2", title=title, sections=sections)
+
+
+def matrix_derivation_text(d: Derivation) -> str:
+    """A derivation with matrix steps as text: the variables with their shapes, every step with
+    its shape, the named deltas δ_v = ∂f/∂v (each of v's shape), the gradients in the delta view
+    and in closed form (each of its variable's shape; a long closed form is left out with a note)."""
+    graph = d.graph
+    output = graph.output
+    printer = printer_for(d)
+    show = printer.doprint
+
+    def closed(p) -> str:
+        expr = short_closed_form(d, p)
+        return show(expr) if expr is not None else f"(left out: {tree_size(d[p]):,} nodes when written out; the delta form is the one to use)"
+
+    sizes = graph.sizes
+    sections = [
+        ("Forward pass", [(show(s.symbol), show(s.expr), shape_note(s.symbol)) for s in graph.steps]),
+        (f"Backward pass: deltas δ_v = ∂{show(output)}/∂v, output first", [(show(s), show(e), shape_note(s)) for s, e in d.deltas]),
+        (f"Gradients ∂{show(output)}/∂p, each of p's shape", [(_partial(output, p, printer), show(d.gradient(p)), shape_note(p)) for p in d.wrt]),
+        ("Closed forms", [(_partial(output, p, printer), closed(p), "") for p in d.wrt]),
+    ]
+    return render("derivation_matrix.txt.j2",
+                  title=f"Backpropagation through {show(output)} = {show(graph.closed_steps()[output])}",
+                  variables_heading="Variables" + (f" (sizes {', '.join(map(show, sizes))})" if sizes else ""),
+                  variables=[(show(v), shape_note(v) or "scalar") for v in graph.variables],
+                  sections=sections)

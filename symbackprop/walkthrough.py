@@ -2,7 +2,9 @@
 and each updated parameter, in the order a textbook presents them.
 
 Values are computed in float64, or exactly (SymPy rationals and exact expressions) on request;
-all gradients are taken at the original parameters, and the update is simultaneous.
+all gradients are taken at the original parameters, and the update is simultaneous. A derivation
+with matrix steps takes its matrices as nested lists and is computed in float64
+(:func:`matrix_walkthrough`).
 
 >>> from symbackprop import backprop, mlp
 >>> d = backprop(mlp([1, 1], activation="identity"))
@@ -24,11 +26,13 @@ from dataclasses import dataclass, field
 import mpmath
 import numpy as np
 import sympy as sp
+from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
 
 from . import naming
 from .derive import Derivation
 from .errors import InputError
-from .latex import DOCUMENT_LINE, BackpropLatexPrinter, partial, pdflatex, product_rows, side_by_side, text, width_of
+from .latex import DOCUMENT_LINE, TITLE_WIDTH, BackpropLatexPrinter, partial, pdflatex, product_rows, side_by_side, text, width_of
+from .matrices import is_matrix
 from .matrix import MatrixDerivation, MatrixGraph
 from .naming import latex_names
 from .simplify import tree_size
@@ -38,6 +42,7 @@ from .text import CHAIN_PATHS, CHAINS_PER_LAYER, chain_parameters, plain
 from .values import number, same_name
 
 FORMULA_WIDTH = 60  # characters of a formula quoted in an error message
+MATRIX_SHOWN = 4  # a matrix value is printed entry by entry up to this many rows and columns
 DECIMAL_PRECISION = 30  # significant digits of the decimals computed beside exact values
 EXACT_NODES = 40  # an exact value is printed in full up to this many nodes, else as its decimal
 EXACT_DIGITS = 1000  # an exact value that would write more digits is kept as the power it is
@@ -52,7 +57,8 @@ class Walkthrough:
     short: for a parameter with at most :data:`~symbackprop.text.CHAIN_PATHS` paths, and of a
     network only for the first :data:`~symbackprop.text.CHAINS_PER_LAYER` such parameters of each
     layer (``None`` for the others, whose gradient the deltas give); ``gradients`` and
-    ``updates`` hold ``(parameter, value)`` for every parameter.
+    ``updates`` hold ``(parameter, value)`` for every parameter. A matrix value is a tuple of
+    rows (``np.array(value)`` makes it an array).
     """
 
     derivation: Derivation
@@ -256,11 +262,19 @@ def pass_values(d: Derivation, given: Mapping, exact: bool = False, approximate:
     return table
 
 
-def walkthrough(d: Derivation, values: Mapping, learning_rate=0.5, exact: bool = False) -> Walkthrough:
+def walkthrough(d: Derivation, values: Mapping, learning_rate=0.5, exact: bool = False, sizes: Mapping | None = None) -> Walkthrough:
     """Evaluate ``d`` at ``values`` (by symbol or by name: every input, target and parameter)
-    and take one gradient-descent step of size ``learning_rate``."""
+    and take one gradient-descent step of size ``learning_rate``. A derivation with matrix steps
+    takes each matrix as nested lists (or an array) and, where its sizes are symbolic, their
+    values in ``sizes`` (``{"n": 3}``); see :func:`matrix_walkthrough`."""
     if isinstance(d, (MatrixDerivation, MatrixGraph)):
         refuse_matrix_form("walkthrough")
+    if d.graph.has_matrices:
+        if exact:
+            raise InputError("exact values are for derivations without matrices; a matrix walkthrough is computed in float64")
+        return matrix_walkthrough(d, values, learning_rate, sizes)
+    if sizes:
+        raise InputError("sizes are for derivations with matrices of symbolic size; this one has none")
     graph = d.graph
     given = given_values(graph, values, exact)
     rate = number(learning_rate, "the learning rate", exact)
@@ -303,6 +317,184 @@ def walkthrough(d: Derivation, values: Mapping, learning_rate=0.5, exact: bool =
                        tuple(chains), gradients, updates, exact, decimals)
 
 
+# ------------------------------------------------------------------------------------------
+# Matrices: values are float64 arrays while computed, nested tuples of floats once recorded.
+
+def concrete_sizes(graph, sizes: Mapping | None) -> dict:
+    """Each size symbol of ``graph`` → its value from ``sizes`` (by symbol or by name); a size
+    left out, unknown or not a positive whole number is a one-line :class:`InputError`.
+
+    >>> from symbackprop import backprop
+    >>> n = sp.Symbol("n", integer=True, positive=True)
+    >>> concrete_sizes(backprop(sp.Trace(sp.MatrixSymbol("X", n, n))).graph, {"n": 3})
+    {n: 3}
+    """
+    symbols = tuple(getattr(graph, "sizes", ()))
+    by_name = {s.name: s for s in symbols}
+    given = {}
+    for key, value in (sizes or {}).items():
+        name = key.name if isinstance(key, sp.Symbol) else str(key)
+        if name not in by_name:
+            raise InputError(f"{name!r} is not a size of {graph.description}; its sizes: {naming.listing(by_name) or 'none'}")
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+            raise InputError(f"the size {name} must be a positive whole number, got {value!r}")
+        given[by_name[name]] = int(value)
+    missing = [s.name for s in symbols if s not in given]
+    if missing:
+        raise InputError(f"the sizes {', '.join(missing)} are symbolic: give them, e.g. sizes={{{', '.join(f'{m!r}: 3' for m in missing)}}}")
+    return given
+
+
+def _dimension(size, sizes: Mapping) -> int:
+    return int(sp.sympify(size).xreplace(sizes))
+
+
+def _given_matrices(graph, values: Mapping, sizes: Mapping) -> dict:
+    """Every variable of ``graph`` → its value: a float for a scalar, a float64 array of the
+    variable's shape for a matrix (nested lists; a flat list for a column or a row)."""
+    by_name = {same_name(v.name): v for v in graph.variables}
+    given: dict = {}
+    for key, value in values.items():
+        name = same_name(key.name if isinstance(key, (sp.Symbol, sp.MatrixSymbol)) else str(key))
+        if name not in by_name:
+            raise InputError(f"{name!r} is not a variable of {graph.description}; its variables: {', '.join(by_name)}")
+        variable = by_name[name]
+        if not is_matrix(variable):
+            given[variable] = float(number(value, name, False))
+            continue
+        shape = tuple(_dimension(size, sizes) for size in variable.shape)
+        try:
+            array = np.array(value, dtype=float)
+        except (TypeError, ValueError):
+            raise InputError(f"the value of {name} must be a {shape[0]}×{shape[1]} matrix of numbers (nested lists)") from None
+        if array.ndim < 2 and array.size == shape[0] * shape[1] and 1 in shape:
+            array = array.reshape(shape)  # a flat list for a column or a row
+        if array.shape != shape:
+            raise InputError(f"the value of {name} must be {shape[0]}×{shape[1]}, got shape {'×'.join(map(str, array.shape)) or 'scalar'}")
+        if not np.isfinite(array).all():
+            raise InputError(f"the value of {name} has an entry that is not a finite number")
+        given[variable] = array
+    missing = [v.name for v in graph.variables if v not in given]
+    if missing:
+        raise InputError(f"values are missing for {', '.join(missing)}")
+    return given
+
+
+def _product(node, *args):
+    scalars = [a for a in args if np.ndim(a) == 0]
+    matrices = [a for a in args if np.ndim(a) == 2]
+    value = matrices[0]
+    for matrix in matrices[1:]:
+        value = value @ matrix
+    return float(np.prod(scalars)) * value if scalars else value
+
+
+# How each SymPy matrix class is computed from the values of its arguments.
+MATRIX_VALUES = {
+    sp.MatMul: _product,
+    sp.MatAdd: lambda node, *args: sum(args[1:], args[0]),
+    sp.Transpose: lambda node, a: a.T,
+    sp.Inverse: lambda node, a, _exponent: np.linalg.inv(a),
+    sp.MatPow: lambda node, a, p: np.linalg.matrix_power(a, int(p)),
+    sp.Trace: lambda node, a: float(np.trace(a)),
+    sp.Determinant: lambda node, a: float(np.linalg.det(a)),
+    sp.HadamardProduct: lambda node, *args: np.prod(np.stack(args), axis=0),
+    sp.HadamardPower: lambda node, a, p: np.power(a, p),
+}
+
+
+def matrix_value(expr, table: Mapping, sizes: Mapping):
+    """``expr`` (a scalar or a SymPy matrix expression) at the values of ``table`` (symbol →
+    float or float64 array), its sizes ``sizes`` (size symbol → int): a float or an array.
+
+    >>> n = sp.Symbol("n", integer=True, positive=True)
+    >>> A, x = sp.MatrixSymbol("A", n, n), sp.MatrixSymbol("x", n, 1)
+    >>> matrix_value(sp.Trace(x.T * A * x), {A: np.eye(2), x: np.array([[1.0], [2.0]])}, {n: 2})
+    5.0
+    """
+    memo: dict = {}
+
+    def value(node):
+        if node in table:
+            return table[node]
+        if node in sizes:
+            return float(sizes[node])
+        if node not in memo:
+            memo[node] = _value_of_node(node, value, sizes)
+        return memo[node]
+
+    with np.errstate(all="ignore"):
+        return value(expr)
+
+
+def _value_of_node(node, value, sizes: Mapping):
+    if isinstance(node, (sp.Identity, sp.OneMatrix, sp.ZeroMatrix)):
+        shape = tuple(_dimension(size, sizes) for size in node.shape)
+        return np.eye(shape[0]) if isinstance(node, sp.Identity) else np.full(shape, 1.0 if isinstance(node, sp.OneMatrix) else 0.0)
+    if node.is_Number:
+        return float(node)
+    if isinstance(node, (sp.Symbol, sp.MatrixSymbol)):
+        raise InputError(f"no value for {plain(node)}")
+    if isinstance(node, ElementwiseApplyFunction):
+        (variable,) = node.function.variables
+        return np.asarray(sp.lambdify([variable], node.function.expr, "numpy")(value(node.expr)), dtype=float) * np.ones(
+            np.shape(value(node.expr)))
+    rule = MATRIX_VALUES.get(type(node))
+    if rule is not None:
+        return rule(node, *[value(a) for a in node.args])
+    if is_matrix(node):
+        raise InputError(f"no numeric rule for {type(node).__name__}")
+    dummies = [sp.Dummy() for _ in node.args]  # a scalar operation: SymPy's own NumPy form of it
+    return float(sp.lambdify(dummies, node.func(*dummies), "numpy")(*[value(a) for a in node.args]))
+
+
+def _recorded(value):
+    """A computed value as the walkthrough keeps it: a float, or a matrix as nested tuples."""
+    return tuple(tuple(float(v) + 0.0 for v in row) for row in value) if np.ndim(value) == 2 else float(value) + 0.0  # no -0
+
+
+def _defined(d: Derivation, label: str, value):
+    if np.all(np.isfinite(value)):
+        return value
+    graph = d.graph
+    formula = naming.clipped(plain(graph.closed_steps()[graph.output]), FORMULA_WIDTH)
+    raise InputError(f"{formula} has no finite value at the given values ({label})")
+
+
+def matrix_walkthrough(d: Derivation, values: Mapping, learning_rate=0.5, sizes: Mapping | None = None) -> Walkthrough:
+    """The walkthrough of a derivation with matrix steps, in float64: every step, named delta
+    and gradient at ``values`` (each matrix as nested lists), then one gradient-descent step.
+    Matrices are kept as nested tuples; the documents print them entry by entry up to
+    :data:`MATRIX_SHOWN` rows and columns. Symbolic sizes take their values from ``sizes``.
+
+    >>> from symbackprop import backprop
+    >>> n = sp.Symbol("n", integer=True, positive=True)
+    >>> X = sp.MatrixSymbol("X", n, n)
+    >>> w = matrix_walkthrough(backprop(sp.Trace(X.T * X)), {"X": [[1, 2], [3, 4]]}, 0.25, sizes={"n": 2})
+    >>> w.loss, dict(w.gradients)[X], dict(w.updates)[X]
+    (30.0, ((2.0, 4.0), (6.0, 8.0)), ((0.5, 1.0), (1.5, 2.0)))
+    """
+    graph = d.graph
+    size_values = concrete_sizes(graph, sizes)
+    given = _given_matrices(graph, values, size_values)
+    rate = float(number(learning_rate, "the learning rate", False))
+    table = dict(given)
+    output = plain(graph.output)
+    for symbol, expr, label in ([(s.symbol, s.expr, f"step {plain(s.symbol)} = {plain(s.expr)}") for s in graph.steps]
+                                + [(s, e, f"{plain(s)} = {plain(e)}") for s, e in d.deltas]):
+        table[symbol] = _defined(d, label, matrix_value(expr, table, size_values))
+    gradients = [(p, _defined(d, f"∂{output}/∂{plain(p)}", matrix_value(d.gradient(p), table, size_values))) for p in d.wrt]
+    updates = [(p, _defined(d, f"the update of {plain(p)}", given[p] - rate * g)) for p, g in gradients]
+    return Walkthrough(
+        d, tuple((v, _recorded(given[v])) for v in graph.variables), rate,
+        tuple((s.symbol, s.expr, _recorded(table[s.symbol])) for s in graph.steps),
+        tuple((s, e, _recorded(table[s])) for s, e in d.deltas),
+        tuple((p, None) for p in d.wrt),
+        tuple((p, _recorded(g)) for p, g in gradients),
+        tuple((p, _recorded(new)) for p, new in updates),
+        exact=False)
+
+
 def _check_digits(digits) -> int:
     if isinstance(digits, bool) or not isinstance(digits, int) or not 1 <= digits <= 17:
         raise InputError(f"digits must be a whole number from 1 to 17 (significant digits of a float64), got {digits!r}")
@@ -341,10 +533,21 @@ class _Numbers:
         printed = self.printer.doprint(value)
         return printed if len(printed) < width else None
 
+    def matrix(self, value: tuple) -> str:
+        """A matrix (nested tuples) entry by entry up to :data:`MATRIX_SHOWN` rows and columns,
+        else its shape."""
+        rows, columns = len(value), len(value[0])
+        if rows > MATRIX_SHOWN or columns > MATRIX_SHOWN:
+            return r"\left(\text{a } %d \times %d \text{ matrix}\right)" % (rows, columns)
+        body = r" \\ ".join(" & ".join(self.decimal(v) for v in row) for row in value)
+        return r"\begin{pmatrix} %s \end{pmatrix}" % body
+
     def __call__(self, value) -> str:
         """The value as the result of a line, with its relation: ``= 3/4``, ``= σ(3/10) ≈ 0.574``
         (an exact value with its decimal beside it), or only ``≈ 0.574`` when the exact value is
-        long; in float64 ``= 0.574``."""
+        long; in float64 ``= 0.574``; a matrix entry by entry."""
+        if isinstance(value, tuple):
+            return "= " + self.matrix(value)
         if not self.exact:
             return "= " + self.decimal(value)
         rational = sp.sympify(value).is_Rational
@@ -355,6 +558,8 @@ class _Numbers:
 
     def plain(self, value) -> str:
         """The value inside a formula: a short rational, else its decimal; negatives in parentheses."""
+        if isinstance(value, tuple):
+            return self.matrix(value)
         value = sp.sympify(value) if self.exact else value
         short = self.exact and value.is_Rational and self._exact(value, 40) is not None
         printed = self.printer.doprint(value) if short else self.decimal(value)
@@ -381,13 +586,14 @@ def _document_parts(w: Walkthrough, digits: int) -> dict:
     printer = BackpropLatexPrinter(names)
     number = _Numbers(w.exact, digits, printer, w.decimals)
     values = {s: v for s, _, v in w.forward} | dict(w.given) | {s: v for s, _, v in w.deltas}
+    matrices = graph.has_matrices
     substituted = _WithNumbers({s: number.plain(v) for s, v in values.items()}, mul_symbol="dot")
 
     def row(symbol, formula, value):
         """The formula, then each later form with its own relation: the formula with the numbers
         in (left out when wider than a line), the value (``= 0.5``, ``= 3/4``, ``≈ 0.574``)."""
         shown = [printer.doprint(formula)]
-        if formula.free_symbols and not formula.is_Symbol:
+        if formula.free_symbols and not formula.is_Symbol and not matrices:  # matrices are not written into formulas
             with_numbers = substituted.doprint(formula)
             if width_of(with_numbers) <= DOCUMENT_LINE:
                 shown.append("= " + with_numbers)
@@ -408,7 +614,9 @@ def _document_parts(w: Walkthrough, digits: int) -> dict:
     updates = [(printer.doprint(p), number.plain(given[p]), rate, number.plain(g), number(new))
                for (p, g), (_, new) in zip(w.gradients, w.updates)]
     return dict(
-        title=f"A worked example: {graph.description}",
+        title="A worked example: " + ("" if matrices else graph.description),
+        # a matrix expression is named by its formula, in LaTeX math after the title's text
+        title_formula=f"{printer.doprint(graph.output)} = {printer.doprint(graph.closed_steps()[graph.output])}" if matrices else None,
         given=[(names[s], number(v)) for s, v in w.given],
         learning_rate=number(w.learning_rate),
         forward=[row(*r) for r in w.forward[:-1]],
@@ -417,6 +625,7 @@ def _document_parts(w: Walkthrough, digits: int) -> dict:
         chains=chains,
         updates=updates,
         exact=w.exact,
+        matrices=matrices,
         digits=digits,
         line=DOCUMENT_LINE,
         width_of=width_of,
@@ -443,11 +652,19 @@ def _gradient_blocks(chains: list) -> list[tuple[str, object]]:
     return blocks
 
 
+def _title_formula(parts: dict) -> str:
+    """The formula a title ends with, as inline math (``""`` for none; a long one is named by its output)."""
+    formula = parts["title_formula"]
+    if formula is None:
+        return ""
+    return "$%s$" % (formula if len(formula) <= TITLE_WIDTH else formula.split(" = ", 1)[0])
+
+
 def walkthrough_latex(w: Walkthrough, digits: int = 6) -> str:
     """The worked example as a LaTeX document (compiles with pdflatex); gradients given by their
     deltas alone, and the updates, stand two to a line where they are short."""
     parts = _document_parts(w, _check_digits(digits))
-    parts["title"] = text(parts["title"])
+    parts["title"] = text(parts["title"]) + _title_formula(parts)
     parts["gradient_blocks"] = _gradient_blocks(parts["chains"])
     parts["update_rows"] = side_by_side(parts["updates"], DOCUMENT_LINE)
     parts["given_rows"] = side_by_side(parts["given"], DOCUMENT_LINE, most=4)
@@ -471,7 +688,7 @@ def markdown_text(s: str) -> str:
 def walkthrough_markdown(w: Walkthrough, digits: int = 6) -> str:
     """The worked example as Markdown, its formulas in ``$…$`` LaTeX math."""
     parts = _document_parts(w, _check_digits(digits))
-    parts["title"] = markdown_text(parts["title"])
+    parts["title"] = markdown_text(parts["title"]) + _title_formula(parts)
     return render("walkthrough.md.j2", **parts)
 
 

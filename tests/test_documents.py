@@ -12,6 +12,7 @@ from corpus import EXPRESSIONS, NETWORKS, network
 from oracles import needs_pdflatex
 
 import symbackprop as sb
+from symbackprop.graph import picture
 from symbackprop.latex import (
     DOCUMENT_LINE,
     BackpropLatexPrinter,
@@ -24,7 +25,7 @@ from symbackprop.latex import (
     width_of,
 )
 from symbackprop.simplify import tree_size
-from symbackprop.text import CHAIN_PATHS, CHAINS_PER_LAYER, CLOSED_FORM_NODES, chain_parameters
+from symbackprop.text import CHAIN_PATHS, CHAINS_PER_LAYER, CLOSED_FORM_NODES, chain_parameters, derivation_text
 
 LARGE = {
     "4-8-8-3 sigmoid/softmax cross_entropy": dict(layers=[4, 8, 8, 3], activation=["sigmoid", "sigmoid", "softmax"],
@@ -214,3 +215,33 @@ def test_a_document_writes_the_same_closed_forms_and_chains_as_counting_everythi
     assert long and f"The closed forms of {len(long)} gradients are left out" in tex
     for p in chain_parameters(d, CHAIN_PATHS, CHAINS_PER_LAYER):
         assert len(d.chain(p).paths) <= CHAIN_PATHS
+
+
+# ------------------------------------------------------------------------------------------
+# Every output accepts a derivation with matrix steps.
+
+n = sp.Symbol("n", integer=True, positive=True)
+A, Xn = sp.MatrixSymbol("A", n, n), sp.MatrixSymbol("X", n, n)
+a, b, x = (sp.MatrixSymbol(name, n, 1) for name in ("a", "b", "x"))
+MATRIX_EXPRESSIONS = {
+    "aᵀ X⁻¹ b": (a.T * Xn.I * b, Xn),
+    "tr(X)·tr(A X)": (sp.Trace(Xn) * sp.Trace(A * Xn), Xn),
+    "det(X)²": (sp.det(Xn) ** 2, Xn),
+    "log(xᵀ A x)": (sp.log(sp.Trace(x.T * A * x)), x),
+    "𝟏ᵀ σ(A x)": (sp.OneMatrix(1, n) * (A * x).applyfunc(sb.sigmoid), x),
+    "tr(A X^∘3)": (sp.Trace(A * sp.HadamardPower(Xn, 3)), Xn),
+}
+
+
+@pytest.mark.parametrize("name", list(MATRIX_EXPRESSIONS))
+def test_every_output_takes_a_matrix_derivation(name):
+    J, p = MATRIX_EXPRESSIONS[name]
+    d = sb.backprop(J, wrt=[p])
+    text = derivation_text(d)
+    assert f"∂f/∂{p.name} = " in text and "n×n" in text
+    tex = document_latex(d)
+    assert_bounded(tex, pages=3)
+    assert r"\frac{\partial f}{\partial %s}" % p.name in tex and r"n \times" in tex
+    assert summary_latex(d).count("&=") == len(d.deltas) + 1
+    assert gradient_latex(d, p).startswith(r"\frac{\partial f}{\partial %s} = " % p.name)
+    assert f'"{p.name}" [label="{p.name}\\n{p.shape[0]}×{p.shape[1]}\\n∂f/∂{p.name} = ' in picture(d).dot

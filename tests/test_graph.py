@@ -3,6 +3,7 @@
 import itertools
 import json
 
+import numpy as np
 import pytest
 import sympy as sp
 from corpus import NETWORKS, network, random_point
@@ -203,3 +204,45 @@ def test_a_name_with_control_characters_or_quotes_draws(name):
     x, y = sp.Symbol(name), sp.Symbol("y")
     drawing = sb.picture(x * y, {name: 0.5, "y": 2.0})
     assert "\x00" not in drawing.dot and drawing.svg().lstrip().startswith(("<?xml", "<svg"))
+
+
+# ------------------------------------------------------------------------------------------
+# A graph of matrix steps.
+
+n, m, k = sp.symbols("n m k", integer=True, positive=True)
+X, W, Y = sp.MatrixSymbol("X", n, m), sp.MatrixSymbol("W", m, k), sp.MatrixSymbol("Y", n, k)
+LEAST_SQUARES = sp.trace((X * W - Y).T * (X * W - Y))
+
+
+def test_a_graph_of_matrix_steps_shows_each_shape_and_delta():
+    d = sb.backprop(LEAST_SQUARES, wrt=[W])
+    nodes = labels(picture(d).dot)
+    assert set(nodes) == {printer_for(d).doprint(s) for s in [*d.graph.variables, *(s.symbol for s in d.graph.steps)]}
+    assert "\\nm×k\\n" in nodes["W"] and "\\nn×m" in nodes["X"] and "∂f/∂W = " in nodes["W"]
+    for step in d.graph.steps:
+        if isinstance(step.symbol, sp.MatrixExpr):
+            assert "\\n%s×%s" % step.symbol.shape in nodes[printer_for(d).doprint(step.symbol)]
+    shown_deltas = sum(label.count("δ_") for name, label in nodes.items() if name != "W")
+    assert shown_deltas >= len(d.deltas)  # every named delta stands at its step
+    assert picture(LEAST_SQUARES).dot.count("->") == picture(d).dot.count("->") > 0  # an expression draws as its derivation
+
+
+def test_a_graph_of_matrix_steps_at_values_shows_their_numbers():
+    values = {"X": [[1, 2], [3, 4], [5, 6]], "W": [[1], [-1]], "Y": [[1], [2], [3]]}
+    nodes = labels(picture(LEAST_SQUARES, values, sizes={"n": 3, "m": 2, "k": 1}).dot)
+    X_, W_, Y_ = (np.array(values[name], dtype=float) for name in "XWY")
+    residual = X_ @ W_ - Y_
+    expected = {"W": 2 * X_.T @ residual, "X": 2 * residual @ W_.T, "Y": -2 * residual}  # ∂‖XW − Y‖² by hand
+    for name, gradient in expected.items():
+        shown = nodes[name].split(f"∂f/∂{name} = ")[1].split(" = ")[-1].split('"')[0]
+        assert np.array_equal(np.array(json.loads(shown)), gradient), name
+    assert "value " + json.dumps(values["X"]) in nodes["X"]
+    assert f"value {np.sum(residual**2):.4g}" in nodes["f"]
+    with pytest.raises(InputError, match="sizes k, m, n are symbolic"):
+        picture(LEAST_SQUARES, values)
+
+
+@needs_graphviz
+def test_a_graph_of_matrix_steps_renders():
+    svg = picture(sb.backprop(sp.log(sp.det(sp.MatrixSymbol("S", n, n))), wrt=[sp.MatrixSymbol("S", n, n)])).svg()
+    assert svg.lstrip().startswith("<?xml") and "<svg" in svg and "n×n" in svg

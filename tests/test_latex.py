@@ -208,3 +208,48 @@ def test_a_title_with_greek_letters_and_latex_specials_compiles(form, tmp_path):
     tex = document_latex(sb.backprop(sb.mlp([1, 2, 1], form=form)), title="Réseau θ_1 & Ω 50%")
     assert r"$\theta$" in tex and r"$\Omega$" in tex
     assert pdflatex(tex, tmp_path / "d.pdf").stat().st_size > 0
+
+
+# ------------------------------------------------------------------------------------------
+# Derivations with matrix steps.
+
+n, m, k = sp.symbols("n m k", integer=True, positive=True)
+X, W, Y = sp.MatrixSymbol("X", n, m), sp.MatrixSymbol("W", m, k), sp.MatrixSymbol("Y", n, k)
+S, Xs = sp.MatrixSymbol("S", n, n), sp.MatrixSymbol("X", n, n)
+x, mu, w = sp.MatrixSymbol("x", n, 1), sp.MatrixSymbol("mu", n, 1), sp.MatrixSymbol("w", m, 1)
+MATRIX_CASES = {
+    "least squares": (sp.trace((X * W - Y).T * (X * W - Y)), [W]),
+    "Gaussian NLL": (sp.log(sp.det(S)) / 2 + sp.Trace((x - mu).T * S.I * (x - mu)) / 2, [S, mu]),
+    "sum of σ(Xw)": (sp.Trace(sp.OneMatrix(1, n) * (X * w).applyfunc(sb.sigmoid)), [w]),
+}
+
+
+def test_a_matrix_gradient_in_latex_gives_the_delta_form_then_the_textbook_form():
+    d = sb.backprop(*MATRIX_CASES["least squares"])
+    formula = gradient_latex(d, "W")
+    assert formula.startswith(r"\frac{\partial f}{\partial W} = ")
+    assert formula.endswith(r" = 2 X^{T} \left(X W - Y\right)")
+    assert r"\cdot" not in formula  # no chain of partials
+    assert gradient_latex(sb.backprop(sp.log(sp.det(Xs)), wrt=[Xs]), Xs).endswith(" = X^{-T}")  # Cookbook (57)
+
+
+@pytest.mark.parametrize("name", list(MATRIX_CASES))
+def test_a_matrix_derivation_shows_in_a_notebook(name):
+    d = sb.backprop(*MATRIX_CASES[name])
+    shown = d._repr_latex_()
+    assert shown == summary_latex(d) and shown.startswith(r"$$\begin{aligned}")
+    assert shown.count(r"\frac{\partial f}") == len(d.wrt)
+    assert shown.count("&=") == len(d.deltas) + len(d.wrt)
+
+
+@needs_pdflatex
+@pytest.mark.parametrize("name", list(MATRIX_CASES))
+def test_the_document_of_a_matrix_derivation_compiles(name, tmp_path):
+    d = sb.backprop(*MATRIX_CASES[name])
+    tex = document_latex(d)
+    for section in ("Forward pass", "Backward pass", "Gradients", "Gradient-descent update"):
+        assert section in tex
+    for p in d.wrt:  # each gradient with the shape of its variable
+        assert r"%s \times %s" % tuple(sp.latex(size) for size in p.shape) in tex
+    pdf = pdflatex(tex, tmp_path / "derivation.pdf")
+    assert pdf.read_bytes().startswith(b"%PDF")

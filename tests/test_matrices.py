@@ -26,17 +26,31 @@ a, x, mu = sp.MatrixSymbol("a", n, 1), sp.MatrixSymbol("x", n, 1), sp.MatrixSymb
 R = X * W - Y
 
 
-def value(expr, seed=0, size=3):
-    """``expr`` evaluated at random matrices (every size ``size``), through SymPy's explicit matrices."""
+def numeric(expr, point, concrete):
+    """``expr`` at ``point`` (symbols → explicit matrices or numbers), sizes given by ``concrete``."""
+    expr = expr.xreplace(concrete).replace(lambda e: isinstance(e, (sp.OneMatrix, sp.Identity, sp.ZeroMatrix)),
+                                           lambda e: e.as_explicit())
+    result = expr.xreplace(point).replace(lambda e: isinstance(e, sp.MatrixExpr) and not e.free_symbols,
+                                          lambda e: e.as_explicit()).doit()
+    return np.array(sp.N(result), dtype=float).reshape(result.shape if hasattr(result, "shape") else (1, 1))
+
+
+def random_point(expr, concrete, seed=0):
+    """Random matrices for the MatrixSymbols of ``expr`` (square ones shifted by 2I: invertible,
+    positive determinant) and numbers for its scalars, at the sizes ``concrete``."""
     rng = np.random.default_rng(seed)
-    concrete = expr.xreplace({s: size for s in sizes(expr)})
-    symbols = sorted(concrete.atoms(sp.MatrixSymbol), key=lambda s: s.name)
     point = {}
-    for s in symbols:
-        entries = rng.uniform(-1, 1, (int(s.rows), int(s.cols))) + (2 * np.eye(int(s.rows)) if s.rows == s.cols else 0)
-        point[s] = sp.ImmutableMatrix(entries)
-    explicit = concrete.xreplace(point)
-    return np.array(sp.N(explicit.doit().as_explicit() if hasattr(explicit, "as_explicit") else explicit.doit()), dtype=float)
+    for M in sorted(expr.xreplace(concrete).atoms(sp.MatrixSymbol), key=lambda s: s.name):
+        rows, cols = (int(size) for size in M.shape)
+        point[M] = sp.ImmutableMatrix(rng.uniform(-1, 1, (rows, cols)) + (2 * np.eye(rows) if rows == cols else 0))
+    point.update({s: sp.Float(rng.uniform(0.5, 1)) for s in expr.free_symbols if isinstance(s, sp.Symbol)})
+    return point
+
+
+def value(expr, seed=0, size=3):
+    """``expr`` at random matrices, every size ``size``."""
+    concrete = {s: size for s in sizes(expr)}
+    return numeric(expr, random_point(expr, concrete, seed), concrete)
 
 
 def test_a_1x1_matrix_where_a_scalar_is_meant_is_its_trace():
@@ -53,7 +67,7 @@ def test_negative_matrix_powers_become_inverses():
 @pytest.mark.parametrize(("J", "message"), [
     (sp.OneMatrix(1, m) * sp.MatrixSymbol("H", 1, m) * sp.OneMatrix(m, 1), "cannot tell that m equals 1"),
     (sp.Trace(sp.MatAdd(A, x * x.T, sp.MatrixSymbol("B", m, m), evaluate=False)), "cannot add"),
-    (sp.Trace(X * W), "the trace of X\\*W needs a square matrix"),
+    (sp.Trace(X * W), r"the trace of X\*W \(n×k\) needs a square matrix"),
     (sp.exp(A), "exp of the n×n matrix A"),
     (sp.Add(sp.Trace(A), A, evaluate=False), "cannot mix the n×n matrix A with scalars"),
     (A, "is a n×n matrix: backprop needs a scalar"),
@@ -162,3 +176,74 @@ def test_a_graph_of_whole_formulas_as_steps_derives_as_the_graph_of_single_opera
         assert by_hand[p].shape == p.shape
         assert np.allclose(value(by_hand[p], size=2), value(one_per_operation[p], size=2))
     assert by_hand.gradient(W1) == by_hand.symbol("delta_Z_1") * Xb.T  # δ_Z = ∂J/∂Z, ∂J/∂W = δ_Z Xᵀ
+
+
+def test_the_delta_of_logistic_regression_by_hand_is_the_prediction_minus_the_target():
+    """Through the steps that only combine others entry by entry (𝟏 − P, log∘P), the delta of
+    the logits simplifies as a course writes it: P − y, never a division by P(1 − P), which
+    overflows at large logits."""
+    w, y = sp.MatrixSymbol("w", m, 1), sp.MatrixSymbol("y", n, 1)
+    P = (X * w).applyfunc(sb.sigmoid)
+    one = sp.OneMatrix(n, 1)
+    J = -sp.Trace(y.T * P.applyfunc(sp.log) + (one - y).T * (one - P).applyfunc(sp.log))
+    d = sb.backprop(J, wrt=[w])
+    (delta, definition), = d.deltas
+    p = next(s.symbol for s in d.graph.steps
+             if isinstance(s.expr, ElementwiseApplyFunction) and s.expr.function.expr.func is sb.sigmoid)
+    assert definition == p - y
+    assert d.gradient(w) == X.T * delta
+
+
+def finite_differences(J, W, point, concrete, h=1e-6):
+    """∂J/∂W by central differences at ``point``."""
+    base = numeric(W, point, concrete)
+    result = np.zeros_like(base)
+    for index in np.ndindex(*base.shape):
+        for sign in (1, -1):
+            moved = base.copy()
+            moved[index] += sign * h
+            value = sp.ImmutableMatrix(moved) if isinstance(W, sp.MatrixSymbol) else sp.Float(moved[0, 0])
+            result[index] += sign * numeric(J, {**point, W.xreplace(concrete): value}, concrete)[0, 0] / (2 * h)
+    return result
+
+
+@pytest.mark.parametrize(("name", "J", "W"), [
+    ("a repeated scalar factor", sp.Trace(sp.MatMul(sp.Symbol("s"), sp.Symbol("s"), A)), sp.Symbol("s")),
+    ("relu of a sum", sp.Trace(sp.OneMatrix(1, n) * (A * x + a).applyfunc(sb.relu)), A),
+    ("a norm, sqrt(xᵀx)", sp.sqrt(x.T * x), x),
+    ("tanh of x scaled by its norm", sp.Trace(a.T * (x / sp.sqrt(sp.Trace(x.T * x))).applyfunc(sp.tanh)), x),
+    ("a broadcast bias", sp.Trace((A * x + sp.OneMatrix(n, 1) * sp.MatrixSymbol("c", 1, 1) - a).T
+                                  * (A * x + sp.OneMatrix(n, 1) * sp.MatrixSymbol("c", 1, 1) - a)), A),
+])
+def test_corners_give_the_gradient_of_finite_differences(name, J, W):
+    gradient = sb.backprop(J, wrt=[W])[W]
+    concrete = {n: 3}
+    point = random_point(J, concrete, seed=1)
+    got = numeric(gradient, point, concrete)
+    assert np.allclose(got, finite_differences(J, W, point, concrete), rtol=1e-5, atol=1e-7), name
+
+
+def test_names_that_would_be_read_two_ways_are_refused_or_kept_apart():
+    with pytest.raises(InputError, match="two different symbols named 'n'"):
+        sb.backprop(sp.Trace(A) * sp.Symbol("n"))
+    D = sp.MatrixSymbol("delta_v1", n, n)  # a variable named like the delta of a step
+    d = sb.backprop(sp.Trace((A * S).T * (A * S)) + sp.Trace(D * A), wrt=[A, D])
+    assert D not in {delta for delta, _ in d.deltas} and d[D] == A.T
+    with pytest.raises(InputError, match="wrt must be"):
+        sb.backprop(sp.Trace(A), wrt=0)
+
+
+@pytest.mark.parametrize(("J", "message"), [
+    (sp.Piecewise((sp.Trace(A.T * A), sp.Trace(A) > 0), (-sp.Trace(A), True)), "piecewise formula of matrices"),
+    (sp.Trace(ElementwiseApplyFunction(sp.Lambda(sp.Symbol("t"), sp.Symbol("t") * S), A)), "scalar function of one variable"),
+    (sp.Trace(sp.ImmutableMatrix([[1, 2], [3, 4]]) * sp.MatrixSymbol("Q", 2, 2)), "explicit matrix"),
+])
+def test_more_that_cannot_be_derived(J, message):
+    with pytest.raises(InputError, match=message):
+        sb.backprop(J)
+
+
+def test_sums_sharing_a_factor_are_collected_whatever_their_coefficients():
+    w, y = sp.MatrixSymbol("w", m, 1), sp.MatrixSymbol("y", n, 1)
+    J = sp.Trace(sp.OneMatrix(1, n) * (X * w).applyfunc(sb.softplus) - y.T * X * w)
+    assert str(sb.backprop(J, wrt=[w])[w]) == str(X.T * ((X * w).applyfunc(sb.sigmoid) - y))  # Xᵀ(σ(Xw) − y)

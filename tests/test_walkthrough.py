@@ -13,7 +13,9 @@ from oracles import central_differences, needs_pdflatex
 
 import symbackprop as sb
 from symbackprop.errors import InputError
+from symbackprop.latex import pdflatex
 from symbackprop.text import CHAIN_PATHS, CHAINS_PER_LAYER, path_count
+from symbackprop.walkthrough import matrix_value
 
 MAZUR = dict(w1=0.15, w2=0.20, w3=0.25, w4=0.30, w5=0.40, w6=0.45, w7=0.50, w8=0.55, b1=0.35, b2=0.60,
              x1=0.05, x2=0.10, y1=0.01, y2=0.99)
@@ -287,3 +289,125 @@ def test_an_update_beyond_float64_is_refused_and_exact_mode_prints_it():
     w = sb.walkthrough(d, {"x": 10}, learning_rate=1e308, exact=True)
     assert dict(w.updates)[sp.Symbol("x")] == 10 - 20 * sp.Integer(10) ** 308
     assert r"\approx -2.0 \times 10^{309}" in sb.walkthrough_markdown(w)
+
+
+# ------------------------------------------------------------------------------------------
+# Derivations with matrix steps: float64, matrices as nested lists.
+
+n, m, k = sp.symbols("n m k", integer=True, positive=True)
+X, W, Y = sp.MatrixSymbol("X", n, m), sp.MatrixSymbol("W", m, k), sp.MatrixSymbol("Y", n, k)
+S, xs, mu = sp.MatrixSymbol("S", n, n), sp.MatrixSymbol("x", n, 1), sp.MatrixSymbol("mu", n, 1)
+LEAST_SQUARES = sp.trace((X * W - Y).T * (X * W - Y))
+GAUSSIAN = sp.log(sp.det(S)) / 2 + sp.Trace((xs - mu).T * S.I * (xs - mu)) / 2
+RNG = np.random.default_rng(13)
+XV, WV, YV = RNG.normal(size=(3, 2)), RNG.normal(size=(2, 2)), RNG.normal(size=(3, 2))
+SV = np.eye(3) * 2 + 0.1 * RNG.normal(size=(3, 3))
+xv, muv = RNG.normal(size=(3, 1)), RNG.normal(size=(3, 1))
+
+
+def gaussian_nll(Sv, xv_, muv_):
+    r = xv_ - muv_
+    return 0.5 * np.log(np.linalg.det(Sv)) + 0.5 * (r.T @ np.linalg.inv(Sv) @ r).item()
+
+
+@pytest.mark.parametrize("expr, expected", [
+    (sp.Trace(xs.T * S * xs), lambda: (xv.T @ SV @ xv).item()),
+    (sp.log(sp.det(S)), lambda: np.log(np.linalg.det(SV))),
+    (S.I * xs, lambda: np.linalg.solve(SV, xv)),
+    (sp.HadamardPower(X, 2) + sp.HadamardProduct(X, X), lambda: 2 * XV**2),
+    ((X * W).applyfunc(sb.sigmoid), lambda: 1 / (1 + np.exp(-XV @ WV))),
+    (sp.OneMatrix(1, n) * X * sp.OneMatrix(m, 1), lambda: np.array([[XV.sum()]])),
+    (X.T * X / n + sp.Identity(m), lambda: XV.T @ XV / 3 + np.eye(2)),
+    (S**2, lambda: SV @ SV),
+    (GAUSSIAN, lambda: gaussian_nll(SV, xv, muv)),
+], ids=["xᵀSx", "log det", "S⁻¹x", "X∘²+X⊙X", "σ(XW)", "sum", "XᵀX/n + I", "S²", "Gaussian NLL"])
+def test_matrix_values_are_numpys(expr, expected):
+    table = {X: XV, W: WV, Y: YV, S: SV, xs: xv, mu: muv}
+    assert np.allclose(matrix_value(expr, table, {n: 3, m: 2, k: 2}), expected(), rtol=1e-12, atol=1e-12)
+
+
+def test_a_least_squares_walkthrough_has_the_textbook_gradient_and_update():
+    d = sb.backprop(LEAST_SQUARES, wrt=[W])
+    w = sb.walkthrough(d, {"X": XV.tolist(), "W": WV.tolist(), "Y": YV.tolist()}, learning_rate=0.1, sizes={"n": 3, "m": 2, "k": 2})
+    assert w.loss == pytest.approx(np.sum((XV @ WV - YV) ** 2), rel=1e-12)
+    gradient = 2 * XV.T @ (XV @ WV - YV)  # ∂‖XW − Y‖²/∂W
+    assert np.allclose(dict(w.gradients)[W], gradient, rtol=1e-12)
+    assert np.allclose(dict(w.updates)[W], WV - 0.1 * gradient, rtol=1e-12)
+    assert all(np.shape(value) == tuple(int(s.subs({n: 3, m: 2, k: 2})) for s in symbol.shape)
+               for symbol, _, value in w.forward if isinstance(symbol, sp.MatrixExpr))
+
+
+def test_a_gaussian_walkthrough_agrees_with_finite_differences():
+    d = sb.backprop(GAUSSIAN, wrt=[mu, S])
+    w = sb.walkthrough(d, {"S": SV, "x": xv, "mu": muv.ravel().tolist()}, sizes={"n": 3})
+    assert w.loss == pytest.approx(gaussian_nll(SV, xv, muv), rel=1e-12)
+    by_mu = central_differences(lambda v: gaussian_nll(SV, xv, v.reshape(3, 1)), muv.ravel())
+    assert np.allclose(np.ravel(dict(w.gradients)[mu]), by_mu, rtol=1e-6, atol=1e-8)
+    by_s = central_differences(lambda v: gaussian_nll(v.reshape(3, 3), xv, muv), SV.ravel())
+    assert np.allclose(np.ravel(dict(w.gradients)[S]), by_s, rtol=1e-6, atol=1e-8)
+
+
+def test_a_matrix_walkthrough_needs_its_sizes_and_matrices_of_their_shapes():
+    d = sb.backprop(LEAST_SQUARES, wrt=[W])
+    values = {"X": XV, "W": WV, "Y": YV}
+    for sizes, message in [(None, "sizes k, m, n are symbolic"), ({"n": 3, "m": 2, "k": 2, "q": 1}, "'q' is not a size"),
+                           ({"n": 3, "m": 2, "k": 0}, "positive whole number")]:
+        with pytest.raises(InputError) as error:
+            sb.walkthrough(d, values, sizes=sizes)
+        assert message in str(error.value) and "\n" not in str(error.value)
+    with pytest.raises(InputError, match="the value of X must be 3×2, got shape 2×3"):
+        sb.walkthrough(d, {**values, "X": XV.T}, sizes={"n": 3, "m": 2, "k": 2})
+    with pytest.raises(InputError, match="computed in float64"):
+        sb.walkthrough(d, values, sizes={"n": 3, "m": 2, "k": 2}, exact=True)
+    with pytest.raises(InputError, match="sizes are for derivations with matrices"):
+        sb.walkthrough(sb.backprop(x * y), {"x": 1, "y": 2}, sizes={"n": 3})
+
+
+def test_small_matrices_are_printed_entry_by_entry_and_large_ones_by_their_shape():
+    B, S5 = sp.MatrixSymbol("B", 5, 5), sp.MatrixSymbol("S", 5, 5)  # concrete sizes: none to give
+    w = sb.walkthrough(sb.backprop(sp.Trace(B.T * S5 * B), wrt=[S5]), {"B": np.eye(5), "S": np.eye(5)})
+    markdown = sb.walkthrough_markdown(w)
+    assert r"\text{a } 5 \times 5 \text{ matrix}" in markdown and "pmatrix" not in markdown
+    small = sb.walkthrough(sb.backprop(LEAST_SQUARES, wrt=[W]), {"X": XV, "W": WV, "Y": YV}, sizes={"n": 3, "m": 2, "k": 2})
+    assert r"W &= \begin{pmatrix} %.3g & %.3g \\ " % tuple(WV[0]) in sb.walkthrough_latex(small, digits=3)
+
+
+@needs_pdflatex
+def test_a_matrix_walkthrough_compiles(tmp_path):
+    w = sb.walkthrough(sb.backprop(GAUSSIAN, wrt=[S, mu]), {"S": SV, "x": xv, "mu": muv}, sizes={"n": 3})
+    assert pdflatex(sb.walkthrough_latex(w), tmp_path / "w.pdf").read_bytes().startswith(b"%PDF")
+
+
+A3, X3, B3 = sp.MatrixSymbol("A", 3, 3), sp.MatrixSymbol("X", 3, 3), sp.MatrixSymbol("B", 3, 2)
+a3, b3, x3 = sp.MatrixSymbol("a", 3, 1), sp.MatrixSymbol("b", 3, 1), sp.MatrixSymbol("x", 3, 1)
+# One case per operation, at concrete sizes (no sizes to give): J → the variable.
+CONCRETE = {
+    "tr(A X B Bᵀ)": (sp.Trace(A3 * X3 * B3 * B3.T), X3),
+    "aᵀ X⁻¹ b": (a3.T * X3.I * b3, X3),
+    "tr(A X³)": (sp.Trace(A3 * X3**3), X3),
+    "det(X)²": (sp.det(X3) ** 2, X3),
+    "log det(Xᵀ X)": (sp.log(sp.det(X3.T * X3)), X3),
+    "tr(A (X ⊙ X ⊙ A))": (sp.Trace(A3 * sp.HadamardProduct(X3, X3, A3)), X3),
+    "tr(A X^∘3)": (sp.Trace(A3 * sp.HadamardPower(X3, 3)), X3),
+    "tr(A σ(X))": (sp.Trace(A3 * X3.applyfunc(sb.sigmoid)), X3),
+    "log(xᵀ A x)": (sp.log(sp.Trace(x3.T * A3 * x3)), x3),
+    "(aᵀ x)²": ((a3.T * x3) ** 2, x3),
+    "𝟏ᵀ sin(Bᵀ x)": (sp.OneMatrix(1, 2) * (B3.T * x3).applyfunc(sp.sin), x3),
+}
+
+
+@pytest.mark.parametrize("name", list(CONCRETE))
+def test_matrix_walkthrough_gradients_agree_with_finite_differences(name):
+    J, p = CONCRETE[name]
+    d = sb.backprop(J, wrt=[p])
+    rng = np.random.default_rng(7)
+    values = {v: rng.normal(size=v.shape) + (3 * np.eye(v.shape[0]) if v.shape[0] == v.shape[1] else 0) for v in d.graph.variables}
+    w = sb.walkthrough(d, {v.name: value.tolist() for v, value in values.items()})
+    J = sp.Trace(J) if isinstance(J, sp.MatrixExpr) else J
+
+    def loss(flat):
+        return matrix_value(J, {**values, p: flat.reshape(p.shape)}, {})
+
+    assert w.loss == pytest.approx(loss(values[p].ravel()), rel=1e-12)
+    assert np.allclose(np.ravel(dict(w.gradients)[p]), central_differences(loss, values[p].ravel()), rtol=1e-6, atol=1e-7)
+    assert "pmatrix" in sb.walkthrough_markdown(w)
