@@ -18,12 +18,9 @@ from symbackprop.errors import InputError
 
 CASES = {case.name: case for case in MATRIX_EXPRESSIONS}
 
-# Engine bugs these tests found. Strict: once fixed, the XPASS fails and the mark must go.
-SCALAR_BASE = ("an elementwise power with a scalar base, HadamardPower(2, X), is refused with an InputError "
-               "instead of differentiated (2^X = exp(X log 2) entry by entry)")
-ENGINE_BUGS = {
-    "sum(2^o X), a scalar base": SCALAR_BASE,
-}
+# Engine bugs these tests found, by case name, with the reason; strict, so that a fix shows as an
+# XPASS failure and its entry goes. (All found so far are fixed.)
+ENGINE_BUGS: dict[str, str] = {}
 
 
 def engine_marks(name: str) -> tuple:
