@@ -272,7 +272,7 @@ def _matrix_expressions() -> list[MatrixCase]:
     # Corners: a 1×1 J that is a sum, a zero gradient, constants with dimension symbols, a
     # function of 1×1 matrices, a Python lambda, shared products, scalar-base Hadamard powers.
     c1 = M("c", 1, 1)
-    E = X.applyfunc(exp)
+    EX = X.applyfunc(exp)
     case("x'Ax + a'x, a 1x1 sum", x.T * A * x + a.T * x, x, {x: (A + A.T) * x + a}, case_sizes=square)
     case("tr X", tr(X), X, {X: eye(n)}, case_sizes=square)
     case("||X||_F^2 = tr(X'X)", tr(X.T * X), X, {X: 2 * X}, case_sizes=square)
@@ -292,8 +292,8 @@ def _matrix_expressions() -> list[MatrixCase]:
     case("log(1 + exp(a'x))", log(1 + exp(a.T * x)), x, {x: sb.sigmoid(tr(a.T * x)) * a}, case_sizes=square)
     case("sum(f o X), f a Python lambda", sum_n[0] * X.applyfunc(lambda v: v**3 + sp.sin(v)) * sum_n[1], X,
          {X: 3 * hpow(X, 2) + X.applyfunc(sp.cos)}, case_sizes=square)
-    case("sum((exp o X)^o s)", sum_n[0] * hpow(E, s) * sum_n[1], (X, s),
-         {X: s * hpow(E, s), s: tr(one(n, n) * hadamard(X, hpow(E, s)))}, case_sizes=square)
+    case("sum((exp o X)^o s)", sum_n[0] * hpow(EX, s) * sum_n[1], (X, s),
+         {X: s * hpow(EX, s), s: tr(one(n, n) * hadamard(X, hpow(EX, s)))}, case_sizes=square)
     case("sum(2^o X), a scalar base", sum_n[0] * hpow(2, X) * sum_n[1], X, {X: log(2) * hpow(2, X)}, case_sizes=square)
     case("Gaussian NLL with its constant n/2 log 2 pi", nll + n * log(2 * sp.pi) / 2, (S, mu),
          {S: S.I.T / 2 - S.I.T * (x - mu) * (x - mu).T * S.I.T / 2, mu: -(S.I + S.I.T) * (x - mu) / 2}, case_sizes=square)
@@ -325,6 +325,43 @@ def _matrix_expressions() -> list[MatrixCase]:
     case("Huber loss sum(huber o (2X))", sum_n[0] * (2 * X).applyfunc(huber) * sum_n[1], X,
          {X: 2 * (2 * X).applyfunc(sp.Lambda(t, sp.Piecewise((t, sp.Abs(t) <= 1), (sp.sign(t), True))))}, case_sizes=square)
     case("L1 norm sum(|X|)", sum_n[0] * X.applyfunc(sp.Abs) * sum_n[1], X, {X: X.applyfunc(sp.sign)}, case_sizes=square)
+
+    # Classification, regression and kernel models as they are often written.
+    Pk = hadamard(E, hpow(one(k, k) * E, -1))  # softmax over each column of Z = WX
+    case("softmax cross-entropy -tr(Y' log o softmax(WX))", -tr(Yk.T * Pk.applyfunc(log)), Wk,
+         {Wk: (hadamard(Pk, one(k, k) * Yk) - Yk) * Xc.T})
+    Zt = (Z / s).applyfunc(exp)
+    case("softmax cross-entropy with a temperature s", -tr(Yk.T * hadamard(Zt, hpow(one(k, k) * Zt, -1)).applyfunc(log)), (Wk, s))
+    W2r, b2r = M("W_2", k, k), M("b_2", k, 1)
+    Z2 = W2r * (W1 * Xc + b1 * one(1, m)).applyfunc(sb.relu) + b2r * one(1, m)
+    case("2-layer MLP relu, softmax cross-entropy", -tr(Yk.T * Z2) + tr(one(1, m) * (one(1, k) * Z2.applyfunc(exp)).applyfunc(log).T),
+         (W1, b1, W2r, b2r))
+    wl, bl, yl = M("w", n, 1), M("b", 1, 1), M("y", m, 1)
+    fit = Xd * wl + one(m, 1) * bl - yl
+    case("linear regression with a 1x1 bias ||Xw + 1b - y||^2", tr(fit.T * fit), (wl, bl),
+         {wl: 2 * Xd.T * (Xd * wl + one(m, 1) * bl - yl), bl: 2 * one(1, m) * (Xd * wl + one(m, 1) * bl - yl)})
+    case("Poisson regression 1'(exp o (Xw) - y o Xw)", one(1, m) * ((Xd * wl).applyfunc(exp) - hadamard(yl, Xd * wl)), wl,
+         {wl: Xd.T * ((Xd * wl).applyfunc(exp) - yl)})
+    margin = one(m, 1) - hadamard(yl, Xd * wl)
+    case("squared hinge 1'(relu o (1 - y o Xw))^o2", one(1, m) * hpow(margin.applyfunc(sb.relu), 2), wl,
+         {wl: -2 * Xd.T * hadamard(yl, margin.applyfunc(sb.relu))})
+    Kk, alpha = M("K", m, m), M("alpha", m, 1)
+    case("kernel ridge ||y - K alpha||^2 + lambda alpha'K alpha", tr((yl - Kk * alpha).T * (yl - Kk * alpha)) + lam * tr(alpha.T * Kk * alpha),
+         (alpha, lam), {alpha: -2 * Kk.T * (yl - Kk * alpha) + lam * (Kk + Kk.T) * alpha, lam: tr(alpha.T * Kk * alpha)})
+    Yr = M("Y", m, k)
+    case("ridge fit tr(Y'X(X'X + lambda I)^-1 X'Y)", tr(Yr.T * Xd * (Xd.T * Xd + lam * eye(n)).I * Xd.T * Yr), (Xd, lam),
+         {lam: -tr((Xd.T * Xd + lam * eye(n)).I * Xd.T * Yr * Yr.T * Xd * (Xd.T * Xd + lam * eye(n)).I)})
+    Lc = M("L", n, n)
+    case("log det(LL')", log(det(Lc * Lc.T)), Lc, {Lc: 2 * Lc.I.T}, case_sizes=square)
+    case("E[x'Ax] = tr(A Sigma) + mu'A mu [Cookbook, mean of a quadratic form]", tr(A * S) + tr(mu.T * A * mu), (A, mu, S),
+         {A: S.T + mu * mu.T, mu: (A + A.T) * mu, S: A.T}, case_sizes=square)
+    norms = sp.sqrt(tr(x.T * x) * tr(a.T * a))
+    case("cosine similarity a'x / (||a|| ||x||)", tr(a.T * x) / norms, (x, a),
+         {x: a / norms - tr(a.T * x) * tr(a.T * a) / norms**3 * x, a: x / norms - tr(a.T * x) * tr(x.T * x) / norms**3 * a},
+         case_sizes=square)
+    Mm = M("M", m, m)
+    case("masked attention scores tr(C'(M o exp o (X W_q W_k' X')))", tr(C.T * hadamard(Mm, Ea)), Wq,
+         {Wq: Xa.T * hadamard(C, Mm, Ea) * Xa * Wkk})
 
     # The larger models again with the oracles' sizes written into every shape.
     for original in [c for c in cases if c.name.startswith(("batch normalisation", "attention head", "2-layer MLP"))]:
