@@ -138,6 +138,52 @@ def test_each_named_delta_has_its_step_shape_and_name(name):
             assert np.ndim(value) == 0, (symbol, expr)
 
 
+# ---------------------------------------------------------------- random compositions -----------------------------
+
+def random_composition(seed: int):
+    """A scalar J of the 2×2 matrices X, A, B and a scalar s, drawn from products, sums,
+    transposes, one inverse, Hadamard products and powers, elementwise functions and reductions."""
+    n = sp.Symbol("n", integer=True, positive=True)
+    X, A, B = (sp.MatrixSymbol(name, n, n) for name in "XAB")
+    s = sp.Symbol("s")
+    functions = [sp.sin, sp.cos, sp.tanh, sb.sigmoid, sb.softplus]
+    rng = np.random.default_rng(seed)
+
+    def matrix(depth):
+        if depth == 0 or rng.random() < 0.2:
+            return [X, A, B, X, X.T][rng.integers(5)]
+        kind, M = rng.integers(9), matrix(depth - 1)
+        if kind == 0:
+            return M.T
+        if kind == 1:  # M Mᵀ + I is invertible; one inverse at most keeps the explicit oracle fast
+            return M.T if M.has(sp.Inverse, sp.MatPow) else sp.Inverse(M * M.T + sp.Identity(n))
+        if kind == 2:
+            return M.applyfunc(functions[rng.integers(len(functions))])
+        if kind == 3:
+            return sp.HadamardPower(M, 2)
+        if kind == 4:
+            return s * M
+        N = matrix(depth - 1)
+        return [M * N, M + N, M - 2 * N, sp.HadamardProduct(M, N)][kind - 5]
+
+    while True:
+        M = matrix(3)
+        J = [sp.Trace(M), sp.OneMatrix(1, n) * M * sp.OneMatrix(n, 1), sp.Trace(M) * sp.Trace(matrix(2)),
+             sp.log(1 + sp.Trace(M * M.T)) if not M.has(sp.Inverse, sp.MatPow) else sp.Trace(M)][rng.integers(4)]
+        if X in J.atoms(sp.MatrixSymbol):
+            return J, [X] + ([s] if s in J.free_symbols else []), {n: 2}
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_random_composition_matches_sympy_diff(seed):
+    J, wrt, sizes = random_composition(seed)
+    d = sb.backprop(J, wrt=wrt)
+    values = random_point(variables_of(J, *wrt, sizes=sizes), sizes, seed)
+    for W in wrt:
+        assert close(evaluate(d[W], values, sizes), entrywise_gradient(J, W, sizes, values), 1e-7), (J, W, d[W])
+        assert same_matrix(d.closed(d.gradient(W)), d[W], sizes), (J, W)
+
+
 # ---------------------------------------------------------------- refusals ------------------------------------------
 
 n, m, k = sp.symbols("n m k", integer=True, positive=True)
