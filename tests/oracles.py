@@ -323,10 +323,13 @@ def explicit(expr, entries, sizes):
             product = product.multiply_elementwise(ex(a))
         return product
 
+    def inverse(M):  # adjugate over determinant: SymPy's inv() first tests invertibility, slowly
+        return M.adjugate(method="berkowitz") / M.det(method="berkowitz")
+
     def matpow(e):
         p = int(e.exp)
         base = ex(e.base)
-        return base.inv(method="ADJ") ** (-p) if p < 0 else base ** p
+        return inverse(base) ** (-p) if p < 0 else base ** p
 
     branches = [
         (MatrixSymbol, lambda e: entries[e]),
@@ -337,7 +340,7 @@ def explicit(expr, entries, sizes):
         (MatMul, matmul),
         (MatAdd, lambda e: sum((ex(a) for a in e.args[1:]), ex(e.args[0]))),
         (Transpose, lambda e: ex(e.arg).T),
-        (Inverse, lambda e: ex(e.arg).inv(method="ADJ")),
+        (Inverse, lambda e: inverse(ex(e.arg))),
         (MatPow, matpow),
         (HadamardProduct, hadamard_product),
         (HadamardPower, hadamard_power),
