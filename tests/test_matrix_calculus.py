@@ -174,9 +174,53 @@ def random_composition(seed: int):
             return J, [X] + ([s] if s in J.free_symbols else []), {n: 2}
 
 
-@pytest.mark.parametrize("seed", range(40))
-def test_random_composition_matches_sympy_diff(seed):
-    J, wrt, sizes = random_composition(seed)
+def random_shaped_composition(seed: int):
+    """A scalar J of matrices of several shapes (n×n, m×m, n×m, m×n, vectors, a 1×1 c), drawn from
+    products through any inner size (1 included), transposes, sums, Hadamard products and powers,
+    elementwise functions, an inverse of a square M Mᵀ + I and bias broadcasts by 𝟏ᵀ."""
+    n, m, one = sp.Symbol("n", integer=True, positive=True), sp.Symbol("m", integer=True, positive=True), sp.Integer(1)
+    leaves = {(n, n): sp.MatrixSymbol("P", n, n), (m, m): sp.MatrixSymbol("Q", m, m), (n, m): sp.MatrixSymbol("X", n, m),
+              (m, n): sp.MatrixSymbol("Z", m, n), (n, one): sp.MatrixSymbol("u", n, 1), (m, one): sp.MatrixSymbol("v", m, 1),
+              (one, one): sp.MatrixSymbol("c", 1, 1)}
+    functions = [sp.sin, sp.tanh, sb.sigmoid, sb.softplus]
+    rng = np.random.default_rng(seed)
+
+    def matrix(r, c, depth):
+        if (r, c) in leaves and (depth == 0 or rng.random() < 0.25):
+            return leaves[r, c]
+        if depth == 0:
+            return leaves[c, r].T if (c, r) in leaves else sp.OneMatrix(r, c)
+        kind = rng.integers(7)
+        if kind == 0:
+            return matrix(c, r, depth - 1).T
+        if kind == 1:
+            inner = [n, m, one][rng.integers(3)]
+            return matrix(r, inner, depth - 1) * matrix(inner, c, depth - 1)
+        if kind == 2:
+            return matrix(r, c, depth - 1) + matrix(r, c, depth - 1)
+        if kind == 3:
+            return sp.HadamardProduct(matrix(r, c, depth - 1), matrix(r, c, depth - 1))
+        if kind == 4:
+            return matrix(r, c, depth - 1).applyfunc(functions[rng.integers(len(functions))])
+        if kind == 5 and r == c != one:
+            M = matrix(r, [n, m][rng.integers(2)], depth - 1)
+            return M * M.T if M.has(sp.Inverse) else sp.Inverse(M * M.T + sp.Identity(r))
+        if kind == 5 and c != one:
+            return matrix(r, one, depth - 1) * sp.OneMatrix(1, c)
+        return sp.HadamardPower(matrix(r, c, depth - 1), 2)
+
+    while True:
+        r, c = [(n, n), (m, m), (n, m), (m, n), (n, one)][rng.integers(5)]
+        M = matrix(r, c, 4)
+        J = sp.Trace(M) if r == c else sp.OneMatrix(1, r) * M * sp.OneMatrix(c, 1)
+        present = sorted(J.atoms(sp.MatrixSymbol), key=lambda symbol: symbol.name)
+        if present:
+            return J, [present[rng.integers(len(present))]], {n: 2, m: 3}
+
+
+@pytest.mark.parametrize("draw, seed", [(draw, seed) for draw in ("square", "shaped") for seed in range(40)])
+def test_random_composition_matches_sympy_diff(draw, seed):
+    J, wrt, sizes = (random_composition if draw == "square" else random_shaped_composition)(seed)
     d = sb.backprop(J, wrt=wrt)
     values = random_point(variables_of(J, *wrt, sizes=sizes), sizes, seed)
     for W in wrt:
