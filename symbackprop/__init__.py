@@ -30,7 +30,7 @@ from .primitives import (
     tanh,
 )
 from .train import train
-from .verify import ChainVerdict, Verdict, verify
+from .verify import ChainVerdict, MatrixVerdict, Verdict, verify
 from .walkthrough import Walkthrough, walkthrough, walkthrough_latex, walkthrough_markdown, walkthrough_pdf
 
 __all__ = [
@@ -42,6 +42,7 @@ __all__ = [
     "Factor",
     "GradcheckReport",
     "Graph",
+    "MatrixVerdict",
     "Path",
     "Picture",
     "Step",

@@ -146,11 +146,17 @@ class GradcheckReport:
                 f"<th>rel error</th><th>status</th></tr></thead><tbody>{cells}</tbody></table>{verdict}")
 
 
-def as_module(target):
+def as_module(target, sizes=None):
     """A generated module from a module, a derivation, a network or an expression; a matrix-form
-    module is seen through one flat parameter vector (:class:`FlatMatrixModule`)."""
+    module is seen through one flat parameter vector (:class:`FlatMatrixModule`), a module of
+    matrix variables through flat vectors of their entries at concrete ``sizes``
+    (:class:`FlatProgramModule`)."""
     if not hasattr(target, "loss_and_gradients"):
         target = compile_module(target if isinstance(target, (Derivation, MatrixDerivation)) else backprop(target))
+    if hasattr(target, "SIZES"):
+        return FlatProgramModule(target, sizes)
+    if sizes is not None:
+        raise InputError("sizes are for functions of matrices; this one has none")
     return FlatMatrixModule(target) if hasattr(target, "SHAPES") else target
 
 
@@ -186,6 +192,69 @@ class FlatMatrixModule:
         return J, np.concatenate([g.ravel() for g in gradients])
 
 
+DEFAULT_SIZES = (2, 3, 4)  # the sizes a check gives n, m, k … when none are given (in order of their names, then 5, 6, …)
+
+
+class FlatProgramModule:
+    """A module of matrix variables (PARAMETERS, INPUTS, SHAPES, SIZES) with the interface of a
+    per-weight one: the parameters' entries as one flat vector (named ``W[0, 2]``), the inputs'
+    entries as another, at concrete sizes (``sizes``: a mapping from a size's name to a whole
+    number >= 1; the others get :data:`DEFAULT_SIZES`). Points drawn for a check have each square
+    matrix shifted by a multiple of I large enough to make it diagonally dominant: invertible, with
+    a positive determinant."""
+
+    TARGETS = ()
+    PROBABILITY_TARGETS = False
+
+    def __init__(self, module, sizes=None):
+        given = {str(name): value for name, value in (sizes or {}).items()}
+        unknown = sorted(set(given) - set(module.SIZES))
+        if unknown:
+            raise InputError(f"unknown size {unknown[0]}: the sizes of this function are {naming.listing(list(module.SIZES)) or 'none'}")
+        for name, value in given.items():
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+                raise InputError(f"size {name} must be a whole number >= 1, got {value!r}")
+        defaults = iter(DEFAULT_SIZES + tuple(range(DEFAULT_SIZES[-1] + 1, DEFAULT_SIZES[-1] + 1 + len(module.SIZES))))
+        self.sizes = {name: int(given[name]) if name in given else next(defaults) for name in module.SIZES}
+        self.module = module
+        self.shapes = {name: tuple(self.sizes.get(size, size) for size in module.SHAPES[name]) for name in module.SHAPES}
+        count = sum(int(np.prod(shape)) for shape in self.shapes.values())
+        if count > MAX_CHECKED:
+            raise InputError(f"a check holds every parameter and input by name, at most {MAX_CHECKED:,}, and these sizes "
+                             f"give {count:,}: check smaller sizes")
+        self.PARAMETERS = self._entries(module.PARAMETERS)
+        self.INPUTS = self._entries(module.INPUTS)
+
+    def _entries(self, names) -> tuple[str, ...]:
+        return tuple(f"{name}[{', '.join(map(str, index))}]" if index else name
+                     for name in names for index in np.ndindex(*self.shapes[name]))
+
+    def _arrays(self, flat, names) -> list:
+        flat = np.asarray(flat, dtype=float)
+        ends = np.cumsum([int(np.prod(self.shapes[name])) for name in names])[:-1]
+        return [piece.reshape(self.shapes[name]) for piece, name in zip(np.split(flat, ends), names)]
+
+    def conditioned(self, params, inputs, high: float):
+        """``params`` and ``inputs`` (flat, entries at most ``high`` in size) with each square
+        matrix made diagonally dominant, its diagonal raised by ``2·high·size``."""
+        out = []
+        for flat, names in ((params, self.module.PARAMETERS), (inputs, self.module.INPUTS)):
+            arrays = self._arrays(flat, names)
+            for name, array in zip(names, arrays):
+                if array.ndim == 2 and array.shape[0] == array.shape[1]:
+                    array += 2 * high * array.shape[0] * np.eye(array.shape[0])
+            out.append(np.concatenate([a.ravel() for a in arrays]) if arrays else np.zeros(0))
+        return tuple(out)
+
+    def loss(self, theta, inputs, targets=None):
+        return self.module.loss(self._arrays(theta, self.module.PARAMETERS), self._arrays(inputs, self.module.INPUTS))
+
+    def loss_and_gradients(self, theta, inputs, targets=None):
+        J, gradients = self.module.loss_and_gradients(self._arrays(theta, self.module.PARAMETERS),
+                                                      self._arrays(inputs, self.module.INPUTS))
+        return J, np.concatenate([np.ravel(g) for g in gradients])
+
+
 # Where random points are drawn: first (−1, 1), then positive ranges for logarithms and roots.
 RANGES = ((-1.0, 1.0), (0.05, 0.95), (0.1, 3.0))
 DRAWS_PER_RANGE = 4
@@ -201,6 +270,8 @@ def random_values(module, seed: int = 0, low: float = -1.0, high: float = 1.0):
     targets = rng.uniform(0.05, 0.95, len(module.TARGETS))
     if getattr(module, "PROBABILITY_TARGETS", False):
         targets /= targets.sum()
+    if hasattr(module, "conditioned"):
+        params, inputs = module.conditioned(params, inputs, max(abs(low), abs(high)))
     return params, inputs, targets
 
 
@@ -313,9 +384,11 @@ def _unit(size: int, index: int) -> np.ndarray:
 
 
 def gradcheck(target, params=None, inputs=None, targets=None, *, eps: float = 1e-6, atol: float = 1e-5,
-              rtol: float = 1e-3, directions: int | None = None, seed: int = 0) -> GradcheckReport:
+              rtol: float = 1e-3, directions: int | None = None, seed: int = 0, sizes=None) -> GradcheckReport:
     """Check ``target``'s gradients (a derivation, network, expression or generated module) at
-    the given values, or at random ones drawn with ``seed`` inside the function's domain.
+    the given values, or at random ones drawn with ``seed`` inside the function's domain. A
+    function of matrices is checked at concrete ``sizes`` (``{"n": 3}``; the others small
+    defaults, :data:`DEFAULT_SIZES`), its values given as flat vectors of entries.
 
     A row whose analytic and numeric gradients are both 0 (a dead ReLU unit) has the status
     ``zero``: it checks nothing, and the report says so.
@@ -332,7 +405,7 @@ def gradcheck(target, params=None, inputs=None, targets=None, *, eps: float = 1e
                                    or not 1 <= directions <= MAX_DIRECTIONS):
         raise InputError(f"directions must be a whole number from 1 to {MAX_DIRECTIONS:,} (or None for every parameter), "
                          f"got {directions!r}")
-    module = as_module(target)
+    module = as_module(target, sizes)
     params, inputs, targets = check_point(module, params, inputs, targets, seed)
 
     def loss(theta):

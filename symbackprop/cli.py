@@ -39,11 +39,13 @@ from .errors import SymbackpropError, ToolError
 from .files import check_file_name, needs_writing, write_file
 from .graph import picture
 from .latex import document_latex, gradient_latex
+from .matrices import has_matrices
+from .matrices import sizes as size_symbols
 from .matrix import MatrixDerivation, matrix_text, text_printer
 from .network import BIAS_MODES, weight_count
-from .parse import parse_expr
+from .parse import MissingShape, parse_expr
 from .primitives import ACTIVATIONS, LOSSES
-from .text import derivation_text, gradient_lines
+from .text import TextPrinter, derivation_text, gradient_lines
 from .values import number, read_values, same_name
 from .verify import verify
 from .walkthrough import given_values, pass_values, walkthrough, walkthrough_latex, walkthrough_markdown, walkthrough_pdf
@@ -53,29 +55,37 @@ EXAMPLES = {
   symbackprop derive --layers 2,2,2,1 --activation sigmoid --loss half_sse
   symbackprop derive --layers 2,2,2 --bias per_layer --param w5 --format latex
   symbackprop derive --expr "(x + sigmoid(y)) / (sigmoid(x) + (x + y)**2)" --wrt x,y
+  symbackprop derive --expr "trace((X*W - Y)^T*(X*W - Y))" --shape X=n,m --shape W=m,k --shape Y=n,k --wrt W
   symbackprop derive --layers 784,128,10 --activation relu,softmax --loss cross_entropy --form matrix
   symbackprop derive --layers 2,3,1 --full""",
     "codegen": """examples:
   symbackprop codegen --layers 2,3,1 --activation tanh,sigmoid --loss bce -o grads.py
   symbackprop codegen --expr "w*x + log(1 + exp(b))" --wrt w,b -o grads.py --force
+  symbackprop codegen --expr "logdet(S) + a^T*inv(S)*a" --shape S=n,n --shape a=n,1 --wrt S -o gauss.py
   symbackprop codegen --layers 784,128,10 --activation relu,softmax --loss cross_entropy --form matrix -o mnist.py""",
     "walkthrough": """examples:
   symbackprop walkthrough --layers 2,2,2 --bias per_layer --values mazur.json --lr 0.5
   symbackprop walkthrough --layers 2,2,2 --bias per_layer --values mazur.json --format pdf -o mazur.pdf
-  (mazur.json: {"x1": 0.05, "x2": 0.1, "y1": 0.01, "y2": 0.99, "w1": 0.15, …, "b2": 0.6})""",
+  (mazur.json: {"x1": 0.05, "x2": 0.1, "y1": 0.01, "y2": 0.99, "w1": 0.15, …, "b2": 0.6})
+  symbackprop walkthrough --expr "tr((X*W - Y)^T*(X*W - Y))" --shape X=n,m --shape W=m,k --shape Y=n,k --wrt W --values ls.json --size n=3 --size m=2 --size k=1
+  (ls.json: {"X": [[1, 2], [3, 4], [5, 6]], "W": [[0.5], [-1]], "Y": [[1], [0], [2]]}: matrices as rows)""",
     "check": """examples:
   symbackprop check --layers 2,4,4,1 --activation relu,relu,sigmoid --loss bce
   symbackprop check --layers 2,64,64,1 --form matrix --directions 10 --seed 3
-  symbackprop check --expr "log(x)*y + sqrt(y)\"""",
+  symbackprop check --expr "log(x)*y + sqrt(y)"
+  symbackprop check --expr "tr((X*W - Y)^T*(X*W - Y))" --shape X=n,m --shape W=m,k --shape Y=n,k --size n=5\"""",
     "verify": """examples:
   symbackprop verify --expr "sigmoid(z2)" --claim "z2*(1-z2)"
   symbackprop verify --expr "x*y" --wrt x --claim "y"
+  symbackprop verify --expr "trace((X*W - Y)^T*(X*W - Y))" --shape X=n,m --shape W=m,k --shape Y=n,k --wrt W --claim "2*X^T*(X*W - Y)"
   symbackprop verify --layers 1,1,1 --loss bce --param w2 --claim "(yhat - y)*a1"
   symbackprop verify --layers 1,1,1 --loss bce --param w2 --chain "y/yhat + (1-y)/(1-yhat)" "z2*(1-z2)" "a1\"""",
     "graph": """examples:
   symbackprop graph --expr "(x + sigmoid(y)) / (sigmoid(x) + (x + y)**2)" --values xy.json -o graph.png
   symbackprop graph --layers 2,2,2 --bias per_layer --values mazur.json -o mazur.svg
-  (xy.json: {"x": 3, "y": -4}; the output's ending chooses .dot, .svg or .png)""",
+  symbackprop graph --expr "logdet(S) + a^T*inv(S)*a" --shape S=n,n --shape a=n,1 -o gauss.svg
+  (xy.json: {"x": 3, "y": -4}; the output's ending chooses .dot, .svg or .png; a matrix expression is drawn with
+  shapes, without values)""",
     "demo": """examples:
   symbackprop demo
   symbackprop demo --out my-demo
@@ -139,8 +149,11 @@ def _network_options(parser, command: str) -> None:
                      "needs --form scalar to go on)")
     group.add_argument("--form", choices=FORMS, help=form_help)
     group = parser.add_argument_group("or an expression")
-    group.add_argument("--expr", help='a formula, e.g. "x*sigmoid(y)" (read safely, never evaluated)')
+    group.add_argument("--expr", help='a formula, e.g. "x*sigmoid(y)" or "trace(X^T*X)" (read safely, never evaluated)')
     group.add_argument("--wrt", help="the symbols to differentiate with respect to, e.g. x,y (default: all)")
+    group.add_argument("--shape", action="append", metavar="NAME=ROWS,COLS",
+                       help="make NAME a matrix of this shape, sizes as numbers or names (X=n,m; w=3,1; a column: a=n); "
+                            "repeat for each matrix")
 
 
 def _layers(text: str) -> list[int]:
@@ -172,7 +185,18 @@ def _network(args):
     if args.expr is not None:
         if form == "matrix":
             raise UsageError("--form matrix is for networks (--layers); an expression is derived symbol by symbol")
-        return parse_expr(args.expr, variables=_wrt(args) or ())  # --wrt e makes e a variable, not Euler's number
+        shapes = _shapes(args)
+        try:  # --wrt e makes e a variable, not Euler's number
+            expr = parse_expr(args.expr, variables=_wrt(args) or (), shapes=shapes)
+        except MissingShape as error:
+            raise UsageError(f"{error.name} is used as a matrix but has no shape: give it one with --shape {error.name}=ROWS,COLS "
+                             "(sizes as numbers or names, e.g. n,m)") from None
+        unused = sorted(set(shapes) - {s.name for s in expr.atoms(sp.MatrixSymbol)})
+        if unused:
+            raise UsageError(f"--shape gives {', '.join(unused)}, which the formula does not use")
+        return expr
+    if args.shape:
+        raise UsageError("--shape goes with --expr: a network's matrices have their shapes from --layers")
     if args.layers is None:
         raise UsageError("give a network (--layers 2,2,1) or an expression (--expr \"...\")")
     sizes, bias, count = _sizes(args)
@@ -193,6 +217,36 @@ def _sizes(args) -> tuple[list[int], str | None, int]:
     return sizes, bias, parameter_count(sizes, bias) if all(n >= 1 for n in sizes) else 0
 
 
+def _shapes(args) -> dict[str, str]:
+    """The shapes given with --shape NAME=ROWS,COLS, by name."""
+    shapes: dict[str, str] = {}
+    for given in args.shape or ():
+        name, _, shape = given.partition("=")
+        name = name.strip()
+        if not name or not shape.strip():
+            raise UsageError(f"malformed --shape {given!r}: write NAME=ROWS,COLS, e.g. X=n,m or w=3,1")
+        if name in shapes:
+            raise UsageError(f"--shape gives {name} twice")
+        shapes[name] = shape
+    return shapes
+
+
+def _sizes_given(args) -> dict[str, int] | None:
+    """The sizes given with --size NAME=NUMBER, by name (None where none are given)."""
+    if not getattr(args, "size", None):
+        return None
+    sizes: dict[str, int] = {}
+    for given in args.size:
+        name, _, value = given.partition("=")
+        if name.strip() in sizes:
+            raise UsageError(f"--size gives {name.strip()} twice")
+        try:
+            sizes[name.strip()] = COUNT(value.strip())
+        except argparse.ArgumentTypeError as error:
+            raise UsageError(f"malformed --size {given!r}: write NAME=NUMBER, e.g. n=3 ({error})") from None
+    return sizes
+
+
 def _wrt(args) -> list[str] | None:
     """The names given with --wrt, or None."""
     return [name.strip() for name in args.wrt.split(",")] if getattr(args, "wrt", None) else None
@@ -204,6 +258,11 @@ def _derivation(args) -> Derivation:
     if wrt is not None and args.expr is None:
         raise UsageError("--wrt goes with --expr; for a network, choose a parameter with --param")
     return backprop(target, wrt=wrt)
+
+
+def _size_option(parser) -> None:
+    parser.add_argument("--size", action="append", metavar="NAME=NUMBER",
+                        help="the value of a size named in --shape (n=3), for functions of matrices of symbolic size; repeat for each")
 
 
 def _parameter(d, name: str) -> sp.Symbol:
@@ -235,7 +294,11 @@ def run_derive(args) -> int:
         else:
             print(document_latex(d).rstrip("\n") if args.format == "latex" else matrix_text(d), end="\n" if args.format == "latex" else "")
         return 0
-    if args.param:
+    if args.param and d.graph.has_matrices and args.format != "latex":  # no chain rule: the delta view and the closed form
+        p = _parameter(d, args.param)
+        show = TextPrinter(naming.text_names(d.graph)).doprint
+        print(f"∂{show(d.graph.output)}/∂{show(p)} = {show(d.gradient(p))}\n   = {show(d[p])}")
+    elif args.param:
         p = _parameter(d, args.param)
         if args.format == "latex":
             print(gradient_latex(d, p))
@@ -243,8 +306,8 @@ def run_derive(args) -> int:
             print("\n".join(f"{lhs} = {rhs}" if lhs else f"   = {rhs}" for lhs, rhs in gradient_lines(d, p)))
     elif args.format == "latex":
         print(document_latex(d).rstrip("\n"))
-    else:  # the chain rule of the first parameter, unless every one is asked for
-        print(derivation_text(d, show_chain=list(d.wrt) if args.full else None), end="")
+    else:  # the chain rule of the first parameter, unless every one is asked for (none for matrix steps)
+        print(derivation_text(d, show_chain=list(d.wrt) if args.full and not d.graph.has_matrices else None), end="")
     return 0
 
 
@@ -282,7 +345,12 @@ def run_walkthrough(args) -> int:
     _output(args)
     args.format = _format(args)
     d = _derivation(args)
-    w = walkthrough(d, read_values(args.values), learning_rate=args.lr, exact=args.exact)
+    if isinstance(d, Derivation) and d.graph.has_matrices:
+        w = walkthrough(d, read_values(args.values, matrices=True), learning_rate=args.lr, exact=args.exact, sizes=_sizes_given(args))
+    else:
+        if args.size:
+            raise UsageError("--size gives the sizes of matrices (--shape); this function has none")
+        w = walkthrough(d, read_values(args.values), learning_rate=args.lr, exact=args.exact)
     if args.format == "pdf":
         if args.output is None:
             raise UsageError("--format pdf needs an output file: -o walkthrough.pdf")
@@ -303,6 +371,10 @@ def run_check(args) -> int:
                              f"long; pass --directions 10 to check 10 random directions")
     values = read_values(args.values) if args.values else None
     d = _derivation(args)
+    if not isinstance(d, MatrixDerivation) and d.graph.has_matrices:
+        return _check_matrices(d, args, values)
+    if args.size:
+        raise UsageError("--size gives the sizes of matrices (--shape); this function has none")
     module = as_module(compile_module(d))
     given = {}
     if values is not None:
@@ -329,6 +401,19 @@ def run_check(args) -> int:
     return 0 if report.passed and not report.checked_nothing else 1
 
 
+def _check_matrices(d, args, values) -> int:
+    """``check`` of a function of matrices: at a random point drawn with --seed, at the sizes --size
+    gives (small ones where a size is symbolic and not given)."""
+    if values is not None:
+        raise UsageError("a function of matrices is checked at a random point: leave out --values (choose it with --seed, "
+                         "the sizes with --size)")
+    sizes = _sizes_given(args)
+    module = as_module(compile_module(d), sizes=sizes)
+    report = gradcheck(module, eps=args.eps, atol=args.atol, rtol=args.rtol, directions=args.directions, seed=args.seed)
+    print(report)
+    return 0 if report.passed and not report.checked_nothing else 1
+
+
 def run_verify(args) -> int:
     if (args.claim is None) == (args.chain is None):
         raise UsageError("give the claimed formula with --claim, or its chain-rule factors with --chain")
@@ -338,7 +423,7 @@ def run_verify(args) -> int:
         if wrt is not None and "," in wrt:
             raise UsageError("verify checks one derivative: give one symbol with --wrt")
         if wrt is None:  # the claim is a derivative: with respect to the only variable, or say which
-            names = sorted(symbol.name for symbol in target.free_symbols)
+            names = sorted(symbol.name for symbol in target.free_symbols - set(size_symbols(target)))
             if len(names) != 1:
                 raise UsageError(f"say which variable the claim is the derivative by: --wrt, one of {', '.join(names)}")
             wrt = names[0]
@@ -356,8 +441,14 @@ def run_verify(args) -> int:
 def run_graph(args) -> int:
     _output(args)
     target = _network(args)
-    values = read_values(args.values)
-    drawing = picture(target, values, max_nodes=args.max_nodes)
+    matrices = has_matrices(target)
+    if args.values is None and not matrices:
+        raise UsageError("the following arguments are required: --values (a matrix expression may be drawn without values)")
+    if args.size and not matrices:
+        raise UsageError("--size gives the sizes of matrices (--shape); this function has none")
+    values = read_values(args.values, matrices=matrices) if args.values is not None else None
+    sizes = {"sizes": _sizes_given(args)} if args.size else {}  # symbolic sizes, for a picture at values
+    drawing = picture(target, values, max_nodes=args.max_nodes, **sizes)
     if args.output is None:
         sys.stdout.write(drawing.dot)
     else:
@@ -453,6 +544,7 @@ def parser() -> argparse.ArgumentParser:
                      help="default: from the output's ending (.md, .tex, .pdf), else markdown")
     sub.add_argument("--digits", type=DIGITS, default=6, help="significant digits, 1 to 17 (default 6)")
     sub.add_argument("--exact", action="store_true", help="exact values (rationals) where the inputs are rational")
+    _size_option(sub)
     sub.add_argument("-o", "--output", help="the file to write (default: standard output)")
     sub.add_argument("--force", action="store_true", help="overwrite an existing file (a symbolic link: the file it points to)")
 
@@ -465,6 +557,7 @@ def parser() -> argparse.ArgumentParser:
                      f"{EPS_RANGE[0]:g} to {EPS_RANGE[1]:g} (default 1e-6)")
     sub.add_argument("--atol", type=NON_NEGATIVE, default=1e-5, help="absolute tolerance, >= 0 (default 1e-5)")
     sub.add_argument("--rtol", type=NON_NEGATIVE, default=1e-3, help="relative tolerance, >= 0 (default 1e-3)")
+    _size_option(sub)
 
     sub = command("verify", "check a hand-derived formula and say what is wrong", run_verify)
     sub.add_argument("--param", help="the parameter of the network the claim is about")
@@ -472,9 +565,11 @@ def parser() -> argparse.ArgumentParser:
     sub.add_argument("--chain", nargs="+", help="the claimed chain-rule factors, output first")
 
     sub = command("graph", "draw the computational graph with values, gradients and local derivatives", run_graph)
-    sub.add_argument("--values", required=True, help="a JSON object of every input, target and parameter")
+    sub.add_argument("--values", help="a JSON object of every input, target and parameter, matrices as rows of numbers "
+                     "(required, except for a matrix expression, which may be drawn with shapes only)")
     sub.add_argument("-o", "--output", help="a .dot, .svg or .png file (default: DOT on standard output)")
     sub.add_argument("--max-nodes", type=COUNT, default=150, help="refuse larger graphs (default 150)")
+    _size_option(sub)
     sub.add_argument("--force", action="store_true", help="overwrite an existing file (a symbolic link: the file it points to)")
 
     sub = command("demo", "the whole job on the classic 2-2-2-1 sigmoid network", run_demo)

@@ -23,13 +23,16 @@ from __future__ import annotations
 import re
 
 import sympy as sp
+from sympy import Determinant, HadamardPower, HadamardProduct, Inverse, MatAdd, MatMul, OneMatrix, Transpose
 from sympy.core.function import Application
+from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
 from sympy.printing.codeprinter import PrintMethodNotImplementedError
 from sympy.printing.numpy import NumPyPrinter
 from sympy.printing.precedence import PRECEDENCE
 from sympy.printing.pycode import PythonCodePrinter
 
 from . import __version__, naming
+from . import program as program_
 from . import targets as target_rules
 from .derive import Derivation
 from .errors import InputError
@@ -45,7 +48,7 @@ from .matrix import (
     text_printer,
     transpose,
 )
-from .primitives import sinc_derivative, softmax
+from .primitives import sigmoid, sinc_derivative, softmax, softplus
 from .progress import Progress
 from .templates_ import render
 from .text import plain, positive_first, printer_for
@@ -561,6 +564,8 @@ def numpy_module(d: Derivation | MatrixDerivation) -> str:
     """The source of a standalone NumPy module computing the loss and gradients of ``d``."""
     if isinstance(d, MatrixDerivation):
         return numpy_matrix_module(d)
+    if d.graph.has_matrices:
+        return numpy_program_module(d)
     graph = d.graph
     names = naming.code_names(graph)
     inputs = graph.inputs + tuple(v for v in graph.variables if v not in d.wrt and v not in graph.inputs + graph.targets)
@@ -667,4 +672,404 @@ def numpy_matrix_module(d: MatrixDerivation) -> str:
         gradients_alone=_needed(forward + loss[:-1] + backward + gradients, gradient_names),
         output=output,
         sigmoid="_sigmoid(" in str(forward + loss + backward), softmax=bool(logsumexp),
+    )
+
+
+# ------------------------------------------------------------------------------------------
+# Derivations with matrix steps: a program of statements (symbackprop.program) printed on NumPy
+# arrays, each SymPy matrix class as NumPy computes it best.
+
+_ARGUMENT = sp.Symbol("_argument")  # the argument of an elementwise function, whatever it was called
+
+
+def _elementwise_body(node: ElementwiseApplyFunction) -> sp.Expr:
+    """The scalar function an elementwise step applies, written in :data:`_ARGUMENT`."""
+    (variable,) = node.function.variables
+    return node.function.expr.xreplace({variable: _ARGUMENT})
+
+
+def _stable_logs(body: sp.Expr) -> sp.Expr:
+    """``body`` with ln σ(u) written −softplus(−u) and ln(1 − σ(u)) −softplus(u): finite for every u."""
+    def rewrite(node):
+        inner = node.args[0]
+        if isinstance(inner, sigmoid):
+            return -softplus(-inner.args[0])
+        if inner.is_Add and len(inner.args) == 2 and sp.S.One in inner.args:
+            rest = inner - 1
+            if rest.could_extract_minus_sign() and isinstance(-rest, sigmoid):
+                return -softplus((-rest).args[0])
+        return node
+    return body.replace(lambda e: isinstance(e, sp.log), rewrite)
+
+
+def _ones_times(term):
+    """c when ``term`` is c times a ones matrix (1 for the ones matrix itself), else None."""
+    if isinstance(term, OneMatrix):
+        return sp.S.One
+    if isinstance(term, MatMul):
+        coefficient, factors = term.as_coeff_matrices()
+        if len(factors) == 1 and isinstance(factors[0], OneMatrix):
+            return coefficient
+    return None
+
+
+def _is_broadcast(term) -> bool:
+    """Whether ``term`` is a matrix spread over rows or columns by a ones factor (``b 1ᵀ``, ``1 cᵀ``),
+    or a multiple of a ones matrix: NumPy broadcasting computes it inside a sum or an entrywise product."""
+    if _ones_times(term) is not None:
+        return True
+    if not isinstance(term, MatMul):
+        return False
+    _, factors = term.as_coeff_matrices()
+    return (isinstance(factors[-1], OneMatrix) and factors[-1].rows == 1) or (isinstance(factors[0], OneMatrix) and factors[0].cols == 1)
+
+
+def _unbroadcast(term):
+    """``term`` without the ones factor that spreads it (:func:`_is_broadcast`): c for c times a ones matrix."""
+    constant = _ones_times(term)
+    if constant is not None:
+        return constant
+    coefficient, factors = term.as_coeff_matrices()
+    factors = factors[:-1] if isinstance(factors[-1], OneMatrix) and factors[-1].rows == 1 else factors[1:]
+    product = MatMul(*factors) if len(factors) > 1 else factors[0]
+    return product if coefficient == 1 else MatMul(coefficient, product)
+
+
+def _split(term):
+    """A matrix term as (its scalar factor, the rest): of a product, or of the multiples of ones
+    matrices in a Hadamard product (1/m of 1/m·𝟏 ⊙ Y)."""
+    if isinstance(term, MatMul):
+        return term.as_coeff_mmul()
+    if isinstance(term, HadamardProduct):
+        constants = [_ones_times(f) for f in term.args]
+        others = [f for f, constant in zip(term.args, constants) if constant is None]
+        if others and len(others) < len(term.args):
+            rest = others[0] if len(others) == 1 else HadamardProduct(*others)
+            return sp.Mul(*[c for c in constants if c is not None]), rest
+    return sp.S.One, term
+
+
+def _common_factor(terms):
+    """The scalar that every term of a sum has as its factor, up to sign (1/m in −Y/m + σ(Z)/m), else 1."""
+    common = _split(terms[0])[0]
+    common = -common if common.could_extract_minus_sign() else common
+    if common == 1 or not all((_split(t)[0] / common) in (1, -1) for t in terms):
+        return sp.S.One
+    return common
+
+
+def _negative(term) -> bool:
+    """Whether a term of a sum of matrices has a negative number as its coefficient (``-2*X``)."""
+    return isinstance(term, MatMul) and term.args[0].is_Number and bool(term.args[0] < 0)
+
+
+def _parenthesized(code: str) -> str:
+    """``code`` in parentheses unless it is one term already (a name, a call, an attribute of one)."""
+    depth = 0
+    for char in code:
+        depth += char in "([{"
+        depth -= char in ")]}"
+        if depth == 0 and char in " +-*/@%<>=,":
+            return f"({code})"
+    return code
+
+
+def _elementwise_of(expr):
+    """``(Z, body)`` when the matrix ``expr`` is an entrywise function of the one matrix Z (elementwise
+    functions, sums, scalar multiples, Hadamard products and powers of them, ones matrices): its
+    entries are ``body`` (in :data:`_ARGUMENT`) of Z's; Z is None for a constant. None otherwise."""
+    if isinstance(expr, ElementwiseApplyFunction):
+        inner = _elementwise_of(expr.expr)
+        if inner is None or inner[0] is None:
+            return expr.expr, _elementwise_body(expr)
+        return inner[0], _elementwise_body(expr).xreplace({_ARGUMENT: inner[1]})
+    if isinstance(expr, OneMatrix):
+        return None, sp.S.One
+    if isinstance(expr, HadamardPower) and not isinstance(expr.exp, sp.MatrixExpr):
+        inner = _elementwise_of(expr.base)
+        return None if inner is None else (inner[0], inner[1] ** expr.exp)
+    if isinstance(expr, MatMul):
+        coefficient, factors = expr.as_coeff_matrices()
+        inner = _elementwise_of(factors[0]) if len(factors) == 1 else None
+        return None if inner is None else (inner[0], coefficient * inner[1])
+    if isinstance(expr, (MatAdd, HadamardProduct)):
+        parts = [_elementwise_of(arg) for arg in expr.args]
+        matrices = {part[0] for part in parts if part is not None and part[0] is not None}
+        if None in parts or len(matrices) != 1:
+            return None
+        combine = sp.Add if isinstance(expr, MatAdd) else sp.Mul
+        return matrices.pop(), combine(*[part[1] for part in parts])
+    return None
+
+
+class MatrixPrinter(ArrayPrinter):
+    """SymPy matrix expressions as NumPy array code: ``A @ B``, ``A.T``, ``*`` for the Hadamard
+    product, ``np.linalg.solve`` for an inverse times a matrix (an explicit inverse only where it
+    stands alone), a log-determinant through ``slogdet``, sums and broadcasting for products with
+    ones matrices, ``np.vdot`` for the trace of a product (the product never formed), and each
+    elementwise function in its stable form (the same rules as a batch of the per-weight code).
+
+    ``elementwise`` maps ``(matrix, body)`` (the body written in :data:`_ARGUMENT`) to the step
+    that computes that function of that matrix, so that σ'(Z) = σ(Z) ⊙ (1 − σ(Z)) reuses A = σ(Z).
+
+    >>> n = sp.Symbol("n", integer=True, positive=True)
+    >>> A, b = sp.MatrixSymbol("A", n, n), sp.MatrixSymbol("b", n, 1)
+    >>> printer = MatrixPrinter({A: "A", b: "b", n: "n"})
+    >>> printer.code(2 * A.I * b), printer.code(sp.Trace(A.T * A)), printer.code(sp.log(sp.det(A)))
+    ('2*np.linalg.solve(A, b)', 'np.vdot(A, A)', "_log_det(A, 'A')")
+    """
+
+    def __init__(self, names, definitions=None, elementwise=None, sizes=()):
+        super().__init__(names, definitions or {}, {})
+        self.elementwise = elementwise or {}
+        self.sizes = frozenset(sizes)
+        self.numbers = FloatPrinter(names, {}, {})  # a function of sizes alone: a Python float, which keeps float32 float32
+
+    def _print(self, expr, **kwargs):
+        if isinstance(expr, sp.Expr) and not isinstance(expr, (sp.Atom, sp.MatrixExpr)) and expr.free_symbols and \
+                expr.free_symbols <= self.sizes:
+            return self.numbers._print(expr)
+        return super()._print(expr, **kwargs)
+
+    def _print_Symbol(self, expr):
+        return self.names[expr]
+
+    _print_MatrixSymbol = _print_Symbol
+
+    def _operand(self, expr) -> str:
+        """``expr`` printed as an operand of ``@``, ``*``, ``**`` or ``.T``: in parentheses unless one term."""
+        return _parenthesized(self._print(expr))
+
+    def _size(self, size) -> str:
+        return self._print(size)
+
+    def _scaled(self, coefficient, body: str) -> str:
+        """``body`` (one term) times a scalar: ``-body``, ``2*body``, ``body/m``."""
+        if coefficient.could_extract_minus_sign():
+            return "-" + self._scaled(-coefficient, body)
+        numerator, denominator = sp.fraction(coefficient)
+        scaled = body if numerator == 1 else f"{self.parenthesize(numerator, PRECEDENCE['Mul'], strict=True)}*{body}"
+        return scaled if denominator == 1 else f"{scaled}/{self.parenthesize(denominator, PRECEDENCE['Pow'], strict=True)}"
+
+    def _print_MatMul(self, expr):
+        coefficient, factors = expr.as_coeff_matrices()
+        body = self._product(list(factors))
+        return body if coefficient == 1 else self._scaled(coefficient, _parenthesized(body))
+
+    def _product(self, factors: list) -> str:
+        """The product of ``factors`` (matrices): ones factors as sums or broadcasts, inverses as solves."""
+        first, last = factors[0], factors[-1]
+        if len(factors) > 1 and isinstance(first, OneMatrix):  # 1 M: the column sums of M, on each row
+            rest = factors[1:]
+            if isinstance(last, OneMatrix) and len(rest) > 1 and first.rows == 1 and last.cols == 1:
+                return f"{self._operand(MatMul(*rest[:-1]))}.sum(keepdims=True)"  # 1ᵀ M 1: every entry
+            inner = self._operand(MatMul(*rest)) if len(rest) > 1 else self._operand(rest[0])
+            summed = inner if first.cols == 1 else f"{inner}.sum(axis=0, keepdims=True)"
+            return summed if first.rows == 1 else f"np.broadcast_to({summed}, ({self._size(first.rows)}, {self._size(last.cols)}))"
+        if len(factors) > 1 and isinstance(last, OneMatrix):  # M 1: the row sums of M, in each column
+            rest = factors[:-1]
+            inner = self._operand(MatMul(*rest)) if len(rest) > 1 else self._operand(rest[0])
+            summed = inner if last.rows == 1 else f"{inner}.sum(axis=1, keepdims=True)"
+            return summed if last.cols == 1 else f"np.broadcast_to({summed}, ({self._size(first.rows)}, {self._size(last.cols)}))"
+        if len(factors) == 1:
+            return self._print(first)
+        for i in range(1, len(factors)):  # an outer product: each side on its own (u vᵀ, X⁻ᵀa bᵀX⁻ᵀ)
+            if factors[i].rows == 1 and len(factors) > 2:
+                return f"{self._group(factors[:i])} @ {self._group(factors[i:])}"
+        for i, factor in enumerate(factors):  # A⁻¹ B as a solve, B A⁻¹ as a solve on the transpose
+            if isinstance(factor, Inverse):
+                matrix, left, right = factor.arg, factors[:i], factors[i + 1:]
+                if right:
+                    solved = f"np.linalg.solve({self._print(matrix)}, {self._group(right, inner=True)})"
+                    return f"{self._group(left)} @ {solved}" if left else solved
+                transposed = MatMul(*left).T if len(left) > 1 else left[0].T
+                return f"np.linalg.solve({self._print(matrix.T)}, {self._print(transposed)}).T"
+        if len(factors) > 2:  # the cheapest order of the products, chosen at run time from the shapes
+            return "np.linalg.multi_dot([%s])" % ", ".join(self._print(f) for f in factors)
+        return " @ ".join(self._operand(f) for f in factors)
+
+    def _group(self, factors: list, inner: bool = False) -> str:
+        """The product of ``factors`` as one operand (``inner``: an argument of a call, no parentheses)."""
+        product = self._print(factors[0]) if len(factors) == 1 else self._product(factors)
+        return product if inner else _parenthesized(product)
+
+    def _print_MatAdd(self, expr):
+        terms = list(expr.args)
+        full = [t for t in terms if not _is_broadcast(t)]
+        if full:  # NumPy spreads the others over the shape of these
+            terms = full + [_unbroadcast(t) for t in terms if _is_broadcast(t)]
+        common = _common_factor(terms)
+        if common != 1:  # (σ(Z) − Y)/m, not σ(Z)/m − Y/m
+            parts = [_split(t) for t in terms]
+            inner = MatAdd(*[rest if coefficient == common else MatMul(-1, rest) for coefficient, rest in parts])
+            return self._scaled(common, _parenthesized(self._print(inner)))
+        printed = ""
+        for term in sorted(terms, key=_negative):  # stable: positive terms first
+            if _negative(term):
+                coefficient, rest = term.as_coeff_mmul()
+                printed += (" - " if printed else "-") + _parenthesized(self._scaled(-coefficient, _parenthesized(self._print(rest))))
+            else:
+                printed += (" + " + self._operand(term)) if printed else self._print(term)
+        return printed
+
+    def _print_Transpose(self, expr):
+        return f"{self._operand(expr.arg)}.T"
+
+    def _print_Inverse(self, expr):
+        return f"np.linalg.inv({self._print(expr.arg)})"  # alone: no product to solve against
+
+    def _print_MatPow(self, expr):
+        base, exponent = expr.args
+        if exponent.is_Integer and exponent < 0:
+            return f"np.linalg.inv(np.linalg.matrix_power({self._print(base)}, {-exponent}))"
+        return f"np.linalg.matrix_power({self._print(base)}, {self._print(exponent)})"
+
+    def _print_softplus(self, expr):
+        return expr._numpycode(self)  # the primitive's stable form: one ufunc, no overflow
+
+    def _print_Identity(self, expr):
+        return f"np.eye({self._size(expr.rows)}, dtype=_dtype)"
+
+    def _print_ZeroMatrix(self, expr):
+        return f"np.zeros(({self._size(expr.rows)}, {self._size(expr.cols)}), dtype=_dtype)"
+
+    def _print_OneMatrix(self, expr):
+        return f"np.ones(({self._size(expr.rows)}, {self._size(expr.cols)}), dtype=_dtype)"
+
+    def _print_HadamardProduct(self, expr):
+        factors = list(expr.args)
+        full = [f for f in factors if not _is_broadcast(f)]
+        if full:
+            factors = full + [_unbroadcast(f) for f in factors if _is_broadcast(f)]
+        coefficient = sp.Mul(*[f for f in factors if not isinstance(f, sp.MatrixExpr)])
+        product = " * ".join(self._operand(f) for f in factors if isinstance(f, sp.MatrixExpr))
+        return product if coefficient == 1 else self._scaled(coefficient, _parenthesized(product))
+
+    def _print_HadamardPower(self, expr):
+        base, exponent = expr.args
+        return f"{self._operand(base)}**{self._operand(exponent)}"
+
+    def _print_Trace(self, expr):
+        matrix = expr.arg
+        if not isinstance(matrix, MatMul):
+            return f"np.trace({self._print(matrix)})"
+        coefficient, factors = matrix.as_coeff_matrices()
+        factors = list(factors)
+        ones = [i for i, f in enumerate(factors) if isinstance(f, OneMatrix)]
+        if len(factors) == 1:
+            summed = f"np.trace({self._print(factors[0])})"
+        elif ones:  # tr(1 R) = tr(R 1) = Σ R: a sum, the ones never formed
+            rest = factors[ones[0] + 1:] + factors[:ones[0]]
+            while len(rest) > 1 and isinstance(rest[-1], OneMatrix) and rest[-1].cols == 1:
+                rest = rest[:-1]  # Σ (R 1) = Σ R
+            while len(rest) > 1 and isinstance(rest[0], OneMatrix) and rest[0].rows == 1:
+                rest = rest[1:]  # Σ (1ᵀ R) = Σ R
+            summed = f"{self._group(rest)}.sum()"
+        elif isinstance(factors[0], Transpose):  # tr(Aᵀ R) = Σ A ⊙ R
+            summed = f"np.vdot({self._print(factors[0].arg)}, {self._group(factors[1:], inner=True)})"
+        elif isinstance(factors[-1], Transpose):  # tr(R Bᵀ) = Σ R ⊙ B
+            summed = f"np.vdot({self._group(factors[:-1], inner=True)}, {self._print(factors[-1].arg)})"
+        else:  # tr(A R) = Σ A ⊙ Rᵀ
+            summed = f"np.vdot({self._print(factors[0])}, {self._group(factors[1:])}.T)"
+        return _parenthesized(self._scaled(coefficient, summed)) if coefficient != 1 else summed
+
+    def _print_Determinant(self, expr):
+        return f"np.linalg.det({self._print(expr.arg)})"
+
+    def _print_log(self, expr):
+        if isinstance(expr.args[0], Determinant):  # ln det M from slogdet: no overflow, and a named error if det M <= 0
+            matrix = expr.args[0].arg
+            return f"_log_det({self._print(matrix)}, {str(matrix)!r})"
+        return super()._print_log(expr)
+
+    def _print_ElementwiseApplyFunction(self, node):
+        body, matrix = _elementwise_body(node), node.expr
+        if body == sp.log(_ARGUMENT) and isinstance(matrix, MatMul):  # ln(1ᵀ exp(Z)), ln(exp(Z) 1): log-sum-exp
+            _, factors = matrix.as_coeff_matrices()
+            if matrix.args[0] == factors[0] and len(factors) == 2:
+                ones, exps = (factors[0], factors[1]) if isinstance(factors[0], OneMatrix) else (factors[1], factors[0])
+                if isinstance(ones, OneMatrix) and isinstance(exps, ElementwiseApplyFunction) and \
+                        _elementwise_body(exps) == sp.exp(_ARGUMENT) and 1 in (ones.rows, ones.cols):
+                    axis = 0 if ones is factors[0] else 1
+                    return f"_logsumexp({self._print(exps.expr)}, axis={axis})"
+        whole = _elementwise_of(node)  # ln(1 − σ(Z)) as one function of Z, so that its stable form applies
+        if whole is not None and whole[0] is not None:
+            matrix, body = whole
+        body = _stable_logs(body)
+        shared = {}
+        for (other_matrix, other_body), step in sorted(self.elementwise.items(), key=lambda item: sp.default_sort_key(item[1])):
+            if other_matrix == matrix and body.has(other_body):
+                placeholder = sp.Symbol(f"_step_{self.names[step]}")
+                self.names[placeholder] = self.names[step]
+                shared[other_body] = placeholder
+        body = body.xreplace(shared)
+        if not body.free_symbols:
+            return f"np.full_like({self._print(matrix)}, {self._print(body)})"
+        alone = isinstance(body, sp.Function) and body.args == (_ARGUMENT,)  # f(Z): Z is the call's argument
+        self.names[_ARGUMENT] = self._print(matrix) if alone else self._operand(matrix)
+        return self._print(body)
+
+
+def _code_names(p: program_.Program) -> dict:
+    """Python names for the program's symbols: variables, sizes and steps keep their names, made
+    fresh identifiers by :func:`naming.code_identifier`; the output is ``J``."""
+    taken: set[str] = set()
+    names = {s: naming.code_identifier(s.name, taken) for s in p.params + p.inputs + p.sizes}
+    for statement in p.statements:
+        names[statement.lhs] = "J" if statement.lhs == p.loss else naming.code_identifier(statement.lhs.name, taken)
+    return names
+
+
+def _shape_literal(symbol) -> str:
+    """A variable's shape as the generated module states it: sizes by name, numbers as numbers."""
+    if not isinstance(symbol, sp.MatrixExpr):
+        return "()"
+    return "(%s)" % ", ".join(repr(str(size)) if size.free_symbols else str(int(size)) for size in symbol.shape)
+
+
+def numpy_program_module(d) -> str:
+    """The source of a standalone NumPy module for a derivation with matrix steps: one statement
+    per step, delta and gradient of its :class:`~symbackprop.program.Program`, the sizes read from
+    the arrays at call time."""
+    p = program_.program(d, text=printer_for(d).doprint)  # comments in the notation of the text printer
+    readable = {size for v in p.params + p.inputs if isinstance(v, sp.MatrixExpr) for size in v.shape}
+    unread = [size for size in p.sizes if size not in readable]
+    if unread:
+        raise InputError(f"the size {unread[0]} is the number of rows or columns of no variable, so the code cannot read it "
+                         "from the arrays: give it a number")
+    names = _code_names(p)
+    printer = MatrixPrinter(names, sizes=p.sizes)
+    check_generable([s.rhs for s in p.statements], [printer])  # a function NumPy lacks, inside an elementwise step too
+
+    def lines(statements) -> list[tuple[str, str]]:
+        """The statements as code; an elementwise step computed by one of them is reused by those after it."""
+        printer.elementwise = {}
+        out = []
+        for statement in statements:
+            code = printer.code(statement.rhs)
+            if statement.lhs in p.gradients and not isinstance(statement.lhs, sp.MatrixExpr):
+                code = f"_dtype.type({code})"  # the gradient of a scalar, in the arrays' type
+            out.append((statement.equation, f"{names[statement.lhs]} = {code}"))
+            if isinstance(statement.rhs, ElementwiseApplyFunction):
+                printer.elementwise[statement.rhs.expr, _elementwise_body(statement.rhs)] = statement.lhs
+        return out
+
+    with_gradients = lines(p.for_gradients())
+    source_of = " ".join(code for _, code in with_gradients)
+    variables = p.params + p.inputs
+    return render(
+        "numpy_program_module.py.j2",
+        version=__version__,
+        description=getattr(d.graph, "description", "") or plain(p.loss),
+        loss_equation=next(s.equation for s in p.statements if s.lhs == p.loss),
+        parameters=_tuple(repr(v.name) for v in p.params),
+        inputs=_tuple(repr(v.name) for v in p.inputs),
+        shapes="{%s}" % ", ".join(f"{v.name!r}: {_shape_literal(v)}" for v in variables),
+        sizes=_tuple(repr(s.name) for s in p.sizes),
+        arguments=", ".join([names[v] for v in variables] + [names[s] for s in p.sizes] + ["_dtype"]),
+        loss=lines(p.for_loss()),
+        loss_and_gradients=with_gradients,
+        gradients_alone=lines(p.for_gradients(with_loss=False)),
+        gradient_names=", ".join(names[g] for g in p.gradients),
+        uses_math="math." in source_of, sigmoid="_sigmoid(" in source_of, log_det="_log_det(" in source_of, logsumexp="_logsumexp(" in source_of,
     )

@@ -300,8 +300,8 @@ def derive(graph: Graph, wrt: Sequence[sp.Symbol]) -> Derivation:
             definition[s] = graph.fused[s] if s in graph.fused else total(share(c, s) for c in consumers.get(s, ()))
             if is_matrix(s):
                 definition[s] = entrywise_steps.simplified(definition[s])
-            if is_matrix(s) and (not definition[s].free_symbols - set(graph.sizes) or naming.is_delta(definition[s])):
-                named.discard(s)  # a constant (I, 𝟏) or another delta is written out
+                if not definition[s].free_symbols - set(graph.sizes) or naming.is_delta(definition[s]):
+                    named.discard(s)  # a constant (I, 𝟏) or another delta is written out
             delta_of[s] = naming.delta(s) if s in named else definition[s]
         if has_matrices(step.expr):
             for u, part in vjp(step.expr, delta_of[s], s, frozenset(graph.sizes)).items():

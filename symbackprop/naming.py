@@ -231,6 +231,10 @@ GREEK_LATEX = dict(zip(
 ))
 
 
+# A Greek letter's name → the letter (``lambda`` → ``λ``): a symbol so named is typeset as the letter.
+GREEK_LETTERS = {latex[1:]: letter for letter, latex in reversed(GREEK_LATEX.items()) if latex.startswith("\\")}
+
+
 def typesets(c: str) -> bool:
     """Whether pdflatex typesets the character ``c`` as the library's documents load it: ASCII and
     the accented Latin letters of Latin-1 and Latin Extended-A (é, ß, ŷ); Greek letters only as
@@ -321,8 +325,11 @@ def accepted_names(graph, deltas=()) -> dict[str, sp.Symbol]:
     """
     names = {s.name: s for s in graph.variables} | {s.symbol.name: s.symbol for s in graph.steps}
     aliases: dict[sp.Symbol, list[str]] = {s: [s.name] for s in names.values()}
-    for symbol in list(names.values()):  # as LaTeX and generated code spell them: w_5, z_3, v_2
+    for symbol in list(names.values()):  # as LaTeX and generated code spell them: w_5, z_3, v_2; λ for lambda
         names.setdefault(_stepped(symbol.name), symbol)
+        stem, index = _split_index(symbol.name)
+        if stem in GREEK_LETTERS:
+            names.setdefault(GREEK_LETTERS[stem] + index, symbol)
     outputs = _outputs(graph)
     for s, k in outputs.items():
         spelled = [OUTPUT_TEXT + k, OUTPUT_ASCII + k, "y_hat" + k]
@@ -447,6 +454,10 @@ ASCII = {
 }
 
 
+# Notations of several characters, spelled before the characters one by one.
+ASCII_SEQUENCES = {"⁻ᵀ": "^-T", "⁻¹": "^-1", "^∘": ".^"}
+
+
 def ascii_text(text: str) -> str:
     """``text`` with every non-ASCII symbol the library prints spelled in ASCII, in the same
     notation: ``δ_3`` → ``delta_3``, ``∂J/∂w1`` → ``dJ/dw1``, ``ŷ`` → ``yhat``, ``σ`` → ``sigmoid``,
@@ -455,9 +466,13 @@ def ascii_text(text: str) -> str:
 
     >>> print(ascii_text("∂J/∂w1 = δ_3·x1 = σ(z3)⊙Wᵀ, ŷ1 − y1 …"))
     dJ/dw1 = delta_3*x1 = sigmoid(z3)(.)W^T, yhat1 - y1 ...
+    >>> print(ascii_text("S⁻ᵀ a, X⁻¹, Z^∘2"))
+    S^-T a, X^-1, Z.^2
     """
     if text.isascii():
         return text
+    for sequence, spelled in ASCII_SEQUENCES.items():
+        text = text.replace(sequence, spelled)
     out = []
     for c in text:
         if c.isascii():

@@ -251,7 +251,7 @@ def as_expression(expr) -> sp.Expr:
                                    f"write matrices as MatrixSymbol('X', n, m)")
     if has_matrices(expr):
         expr = normalised(expr)
-    if not isinstance(expr, sp.Expr) or isinstance(expr, (sp.MatrixBase, sp.Lambda)) or not expr.is_commutative:
+    if not isinstance(expr, sp.Expr) or isinstance(expr, sp.Lambda) or not expr.is_commutative:
         raise _ExpressionTypeError(f"expected a scalar SymPy expression, got {type(expr).__name__}: {naming.clipped(expr)}")
     refuse_undefined(expr)
     named: dict[str, sp.Symbol] = {}

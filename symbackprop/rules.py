@@ -24,11 +24,6 @@ from .matrices import elementwise, is_matrix, product
 from .simplify import local_partial
 
 
-def transposed(G):
-    """Gᵀ, for a scalar G itself."""
-    return G.T if is_matrix(G) else G
-
-
 def _hadamard(*factors):
     return sp.HadamardProduct(*factors) if len(factors) > 1 else factors[0]
 
@@ -36,8 +31,8 @@ def _hadamard(*factors):
 # ---------------------------------------------------------------- linear algebra ------------
 
 def _matmul(expr, G, value):
-    """``c F₁ ⋯ F_k``: ``Fᵢ`` gets ``c F_{i−1}ᵀ ⋯ F₁ᵀ G F_kᵀ ⋯ F_{i+1}ᵀ``, a scalar factor ``s``
-    of c gets ``∂c/∂s tr(Gᵀ F₁ ⋯ F_k)``."""
+    """``c F₁ ⋯ F_k``: ``Fᵢ`` gets ``c F_{i−1}ᵀ ⋯ F₁ᵀ G F_kᵀ ⋯ F_{i+1}ᵀ``, each scalar factor of c
+    gets the others times ``tr(Gᵀ F₁ ⋯ F_k)``."""
     coeff, factors = expr.as_coeff_matrices()
     shares, i = [], 0
     for position, arg in enumerate(expr.args):

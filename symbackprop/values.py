@@ -130,10 +130,12 @@ def _unique_names(pairs) -> dict:
     return values
 
 
-def read_values(path: str | Path) -> dict[str, Decimal]:
+def read_values(path: str | Path, matrices: bool = False) -> dict[str, Decimal | list]:
     """The values file at ``path``: a JSON object (UTF-8, with or without a byte-order mark) of
     names and numbers, each name once and each number one :func:`number` accepts. Numbers keep
-    the digits written (as Decimals), so that exact walkthroughs read 0.1 as 1/10.
+    the digits written (as Decimals), so that exact walkthroughs read 0.1 as 1/10. With
+    ``matrices``, a value may also be a matrix: a list of rows of numbers (a list of numbers for
+    a column or a row).
 
     >>> import pathlib, tempfile
     >>> path = pathlib.Path(tempfile.mkdtemp()) / "values.json"
@@ -165,5 +167,18 @@ def read_values(path: str | Path) -> dict[str, Decimal]:
     if not isinstance(values, dict):
         raise InputError(f"the values file {path} must hold a JSON object of names and numbers, like {{\"x1\": 0.5}}")
     for name, value in values.items():
-        number(value, name)
+        if matrices and isinstance(value, list):
+            _matrix_entries(value, name)
+        else:
+            number(value, name)
     return values
+
+
+def _matrix_entries(value: list, name: str) -> None:
+    """Refuse a matrix value that is not a list of numbers or of rows of numbers."""
+    rows = value if value and all(isinstance(row, list) for row in value) else [value]
+    if not value or any(not row or len(row) != len(rows[0]) for row in rows):
+        raise InputError(f"the value of {name} must be a matrix: rows of numbers, each row as long as the others")
+    for i, row in enumerate(rows):
+        for j, entry in enumerate(row):
+            number(entry, f"{name}[{i}, {j}]")

@@ -8,6 +8,12 @@ graph's own (``x1``, ``w2``, ``z2``, ``a1``, ``J``), a network's output as ``ŷ`
 by a bounded symbolic test and then by numeric probes at random points where both sides are
 defined; a wrong claim comes with a counterexample.
 
+A gradient with respect to a matrix (a function of SymPy matrices: ``MatrixSymbol``, ``Trace``,
+``MatMul``, …) is claimed in matrix notation (``2*X^T*(X*W - Y)``, ``2*X.T@(X@W - Y)``,
+``2 Xᵀ (X W − Y)``), with the shapes of the derivation's matrices; :func:`verify_matrix` checks
+its shape first (the Matrix Cookbook's convention: ∂J/∂W has W's shape), then its value at random
+points with a different small number for each size, and shows the right form where it is wrong.
+
 >>> import sympy as sp
 >>> from symbackprop import mlp, sigmoid
 >>> z = sp.Symbol("z")
@@ -20,21 +26,25 @@ True
 
 from __future__ import annotations
 
+import itertools
 import math
 import random
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
+import numpy as np
 import sympy as sp
 
 from . import naming
 from .api import backprop
 from .derive import Derivation, Factor
 from .errors import InputError
+from .evaluate import concrete_sizes, evaluate, random_point
 from .latex import BackpropLatexPrinter
+from .matrices import has_matrices
 from .matrix import MatrixDerivation, MatrixGraph
 from .network import Graph, as_expression
-from .parse import parse_expr, refuse_undefined
+from .parse import GREEK, ShapeError, parse_expr, refuse_undefined
 from .simplify import recognize_activations, tree_size
 from .text import TextPrinter
 from .values import LARGEST
@@ -264,24 +274,31 @@ def _differ(left: sp.Expr, right: sp.Expr, point) -> bool:
     return not (_real(a) and _real(b)) or abs(a - b) > TOLERANCE * (1 + abs(b))
 
 
-def verify(claimed, of, wrt=None, seed: int = 0) -> Verdict | ChainVerdict:
+def verify(claimed, of, wrt=None, seed: int = 0, shapes=None) -> Verdict | ChainVerdict | MatrixVerdict:
     """Check a hand derivation against the engine.
 
-    ``expr`` may be a SymPy expression or a formula as text (read by :func:`parse_expr`). Claims
-    are checked on the function's domain, where it and every step of its computation are real.
+    ``expr`` may be a SymPy expression or a formula as text (read by :func:`parse_expr`, with
+    ``shapes`` for its matrices). Claims are checked on the function's domain, where it and every
+    step of its computation are real.
 
     - ``verify(claim, expr)``: is the claim equal to ``expr``?
     - ``verify(claim, expr, wrt=x)``: is it ∂expr/∂x?
     - ``verify(claim, network_or_derivation, wrt=p)``: is it ∂J/∂p?
     - ``verify([f1, f2, …], network_or_expr, wrt=p)``: are these the chain-rule factors of ∂J/∂p,
       output first (one path)? Says which factor is wrong and what it should be.
+
+    Where ``expr`` holds matrices, a claim (text in the same names, or a SymPy expression) is
+    checked for its shape and then by value at random points (:func:`verify_matrix`).
     """
     if isinstance(of, (MatrixDerivation, MatrixGraph)):
         raise InputError('verify does not support matrix-form derivations yet; use form="scalar"')
     if isinstance(of, (Graph, Derivation)):
         d = of if isinstance(of, Derivation) else backprop(of)
     else:
-        expr = as_expression(of)
+        expr = parse_expr(of, shapes=shapes) if isinstance(of, str) and shapes else of
+        if wrt is None and has_matrices(expr):  # is the claim equal to a matrix (or a function of matrices)?
+            return verify_matrix(claimed, expr, seed=seed)
+        expr = as_expression(expr)
         if wrt is None:
             names = {s.name: s for s in expr.free_symbols}
             return same(_read(claimed, names), expr, seed=seed, domain=[expr])
@@ -289,6 +306,8 @@ def verify(claimed, of, wrt=None, seed: int = 0) -> Verdict | ChainVerdict:
     graph = d.graph
     if wrt is None:
         raise InputError("say which variable the claimed derivative is with respect to (wrt)")
+    if graph.has_matrices:
+        return verify_matrix(claimed, d, wrt, seed)
     p = d.symbol(wrt) if isinstance(wrt, str) and naming.typed(wrt) in d._names else wrt
     if p not in d.gradients:
         raise InputError(f"cannot differentiate with respect to {wrt}: it is not a variable of {graph.description}")
@@ -318,3 +337,186 @@ def verify(claimed, of, wrt=None, seed: int = 0) -> Verdict | ChainVerdict:
         verdicts = tuple((f, same(c, f.expr, closed, seed, graph)) for f, c in zip(factors, claims))
         return ChainVerdict(p, verdicts, same(sp.Mul(*claims), stated(d.gradient(p)), closed, seed, graph), graph)
     return same(read(claimed), stated(d.gradient(p)), closed, seed, graph)
+
+
+# ---------------------------------------------------------------- matrix claims ---------------
+
+MATRIX_PROBES = 3  # random points at which a matrix claim must agree
+MATRIX_TRIES = 30  # random points drawn to find those where the function is defined
+MATRIX_TOLERANCE = 1e-8  # relative to the largest entry of the correct value
+
+
+@dataclass(frozen=True)
+class MatrixVerdict:
+    """Whether a claimed matrix formula is right: ``problem`` says what is wrong (its shape, or
+    its value at the point ``point`` with the sizes ``sizes``, where ``claimed_value`` and
+    ``correct_value`` differ); ``correct`` is the right form (``d[W]``, as a textbook prints it).
+    ``claimed`` is the claim, or its text where its own shapes do not fit together."""
+
+    equal: bool
+    claimed: sp.Expr | str
+    correct: sp.Expr
+    how: str
+    problem: str | None = None
+    wrt: sp.Basic | None = None
+    sizes: Mapping[sp.Symbol, int] = field(default_factory=dict)
+    point: Mapping[sp.Basic, object] | None = field(default=None, repr=False)
+    claimed_value: object = field(default=None, repr=False)
+    correct_value: object = field(default=None, repr=False)
+    graph: Graph | None = field(default=None, repr=False, compare=False)
+
+    def __bool__(self) -> bool:
+        return self.equal
+
+    def __str__(self) -> str:
+        text = _printers(self.graph)[0].doprint
+        shown = self.claimed if isinstance(self.claimed, str) else text(self.claimed)
+        if self.equal:
+            return f"right ({self.how}): {shown}"
+        return "\n".join([f"wrong: claimed {shown}", f"  {self.problem}", f"  should be {text(self.correct)}"])
+
+    def _repr_markdown_(self) -> str:
+        latex = _printers(self.graph)[1].doprint
+        shown = f"`{self.claimed}`" if isinstance(self.claimed, str) else f"${latex(self.claimed)}$"
+        if self.equal:
+            return f"**right** ({self.how}): {shown}"
+        return f"**wrong**: claimed {shown}, should be ${latex(self.correct)}$\n\n{self.problem}"
+
+
+def verify_matrix(claimed, of, wrt=None, seed: int = 0) -> MatrixVerdict:
+    """Is ``claimed`` ∂J/∂``wrt`` for the derivation ``of`` of a function of matrices (or, with
+    ``of`` an expression and no ``wrt``, equal to it)? The claim is text in the derivation's
+    names (sizes, deltas and steps included) or a SymPy expression. It must have the shape of
+    ``wrt`` (the gradient convention of the Matrix Cookbook); then it is compared with ``d[wrt]``
+    at :data:`MATRIX_PROBES` random points where the function is defined, with a different small
+    number for each size and square matrices drawn invertible (:func:`~symbackprop.evaluate.random_point`).
+
+    >>> import sympy as sp
+    >>> from symbackprop import backprop
+    >>> X, W, Y = (sp.MatrixSymbol(s, *shape) for s, shape in (("X", (3, 2)), ("W", (2, 4)), ("Y", (3, 4))))
+    >>> d = backprop(sp.trace((X*W - Y).T*(X*W - Y)), wrt=[W])
+    >>> bool(verify_matrix("2*X^T*(X*W - Y)", d, W)), bool(verify_matrix("X^T*(X*W - Y)", d, W))
+    (True, False)
+    >>> print(verify_matrix("2*X*(X*W - Y)", d, W).problem)
+    its shapes do not fit: cannot multiply 2*X (3×2) by X*W - Y (3×4): 2 columns, 3 rows
+    """
+    if isinstance(of, Derivation):
+        d, graph = of, of.graph
+        if isinstance(wrt, str) and wrt not in d._names and GREEK.get(wrt) in d._names:
+            wrt = GREEK[wrt]  # λ for lambda
+        p = d.symbol(wrt)
+        correct = d[p]
+        names = dict(d._names) | {s.name: s for s in graph.sizes}
+        closed = _closed_claim(d)
+        variables = list(graph.variables)
+        function = d.closed(graph.output)
+        sizes = tuple(graph.sizes)
+    else:
+        d = graph = p = None
+        correct = function = of
+        names = {s.name: s for s in of.free_symbols} | {s.name: s for s in of.atoms(sp.MatrixSymbol)}
+        variables = sorted(set(names.values()), key=sp.default_sort_key)
+        sizes = tuple(sorted(set().union(*(sp.sympify(n).free_symbols for v in variables if isinstance(v, sp.MatrixSymbol)
+                                           for n in v.shape)), key=sp.default_sort_key))
+        names |= {s.name: s for s in sizes}
+
+        def closed(expr):
+            return expr
+
+    if isinstance(claimed, (list, tuple)):
+        raise InputError("a gradient of matrices has no chain-rule factors to claim: claim the whole gradient")
+    text = claimed if isinstance(claimed, str) else None
+    try:
+        wanted = p.shape if isinstance(p, sp.MatrixExpr) else None  # sizes a claim of I or 𝟏 alone
+        claim = parse_expr(naming.typed(claimed), names, shape=wanted) if text is not None else _read(claimed, names)
+    except ShapeError as error:
+        return MatrixVerdict(False, text, correct, "its shapes", f"its shapes do not fit: {error}", p, graph=graph)
+    misfit = _misfit(claim)
+    if misfit:
+        return MatrixVerdict(False, claim, correct, "its shapes", f"its shapes do not fit: {misfit}", p, graph=graph)
+    wanted = p.shape if isinstance(p, sp.MatrixExpr) else (correct.shape if isinstance(correct, sp.MatrixExpr) else None)
+    shape_problem = _shape_problem(claim, wanted, p)
+    if shape_problem:
+        return MatrixVerdict(False, claim, correct, "its shape", shape_problem, p, graph=graph)
+    return _compare(claim, closed(claim), correct, function, variables, sizes, seed, p, graph)
+
+
+def _closed_claim(d):
+    """A function giving a claim in the variables only: deltas replaced by their values, steps by theirs."""
+    deltas = {symbol for symbol, _ in d.deltas}
+
+    def closed(expr):
+        values = {s: d.delta(s) for s in expr.free_symbols if s in deltas}
+        return d.closed(expr.xreplace(values)) if values or expr.free_symbols - set(d.graph.variables) else expr
+    return closed
+
+
+def _misfit(claim) -> str | None:
+    """Where the operands of a claim built in SymPy do not fit together (SymPy accepts ``X*W``
+    with X n×m and W k×k, in case m equals k), or None."""
+    for node in sp.preorder_traversal(claim):
+        matrices = [a for a in node.args if isinstance(a, sp.MatrixExpr)]
+        if isinstance(node, sp.MatMul):
+            for left, right in itertools.pairwise(matrices):
+                if left.cols != right.rows:
+                    return f"cannot multiply {left} ({left.rows}×{left.cols}) by {right} ({right.rows}×{right.cols})"
+        elif isinstance(node, (sp.MatAdd, sp.HadamardProduct)):
+            verb = "add" if isinstance(node, sp.MatAdd) else "multiply elementwise"
+            for other in matrices[1:]:
+                if other.shape != matrices[0].shape:
+                    return f"cannot {verb} {matrices[0]} ({'×'.join(map(str, matrices[0].shape))}) and {other} " \
+                           f"({'×'.join(map(str, other.shape))})"
+    return None
+
+
+def _shape_problem(claim, wanted, p) -> str | None:
+    """Why ``claim`` cannot be a value of the shape ``wanted`` (None for a scalar, which a 1×1
+    matrix may stand for), or None where it can."""
+    got = tuple(claim.shape) if isinstance(claim, sp.MatrixExpr) else None
+    wanted = tuple(wanted) if wanted is not None else None
+    if got == wanted or {got, wanted} <= {None, (1, 1)}:
+        return None
+    shown = "a scalar" if got is None else "×".join(map(str, got))
+    if wanted is None:
+        return f"its shape: it is {shown}, but " + (f"∂J/∂{p} is a scalar, as {p} is" if p is not None else "should be a scalar")
+    wanted = "×".join(map(str, wanted))
+    return f"its shape: it is {shown}, but " + (f"∂J/∂{p} has the shape of {p}, {wanted}" if p is not None else f"should be {wanted}")
+
+
+def _compare(claim, claim_closed, correct, function, variables, sizes, seed, p, graph) -> MatrixVerdict:
+    """Compare ``claim_closed`` with ``correct`` at random points where ``function`` is defined."""
+    concrete = concrete_sizes(sizes)
+    rng = random.Random(seed)
+    where = ", ".join(f"{s} = {v}" for s, v in concrete.items())
+    agreed = 0
+    for _ in range(MATRIX_TRIES):
+        point = random_point(variables, concrete, rng)
+        if not np.all(np.isfinite(evaluate(function, point, concrete))):
+            continue
+        right = np.asarray(evaluate(correct, point, concrete), dtype=float)
+        if not np.all(np.isfinite(right)):
+            continue
+        got = np.asarray(evaluate(claim_closed, point, concrete), dtype=float)
+        if got.size == 1 and right.size == 1:
+            got, right = got.reshape(1, 1), right.reshape(1, 1)
+        scale = max(1.0, float(np.max(np.abs(right))))
+        if got.shape != right.shape or not np.all(np.abs(got - right) <= MATRIX_TOLERANCE * scale):
+            return MatrixVerdict(False, claim, correct, "at a random point", _difference(got, right, where), p, concrete,
+                                 point, got, right, graph)
+        agreed += 1
+        if agreed == MATRIX_PROBES:
+            break
+    if not agreed:
+        raise InputError(f"found no point where the function is defined in {MATRIX_TRIES} random tries: cannot decide the claim")
+    at = f" with {where}" if where else ""
+    return MatrixVerdict(True, claim, correct, f"numerically, at {agreed} random points{at}", None, p, concrete, graph=graph)
+
+
+def _difference(got, right, where: str) -> str:
+    """Where a claimed value and the correct one differ most, in words."""
+    if got.shape != right.shape:
+        return f"its value is {got.shape[0]}×{got.shape[1]}, but should be {right.shape[0]}×{right.shape[1]}"
+    i, j = np.unravel_index(int(np.argmax(np.abs(got - right))), right.shape)
+    at = f"with {where} and" if where else "at"
+    return (f"its value: {at} random values of the variables, entry ({i + 1}, {j + 1}) is {got[i, j]:.6g}, "
+            f"but should be {right[i, j]:.6g}")

@@ -26,11 +26,11 @@ from dataclasses import dataclass, field
 import mpmath
 import numpy as np
 import sympy as sp
-from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
 
 from . import naming
 from .derive import Derivation
 from .errors import InputError
+from .evaluate import evaluate
 from .latex import DOCUMENT_LINE, TITLE_WIDTH, BackpropLatexPrinter, partial, pdflatex, product_rows, side_by_side, text, width_of
 from .matrices import is_matrix
 from .matrix import MatrixDerivation, MatrixGraph
@@ -380,74 +380,6 @@ def _given_matrices(graph, values: Mapping, sizes: Mapping) -> dict:
     return given
 
 
-def _product(node, *args):
-    scalars = [a for a in args if np.ndim(a) == 0]
-    matrices = [a for a in args if np.ndim(a) == 2]
-    value = matrices[0]
-    for matrix in matrices[1:]:
-        value = value @ matrix
-    return float(np.prod(scalars)) * value if scalars else value
-
-
-# How each SymPy matrix class is computed from the values of its arguments.
-MATRIX_VALUES = {
-    sp.MatMul: _product,
-    sp.MatAdd: lambda node, *args: sum(args[1:], args[0]),
-    sp.Transpose: lambda node, a: a.T,
-    sp.Inverse: lambda node, a, _exponent: np.linalg.inv(a),
-    sp.MatPow: lambda node, a, p: np.linalg.matrix_power(a, int(p)),
-    sp.Trace: lambda node, a: float(np.trace(a)),
-    sp.Determinant: lambda node, a: float(np.linalg.det(a)),
-    sp.HadamardProduct: lambda node, *args: np.prod(np.stack(args), axis=0),
-    sp.HadamardPower: lambda node, a, p: np.power(a, p),
-}
-
-
-def matrix_value(expr, table: Mapping, sizes: Mapping):
-    """``expr`` (a scalar or a SymPy matrix expression) at the values of ``table`` (symbol →
-    float or float64 array), its sizes ``sizes`` (size symbol → int): a float or an array.
-
-    >>> n = sp.Symbol("n", integer=True, positive=True)
-    >>> A, x = sp.MatrixSymbol("A", n, n), sp.MatrixSymbol("x", n, 1)
-    >>> matrix_value(sp.Trace(x.T * A * x), {A: np.eye(2), x: np.array([[1.0], [2.0]])}, {n: 2})
-    5.0
-    """
-    memo: dict = {}
-
-    def value(node):
-        if node in table:
-            return table[node]
-        if node in sizes:
-            return float(sizes[node])
-        if node not in memo:
-            memo[node] = _value_of_node(node, value, sizes)
-        return memo[node]
-
-    with np.errstate(all="ignore"):
-        return value(expr)
-
-
-def _value_of_node(node, value, sizes: Mapping):
-    if isinstance(node, (sp.Identity, sp.OneMatrix, sp.ZeroMatrix)):
-        shape = tuple(_dimension(size, sizes) for size in node.shape)
-        return np.eye(shape[0]) if isinstance(node, sp.Identity) else np.full(shape, 1.0 if isinstance(node, sp.OneMatrix) else 0.0)
-    if node.is_Number:
-        return float(node)
-    if isinstance(node, (sp.Symbol, sp.MatrixSymbol)):
-        raise InputError(f"no value for {plain(node)}")
-    if isinstance(node, ElementwiseApplyFunction):
-        (variable,) = node.function.variables
-        return np.asarray(sp.lambdify([variable], node.function.expr, "numpy")(value(node.expr)), dtype=float) * np.ones(
-            np.shape(value(node.expr)))
-    rule = MATRIX_VALUES.get(type(node))
-    if rule is not None:
-        return rule(node, *[value(a) for a in node.args])
-    if is_matrix(node):
-        raise InputError(f"no numeric rule for {type(node).__name__}")
-    dummies = [sp.Dummy() for _ in node.args]  # a scalar operation: SymPy's own NumPy form of it
-    return float(sp.lambdify(dummies, node.func(*dummies), "numpy")(*[value(a) for a in node.args]))
-
-
 def _recorded(value):
     """A computed value as the walkthrough keeps it: a float, or a matrix as nested tuples."""
     return tuple(tuple(float(v) + 0.0 for v in row) for row in value) if np.ndim(value) == 2 else float(value) + 0.0  # no -0
@@ -482,8 +414,8 @@ def matrix_walkthrough(d: Derivation, values: Mapping, learning_rate=0.5, sizes:
     output = plain(graph.output)
     for symbol, expr, label in ([(s.symbol, s.expr, f"step {plain(s.symbol)} = {plain(s.expr)}") for s in graph.steps]
                                 + [(s, e, f"{plain(s)} = {plain(e)}") for s, e in d.deltas]):
-        table[symbol] = _defined(d, label, matrix_value(expr, table, size_values))
-    gradients = [(p, _defined(d, f"∂{output}/∂{plain(p)}", matrix_value(d.gradient(p), table, size_values))) for p in d.wrt]
+        table[symbol] = _defined(d, label, evaluate(expr, table, size_values))
+    gradients = [(p, _defined(d, f"∂{output}/∂{plain(p)}", evaluate(d.gradient(p), table, size_values))) for p in d.wrt]
     updates = [(p, _defined(d, f"the update of {plain(p)}", given[p] - rate * g)) for p, g in gradients]
     return Walkthrough(
         d, tuple((v, _recorded(given[v])) for v in graph.variables), rate,

@@ -8,6 +8,7 @@ import sympy as sp
 from corpus import NETWORKS, network
 
 import symbackprop as sb
+from symbackprop.errors import InputError
 
 
 @pytest.mark.parametrize("name", NETWORKS)
@@ -211,3 +212,47 @@ def test_the_step_is_relative_to_the_parameter_so_large_values_check_right():
 def test_given_values_of_the_wrong_kind_or_count_are_named(params, message):
     with pytest.raises(sb.errors.InputError, match=message):
         sb.gradcheck("x*sigmoid(y)", params=params)
+
+
+# ----------------------------------------------------------------------- functions of matrices
+n_, m_ = sp.symbols("n m", integer=True, positive=True)
+X_, W_, Y_ = sp.MatrixSymbol("X", n_, m_), sp.MatrixSymbol("W", m_, 1), sp.MatrixSymbol("Y", n_, 1)
+LEAST_SQUARES = sp.trace((X_ * W_ - Y_).T * (X_ * W_ - Y_))
+
+
+def test_a_matrix_derivation_is_checked_entry_by_entry_at_small_sizes():
+    report = sb.gradcheck(sb.backprop(LEAST_SQUARES, wrt=[W_]), seed=2)
+    assert report.passed and [row.name for row in report.rows] == ["W[0, 0]", "W[1, 0]"]  # m = 2, n = 3: by name
+    bigger = sb.gradcheck(sb.backprop(LEAST_SQUARES, wrt=[W_]), sizes={"m": 4, n_: 5})
+    assert bigger.passed and len(bigger.rows) == 4 and "X[4, 3]" in dict(dict(bigger.point)["inputs"])
+
+
+def test_log_det_is_checked_where_it_is_defined():
+    S = sp.MatrixSymbol("S", n_, n_)
+    report = sb.gradcheck(sp.log(sp.det(S)), seed=1)  # random S made diagonally dominant: det S > 0
+    assert report.passed and len(report.rows) == 4
+
+
+def test_a_wrong_matrix_gradient_is_caught_and_named():
+    module = sb.compile(sb.backprop(LEAST_SQUARES, wrt=[W_]))
+
+    def loss_and_gradients(params, inputs):
+        J, (g,) = module.loss_and_gradients(params, inputs)
+        g = g.copy()
+        g[1, 0] *= 1.01
+        return J, [g]
+    wrong = types.SimpleNamespace(**{k: getattr(module, k) for k in ("PARAMETERS", "INPUTS", "SHAPES", "SIZES")},
+                                  loss=module.loss, loss_and_gradients=loss_and_gradients)
+    report = sb.gradcheck(wrong)
+    assert [row.name for row in report.rows if row.status == "fail"] == ["W[1, 0]"]
+
+
+@pytest.mark.parametrize(("target", "sizes", "message"), [
+    (LEAST_SQUARES, {"k": 2}, "unknown size k: the sizes of this function are m, n"),
+    (LEAST_SQUARES, {"n": 0}, "size n must be a whole number >= 1, got 0"),
+    (LEAST_SQUARES, {"n": 2.5}, "size n must be a whole number >= 1, got 2.5"),
+    (sb.mlp([1, 1]), {"n": 2}, "sizes are for functions of matrices; this one has none"),
+])
+def test_sizes_are_checked(target, sizes, message):
+    with pytest.raises(InputError, match=f"^{message}$"):
+        sb.gradcheck(target, sizes=sizes)

@@ -12,7 +12,10 @@ from oracles import needs_graphviz
 
 import symbackprop as sb
 from symbackprop import cli, naming
+from symbackprop.errors import InputError
 from symbackprop.matrix import text_printer
+from symbackprop.parse import parse_expr
+from symbackprop.text import derivation_text
 
 MAZUR = {"x1": 0.05, "x2": 0.10, "y1": 0.01, "y2": 0.99, "w1": 0.15, "w2": 0.20, "w3": 0.25, "w4": 0.30,
          "w5": 0.40, "w6": 0.45, "w7": 0.50, "w8": 0.55, "b1": 0.35, "b2": 0.60}
@@ -418,3 +421,150 @@ def test_demo_says_which_pdf_it_kept(run, tmp_path):
     code, out, _ = run("demo", "--out", "d")
     assert code == 0 and "d/walkthrough.pdf kept as it was" in out and "walkthrough.pdf," not in out.split("Wrote ")[1]
     assert (tmp_path / "d" / "walkthrough.pdf").read_bytes() == b"%PDF mine"
+
+
+# ---------------------------------------------------------------- functions of matrices -------
+
+LEAST_SQUARES = ["--expr", "trace((X*W - Y)^T*(X*W - Y))", "--shape", "X=n,m", "--shape", "W=m,k", "--shape", "Y=n,k", "--wrt", "W"]
+GAUSSIAN = ["--expr", "log(det(S))/2 + (v - mu)^T*S^-1*(v - mu)/2", "--shape", "S=n,n", "--shape", "v=n", "--shape", "mu=n"]
+SMALL_LEAST_SQUARES = ["--expr", "tr((X W - Y)ᵀ (X W - Y))", "--shape", "X=3,2", "--shape", "W=2,4", "--shape", "Y=3,4", "--wrt", "W"]
+
+
+def _works(make) -> bool:
+    """Whether ``make()`` runs: an output that does not take derivations with matrix steps is left unchecked."""
+    try:
+        make()
+    except (InputError, TypeError):
+        return False
+    return True
+
+
+_X, _W = sp.MatrixSymbol("X", 2, 2), sp.MatrixSymbol("W", 2, 2)
+_D = sb.backprop(sp.trace(_X * _W), wrt=[_W])
+prints_matrices = pytest.mark.skipif(not _works(lambda: derivation_text(_D)), reason="no text printer for matrix steps")
+codes_matrices = pytest.mark.skipif(not _works(lambda: sb.numpy_module(_D)), reason="no code generation for matrix steps")
+walks_matrices = pytest.mark.skipif(not _works(lambda: sb.walkthrough(_D, {"X": [[1, 0], [0, 1]], "W": [[1, 2], [3, 4]]})),
+                                    reason="no walkthrough of matrix steps")
+draws_matrices = pytest.mark.skipif(not _works(lambda: sb.picture(_D)), reason="no picture of matrix steps")
+draws_values = pytest.mark.skipif(not _works(lambda: sb.picture(_D, {"X": [[1, 0], [0, 1]], "W": [[1, 2], [3, 4]]})),
+                                  reason="no picture of matrix steps at values")
+
+
+def test_derive_a_matrix_gradient_with_shapes(run):
+    code, out, err = run("derive", *LEAST_SQUARES, "--param", "W")
+    assert code == 0, err
+    delta_view, closed = (line.split("= ", 1)[1] for line in out.splitlines()[:2])
+    d = sb.backprop(parse_expr(LEAST_SQUARES[1], shapes={"X": "n,m", "W": "m,k", "Y": "n,k"}), wrt=["W"])
+    assert sb.verify(closed, d, wrt="W") and sb.verify(delta_view, d, wrt="W")  # what is printed reads back, and is right
+    X, W, Y = (d.symbol(name) for name in "XWY")
+    assert sb.verify(2 * X.T * (X * W - Y), parse_expr(closed, {"X": X, "W": W, "Y": Y}))  # the textbook form, by value
+
+
+def test_sizes_may_be_numbers(run):
+    code, out, err = run("derive", *SMALL_LEAST_SQUARES, "--param", "W")
+    assert code == 0, err
+    code, out, _ = run("verify", *SMALL_LEAST_SQUARES, "--claim", "2 Xᵀ (X W - Y)")
+    assert code == 0 and out.startswith("right")
+
+
+@pytest.mark.parametrize("claim, code, says", [
+    ("2*X^T*(X*W - Y)", 0, "right (numerically"),
+    ("2*X.T@(X@W - Y)", 0, "right (numerically"),
+    ("X^T*(X*W - Y)", 1, "its value: with k = 2, m = 3, n = 4"),
+    ("2*X*(X*W - Y)", 1, "its shapes do not fit: cannot multiply 2*X (n×m) by X*W - Y (n×k)"),
+    ("2*(X*W - Y)^T*X", 1, "its shape: it is k×m, but ∂J/∂W has the shape of W, m×k"),
+])
+def test_verify_a_matrix_claim(run, claim, code, says):
+    got, out, err = run("verify", *LEAST_SQUARES, "--claim", claim)
+    assert got == code and says in out and err == ""
+    if code:
+        assert "should be" in out
+
+
+def test_verify_the_gaussian_likelihood_by_each_variable(run):
+    code, _, _ = run("verify", *GAUSSIAN, "--wrt", "mu", "--claim", "-(S^-1 + S^-T)*(v - mu)/2")
+    assert code == 0
+    code, _, _ = run("verify", *GAUSSIAN, "--wrt", "mu", "--claim", "-S^-1*(v - mu)")  # only for a symmetric S
+    assert code == 1
+    code, _, err = run("verify", *GAUSSIAN, "--claim", "S^-T")
+    assert code == 2 and "--wrt, one of S, mu, v" in err  # the sizes are not variables
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["derive", "--expr", "trace(X*W)", "--wrt", "W"], "X is used as a matrix but has no shape: give it one with --shape X=ROWS,COLS"),
+    (["derive", "--expr", "trace((X*W - Y)^T*(X*W - Y))", "--shape", "X=n,m", "--shape", "W=m,k"],
+     "Y is used as a matrix but has no shape: give it one with --shape Y=ROWS,COLS"),
+    (["verify", "--expr", "x^T*A*x", "--shape", "A=n,n", "--claim", "2*A*x"], "x is used as a matrix"),
+    (["derive", "--expr", "trace(X*W)", "--shape", "X=n,m", "--shape", "W=n,m"], "cannot multiply X (n×m) by W (n×m): m columns, n rows"),
+    (["derive", "--expr", "trace(X)", "--shape", "X=n,m"], "X (n×m) is in trace(...) but is not square"),
+    (["derive", "--expr", "trace((X*W - Y)^T*(X*W - Y))", "--shape", "X=n,m", "--shape", "Y=n,k"],
+     "(W has no shape: give one to each that is a matrix)"),
+    (["derive", "--expr", "trace(X)", "--shape", "X"], "malformed --shape 'X': write NAME=ROWS,COLS"),
+    (["derive", "--expr", "trace(X)", "--shape", "X=n,n", "--shape", "X=m,m"], "--shape gives X twice"),
+    (["derive", "--expr", "trace(X)", "--shape", "X=0,0"], "the shape of X must be sizes >= 1 or size names"),
+    (["derive", "--layers", "2,1", "--shape", "X=1,2"], "--shape goes with --expr"),
+    (["derive", "--expr", "trace(X)", "--shape", "X=n,n", "--shape", "Z=n,n"], "--shape gives Z, which the formula does not use"),
+    (["check", "--expr", "x**2", "--size", "n=3"], "--size gives the sizes of matrices"),
+    (["check", *LEAST_SQUARES, "--values", "v.json"], "leave out --values"),
+    (["check", *LEAST_SQUARES, "--size", "n=two"], "malformed --size 'n=two'"),
+])
+def test_matrix_usage_errors_are_one_line(run, argv, message, tmp_path):
+    (tmp_path / "v.json").write_text("{}", encoding="utf-8")
+    code, out, err = run(*argv)
+    assert code == 2 and message in err and err.count("\n") == 1 and out == ""
+
+
+@prints_matrices
+def test_derive_prints_a_matrix_derivation(run):
+    code, out, err = run("derive", *LEAST_SQUARES)
+    assert code == 0 and "W" in out and err == ""
+    code, out, _ = run("derive", *LEAST_SQUARES, "--full")
+    assert code == 0
+    code, out, _ = run("derive", *LEAST_SQUARES, "--format", "latex")
+    assert code == 0 and out.startswith(r"\documentclass")
+    code, out, _ = run("derive", *LEAST_SQUARES, "--param", "W", "--format", "latex")
+    assert code == 0 and r"\partial" in out
+
+
+@codes_matrices
+def test_codegen_and_check_of_a_function_of_matrices(run, tmp_path):
+    code, out, err = run("codegen", *GAUSSIAN, "--wrt", "S,mu", "-o", "gauss.py")
+    assert code == 0, err
+    assert "import numpy" in (tmp_path / "gauss.py").read_text(encoding="utf-8")
+    code, out, err = run("check", *LEAST_SQUARES, "--size", "n=5", "--seed", "2")
+    assert code == 0 and " 0 fail" in out, err
+    code, out, err = run("check", *SMALL_LEAST_SQUARES)
+    assert code == 0 and " 0 fail" in out, err
+
+
+@walks_matrices
+def test_walkthrough_of_a_function_of_matrices(run, tmp_path):
+    values = {"X": [[1, 2], [3, 4], [5, 6]], "W": [[0.5, 0, 1, 2], [1, -1, 0, 0.25]], "Y": [[1, 0, 0, 1]] * 3}
+    (tmp_path / "ls.json").write_text(json.dumps(values), encoding="utf-8")
+    code, _, err = run("walkthrough", *SMALL_LEAST_SQUARES, "--values", "ls.json")
+    assert code == 0, err
+    symbolic = [a.replace("3", "n").replace("2", "m").replace("4", "k") if a.startswith(("X=", "W=", "Y=")) else a
+                for a in SMALL_LEAST_SQUARES]
+    code, _, err = run("walkthrough", *symbolic, "--values", "ls.json", "--size", "n=3", "--size", "m=2", "--size", "k=4")
+    assert code == 0, err
+    (tmp_path / "bad.json").write_text(json.dumps(values | {"X": [[1, 2], [3]]}), encoding="utf-8")
+    code, _, err = run("walkthrough", *SMALL_LEAST_SQUARES, "--values", "bad.json")
+    assert code == 2 and "the value of X must be a matrix" in err
+
+
+@draws_matrices
+def test_graph_of_a_function_of_matrices_needs_no_values(run):
+    code, out, err = run("graph", *LEAST_SQUARES)
+    assert code == 0 and out.startswith("digraph"), err
+    code, out, err = run("graph", "--expr", "x*y")
+    assert code == 2 and "--values" in err
+    code, out, err = run("graph", "--expr", "x*y", "--values", "v.json", "--size", "n=2")
+    assert code == 2 and "--size gives the sizes of matrices" in err
+
+
+@draws_values
+def test_graph_of_a_function_of_matrices_at_values(run, tmp_path):
+    (tmp_path / "s.json").write_text(json.dumps({"S": [[2, 1], [0, 1]], "a": [1, -1]}), encoding="utf-8")
+    argv = ["--expr", "logdet(S) + a^T*inv(S)*a", "--shape", "S=n,n", "--shape", "a=n,1", "--values", "s.json"]
+    code, out, err = run("graph", *argv, "--size", "n=2")
+    assert code == 0 and out.startswith("digraph"), err

@@ -711,3 +711,32 @@ def test_large_finite_values_whose_squares_overflow_pass_the_finiteness_checks()
         params = [np.full((2, 2), 1e-100), np.full((2, 1), 1e-100)]
         np.testing.assert_allclose(matrix.forward(params, X), outputs, rtol=1e-12)
         assert scalar.forward([1e308, 0.0, 0.0, 1e308, 0.0, 0.0], [1.0, 1.0]) == (1e308, 1e308)
+
+
+# ----------------------------------------------------------------------- functions of matrices
+MATRIX_SCRIPT = ("import sympy as sp, symbackprop as sb\n"
+                 "n, m = sp.symbols('n m', integer=True, positive=True)\n"
+                 "X, w, S = sp.MatrixSymbol('X', n, m), sp.MatrixSymbol('w', m, 1), sp.MatrixSymbol('S', n, n)\n"
+                 "r = X*w - S.I*X*w\n"
+                 "J = sp.log(sp.det(S)) + sp.trace(r.T*r) + sp.trace(sp.OneMatrix(1, n)*(X*w).applyfunc(sb.softplus))\n"
+                 "source = sb.numpy_module(sb.backprop(J, wrt=[w, S]))\n")
+
+
+def test_matrix_modules_are_deterministic_pass_ruff_and_run_without_sympy(tmp_path):
+    digests = {subprocess.run([sys.executable, "-c", MATRIX_SCRIPT + "import hashlib; print(hashlib.sha256(source.encode()).hexdigest())"],
+                              capture_output=True, text=True, check=True, env={**os.environ, "PYTHONHASHSEED": seed}).stdout
+               for seed in ("1", "2")}
+    assert len(digests) == 1
+    namespace: dict = {}
+    exec(MATRIX_SCRIPT, namespace)  # noqa: S102  (the script above)
+    source = namespace["source"]
+    assert "np.linalg.solve(" in source and "_log_det(" in source and "np.logaddexp(" in source
+    (tmp_path / "grads.py").write_text(source, encoding="utf-8")
+    ruff = shutil.which("ruff", path=os.path.dirname(sys.executable)) or shutil.which("ruff")
+    run = subprocess.run([ruff, "check", "--isolated", "--no-cache", str(tmp_path)], check=False, capture_output=True, text=True)
+    assert run.returncode == 0, run.stdout
+    script = ("import sys\nsys.modules['sympy'] = None\nsys.modules['symbackprop'] = None\nimport numpy as np, grads\n"
+              "J, (dw, dS) = grads.loss_and_gradients([np.ones((2, 1)), 3 * np.eye(3)], [np.ones((3, 2))])\n"
+              "print(grads.PARAMETERS, grads.SHAPES['S'], dw.shape, dS.shape)\n")
+    out = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "('w', 'S') ('n', 'n') (2, 1) (3, 3)"

@@ -325,3 +325,12 @@ def test_every_variable_and_delta_is_read_back_in_every_spelling():
     z3 = naming.pre_activation(3)
     for spelled in ("δ3", "δ_3", "delta_3", "delta3", "delta_z3"):
         assert names[spelled] == naming.delta(z3)
+
+
+def test_a_symbol_named_after_a_greek_letter_is_also_the_letter():
+    """LaTeX typesets ``lambda`` as λ and ``sigma2`` as σ₂: both spellings are read back."""
+    n = sp.Symbol("n")
+    W, lam, s2 = sp.MatrixSymbol("W", n, n), sp.Symbol("lambda"), sp.Symbol("sigma2")
+    d = sb.backprop(lam * sp.Trace(W.T * W) + s2 * lam)
+    assert (d.symbol("λ"), d.symbol("lambda"), d.symbol("σ2"), d.symbol("σ₂")) == (lam, lam, s2, s2)
+    assert "\\lambda" in sb.gradient_latex(d, "λ")

@@ -1,16 +1,20 @@
 """Reading formulas without eval: what is allowed, and a hostile corpus that must run nothing."""
 
+import random
 import re
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 import sympy as sp
 
 import symbackprop as sb
 from symbackprop import naming, parse
 from symbackprop.errors import InputError
+from symbackprop.evaluate import concrete_sizes, evaluate, random_point
 from symbackprop.parse import ParseError, parse_expr
+from symbackprop.text import TextPrinter
 
 x, y, z = sp.symbols("x y z")
 
@@ -255,3 +259,167 @@ def test_a_negative_number_to_a_variable_power_is_refused(text):
     with pytest.raises(InputError, match="raises a negative number to a variable power"):
         sb.backprop(sp.Integer(-2) ** sp.Symbol("x"))
     assert parse_expr("2**x*(-x)**2") == 2 ** x * x**2  # a positive base, or a variable one, is fine
+
+
+# ---------------------------------------------------------------- matrix notation -------------
+
+n_, m_, k_ = (parse.size_symbol(s) for s in "nmk")
+X = sp.MatrixSymbol("X", n_, m_)
+W = sp.MatrixSymbol("W", m_, k_)
+Y = sp.MatrixSymbol("Y", n_, k_)
+SQ = sp.MatrixSymbol("S", n_, n_)
+a_, b_, v_ = (sp.MatrixSymbol(s, n_, 1) for s in "abv")
+SHAPES = {"X": ("n", "m"), "W": ("m", "k"), "Y": "n,k", "S": ("n", "n"), "a": "n", "b": ("n", 1), "v": ("n", 1)}
+
+
+def matrix(text):
+    return parse_expr(text, shapes=SHAPES)
+
+
+@pytest.mark.parametrize("text", [
+    "2*X^T*(X*W - Y)", "2*X.T@(X@W - Y)", "2 Xᵀ (X W − Y)", "2*X'*(X*W - Y)", "2X'(X W - Y)", "2·Xᵀ·(X·W - Y)",
+])
+def test_a_least_squares_gradient_reads_the_same_in_every_notation(text):
+    assert matrix(text) == 2 * X.T * (X * W - Y)
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("inv(S)", sp.Inverse(SQ)), ("S^-1", sp.Inverse(SQ)), ("S⁻¹", sp.Inverse(SQ)), ("S**-1", sp.Inverse(SQ)),
+    ("S^-T", sp.Inverse(SQ.T)), ("S⁻ᵀ", sp.Inverse(SQ.T)), ("inv(S)^T", sp.Inverse(SQ.T)),
+    ("S^2", sp.MatPow(SQ, 2)), ("S²", sp.MatPow(SQ, 2)), ("S^-2", sp.Inverse(sp.MatPow(SQ, 2))), ("S⁻²", sp.Inverse(sp.MatPow(SQ, 2))), ("S¹⁰", sp.MatPow(SQ, 10)),
+    ("det(S)", sp.Determinant(SQ)), ("logdet(S)", sp.log(sp.Determinant(SQ))), ("log(det(S))", sp.log(sp.Determinant(SQ))),
+    ("tr(S)", sp.Trace(SQ)), ("trace(X^T X)", sp.Trace(X.T * X)),
+    ("X ⊙ X", sp.HadamardPower(X, 2)), ("(X W) .* Y", sp.HadamardProduct(X * W, Y)), ("X ∘ (2*X)", sp.HadamardProduct(X, 2 * X).doit()),
+    ("X.^3", sp.HadamardPower(X, 3)), ("X (.) X", sp.HadamardPower(X, 2)),
+    ("2^∘X", sp.HadamardPower(2, X)), ("2.^X", sp.HadamardPower(2, X)), ("S^-^T", sp.Inverse(SQ.T)), ("S^-^1", sp.Inverse(SQ)),  # as ASCII consoles show them ("X^∘3", sp.HadamardPower(X, 3)), ("X^{∘3}", sp.HadamardPower(X, 3)),
+    ("ones(n, 1)", sp.OneMatrix(n_, 1)), ("eye(n)", sp.Identity(n_)), ("eye(3)", sp.Identity(3)),
+    ("X + 𝟏", X + sp.OneMatrix(n_, m_)), ("𝟏ᵀ X W 𝟏", sp.OneMatrix(1, n_) * X * W * sp.OneMatrix(k_, 1)),
+    ("S + 2*I", SQ + 2 * sp.Identity(n_)), ("I S", SQ), ("(I - S) a", (sp.Identity(n_) - SQ) * a_),
+    ("tr(S)/n", sp.Trace(SQ) / n_),  # a size name in a formula is that size
+    ("sum(X)", sp.OneMatrix(1, n_) * X * sp.OneMatrix(m_, 1)), ("norm(X W - Y)^2", sp.Trace((X * W - Y).T * (X * W - Y))), ("sum(X.^2)/2 + 1", sp.Trace(sp.OneMatrix(1, n_) * sp.HadamardPower(X, 2) * sp.OneMatrix(m_, 1)) / 2 + 1),
+])
+def test_matrix_notation(text, expected):
+    assert matrix(text) == expected
+
+
+@pytest.mark.parametrize("text, function, argument", [
+    ("sigmoid(X W)", sb.sigmoid, X * W), ("σ(X W)", sb.sigmoid, X * W), ("relu(X)", sb.relu, X), ("exp(S)", sp.exp, SQ),
+    ("σ'(X W)", lambda t: sp.diff(sb.sigmoid(t), t), X * W), ("tanh'(X)", lambda t: 1 - sp.tanh(t) ** 2, X),
+])
+def test_a_function_of_a_matrix_applies_to_each_entry(text, function, argument):
+    t = sp.Symbol("t")
+    elementwise = matrix(text)
+    assert elementwise.expr == argument
+    assert elementwise.function(t) == function(t)
+
+
+@pytest.mark.parametrize("text, expected", [
+    # a 1×1 product beside a scalar, or as the argument of a scalar function, is that scalar
+    ("log(det(S))/2 + (v - a)^T*S^-1*(v - a)/2",
+     sp.log(sp.det(SQ)) / 2 + sp.Trace((v_ - a_).T * SQ.I * (v_ - a_)) / 2),
+    ("aᵀ S⁻¹ b + 1", sp.Trace(a_.T * SQ.I * b_) + 1),
+    ("log(aᵀ S a)", sp.log(sp.Trace(a_.T * SQ * a_))),
+    ("(aᵀ b)^2", sp.Trace(a_.T * b_) ** 2),
+    ("2 (aᵀ v) a", 2 * sp.Trace(a_.T * v_) * a_),  # a 1×1 factor that does not fit a product is a scalar
+    ("a / (aᵀ a)", a_ / sp.Trace(a_.T * a_)),
+    ("a.T*S*a", a_.T * SQ * a_),  # alone it stays a 1×1 matrix
+])
+def test_one_by_one_products_are_scalars_where_scalars_are_meant(text, expected):
+    assert matrix(text) == expected
+
+
+def test_shapes_take_numbers_and_size_names():
+    A = parse_expr("A*B", shapes={"A": (2, "n"), "B": ("n", 3)})
+    assert A.shape == (2, 3)
+    size = parse_expr("B", shapes={"A": (2, "n"), "B": ("n", 3)}).rows
+    assert size.is_integer and size.is_positive
+    given = sp.MatrixSymbol("A", 2, 2)
+    assert parse_expr("A^T A", {"A": given}) == given.T * given  # matrices among known symbols
+    for bad in [{"X": (0, 2)}, {"X": (1, 2, 3)}, {"X": ("n", -1)}, {"exp": (2, 2)}, {"n": (2, "n")}]:
+        with pytest.raises(ParseError, match="shape|name|size"):
+            parse_expr("1", shapes=bad)
+
+
+@pytest.mark.parametrize("text, message", [
+    ("2*X*(X*W - Y)", r"cannot multiply 2\*X \(n×m\) by X\*W - Y \(n×k\)"),
+    ("X*W + X", r"X \(n×m\) cannot be added to X\*W \(n×k\)"),
+    ("X + 1", r"the scalar 1 is added to the n×m matrix X: write it times ones\(n, m\)"),
+    ("X ⊙ W", r"W \(m×k\) cannot be multiplied elementwise by X \(n×m\)"),
+    ("inv(X)", r"X \(n×m\) is inverted but is not square"),
+    ("tr(X)", r"X \(n×m\) is in tr\(...\) but is not square"),
+    ("X^2", r"X \(n×m\) is raised to the power 2 but is not square"),
+    ("S^x", r"S \(n×n\) is raised to x: a matrix power needs a whole number"),
+    ("X / W", r"division by the matrix W \(m×k\)"),
+    ("𝟏 + 𝟏", r"the size of 𝟏 cannot be told"),
+    ("I", r"the size of I cannot be told"),
+    ("X % W", r"the operator % is not allowed"),
+    ("X.I", r"attribute access"),
+])
+def test_shape_errors_are_one_line_and_name_the_operands(text, message):
+    with pytest.raises(ParseError, match=message) as error:
+        matrix(text)
+    assert "\n" not in str(error.value)
+
+
+@pytest.mark.parametrize("text, name", [
+    ("trace(X*W)", "X"), ("X@W", "X"), ("Xᵀ W", "X"), ("X.T*W", "X"), ("det(S) + x", "S"), ("inv(A)", "A"),
+])
+def test_a_name_used_as_a_matrix_without_a_shape_is_named(text, name):
+    with pytest.raises(parse.MissingShape, match=f"^{name} is used as a matrix .* but has no shape: give it one$") as error:
+        parse_expr(text)
+    assert error.value.name == name
+
+
+def test_scalar_formulas_read_as_before_when_shapes_are_given():
+    assert parse_expr("x^T", variables=["T"]) == x ** sp.Symbol("T")  # no matrix: T is a symbol
+    assert matrix("x*y + 2^x") == x * y + 2**x
+    assert matrix("sinc'(2*x)") == parse_expr("sinc'(2*x)") == parse.sinc_derivative(2 * x)
+
+
+# The textbook cases whose printed forms must read back: J and its variables
+_L = sp.Symbol("lambda")
+_w, _y, _c = sp.MatrixSymbol("w", m_, 1), sp.MatrixSymbol("y", n_, 1), sp.MatrixSymbol("c", 1, 1)
+_A = sp.MatrixSymbol("A", n_, n_)
+PRINTED = {
+    "least squares": (sp.trace((X * W - Y).T * (X * W - Y)), [W, X]),
+    "ridge": (sp.trace((X * W - Y).T * (X * W - Y)) + _L * sp.trace(W.T * W), [W]),
+    "log det": (sp.log(sp.det(SQ)), [SQ]),
+    "aᵀS⁻¹b": (a_.T * SQ.I * b_, [SQ, a_]),
+    "xᵀAx": (sp.trace(v_.T * _A * v_), [v_, _A]),
+    "gaussian": (sp.log(sp.det(SQ)) / 2 + sp.trace((v_ - a_).T * SQ.I * (v_ - a_)) / 2, [SQ, a_]),
+    "squares entrywise": (sp.trace(sp.OneMatrix(1, n_) * sp.HadamardPower(X * W - Y, 2) * sp.OneMatrix(k_, 1)), [W]),
+    "sigmoid": (sp.trace(sp.OneMatrix(1, n_) * (X * W).applyfunc(sb.sigmoid) * sp.OneMatrix(k_, 1)), [W]),
+    "logistic": (sp.trace(-sp.OneMatrix(1, n_) * sp.HadamardProduct(_y, (X * _w + sp.OneMatrix(n_, 1) * _c).applyfunc(
+        lambda t: sp.log(sb.sigmoid(t))))), [_w, _c]),
+    "cube": (sp.trace(SQ**3), [SQ]),
+}
+
+
+@pytest.mark.parametrize("case", PRINTED)
+def test_every_printed_form_of_a_matrix_derivation_reads_back(case):
+    J, wrt = PRINTED[case]
+    d = sb.backprop(J, wrt=wrt)
+    show = TextPrinter(naming.text_names(d.graph)).doprint
+    names = dict(d._names) | {s.name: s for s in d.graph.sizes}
+    forms = [(d[p], p.shape) for p in wrt] + [(d.gradient(p), p.shape) for p in wrt]
+    forms += [(e, getattr(s, "shape", None)) for s, e in d.deltas] + [(s.expr, getattr(s.symbol, "shape", None)) for s in d.graph.steps]
+    sizes = concrete_sizes(d.graph.sizes)
+    for expr, shape in forms:
+        printed = show(expr)
+        if "Lambda(" in printed or (expr.atoms(sp.OneMatrix) and "𝟏" not in printed):
+            continue  # SymPy's own spellings, Lambda(d, f(d)).(X) and 1 for a matrix of ones, cannot be read back
+        read = parse_expr(printed, names, shape=shape)
+        symbols = sorted(expr.free_symbols | read.free_symbols | set(expr.atoms(sp.MatrixSymbol)), key=sp.default_sort_key)
+        point = random_point([s for s in symbols if s not in d.graph.sizes], sizes, random.Random(1))
+        np.testing.assert_allclose(evaluate(read, point, sizes), evaluate(expr, point, sizes), rtol=1e-9, atol=1e-12,
+                                   err_msg=f"{printed!r} read back as {read}, printed from {expr}")
+
+
+@pytest.mark.parametrize("text", [t for t in HOSTILE if t not in ("x y", "2x")] + [  # side by side is a product here
+    "X.T.__class__", "X.__class__", "X.I", "X.T()", "X'.__dict__", "(X')[0]", "σ'.__class__", "X % W", "~X", "X.^~2",
+])
+def test_hostile_formulas_are_refused_in_matrix_notation_too(text, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ParseError):
+        parse_expr(text, shapes={"X": (2, 2), "W": (2, 2)})
+    assert not (tmp_path / SENTINEL).exists()

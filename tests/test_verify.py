@@ -4,6 +4,7 @@ spelling, and counterexamples are real."""
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 import sympy as sp
 
@@ -12,6 +13,7 @@ from symbackprop import naming
 from symbackprop.errors import InputError
 from symbackprop.parse import parse_expr
 from symbackprop.testing import assert_gradient
+from symbackprop.text import TextPrinter
 
 z, x, y = sp.symbols("z x y")
 NET = sb.mlp([1, 1, 1], activation="sigmoid", loss="bce")  # two layers of one neuron, BCE
@@ -214,3 +216,116 @@ def test_expanded_terms_bounds_the_cost_of_cancelling():
     assert expanded_terms(sp.expand((x + y) ** 3 * (x + 1))) == len(sp.expand((x + y) ** 3 * (x + 1)).args)
     assert expanded_terms((x + y + z + w + v) ** 40) > SYMBOLIC_LIMIT
     assert expanded_terms(sp.sin((x + 1) ** 999) * x) == 1  # a function application is one term
+
+
+# ---------------------------------------------------------------- matrix claims ---------------
+
+n, m, k = (sp.Symbol(s, integer=True, positive=True) for s in "nmk")
+X, W, Y = sp.MatrixSymbol("X", n, m), sp.MatrixSymbol("W", m, k), sp.MatrixSymbol("Y", n, k)
+S, A = sp.MatrixSymbol("S", n, n), sp.MatrixSymbol("A", n, n)
+a, b, v = (sp.MatrixSymbol(s, n, 1) for s in "abv")
+lam = sp.Symbol("lambda")
+SQUARED = sp.trace((X * W - Y).T * (X * W - Y))  # ‖XW − Y‖²_F
+# J, the variable, hand derivations that are right (the Matrix Cookbook's, in several notations),
+# and the usual mistakes
+MATRIX_CASES = {
+    "least squares": (SQUARED, W, ["2*X^T*(X*W - Y)", "2*X.T@(X@W - Y)", "2 Xᵀ (X W − Y)", "2*X'*X*W - 2*X'*Y"],
+                      ["X^T*(X*W - Y)", "2*X^T*(Y - X*W)", "2*X^T*(X*W - Y)*W^T*W"]),
+    "ridge": (SQUARED + lam * sp.trace(W.T * W), W, ["2*X^T*(X*W - Y) + 2*lambda*W", "2 (Xᵀ X + λ I) W - 2 Xᵀ Y"],
+              ["2*X^T*(X*W - Y) + lambda*W", "2*X^T*(X*W - Y)"]),
+    "log det": (sp.log(sp.det(S)), S, ["S^-T", "inv(S)^T", "S⁻ᵀ", "inv(S.T)"], ["S^-1", "S", "1/det(S)*S^-T"]),  # Cookbook (57)
+    "a^T X^-1 b": (a.T * S.I * b, S, ["-S^-T*a*b^T*S^-T", "-(S⁻¹ b aᵀ S⁻¹)ᵀ", "-inv(S).T*a*b.T*inv(S).T"],  # (61)
+                   ["-S^-1*a*b^T*S^-1", "S^-T*a*b^T*S^-T", "-S^-T*b*a^T*S^-T", "-(S⁻¹ a bᵀ S⁻¹)ᵀ"]),
+    "x^T A x": (sp.trace(v.T * A * v), v, ["(A + A^T)*v", "A v + Aᵀ v"], ["2*A*v", "A*v"]),  # (81)
+}
+CASES = [(name, claim, right) for name, (_, _, rights, wrongs) in MATRIX_CASES.items()
+         for claim, right in [(c, True) for c in rights] + [(c, False) for c in wrongs]]
+
+
+@pytest.mark.parametrize("name, claim, right", CASES)
+def test_hand_derived_matrix_gradients_are_accepted_or_rejected(name, claim, right):
+    J, p, *_ = MATRIX_CASES[name]
+    d = sb.backprop(J, wrt=[p])
+    verdict = sb.verify(claim, d, wrt=p.name)
+    assert bool(verdict) is right
+    if not right:
+        assert verdict.correct == d[p]  # the right form is shown, as the derivation prints it
+        assert "should be" in str(verdict) and "wrong: claimed" in str(verdict)
+
+
+def test_a_claim_of_the_wrong_shape_is_told_apart_from_a_wrong_value():
+    d = sb.backprop(SQUARED, wrt=[W])
+    ill = sb.verify("2*X*(X*W - Y)", d, wrt="W")  # Xᵀ forgotten: X (n×m) times an n×k matrix
+    assert not ill and ill.how == "its shapes"
+    assert "cannot multiply 2*X (n×m) by X*W - Y (n×k)" in ill.problem
+    transposed = sb.verify("2*(X*W - Y)^T*X", d, wrt="W")  # k×m where W is m×k
+    assert not transposed and "it is k×m, but ∂J/∂W has the shape of W, m×k" in transposed.problem
+    scalar = sb.verify("tr(X^T*X)", d, wrt="W")
+    assert not scalar and "it is a scalar" in scalar.problem
+    built = sb.verify(2 * X * (X * W - Y), d, wrt=W)  # SymPy accepts it: n could equal m
+    assert not built and "cannot multiply" in built.problem
+    added = sb.verify(sp.MatAdd(X.T * (X * W - Y), W.T), d, wrt=W)  # m×k + k×m
+    assert not added and "cannot add" in added.problem
+    half = sb.verify("X^T*(X*W - Y)", d, wrt="W")
+    assert not half and half.how == "at a random point" and "entry (" in half.problem
+
+
+def test_a_wrong_value_comes_with_the_point_and_both_values():
+    d = sb.backprop(SQUARED, wrt=[W])
+    verdict = sb.verify("X^T*(X*W - Y)", d, wrt="W", seed=3)
+    sizes = {s.name: value for s, value in verdict.sizes.items()}
+    assert len(set(sizes.values())) == 3  # a different size for each: a transposed factor cannot fit by chance
+    x_, w_, y_ = (np.asarray(verdict.point[s]) for s in (X, W, Y))
+    assert x_.shape == (sizes["n"], sizes["m"]) and w_.shape == (sizes["m"], sizes["k"])
+    np.testing.assert_allclose(verdict.correct_value, 2 * x_.T @ (x_ @ w_ - y_))  # independent of the engine
+    np.testing.assert_allclose(verdict.claimed_value, x_.T @ (x_ @ w_ - y_))
+
+
+def test_a_scalar_variable_among_matrices():
+    d = sb.backprop(SQUARED + lam * sp.trace(W.T * W), wrt=[lam])  # ridge, by its weight λ: ‖W‖²_F
+    assert sb.verify("tr(W^T W)", d, wrt="lambda") and sb.verify("trace(W.T*W)", d, wrt="λ")
+    assert not sb.verify("2*tr(W^T W)", d, wrt="lambda")
+    wrong = sb.verify("W^T W", d, wrt="lambda")
+    assert not wrong and "it is k×k, but ∂J/∂lambda is a scalar" in wrong.problem
+
+
+def test_matrix_claims_as_sympy_expressions_and_delta_names():
+    d = sb.backprop(SQUARED, wrt=[W])
+    assert sb.verify(2 * X.T * (X * W - Y), d, wrt=W)
+    assert not sb.verify(X.T * (X * W - Y), d, wrt=W)
+    shown = naming.text_names(d.graph)
+    delta_view = TextPrinter(shown).doprint(d.gradient(W))  # in named deltas, as printed
+    assert sb.verify(delta_view, d, wrt="W")
+
+
+def test_a_matrix_expression_as_text_with_shapes():
+    shapes = {"X": ("n", "m"), "W": ("m", "k"), "Y": ("n", "k")}
+    J = "trace((X*W - Y)^T*(X*W - Y))"
+    assert sb.verify("2*X^T*(X*W - Y)", J, wrt="W", shapes=shapes)
+    assert not sb.verify("2*X*(X*W - Y)", J, wrt="W", shapes=shapes)
+    assert sb.verify("2*X^T*(X*W - Y)", "3*X^T*X*W - X^T*(Y + X*W) - X^T*Y", shapes=shapes)  # equality, no wrt
+    concrete = {"X": (3, 2), "W": (2, 4), "Y": (3, 4)}
+    assert sb.verify("2*X^T*(X*W - Y)", J, wrt="W", shapes=concrete)
+
+
+def test_a_size_in_the_formula_is_the_size():
+    mean = "tr((X W - Y)ᵀ (X W - Y))/n"  # the mean over the n rows
+    shapes = {"X": ("n", "m"), "W": ("m", "k"), "Y": ("n", "k")}
+    assert sb.verify("2 Xᵀ (X W - Y)/n", mean, wrt="W", shapes=shapes)
+    assert not sb.verify("2 Xᵀ (X W - Y)/m", mean, wrt="W", shapes=shapes)
+
+
+def test_matrix_claims_refuse_chains_and_unknown_names_in_one_line():
+    d = sb.backprop(SQUARED, wrt=[W])
+    with pytest.raises(InputError, match="no chain-rule factors"):
+        sb.verify(["2*X", "W"], d, wrt="W")
+    with pytest.raises(InputError, match="unknown symbol 'Z'"):
+        sb.verify("2*X^T*Z", d, wrt="W")
+
+
+def test_a_gaussian_likelihood_as_users_write_it():
+    nll = "log(det(S))/2 + (v - mu)^T*S^-1*(v - mu)/2"  # the 1×1 product beside a scalar is its trace
+    shapes = {"S": ("n", "n"), "v": ("n", 1), "mu": ("n", 1)}
+    assert sb.verify("S^-T/2 - S^-T*(v - mu)*(v - mu)^T*S^-T/2", nll, wrt="S", shapes=shapes)
+    assert sb.verify("-(S^-1 + S^-T)*(v - mu)/2", nll, wrt="mu", shapes=shapes)
+    assert not sb.verify("-S^-1*(v - mu)", nll, wrt="mu", shapes=shapes)  # only for a symmetric S

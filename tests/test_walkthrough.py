@@ -13,9 +13,9 @@ from oracles import central_differences, needs_pdflatex
 
 import symbackprop as sb
 from symbackprop.errors import InputError
+from symbackprop.evaluate import evaluate
 from symbackprop.latex import pdflatex
 from symbackprop.text import CHAIN_PATHS, CHAINS_PER_LAYER, path_count
-from symbackprop.walkthrough import matrix_value
 
 MAZUR = dict(w1=0.15, w2=0.20, w3=0.25, w4=0.30, w5=0.40, w6=0.45, w7=0.50, w8=0.55, b1=0.35, b2=0.60,
              x1=0.05, x2=0.10, y1=0.01, y2=0.99)
@@ -323,7 +323,7 @@ def gaussian_nll(Sv, xv_, muv_):
 ], ids=["xᵀSx", "log det", "S⁻¹x", "X∘²+X⊙X", "σ(XW)", "sum", "XᵀX/n + I", "S²", "Gaussian NLL"])
 def test_matrix_values_are_numpys(expr, expected):
     table = {X: XV, W: WV, Y: YV, S: SV, xs: xv, mu: muv}
-    assert np.allclose(matrix_value(expr, table, {n: 3, m: 2, k: 2}), expected(), rtol=1e-12, atol=1e-12)
+    assert np.allclose(evaluate(expr, table, {n: 3, m: 2, k: 2}), expected(), rtol=1e-12, atol=1e-12)
 
 
 def test_a_least_squares_walkthrough_has_the_textbook_gradient_and_update():
@@ -406,7 +406,7 @@ def test_matrix_walkthrough_gradients_agree_with_finite_differences(name):
     J = sp.Trace(J) if isinstance(J, sp.MatrixExpr) else J
 
     def loss(flat):
-        return matrix_value(J, {**values, p: flat.reshape(p.shape)}, {})
+        return evaluate(J, {**values, p: flat.reshape(p.shape)}, {})
 
     assert w.loss == pytest.approx(loss(values[p].ravel()), rel=1e-12)
     assert np.allclose(np.ravel(dict(w.gradients)[p]), central_differences(loss, values[p].ravel()), rtol=1e-6, atol=1e-7)

@@ -1,0 +1,291 @@
+"""A derivation as a program: a list of named assignments, each with the equation it computes.
+
+A back end (the NumPy printer of :mod:`symbackprop.codegen`) turns a :class:`Program` into source;
+what to compute, in which order and under which name is decided here, once, for every back end.
+It starts as the forward steps (the output last), the named deltas in sweep order (output first)
+and the gradients (in the order of ``wrt``), then is rewritten on symbols, never on printed text:
+values that cost nothing where they are used, or that one statement alone uses, are written into
+their users (:func:`simplified`); a sum with fewer transposes the other way round is computed that
+way (:func:`upright`); a costly value computed twice is computed once (:func:`hoisted`); a log of
+a determinant and a trace of a product are kept together for the back end (:func:`fused`); and
+which statements a result needs is found on the symbols each uses (:func:`needed`).
+
+>>> import sympy as sp
+>>> from sympy import MatrixSymbol, Trace
+>>> n, m = sp.symbols("n m", integer=True, positive=True)
+>>> X, w = MatrixSymbol("X", n, m), MatrixSymbol("w", m, 1)
+>>> v1, f = MatrixSymbol("v1", n, 1), sp.Symbol("f")
+>>> steps = [Assignment(v1, X * w, "v1 = X w"), Assignment(f, Trace(v1.T * v1), "f = tr(v1ᵀ v1)")]
+>>> [a.lhs for a in needed(steps, {v1})]
+[v1]
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+import sympy as sp
+from sympy import Determinant, Identity, Inverse, MatMul, MatrixExpr, MatrixSymbol, OneMatrix, Trace, Transpose, ZeroMatrix
+from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
+
+from . import naming
+
+
+@dataclass(frozen=True)
+class Assignment:
+    """``lhs = rhs``: one statement of a program; ``equation`` says in the library's notation what
+    it computes (a generated comment)."""
+
+    lhs: sp.Symbol | MatrixSymbol
+    rhs: sp.Basic
+    equation: str
+
+
+@dataclass(frozen=True)
+class Program:
+    """The statements that compute a derivation's loss and gradients, each after those it uses.
+
+    ``params`` are the variables differentiated (in the order of ``wrt``), ``inputs`` the other
+    variables, ``sizes`` the dimension symbols (read from the arrays at run time), ``loss`` the
+    output symbol and ``gradients`` the symbols holding ∂loss/∂param, one per param.
+    """
+
+    params: tuple
+    inputs: tuple
+    sizes: tuple
+    statements: tuple[Assignment, ...]
+    loss: sp.Symbol
+    gradients: tuple
+
+    def for_loss(self) -> tuple[Assignment, ...]:
+        """The statements the loss alone needs."""
+        return needed(self.statements, {self.loss})
+
+    def for_gradients(self, with_loss: bool = True) -> tuple[Assignment, ...]:
+        """The statements the gradients need (and the loss, with ``with_loss``), in order."""
+        return needed(self.statements, set(self.gradients) | ({self.loss} if with_loss else set()))
+
+
+def gradient_symbol(variable):
+    """The symbol holding ∂J/∂``variable``: ``dJ_dW``, of ``variable``'s shape for a matrix.
+
+    >>> gradient_symbol(MatrixSymbol("W", 2, 3)).shape, gradient_symbol(sp.Symbol("lam"))
+    ((2, 3), dJ_dlam)
+    """
+    scalar = naming.gradient_symbol(variable)
+    return MatrixSymbol(scalar.name, *variable.shape) if isinstance(variable, MatrixExpr) else scalar
+
+
+def needed(statements, results: set) -> tuple[Assignment, ...]:
+    """The statements that ``results`` need, directly or through other statements, in order:
+    dead code removed on the symbols each right-hand side uses."""
+    live = set(results)
+    kept = []
+    for statement in reversed(tuple(statements)):
+        if statement.lhs in live:
+            kept.append(statement)
+            live |= statement.rhs.free_symbols
+    return tuple(kept[::-1])
+
+
+def _uses(statements) -> dict:
+    """How many times the statements use each symbol (twice in one statement counts twice)."""
+    count: dict = {}
+    for statement in statements:
+        for node in sp.preorder_traversal(statement.rhs):
+            if isinstance(node, (sp.Symbol, MatrixSymbol)):
+                count[node] = count.get(node, 0) + 1
+    return count
+
+
+def _reused(statements) -> list[Assignment]:
+    """``statements`` with each part of a right-hand side that an earlier statement computes
+    whole taken by that statement's name (the delta of logistic regression written with v1 + v2,
+    where v3 = v1 + v2)."""
+    statements = list(statements)
+    for i, earlier in enumerate(statements):
+        if isinstance(earlier.rhs, (sp.Atom, MatrixSymbol)) or _free(earlier.rhs):
+            continue
+        swap = {earlier.rhs: earlier.lhs}
+        statements[i + 1:] = [_rewritten(s, s.rhs.xreplace(swap)) if s.rhs.has(earlier.rhs) else s for s in statements[i + 1:]]
+    return statements
+
+
+def fused(statements) -> tuple[Assignment, ...]:
+    """``statements`` with the pairs that a back end computes better together written as one:
+    ``log(v)`` of a determinant step ``v = det(M)`` becomes ``log(det(M))`` (a log-determinant,
+    no overflow), and a matrix product used only inside a trace, ``tr(v)`` with ``v = A B``,
+    becomes ``tr(A B)`` (a sum of entrywise products, the product never formed). A step that
+    nothing else uses then drops out as dead code (:func:`needed`)."""
+    statements = tuple(statements)
+    uses = _uses(statements)
+    values = {s.lhs: s.rhs for s in statements}
+    replacements = {}
+    for s in statements:
+        for node in sp.preorder_traversal(s.rhs):
+            if isinstance(node, sp.log) and values.get(node.args[0]) is not None and isinstance(values[node.args[0]], Determinant):
+                replacements[node] = sp.log(values[node.args[0]], evaluate=False)
+            elif isinstance(node, Trace) and isinstance(values.get(node.arg), MatMul) and uses.get(node.arg) == 1:
+                replacements[node] = Trace(values[node.arg])
+    if not replacements:
+        return statements
+    return tuple(Assignment(s.lhs, s.rhs.xreplace(replacements), s.equation) for s in statements)
+
+
+def _free(rhs, sizes=frozenset()) -> bool:
+    """Whether a right-hand side costs (next to) nothing where it is used: a name, a transpose or a
+    negation of one, a constant matrix or a scalar times one (λI), an inverse (a solve against what
+    it multiplies), a number made of sizes."""
+    if isinstance(rhs, (sp.Symbol, MatrixSymbol, Identity, ZeroMatrix, OneMatrix, Inverse)) or rhs.is_number:
+        return True
+    if not isinstance(rhs, MatrixExpr) and rhs.free_symbols <= sizes:
+        return True  # a number made of sizes (1/m)
+    if isinstance(rhs, Transpose):
+        return isinstance(rhs.arg, MatrixSymbol)
+    if isinstance(rhs, MatMul):  # a multiple of one of those, by a number or a constant matrix by any plain scalar (λI)
+        coefficient, factors = rhs.as_coeff_matrices()
+        if len(factors) != 1 or not _free(factors[0], sizes) or coefficient.has(sp.Function, Trace, Determinant):
+            return False
+        return not coefficient.free_symbols or isinstance(factors[0], (Identity, ZeroMatrix, OneMatrix))
+    return False
+
+
+def _rewritten(statement: Assignment, rhs) -> Assignment:
+    return Assignment(statement.lhs, rhs, statement.equation)
+
+
+@lru_cache(maxsize=4096)
+def _transposed(expr):
+    """``expr``ᵀ, evaluated (the same statements are compared again after each rewrite)."""
+    return expr.T
+
+
+def _duplicate(statements) -> tuple[int, sp.Basic] | None:
+    """The first statement whose value an earlier one already holds, or its transpose, and the
+    name (or transposed name) to take instead."""
+    seen: dict = {}
+    for i, statement in enumerate(statements):
+        rhs = statement.rhs
+        if rhs in seen:
+            return i, seen[rhs]
+        if isinstance(rhs, MatrixExpr) and _transposed(rhs) in seen:
+            return i, Transpose(seen[_transposed(rhs)])
+        seen.setdefault(rhs, statement.lhs)
+    return None
+
+
+def _names(statements) -> set[str]:
+    """The names the statements assign and use."""
+    return {s.lhs.name for s in statements} | {v.name for s in statements for v in s.rhs.free_symbols}
+
+
+def _transposes(expr) -> int:
+    return sum(isinstance(node, Transpose) for node in sp.preorder_traversal(expr))
+
+
+def upright(statements, keep: set) -> tuple[Assignment, ...]:
+    """``statements`` with each sum of matrices (not in ``keep``) that has more transposes than its
+    own transpose (``WᵀXᵀ − Yᵀ``) computed the other way round (``XW − Y``: an entrywise operation on
+    contiguous arrays), under the name ``<name>_T``, and taken transposed (a transpose costs
+    nothing where a product uses it). A product keeps its orientation: BLAS computes either at
+    the same cost, and entrywise operations after it read it as it is."""
+    statements = tuple(statements)
+    taken = _names(statements)
+    out = []
+    for statement in statements:
+        rhs = statement.rhs
+        if statement.lhs not in keep and isinstance(rhs, sp.MatAdd) and _transposes(_transposed(rhs)) < _transposes(rhs):
+            turned = MatrixSymbol(naming.fresh_one(f"{statement.lhs.name}_T", taken).name, *reversed(statement.lhs.shape))
+            taken.add(turned.name)
+            out += [Assignment(turned, _transposed(rhs), statement.equation + "ᵀ"), Assignment(statement.lhs, Transpose(turned), statement.equation)]
+        else:
+            out.append(statement)
+    return tuple(out)
+
+
+def simplified(statements, keep: set, sizes=frozenset()) -> tuple[Assignment, ...]:
+    """``statements`` with a part that an earlier statement computes taken by its name
+    (:func:`_reused`), each value that costs nothing where it is used (a transpose, a negation, a
+    constant, an inverse: a solve against what it multiplies) or that is used once written into
+    its user, and a value computed twice (or its transpose) taken from the first statement that
+    computes it; SymPy's evaluation then merges what became equal (``Xᵀv + (vᵀX)ᵀ`` → ``2Xᵀv``).
+    The symbols of ``keep`` stay, as do values used more than once; ``sizes`` are the symbols
+    that a number made of them alone (1/m) is written in."""
+    statements = _reused(statements)
+    while True:
+        uses = _uses(statements)
+        target = next((s for s in statements if s.lhs not in keep and _free(s.rhs, sizes)), None) or next(
+            (s for s in statements if s.lhs not in keep and uses.get(s.lhs, 0) <= 1), None)
+        if target is not None:
+            swap = {target.lhs: target.rhs}
+            statements = [_rewritten(s, s.rhs.xreplace(swap).doit()) if target.lhs in s.rhs.free_symbols else s
+                          for s in statements if s is not target]
+            continue
+        found = _duplicate(statements)
+        if found is None:
+            return tuple(statements)
+        i, name = found
+        statements[i] = _rewritten(statements[i], name)
+
+
+def _costly(node) -> bool:
+    """Whether computing ``node`` twice would cost a pass over arrays: a product of matrices, an
+    elementwise function."""
+    if isinstance(node, MatMul):
+        return len(node.as_coeff_matrices()[1]) > 1
+    return isinstance(node, ElementwiseApplyFunction)
+
+
+def _size(expr) -> int:
+    return sum(1 for _ in sp.preorder_traversal(expr))
+
+
+def hoisted(statements) -> tuple[Assignment, ...]:
+    """``statements`` with each product of matrices or elementwise function that they compute
+    more than once computed once, on a statement of its own (``u1``, ``u2``, … named by
+    :func:`naming.fresh`) placed before its first use; the largest first."""
+    statements = list(statements)
+    fresh = naming.fresh("u", _names(statements))
+    while True:
+        counts: dict = {}
+        for statement in statements:
+            for node in sp.preorder_traversal(statement.rhs):
+                if _costly(node):
+                    counts[node] = counts.get(node, 0) + 1
+        repeated = [node for node, count in counts.items() if count > 1]
+        if not repeated:
+            return tuple(statements)
+        expr = max(repeated, key=lambda e: (_size(e), sp.default_sort_key(e)))
+        symbol = MatrixSymbol(next(fresh).name, *expr.shape)
+        first = next(i for i, s in enumerate(statements) if s.rhs.has(expr))
+        statements = [Assignment(s.lhs, s.rhs.xreplace({expr: symbol}), s.equation) for s in statements]
+        statements.insert(first, Assignment(symbol, expr, symbol.name))
+
+
+def program(d, text=str) -> Program:
+    """The program of a derivation ``d`` (its graph's steps, its named deltas, its gradients in
+    the delta view); ``text`` writes each equation.
+
+    >>> import sympy as sp
+    >>> x, w = sp.symbols("x w")
+    >>> from symbackprop import backprop
+    >>> p = program(backprop(w * x, wrt=[w]))
+    >>> [str(a.lhs) for a in p.statements], p.params, p.inputs
+    (['f', 'dJ_dw'], (w,), (x,))
+    """
+    graph = d.graph
+    wrt = tuple(d.wrt)
+    inputs = tuple(v for v in graph.variables if v not in wrt)
+    output = graph.output
+    # Each statement's equation names its value; the right-hand side is written once it is final.
+    forward = [Assignment(step.symbol, step.expr, text(step.symbol)) for step in graph.steps]
+    backward = [Assignment(delta, expr, text(delta)) for delta, expr in d.deltas]
+    gradients = [Assignment(gradient_symbol(p), d.gradient(p), f"∂{text(output)}/∂{text(p)}") for p in wrt]
+    results = {output} | {a.lhs for a in gradients}
+    sizes = frozenset(graph.sizes)
+    statements = simplified(forward + backward + gradients, results, sizes)
+    statements = fused(hoisted(simplified(upright(statements, results), results, sizes)))
+    return Program(params=wrt, inputs=inputs, sizes=tuple(graph.sizes),
+                   statements=tuple(Assignment(a.lhs, a.rhs, f"{a.equation} = {text(a.rhs)}") for a in statements),
+                   loss=output, gradients=tuple(a.lhs for a in gradients))
