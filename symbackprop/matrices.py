@@ -366,8 +366,9 @@ class EntrywiseSteps:
         self.values: dict = {}  # an entrywise step → its formula in steps that are not
         self.symbols: dict = {}  # an elementwise function step's function and argument → its symbol
         for step in steps:
-            if isinstance(step.expr, ElementwiseApplyFunction):
-                self.symbols[_function_key(step.expr)] = step.symbol
+            if isinstance(step.expr, ElementwiseApplyFunction):  # keyed as it reads once entrywise steps are written out
+                argument = step.expr.expr.xreplace(self.values).doit()
+                self.symbols[_function_key(step.expr.func(step.expr.function, argument))] = step.symbol
             elif is_matrix(step.symbol) and (isinstance(step.expr, (sp.MatAdd, sp.HadamardProduct, sp.HadamardPower))
                                              or (isinstance(step.expr, sp.MatMul) and len(step.expr.as_coeff_matrices()[1]) == 1)):
                 self.values[step.symbol] = step.expr.xreplace(self.values)

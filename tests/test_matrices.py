@@ -251,3 +251,20 @@ def test_sums_sharing_a_factor_are_collected_whatever_their_coefficients():
     w, y = sp.MatrixSymbol("w", m, 1), sp.MatrixSymbol("y", n, 1)
     J = sp.Trace(sp.OneMatrix(1, n) * (X * w).applyfunc(sb.softplus) - y.T * X * w)
     assert str(sb.backprop(J, wrt=[w])[w]) == str(X.T * ((X * w).applyfunc(sb.sigmoid) - y))  # Xᵀ(σ(Xw) − y)
+
+
+def test_the_delta_of_probabilities_written_from_logits_is_the_prediction_minus_the_target():
+    """Binary cross-entropy on σ(wᵀX + c𝟏ᵀ), written with the probabilities: SymPy merges log∘σ
+    into one elementwise function, and the delta still reads (P − y)/m, never divided by P or 1 − P."""
+    w, c, y = sp.MatrixSymbol("w", n, 1), sp.MatrixSymbol("c", 1, 1), sp.MatrixSymbol("y", 1, m)
+    Xs = sp.MatrixSymbol("X", n, m)
+    P = (w.T * Xs + c * sp.OneMatrix(1, m)).applyfunc(sb.sigmoid)
+    one = sp.OneMatrix(1, m)
+    J = -sp.Trace((sp.HadamardProduct(y, P.applyfunc(sp.log)) + sp.HadamardProduct(one - y, (one - P).applyfunc(sp.log)))
+                  * sp.OneMatrix(m, 1)) / m
+    d = sb.backprop(J, wrt=[w, c])
+    (delta, definition), = d.deltas
+    p = next(s.symbol for s in d.graph.steps
+             if isinstance(s.expr, ElementwiseApplyFunction) and s.expr.function.expr.func is sb.sigmoid)
+    assert definition == (p - y) / m
+    assert d.gradient(w) == Xs * delta.T
