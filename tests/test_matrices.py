@@ -5,6 +5,7 @@ at concrete sizes, against the expression it rewrote) as well as to give the pro
 import numpy as np
 import pytest
 import sympy as sp
+from corpus import MATRIX_EXPRESSIONS
 from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
 
 import symbackprop as sb
@@ -18,6 +19,7 @@ from symbackprop.matrices import (
     textbook,
 )
 from symbackprop.network import Graph
+from symbackprop.text import derivation_text
 
 n, m, k = sp.symbols("n m k", integer=True, positive=True)
 X, W, Y = sp.MatrixSymbol("X", n, m), sp.MatrixSymbol("W", m, k), sp.MatrixSymbol("Y", n, k)
@@ -268,3 +270,15 @@ def test_the_delta_of_probabilities_written_from_logits_is_the_prediction_minus_
              if isinstance(s.expr, ElementwiseApplyFunction) and s.expr.function.expr.func is sb.sigmoid)
     assert definition == (p - y) / m
     assert d.gradient(w) == Xs * delta.T
+
+
+@pytest.mark.parametrize("case", MATRIX_EXPRESSIONS, ids=[case.name for case in MATRIX_EXPRESSIONS])
+def test_every_output_takes_every_matrix_derivation_of_the_corpus(case):
+    """Text, the LaTeX document and generated code for each case, and the generated gradients
+    against finite differences of the generated loss."""
+    d = sb.backprop(case.J, wrt=list(case.wrt))
+    text = derivation_text(d)
+    assert all(f"∂f/∂{W.name}" in text for W in d.wrt)
+    assert r"\begin{document}" in sb.document_latex(d)
+    report = sb.gradcheck(d, sizes={size: value for size, value in case.sizes.items() if size in d.graph.sizes})
+    assert report.passed, report
