@@ -468,7 +468,7 @@ def _collected(expr):
         if isinstance(inner, sp.Transpose):
             return sp.Transpose(ElementwiseApplyFunction(args[0], inner.arg))
     if isinstance(expr, sp.MatMul):  # a sum inside a product: X(2W − 2Y) → 2X(W − Y), xᵀ − μᵀ → (x − μ)ᵀ
-        args = _scalars_first([_tidy_factor(a) for a in args])
+        args = _scalars_first([_tidy_factor(a) if is_matrix(a) else _tidy_scalar(a) for a in args])
     return expr.func(*args).doit(deep=False) if tuple(args) != expr.args else expr
 
 
@@ -482,6 +482,14 @@ def _scalars_first(factors: list) -> list:
                 rest = matrices[:start] + matrices[stop:]
                 return [f for f in factors if not is_matrix(f)] + [sp.Trace(sp.MatMul(*run))] + _scalars_first(rest)
     return factors
+
+
+def _tidy_scalar(scalar):
+    """A scalar factor with its powers merged and common terms taken out, each trace and
+    determinant standing as one symbol meanwhile: n det(A) det(A)ⁿ + det(A) det(A)ⁿ → (n + 1) det(A)ⁿ⁺¹."""
+    stand_ins = {node: sp.Dummy() for node in scalar.atoms(*REDUCTIONS)}
+    tidy = sp.factor_terms(sp.powsimp(scalar.xreplace(stand_ins)))
+    return tidy.xreplace({d: node for node, d in stand_ins.items()})
 
 
 def _tidy_factor(factor):
