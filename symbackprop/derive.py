@@ -40,7 +40,7 @@ import sympy as sp
 
 from . import naming
 from .errors import InputError
-from .matrices import EntrywiseSteps, has_matrices, is_matrix, textbook
+from .matrices import EntrywiseSteps, has_matrices, is_matrix, textbook, total
 from .network import Graph
 from .progress import Progress
 from .rules import vjp
@@ -323,13 +323,3 @@ def derive(graph: Graph, wrt: Sequence[sp.Symbol]) -> Derivation:
     inline = {s: expr for s, expr in definition.items() if s not in named}
     return Derivation(graph, wrt, MappingProxyType(partials), MappingProxyType({u: tuple(cs) for u, cs in consumers.items()}),
                       deltas, MappingProxyType(gradients), MappingProxyType(inline))
-
-
-def total(terms, like=None) -> sp.Expr:
-    """The sum of ``terms`` (scalars, or matrices of one shape); with none, the zero of ``like``'s shape."""
-    terms = list(terms)
-    if not terms:
-        return sp.ZeroMatrix(*like.shape) if is_matrix(like) else sp.S.Zero
-    if any(is_matrix(t) for t in terms):
-        return sp.MatAdd(*terms).doit(deep=False) if len(terms) > 1 else terms[0]
-    return sp.Add(*terms)

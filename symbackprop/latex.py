@@ -61,7 +61,6 @@ class MatrixLatexNotation(MatrixNotation):
     """
 
     hadamard = r" \odot "
-    product = " "
 
     def _wrap(self, printed: str) -> str:
         return r"\left(%s\right)" % printed
@@ -124,12 +123,6 @@ class MatrixLatexNotation(MatrixNotation):
     def _shape(self, shape) -> str:
         """A shape as LaTeX: ``n \times m``."""
         return r" \times ".join(self._print(size) for size in shape)
-
-    def _print_Identity(self, expr):
-        return "I"
-
-    def _print_ZeroMatrix(self, expr):
-        return "0"
 
     def _elementwise(self, function: type, argument: str) -> str:
         # the function's own LaTeX (\sigma for the sigmoid, \sin), applied to a placeholder

@@ -39,7 +39,11 @@ REDUCTIONS = (sp.Trace, sp.Determinant)
 
 
 def is_matrix(expr) -> bool:
-    """Whether ``expr`` is a matrix expression (a MatrixSymbol, a product of them, …)."""
+    """Whether ``expr`` is a matrix expression (a MatrixSymbol, a product of them, …).
+
+    >>> is_matrix(sp.MatrixSymbol("X", 2, 2).T), is_matrix(sp.Trace(sp.MatrixSymbol("X", 2, 2)))
+    (True, False)
+    """
     return isinstance(expr, MatrixExpr)
 
 
@@ -54,7 +58,11 @@ def has_matrices(expr) -> bool:
 
 
 def shape_text(shape) -> str:
-    """``(n, m)`` → ``"n×m"``."""
+    """``(n, m)`` → ``"n×m"``.
+
+    >>> shape_text(sp.MatrixSymbol("X", sp.Symbol("n"), 3).shape)
+    'n×3'
+    """
     return "×".join(map(str, shape))
 
 
@@ -203,7 +211,7 @@ def shared_transposes(expr: sp.Expr) -> sp.Expr:
         if not pairs:
             return expr
         pair = max(pairs, key=lambda pair: tree_size(pair[0]))
-        keep, drop = sorted(pair, key=lambda n: (_transposes(n), sp.default_sort_key(n)))
+        keep, drop = sorted(pair, key=lambda n: (transposes(n), sp.default_sort_key(n)))
         expr = expr.xreplace({drop: sp.Transpose(keep)})
 
 
@@ -220,12 +228,7 @@ def _matrix_node(node, args) -> sp.Expr:
             raise InputError(f"the matrix power {naming.clipped(node, 40)} needs an integer exponent, not {power}")
         node = sp.Inverse(base if power == -1 else sp.MatPow(base, -power)) if power < 0 else sp.MatPow(base, power)
         args = list(node.args)
-        if isinstance(node, sp.Inverse):
-            _check_shapes(node)
-            return node
-    if isinstance(node, sp.Inverse):
-        node = sp.Inverse(args[0])
-    elif isinstance(node, ElementwiseApplyFunction):
+    if isinstance(node, ElementwiseApplyFunction):
         function = node.function
         if len(function.variables) != 1 or has_matrices(function.expr):
             raise InputError(f"the elementwise function {naming.clipped(function, 40)} must be a scalar function of "
@@ -265,6 +268,22 @@ def product(*factors) -> sp.Expr:
     return sp.MatMul(scalars, *matrices).doit(deep=False)
 
 
+def total(terms, like=None) -> sp.Expr:
+    """The sum of ``terms`` (scalars, or matrices of one shape) as SymPy writes it; with none,
+    the zero of ``like``'s shape.
+
+    >>> X = sp.MatrixSymbol("X", 2, 2)
+    >>> total([X, X]), total([], like=X)
+    (2*X, 0)
+    """
+    terms = list(terms)
+    if not terms:
+        return sp.ZeroMatrix(*like.shape) if is_matrix(like) else sp.S.Zero
+    if any(is_matrix(t) for t in terms):
+        return sp.MatAdd(*terms).doit(deep=False) if len(terms) > 1 else terms[0]
+    return sp.Add(*terms)
+
+
 def elementwise(expr: sp.Expr, entries: dict) -> sp.Expr:
     """The scalar function ``expr`` applied entry by entry, where ``entries`` maps each of its
     symbols to the matrix whose entries it stands for (all of one shape): Hadamard products,
@@ -280,7 +299,7 @@ def elementwise(expr: sp.Expr, entries: dict) -> sp.Expr:
     if not expr.free_symbols & entries.keys():
         return product(expr, sp.OneMatrix(*shape)) if expr != 0 else sp.ZeroMatrix(*shape)
     if isinstance(expr, sp.Add):
-        return sp.MatAdd(*[elementwise(term, entries) for term in expr.args]).doit(deep=False)
+        return total(elementwise(term, entries) for term in expr.args)
     if isinstance(expr, sp.Mul):
         constant, varying = expr.as_independent(*entries, as_Add=False)
         factors = [elementwise(f, entries) for f in sp.Mul.make_args(varying)]
@@ -509,10 +528,16 @@ def _transpose_out(expr):
     if not isinstance(expr, sp.MatAdd):
         return expr
     flipped = sp.MatAdd(*[t.T for t in expr.args])
-    return sp.Transpose(flipped) if _transposes(flipped) < _transposes(expr) else expr
+    return sp.Transpose(flipped) if transposes(flipped) < transposes(expr) else expr
 
 
-def _transposes(expr) -> int:
+def transposes(expr) -> int:
+    """How many transposes ``expr`` holds.
+
+    >>> X = sp.MatrixSymbol("X", 2, 2)
+    >>> transposes(X.T * X + X.T)
+    2
+    """
     return sum(isinstance(node, sp.Transpose) for node in sp.preorder_traversal(expr))
 
 

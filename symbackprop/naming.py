@@ -647,5 +647,10 @@ def matrix_factor_key(factor, upstream) -> int:
 
 
 def gradient_symbol(variable: sp.Symbol) -> sp.Symbol:
-    """The symbol standing for ∂J/∂variable in generated code."""
-    return sp.Symbol("dJ_d" + variable.name)
+    """The symbol standing for ∂J/∂variable in generated code; a matrix's is a matrix of its shape.
+
+    >>> gradient_symbol(sp.Symbol("w1")), gradient_symbol(sp.MatrixSymbol("W", 2, 3)).shape
+    (dJ_dw1, (2, 3))
+    """
+    name = "dJ_d" + variable.name
+    return sp.MatrixSymbol(name, *variable.shape) if isinstance(variable, sp.MatrixSymbol) else sp.Symbol(name)

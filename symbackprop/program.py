@@ -30,6 +30,8 @@ from sympy import Determinant, Identity, Inverse, MatMul, MatrixExpr, MatrixSymb
 from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
 
 from . import naming
+from .matrices import transposes
+from .simplify import tree_size
 
 
 @dataclass(frozen=True)
@@ -65,16 +67,6 @@ class Program:
     def for_gradients(self, with_loss: bool = True) -> tuple[Assignment, ...]:
         """The statements the gradients need (and the loss, with ``with_loss``), in order."""
         return needed(self.statements, set(self.gradients) | ({self.loss} if with_loss else set()))
-
-
-def gradient_symbol(variable):
-    """The symbol holding ∂J/∂``variable``: ``dJ_dW``, of ``variable``'s shape for a matrix.
-
-    >>> gradient_symbol(MatrixSymbol("W", 2, 3)).shape, gradient_symbol(sp.Symbol("lam"))
-    ((2, 3), dJ_dlam)
-    """
-    scalar = naming.gradient_symbol(variable)
-    return MatrixSymbol(scalar.name, *variable.shape) if isinstance(variable, MatrixExpr) else scalar
 
 
 def needed(statements, results: set) -> tuple[Assignment, ...]:
@@ -180,10 +172,6 @@ def _names(statements) -> set[str]:
     return {s.lhs.name for s in statements} | {v.name for s in statements for v in s.rhs.free_symbols}
 
 
-def _transposes(expr) -> int:
-    return sum(isinstance(node, Transpose) for node in sp.preorder_traversal(expr))
-
-
 def upright(statements, keep: set) -> tuple[Assignment, ...]:
     """``statements`` with each sum of matrices (not in ``keep``) that has more transposes than its
     own transpose (``WᵀXᵀ − Yᵀ``) computed the other way round (``XW − Y``: an entrywise operation on
@@ -195,7 +183,7 @@ def upright(statements, keep: set) -> tuple[Assignment, ...]:
     out = []
     for statement in statements:
         rhs = statement.rhs
-        if statement.lhs not in keep and isinstance(rhs, sp.MatAdd) and _transposes(_transposed(rhs)) < _transposes(rhs):
+        if statement.lhs not in keep and isinstance(rhs, sp.MatAdd) and transposes(_transposed(rhs)) < transposes(rhs):
             turned = MatrixSymbol(naming.fresh_one(f"{statement.lhs.name}_T", taken).name, *reversed(statement.lhs.shape))
             taken.add(turned.name)
             out += [Assignment(turned, _transposed(rhs), statement.equation + "ᵀ"), Assignment(statement.lhs, Transpose(turned), statement.equation)]
@@ -237,10 +225,6 @@ def _costly(node) -> bool:
     return isinstance(node, ElementwiseApplyFunction)
 
 
-def _size(expr) -> int:
-    return sum(1 for _ in sp.preorder_traversal(expr))
-
-
 def hoisted(statements) -> tuple[Assignment, ...]:
     """``statements`` with each product of matrices or elementwise function that they compute
     more than once computed once, on a statement of its own (``u1``, ``u2``, … named by
@@ -256,7 +240,7 @@ def hoisted(statements) -> tuple[Assignment, ...]:
         repeated = [node for node, count in counts.items() if count > 1]
         if not repeated:
             return tuple(statements)
-        expr = max(repeated, key=lambda e: (_size(e), sp.default_sort_key(e)))
+        expr = max(repeated, key=lambda e: (tree_size(e), sp.default_sort_key(e)))
         symbol = MatrixSymbol(next(fresh).name, *expr.shape)
         first = next(i for i, s in enumerate(statements) if s.rhs.has(expr))
         statements = [Assignment(s.lhs, s.rhs.xreplace({expr: symbol}), s.equation) for s in statements]
@@ -281,7 +265,7 @@ def program(d, text=str) -> Program:
     # Each statement's equation names its value; the right-hand side is written once it is final.
     forward = [Assignment(step.symbol, step.expr, text(step.symbol)) for step in graph.steps]
     backward = [Assignment(delta, expr, text(delta)) for delta, expr in d.deltas]
-    gradients = [Assignment(gradient_symbol(p), d.gradient(p), f"∂{text(output)}/∂{text(p)}") for p in wrt]
+    gradients = [Assignment(naming.gradient_symbol(p), d.gradient(p), f"∂{text(output)}/∂{text(p)}") for p in wrt]
     results = {output} | {a.lhs for a in gradients}
     sizes = frozenset(graph.sizes)
     statements = simplified(forward + backward + gradients, results, sizes)

@@ -20,7 +20,7 @@ import sympy as sp
 from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
 
 from .errors import InputError
-from .matrices import elementwise, is_matrix, product
+from .matrices import elementwise, is_matrix, product, total
 from .simplify import local_partial
 
 
@@ -51,7 +51,7 @@ def _matpow(expr, G, value):
     M, p = expr.args
     M_T = M.T
     terms = [product(*[M_T] * j, G, *[M_T] * (int(p) - 1 - j)) for j in range(int(p))]
-    return (sp.MatAdd(*terms).doit(deep=False) if len(terms) > 1 else terms[0], None)
+    return (total(terms), None)
 
 
 def _determinant(expr, G, value):
@@ -126,7 +126,7 @@ def vjp(expr, G, value, constants=frozenset()) -> dict:
         node, G, value = pending.pop()
         if isinstance(node, (sp.Symbol, sp.MatrixSymbol)):
             if node not in constants:
-                shares[node] = _sum(shares[node], G) if node in shares else G
+                shares[node] = total([shares[node], G]) if node in shares else G
             continue
         rule = RULES.get(type(node))
         if rule is None and is_matrix(node):
@@ -135,7 +135,3 @@ def vjp(expr, G, value, constants=frozenset()) -> dict:
             if share is not None and isinstance(arg, sp.Expr) and arg.free_symbols - constants:
                 pending.append((arg, share, arg))
     return shares
-
-
-def _sum(a, b):
-    return sp.MatAdd(a, b).doit(deep=False) if is_matrix(a) else a + b

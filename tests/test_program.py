@@ -16,6 +16,7 @@ import sympy as sp
 from sympy import HadamardPower, HadamardProduct, MatrixSymbol, OneMatrix, Trace, det
 
 import symbackprop as sb
+from symbackprop import naming
 from symbackprop import program as pr
 from symbackprop.codegen import MatrixPrinter, numpy_module
 from symbackprop.primitives import sigmoid, softplus
@@ -371,5 +372,5 @@ def test_a_per_weight_derivation_keeps_its_shared_deltas_as_statements():
     d = sb.backprop(sb.mlp([2, 2, 1]))
     p = pr.program(d)
     names = [str(s.lhs) for s in p.statements]
-    assert names[-len(d.wrt):] == [str(pr.gradient_symbol(w)) for w in d.wrt]
+    assert names[-len(d.wrt):] == [str(naming.gradient_symbol(w)) for w in d.wrt]
     assert {"delta_1", "delta_2", "delta_3"} <= set(names)  # each used by several gradients: computed once
