@@ -455,7 +455,8 @@ ASCII = {
 
 
 # Notations of several characters, spelled before the characters one by one.
-ASCII_SEQUENCES = {"⁻ᵀ": "^-T", "⁻¹": "^-1", "^∘": ".^"}
+ASCII_SEQUENCES = {"⁻ᵀ": "^-T", "^∘": ".^"}
+_SUPERSCRIPTS = str.maketrans("⁰¹²³⁴⁵⁶⁷⁸⁹", "0123456789")
 
 
 def ascii_text(text: str) -> str:
@@ -466,13 +467,14 @@ def ascii_text(text: str) -> str:
 
     >>> print(ascii_text("∂J/∂w1 = δ_3·x1 = σ(z3)⊙Wᵀ, ŷ1 − y1 …"))
     dJ/dw1 = delta_3*x1 = sigmoid(z3)(.)W^T, yhat1 - y1 ...
-    >>> print(ascii_text("S⁻ᵀ a, X⁻¹, Z^∘2"))
-    S^-T a, X^-1, Z.^2
+    >>> print(ascii_text("S⁻ᵀ a, X⁻¹, X⁻¹², Z^∘2"))
+    S^-T a, X^-1, X^-12, Z.^2
     """
     if text.isascii():
         return text
     for sequence, spelled in ASCII_SEQUENCES.items():
         text = text.replace(sequence, spelled)
+    text = re.sub("⁻([⁰¹²³⁴⁵⁶⁷⁸⁹]+)", lambda power: "^-" + power[1].translate(_SUPERSCRIPTS), text)  # X⁻² → X^-2
     out = []
     for c in text:
         if c.isascii():

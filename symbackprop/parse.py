@@ -73,8 +73,8 @@ SPELLINGS = {"sinc'(": "sinc_derivative(", "·": "*", "×": "*", "⋅": "*", "�
 # Matrix notation, read before SPELLINGS: X⁻ᵀ, X⁻¹, Xᵀ, X², X^∘2 and X.^2 (elementwise power, read
 # as ``X**~2``), X ⊙ Y and X .* Y (elementwise product, read as ``X % Y``), 𝟏 (a matrix of ones
 # whose shape the formula tells). Python's own ``%`` and ``~`` are refused before this.
-# The library's ASCII spellings of these read back too: X^-^T, X^-^1, A (.) B.
-MATRIX_SPELLINGS = {"⁻ᵀ": ".T**(-1)", "^-^T": ".T**(-1)", "^-^1": "**(-1)", "(.)": "%", "ᵀ": ".T", "^(∘": "**~(",
+# The library's ASCII spellings of these read back too: X^-T, X^-1, X.^2, A (.) B.
+MATRIX_SPELLINGS = {"⁻ᵀ": ".T**(-1)", "(.)": "%", "ᵀ": ".T", "^(∘": "**~(",
                     "^∘": "**~", ".^": "**~", "∘": "%", "⊙": "%", ".*": "%", "𝟏": "ones()", "𝟙": "ones()"}
 # A Greek letter and its name, both ways (λ and lambda): a symbol named one way is read the other way too.
 GREEK = {letter: name for name, letter in greek_unicode.items()} | {name: letter for name, letter in greek_unicode.items()}
