@@ -565,7 +565,7 @@ def numpy_module(d: Derivation | MatrixDerivation) -> str:
     if isinstance(d, MatrixDerivation):
         return numpy_matrix_module(d)
     if d.graph.has_matrices:
-        return numpy_program_module(d)
+        return _numpy_program_module(d)
     graph = d.graph
     names = naming.code_names(graph)
     inputs = graph.inputs + tuple(v for v in graph.variables if v not in d.wrt and v not in graph.inputs + graph.targets)
@@ -1027,7 +1027,7 @@ def _shape_literal(symbol) -> str:
     return "(%s)" % ", ".join(repr(str(size)) if size.free_symbols else str(int(size)) for size in symbol.shape)
 
 
-def numpy_program_module(d) -> str:
+def _numpy_program_module(d) -> str:
     """The source of a standalone NumPy module for a derivation with matrix steps: one statement
     per step, delta and gradient of its :class:`~symbackprop.program.Program`, the sizes read from
     the arrays at call time."""

@@ -116,7 +116,7 @@ class Derivation:
     gradients: Mapping[sp.Symbol, sp.Expr]
     _inline: Mapping[sp.Symbol, sp.Expr] = field(repr=False, compare=False)
     _cache: dict = field(default_factory=dict, init=False, repr=False, compare=False, hash=False)
-    _textbook: dict = field(default_factory=dict, init=False, repr=False, compare=False, hash=False)  # shared parts
+    _textbook_memo: dict = field(default_factory=dict, init=False, repr=False, compare=False, hash=False)  # shared parts
 
     def __repr__(self) -> str:
         names = ", ".join(map(str, self.wrt[:6])) + (", …" if len(self.wrt) > 6 else "")
@@ -220,7 +220,7 @@ class Derivation:
         """``expr`` with the named deltas written out: in step symbols and variables only
         (``a1*(a2 - y1)`` rather than ``a1*delta_2``), as a hand derivation writes it."""
         value = substitute(expr, self._step_values)
-        return textbook(value, self._textbook) if self.graph.has_matrices else value
+        return textbook(value, self._textbook_memo) if self.graph.has_matrices else value
 
     @cached_property
     def _step_values(self) -> dict[sp.Symbol, sp.Expr]:
@@ -230,7 +230,7 @@ class Derivation:
         """``expr`` with named deltas and step symbols replaced by their values in the variables
         (a matrix expression in a textbook's form: :func:`~symbackprop.matrices.textbook`)."""
         value = substitute(expr, self._closed_values)
-        return textbook(value, self._textbook) if self.graph.has_matrices else value
+        return textbook(value, self._textbook_memo) if self.graph.has_matrices else value
 
     @cached_property
     def _closed_values(self) -> dict[sp.Symbol, sp.Expr]:

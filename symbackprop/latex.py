@@ -396,7 +396,7 @@ def document_latex(d, title: str | None = None) -> str:
     if isinstance(d, MatrixDerivation):
         return _matrix_document(d, title)
     if d.graph.has_matrices:
-        return matrix_steps_document(d, title)
+        return _matrix_steps_document(d, title)
     graph = d.graph
     printer = printer_for(d)
     output = graph.output
@@ -482,7 +482,7 @@ def _matrix_document(d: MatrixDerivation, title: str | None) -> str:
     )
 
 
-def matrix_steps_document(d: Derivation, title: str | None = None) -> str:
+def _matrix_steps_document(d: Derivation, title: str | None = None) -> str:
     """A derivation with matrix steps as a LaTeX document: the variables with their shapes, the
     notation, every step with its shape, the named deltas, each gradient in the delta view and in
     closed form (where it is short), and the gradient-descent update (compiles with pdflatex)."""

@@ -129,7 +129,11 @@ class Graph:
 
     @property
     def has_matrices(self) -> bool:
-        """Whether any variable or step of the graph is a matrix."""
+        """Whether any variable or step of the graph is a matrix.
+
+        >>> Graph.from_expr(sp.Trace(sp.MatrixSymbol("X", 2, 2))).has_matrices, scalar_mlp([1, 1]).has_matrices
+        (True, False)
+        """
         return any(is_matrix(s) for s in self.variables) or any(is_matrix(s.symbol) for s in self.steps)
 
     @property

@@ -561,11 +561,11 @@ def derivation_text(d: Derivation, show_chain=None) -> str:
     """The whole derivation as text, with the chain rule written out for the variables in
     ``show_chain`` (one symbol or name, or a list; default: the first variable). Chain rules with
     many paths and long closed forms are left out, each with a one-line note. A derivation with
-    matrix steps is written in matrix notation (:func:`matrix_derivation_text`)."""
+    matrix steps is written in matrix notation (:func:`_matrix_derivation_text`)."""
     if d.graph.has_matrices:
         if show_chain is not None:
             raise InputError("a derivation with matrix steps has no chain view: its deltas and gradients are written in matrix notation")
-        return matrix_derivation_text(d)
+        return _matrix_derivation_text(d)
     graph = d.graph
     output = graph.output
     printer = printer_for(d)
@@ -585,7 +585,7 @@ def derivation_text(d: Derivation, show_chain=None) -> str:
     return render("derivation.txt.j2", title=title, sections=sections)
 
 
-def matrix_derivation_text(d: Derivation) -> str:
+def _matrix_derivation_text(d: Derivation) -> str:
     """A derivation with matrix steps as text: the variables with their shapes, every step with
     its shape, the named deltas δ_v = ∂f/∂v (each of v's shape), the gradients in the delta view
     and in closed form (each of its variable's shape; a long closed form is left out with a note)."""
