@@ -37,6 +37,7 @@ from . import targets as target_rules
 from .derive import Derivation
 from .errors import InputError
 from .layers import LayerBlocks, block, layer_blocks, softmax_columns
+from .matrices import ARGUMENT, function_body
 from .matrix import (
     BATCH,
     MatrixDerivation,
@@ -679,13 +680,6 @@ def numpy_matrix_module(d: MatrixDerivation) -> str:
 # Derivations with matrix steps: a program of statements (symbackprop.program) printed on NumPy
 # arrays, each SymPy matrix class as NumPy computes it best.
 
-_ARGUMENT = sp.Symbol("_argument")  # the argument of an elementwise function, whatever it was called
-
-
-def _elementwise_body(node: ElementwiseApplyFunction) -> sp.Expr:
-    """The scalar function an elementwise step applies, written in :data:`_ARGUMENT`."""
-    (variable,) = node.function.variables
-    return node.function.expr.xreplace({variable: _ARGUMENT})
 
 
 def _stable_logs(body: sp.Expr) -> sp.Expr:
@@ -777,12 +771,12 @@ def _parenthesized(code: str) -> str:
 def _elementwise_of(expr):
     """``(Z, body)`` when the matrix ``expr`` is an entrywise function of the one matrix Z (elementwise
     functions, sums, scalar multiples, Hadamard products and powers of them, ones matrices): its
-    entries are ``body`` (in :data:`_ARGUMENT`) of Z's; Z is None for a constant. None otherwise."""
+    entries are ``body`` (in :data:`ARGUMENT`) of Z's; Z is None for a constant. None otherwise."""
     if isinstance(expr, ElementwiseApplyFunction):
         inner = _elementwise_of(expr.expr)
         if inner is None or inner[0] is None:
-            return expr.expr, _elementwise_body(expr)
-        return inner[0], _elementwise_body(expr).xreplace({_ARGUMENT: inner[1]})
+            return expr.expr, function_body(expr)
+        return inner[0], function_body(expr).xreplace({ARGUMENT: inner[1]})
     if isinstance(expr, OneMatrix):
         return None, sp.S.One
     if isinstance(expr, HadamardPower) and not isinstance(expr.exp, sp.MatrixExpr):
@@ -809,7 +803,7 @@ class MatrixPrinter(ArrayPrinter):
     ones matrices, ``np.vdot`` for the trace of a product (the product never formed), and each
     elementwise function in its stable form (the same rules as a batch of the per-weight code).
 
-    ``elementwise`` maps ``(matrix, body)`` (the body written in :data:`_ARGUMENT`) to the step
+    ``elementwise`` maps ``(matrix, body)`` (the body written in :data:`ARGUMENT`) to the step
     that computes that function of that matrix, so that σ'(Z) = σ(Z) ⊙ (1 − σ(Z)) reuses A = σ(Z).
 
     >>> n = sp.Symbol("n", integer=True, positive=True)
@@ -983,13 +977,13 @@ class MatrixPrinter(ArrayPrinter):
         return super()._print_log(expr)
 
     def _print_ElementwiseApplyFunction(self, node):
-        body, matrix = _elementwise_body(node), node.expr
-        if body == sp.log(_ARGUMENT) and isinstance(matrix, MatMul):  # ln(1ᵀ exp(Z)), ln(exp(Z) 1): log-sum-exp
+        body, matrix = function_body(node), node.expr
+        if body == sp.log(ARGUMENT) and isinstance(matrix, MatMul):  # ln(1ᵀ exp(Z)), ln(exp(Z) 1): log-sum-exp
             _, factors = matrix.as_coeff_matrices()
             if matrix.args[0] == factors[0] and len(factors) == 2:
                 ones, exps = (factors[0], factors[1]) if isinstance(factors[0], OneMatrix) else (factors[1], factors[0])
                 if isinstance(ones, OneMatrix) and isinstance(exps, ElementwiseApplyFunction) and \
-                        _elementwise_body(exps) == sp.exp(_ARGUMENT) and 1 in (ones.rows, ones.cols):
+                        function_body(exps) == sp.exp(ARGUMENT) and 1 in (ones.rows, ones.cols):
                     axis = 0 if ones is factors[0] else 1
                     return f"_logsumexp({self._print(exps.expr)}, axis={axis})"
         whole = _elementwise_of(node)  # ln(1 − σ(Z)) as one function of Z, so that its stable form applies
@@ -1005,8 +999,8 @@ class MatrixPrinter(ArrayPrinter):
         body = body.xreplace(shared)
         if not body.free_symbols:
             return f"np.full_like({self._print(matrix)}, {self._print(body)})"
-        alone = isinstance(body, sp.Function) and body.args == (_ARGUMENT,)  # f(Z): Z is the call's argument
-        self.names[_ARGUMENT] = self._print(matrix) if alone else self._operand(matrix)
+        alone = isinstance(body, sp.Function) and body.args == (ARGUMENT,)  # f(Z): Z is the call's argument
+        self.names[ARGUMENT] = self._print(matrix) if alone else self._operand(matrix)
         return self._print(body)
 
 
@@ -1051,7 +1045,7 @@ def _numpy_program_module(d) -> str:
                 code = f"_dtype.type({code})"  # the gradient of a scalar, in the arrays' type
             out.append((statement.equation, f"{names[statement.lhs]} = {code}"))
             if isinstance(statement.rhs, ElementwiseApplyFunction):
-                printer.elementwise[statement.rhs.expr, _elementwise_body(statement.rhs)] = statement.lhs
+                printer.elementwise[statement.rhs.expr, function_body(statement.rhs)] = statement.lhs
         return out
 
     with_gradients = lines(p.for_gradients())

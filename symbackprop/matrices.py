@@ -402,12 +402,21 @@ class EntrywiseSteps:
         return simpler if tree_size(simpler) < tree_size(expr) else expr
 
 
-_T = sp.Dummy("t")
+ARGUMENT = sp.Symbol("_argument")  # the argument of an elementwise function, whatever it was called
+
+
+def function_body(node: ElementwiseApplyFunction) -> sp.Expr:
+    """The scalar function that ``node`` applies to each entry, written in :data:`ARGUMENT`.
+
+    >>> function_body(sp.MatrixSymbol("Z", 2, 2).applyfunc(sp.tanh))
+    tanh(_argument)
+    """
+    return node.function.expr.xreplace({node.function.variables[0]: ARGUMENT})
 
 
 def _function_key(node: ElementwiseApplyFunction) -> tuple:
-    """What an elementwise function computes, whatever its Lambda's variable is called."""
-    return node.function.expr.xreplace({node.function.variables[0]: _T}), node.expr
+    """What an elementwise function computes, and of what."""
+    return function_body(node), node.expr
 
 
 def _on_arguments(expr, change):
