@@ -109,13 +109,26 @@ def _check_shapes(node) -> None:
         _same_size(matrix.shape[0], matrix.shape[1], f"the {name} of {{}} needs a square matrix", matrix)
 
 
+def scalar_of(expr):
+    """A 1×1 matrix read as the scalar it holds (``tr(q)``, a number times ``I₁`` as the number);
+    anything else as it is.
+
+    >>> a = sp.MatrixSymbol("a", 3, 1)
+    >>> scalar_of(2 * a.T * a), scalar_of(sp.MatMul(5, sp.Identity(1))), scalar_of(a)
+    (2*Trace(a.T*a), 5, a)
+    """
+    if not is_matrix(expr) or expr.shape != (1, 1):
+        return expr
+    if not isinstance(expr, sp.MatMul):
+        return sp.Trace(expr)
+    coeff, matrices = expr.as_coeff_matrices()
+    return coeff if matrices == [sp.Identity(1)] else coeff * sp.Trace(expr.as_coeff_mmul()[1])
+
+
 def _as_scalar(arg, parent) -> sp.Expr:
-    """A matrix argument of a scalar operation: its trace when it is 1×1, refused otherwise."""
-    if not is_matrix(arg):
-        return arg
-    if arg.shape == (1, 1):
-        coeff, matrices = arg.as_coeff_matrices() if isinstance(arg, sp.MatMul) else (1, [arg])
-        return coeff if matrices == [sp.Identity(1)] else sp.Trace(arg)
+    """A matrix argument of a scalar operation: the scalar it holds when it is 1×1, refused otherwise."""
+    if not is_matrix(arg) or arg.shape == (1, 1):
+        return scalar_of(arg)
     name = getattr(parent.func, "__name__", type(parent).__name__)
     if isinstance(parent, (sp.Add, sp.Mul, sp.Pow)):
         raise InputError(f"cannot mix the {shape_text(arg.shape)} matrix {naming.clipped(arg, 40)} with scalars in "

@@ -48,6 +48,7 @@ from sympy.printing.pretty.pretty_symbology import greek_unicode
 
 from . import naming
 from .errors import InputError
+from .matrices import is_matrix, scalar_of
 from .primitives import leaky_relu, relu, sigmoid, sinc_derivative, softmax, softplus
 from .simplify import min_max_of, undefined_part
 from .values import LARGEST, SMALLEST
@@ -497,25 +498,8 @@ def _named(expr) -> str:
     return f"{naming.clipped(expr, 40)} ({_shape(expr)})"
 
 
-def _is_matrix(expr) -> bool:
-    return isinstance(expr, sp.MatrixExpr)
-
-
 def _one_by_one(expr) -> bool:
-    return _is_matrix(expr) and expr.shape == (1, 1)
-
-
-def scalar_of(expr):
-    """A 1×1 matrix read as the scalar it holds (``tr(q)``); anything else as it is.
-
-    >>> a = sp.MatrixSymbol("a", 3, 1)
-    >>> scalar_of(a.T * a)
-    Trace(a.T*a)
-    """
-    if not _one_by_one(expr):
-        return expr
-    coefficient, matrix = expr.as_coeff_mmul() if isinstance(expr, sp.MatMul) else (sp.S.One, expr)
-    return coefficient * sp.Trace(matrix)
+    return is_matrix(expr) and expr.shape == (1, 1)
 
 
 class _Reader:
@@ -590,7 +574,7 @@ class _Reader:
             return self._matrix_power(node)
         if isinstance(node.op, (ast.MatMult, ast.Mod)):
             left, right = self.read(node.left), self.read(node.right)
-            if not (self.in_matrices or _is_matrix(left) or _is_matrix(right)):
+            if not (self.in_matrices or is_matrix(left) or is_matrix(right)):
                 if isinstance(node.op, ast.Mod):
                     return _bounded(left * right)  # the elementwise product of two scalars
                 raise self._missing_shape(node, "@")
@@ -599,7 +583,7 @@ class _Reader:
         if rule is None:
             raise ParseError(f"the operator {type(node.op).__name__} is not allowed in a formula")
         left, right = self.read(node.left), self.read(node.right)
-        if any(_is_matrix(e) or isinstance(e, _Unsized) for e in (left, right)):
+        if any(is_matrix(e) or isinstance(e, _Unsized) for e in (left, right)):
             if isinstance(node.op, (ast.Add, ast.Sub)):
                 return self._sum(left, right, 1 if isinstance(node.op, ast.Add) else -1)
             if isinstance(node.op, ast.Mult):
@@ -632,7 +616,7 @@ class _Reader:
         if derivative:
             variable = sp.Dummy("d")
             function = sp.Lambda(variable, sp.diff(function(variable), variable))
-        if any(_is_matrix(a) or isinstance(a, _Unsized) for a in arguments):
+        if any(is_matrix(a) or isinstance(a, _Unsized) for a in arguments):
             return self._elementwise(name, function, arguments)
         try:
             return _bounded(function(*arguments))
@@ -651,7 +635,7 @@ class _Reader:
 
     def _matrix(self, value, node, use: str):
         """``value``, which must be a matrix (a name without a shape is the error to report)."""
-        if _is_matrix(value):
+        if is_matrix(value):
             return value
         if isinstance(value, _Unsized):
             raise ParseError(f"the size of {value} in {use} cannot be told from the formula: write {value.spelled}")
@@ -680,7 +664,7 @@ class _Reader:
         if isinstance(exponent, ast.UnaryOp) and isinstance(exponent.op, ast.Invert):  # X^∘p
             return self._hadamard_power(self.read(node.left), self.read(exponent.operand), node)
         base = self.read(node.left)
-        if not _is_matrix(base) and not self.in_matrices and isinstance(exponent, ast.Name):
+        if not is_matrix(base) and not self.in_matrices and isinstance(exponent, ast.Name):
             return _bounded(sp.Pow(base, self.read(exponent)))  # x^T with T a plain symbol, as always
         transposed = self._transpose(base, node.left)
         if isinstance(exponent, ast.UnaryOp):  # X^-T
@@ -701,7 +685,7 @@ class _Reader:
 
     def _power(self, base, exponent):
         """``base ** exponent`` where one of them is a matrix."""
-        if _is_matrix(exponent) or isinstance(exponent, _Unsized):
+        if is_matrix(exponent) or isinstance(exponent, _Unsized):
             if _one_by_one(exponent):
                 return self._power(base, scalar_of(exponent))
             raise ParseError(f"a power with the matrix exponent {_named(exponent)}: write it elementwise with ^∘ if meant")
@@ -718,11 +702,11 @@ class _Reader:
         return sp.MatPow(base, exponent).doit(deep=False)
 
     def _hadamard_power(self, base, exponent, node):
-        if _is_matrix(exponent):  # 2^∘X: a number to the power of each entry
-            if _is_matrix(base) or isinstance(base, _Unsized):
+        if is_matrix(exponent):  # 2^∘X: a number to the power of each entry
+            if is_matrix(base) or isinstance(base, _Unsized):
                 raise ParseError(f"an elementwise power of a matrix by the matrix {_named(exponent)} is not read")
             return sp.HadamardPower(base, exponent)
-        if not (_is_matrix(base) or isinstance(base, _Unsized)):
+        if not (is_matrix(base) or isinstance(base, _Unsized)):
             if not self.in_matrices and isinstance(base, sp.Symbol):
                 raise self._missing_shape(node, "an elementwise power")
             return _bounded(sp.Pow(base, exponent))
@@ -737,14 +721,14 @@ class _Reader:
         if isinstance(left, _Unsized) or isinstance(right, _Unsized):
             raise ParseError(f"the size of {left if isinstance(left, _Unsized) else right} cannot be told from the formula: "
                              "write eye(n) or ones(rows, columns)")
-        if _is_matrix(left) != _is_matrix(right):
-            matrix, scalar = (left, right) if _is_matrix(left) else (right, left)
+        if is_matrix(left) != is_matrix(right):
+            matrix, scalar = (left, right) if is_matrix(left) else (right, left)
             name = (-scalar if scalar.could_extract_minus_sign() else scalar)
             if isinstance(name, sp.Symbol) and name.name not in self.matrices:  # Y in X*W - Y, without a shape
                 raise MissingShape(name.name, f"added to the {_shape(matrix)} matrix {naming.clipped(matrix, 40)}")
             raise ShapeError(f"the scalar {naming.clipped(scalar, 40)} is added to the {_shape(matrix)} matrix "
                              f"{naming.clipped(matrix, 40)}: write it times ones({matrix.rows}, {matrix.cols}) for every entry")
-        if not _is_matrix(left):
+        if not is_matrix(left):
             return left + right
         _same_shape(left, right, "added to")
         return sp.MatAdd(left, right).doit(deep=False)
@@ -755,21 +739,21 @@ class _Reader:
         if isinstance(left, _Unsized) and isinstance(right, _Unsized):
             raise ParseError(f"the size of {left} cannot be told from the formula: write {left.spelled}")
         if isinstance(left, _Unsized):
-            if not _is_matrix(right):
+            if not is_matrix(right):
                 return left.scaled(right)
             longer = left.times(right, "right")
             if longer is not None:
                 return longer
             left = _sized_factor(left, right.rows, "left")
         if isinstance(right, _Unsized):
-            if not _is_matrix(left):
+            if not is_matrix(left):
                 return right.scaled(left)
             longer = right.times(left, "left")
             if longer is not None:
                 return longer
             right = _sized_factor(right, left.cols, "right")
-        if not (_is_matrix(left) and _is_matrix(right)):
-            return _bounded(left * right) if not (_is_matrix(left) or _is_matrix(right)) else sp.MatMul(left, right).doit(deep=False)
+        if not (is_matrix(left) and is_matrix(right)):
+            return _bounded(left * right) if not (is_matrix(left) or is_matrix(right)) else sp.MatMul(left, right).doit(deep=False)
         if left.cols == right.rows:
             return sp.MatMul(left, right).doit(deep=False)
         if left.shape == (1, 1) or right.shape == (1, 1):  # (aᵀx) a: the 1×1 factor is a scalar
@@ -778,17 +762,17 @@ class _Reader:
         raise ShapeError(f"cannot multiply {_named(left)} by {_named(right)}: {left.cols} columns, {right.rows} rows")
 
     def _quotient(self, left, right):
-        if isinstance(right, _Unsized) or (_is_matrix(right) and right.shape != (1, 1)):
+        if isinstance(right, _Unsized) or (is_matrix(right) and right.shape != (1, 1)):
             raise ShapeError(f"division by the matrix {_named(right)}: multiply by its inverse, inv(...)")
         right = scalar_of(right)
         if isinstance(left, _Unsized):
             return left.scaled(1 / right)
-        if _one_by_one(left) and not _is_matrix(right):
+        if _one_by_one(left) and not is_matrix(right):
             left = scalar_of(left)
-        return left / right if not _is_matrix(left) else sp.MatMul(1 / right, left).doit(deep=False)
+        return left / right if not is_matrix(left) else sp.MatMul(1 / right, left).doit(deep=False)
 
     def _hadamard(self, left, right):
-        if not (_is_matrix(left) or isinstance(left, _Unsized)) or not (_is_matrix(right) or isinstance(right, _Unsized)):
+        if not (is_matrix(left) or isinstance(left, _Unsized)) or not (is_matrix(right) or isinstance(right, _Unsized)):
             return self._product(left, right)  # a scalar times a matrix, elementwise or not
         left, right = _fitted(left, right)
         _same_shape(left, right, "multiplied elementwise by")
@@ -866,11 +850,11 @@ def _sized_factor(unsized: _Unsized, size, side: str) -> sp.MatrixExpr:
 def _fitted(left, right):
     """``left`` and ``right`` with 𝟏 or I sized like the other, and a 1×1 matrix beside a scalar
     read as the scalar it holds."""
-    if isinstance(left, _Unsized) and _is_matrix(right):
+    if isinstance(left, _Unsized) and is_matrix(right):
         left = left.sized(*right.shape)
-    if isinstance(right, _Unsized) and _is_matrix(left):
+    if isinstance(right, _Unsized) and is_matrix(left):
         right = right.sized(*left.shape)
-    if _is_matrix(left) != _is_matrix(right) and not (isinstance(left, _Unsized) or isinstance(right, _Unsized)):
+    if is_matrix(left) != is_matrix(right) and not (isinstance(left, _Unsized) or isinstance(right, _Unsized)):
         left, right = scalar_of(left), scalar_of(right)
     return left, right
 
