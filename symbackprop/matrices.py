@@ -109,6 +109,23 @@ def _check_shapes(node) -> None:
         _same_size(matrix.shape[0], matrix.shape[1], f"the {name} of {{}} needs a square matrix", matrix)
 
 
+def misfit(expr) -> str | None:
+    """Where the operands of ``expr`` do not fit together (SymPy accepts ``X W`` with X n×m and
+    W k×k, in case m equals k), or None.
+
+    >>> n, m = sp.symbols("n m")
+    >>> misfit(sp.MatrixSymbol("X", n, m) * sp.MatrixSymbol("W", n, n))
+    'cannot multiply X (n×m) by W (n×n): cannot tell that m equals n; give the sizes as numbers or use the same size symbol'
+    """
+    for node in sp.preorder_traversal(expr):
+        if is_matrix(node) or isinstance(node, REDUCTIONS):
+            try:
+                _check_shapes(node)
+            except InputError as error:
+                return str(error)
+    return None
+
+
 def scalar_of(expr):
     """A 1×1 matrix read as the scalar it holds (``tr(q)``, a number times ``I₁`` as the number);
     anything else as it is.

@@ -26,7 +26,6 @@ True
 
 from __future__ import annotations
 
-import itertools
 import math
 import random
 from collections.abc import Mapping, Sequence
@@ -42,6 +41,7 @@ from .errors import InputError
 from .evaluate import concrete_sizes, evaluate, random_point
 from .latex import BackpropLatexPrinter
 from .matrices import has_matrices
+from .matrices import misfit as matrix_misfit
 from .matrix import MatrixDerivation, MatrixGraph
 from .network import Graph, as_expression
 from .parse import GREEK, ShapeError, parse_expr, refuse_undefined
@@ -431,7 +431,7 @@ def verify_matrix(claimed, of, wrt=None, seed: int = 0) -> MatrixVerdict:
         claim = parse_expr(naming.typed(claimed), names, shape=wanted) if text is not None else _read(claimed, names)
     except ShapeError as error:
         return MatrixVerdict(False, text, correct, "its shapes", f"its shapes do not fit: {error}", p, graph=graph)
-    misfit = _misfit(claim)
+    misfit = matrix_misfit(claim)
     if misfit:
         return MatrixVerdict(False, claim, correct, "its shapes", f"its shapes do not fit: {misfit}", p, graph=graph)
     wanted = p.shape if isinstance(p, sp.MatrixExpr) else (correct.shape if isinstance(correct, sp.MatrixExpr) else None)
@@ -449,24 +449,6 @@ def _closed_claim(d):
         values = {s: d.delta(s) for s in expr.free_symbols if s in deltas}
         return d.closed(expr.xreplace(values)) if values or expr.free_symbols - set(d.graph.variables) else expr
     return closed
-
-
-def _misfit(claim) -> str | None:
-    """Where the operands of a claim built in SymPy do not fit together (SymPy accepts ``X*W``
-    with X n×m and W k×k, in case m equals k), or None."""
-    for node in sp.preorder_traversal(claim):
-        matrices = [a for a in node.args if isinstance(a, sp.MatrixExpr)]
-        if isinstance(node, sp.MatMul):
-            for left, right in itertools.pairwise(matrices):
-                if left.cols != right.rows:
-                    return f"cannot multiply {left} ({left.rows}×{left.cols}) by {right} ({right.rows}×{right.cols})"
-        elif isinstance(node, (sp.MatAdd, sp.HadamardProduct)):
-            verb = "add" if isinstance(node, sp.MatAdd) else "multiply elementwise"
-            for other in matrices[1:]:
-                if other.shape != matrices[0].shape:
-                    return f"cannot {verb} {matrices[0]} ({'×'.join(map(str, matrices[0].shape))}) and {other} " \
-                           f"({'×'.join(map(str, other.shape))})"
-    return None
 
 
 def _shape_problem(claim, wanted, p) -> str | None:
