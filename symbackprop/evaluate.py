@@ -157,12 +157,12 @@ def _real(expr: sp.Expr) -> float:
     return float(value) if value.is_real and value.is_finite else math.nan
 
 
-def concrete_sizes(sizes: Iterable[sp.Symbol]) -> dict[sp.Symbol, int]:
+def probe_sizes(sizes: Iterable[sp.Symbol]) -> dict[sp.Symbol, int]:
     """A different small number for each size symbol (2, 3, 4, …, in their order), so that a
     transposed factor cannot pass for the right one by having the same shape.
 
     >>> import sympy as sp
-    >>> concrete_sizes(sp.symbols("k m n"))
+    >>> probe_sizes(sp.symbols("k m n"))
     {k: 2, m: 3, n: 4}
     """
     sizes = list(sizes)

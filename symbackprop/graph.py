@@ -30,7 +30,6 @@ from .api import backprop
 from .derive import Derivation
 from .errors import InputError, MissingTool, ToolError
 from .files import write_file
-from .matrices import has_matrices
 from .matrix import MatrixDerivation, MatrixGraph
 from .network import Graph
 from .text import printer_for, shape_note
@@ -104,15 +103,13 @@ def picture(target, values: Mapping | None = None, max_nodes: int = MAX_NODES, s
     numbers too (:func:`matrix_picture`)."""
     if isinstance(target, (MatrixDerivation, MatrixGraph)):
         refuse_matrix_form("picture")
-    known = target.graph if isinstance(target, Derivation) else target if isinstance(target, Graph) else None
-    if known.has_matrices if known is not None else has_matrices(target):
-        d = target if isinstance(target, Derivation) else backprop(target)
-        return matrix_picture(d, max_nodes, values, sizes)
+    graph = target.graph if isinstance(target, Derivation) else target if isinstance(target, Graph) else Graph.from_expr(target)
+    if graph.has_matrices:
+        return matrix_picture(target if isinstance(target, Derivation) else backprop(graph), max_nodes, values, sizes)
     if values is None:
         raise InputError("the picture needs a value for every variable (values={'x': 1.0, ...})")
     if sizes:
         raise InputError("sizes are for graphs with matrices of symbolic size; this one has none")
-    graph = target.graph if isinstance(target, Derivation) else target if isinstance(target, Graph) else Graph.from_expr(target)
     count = len(graph.steps) + len(graph.variables)
     if count > max_nodes:
         raise InputError(f"the graph has {count} nodes; pictures are drawn up to {max_nodes} "

@@ -38,7 +38,7 @@ from . import naming
 from .api import backprop
 from .derive import Derivation, Factor
 from .errors import InputError
-from .evaluate import concrete_sizes, evaluate, random_point
+from .evaluate import evaluate, probe_sizes, random_point
 from .latex import BackpropLatexPrinter
 from .matrices import has_matrices
 from .matrices import misfit as matrix_misfit
@@ -467,7 +467,7 @@ def _shape_problem(claim, wanted, p) -> str | None:
 
 def _compare(claim, claim_closed, correct, function, variables, sizes, seed, p, graph) -> MatrixVerdict:
     """Compare ``claim_closed`` with ``correct`` at random points where ``function`` is defined."""
-    concrete = concrete_sizes(sizes)
+    concrete = probe_sizes(sizes)
     rng = random.Random(seed)
     where = ", ".join(f"{s} = {v}" for s, v in concrete.items())
     agreed = 0

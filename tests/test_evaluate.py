@@ -8,7 +8,7 @@ import sympy as sp
 
 import symbackprop as sb
 from symbackprop.errors import InputError
-from symbackprop.evaluate import concrete_sizes, evaluate, random_point
+from symbackprop.evaluate import evaluate, probe_sizes, random_point
 
 n, m = (sp.Symbol(s, integer=True, positive=True) for s in "nm")
 X, A = sp.MatrixSymbol("X", n, m), sp.MatrixSymbol("A", n, n)
@@ -47,7 +47,7 @@ def test_the_evaluator_agrees_with_sympy(expr):
 
 
 def test_random_points_are_defined_where_textbooks_need_them():
-    sizes = concrete_sizes([m, n])
+    sizes = probe_sizes([m, n])
     assert sizes == {m: 2, n: 3}  # one small size each, in order
     rng = random.Random(0)
     for _ in range(20):

@@ -12,7 +12,7 @@ import sympy as sp
 import symbackprop as sb
 from symbackprop import naming, parse
 from symbackprop.errors import InputError
-from symbackprop.evaluate import concrete_sizes, evaluate, random_point
+from symbackprop.evaluate import evaluate, probe_sizes, random_point
 from symbackprop.parse import ParseError, parse_expr
 from symbackprop.text import TextPrinter
 
@@ -404,7 +404,7 @@ def test_every_printed_form_of_a_matrix_derivation_reads_back(case):
     names = dict(d._names) | {s.name: s for s in d.graph.sizes}
     forms = [(d[p], p.shape) for p in wrt] + [(d.gradient(p), p.shape) for p in wrt]
     forms += [(e, getattr(s, "shape", None)) for s, e in d.deltas] + [(s.expr, getattr(s.symbol, "shape", None)) for s in d.graph.steps]
-    sizes = concrete_sizes(d.graph.sizes)
+    sizes = probe_sizes(d.graph.sizes)
     for expr, shape in forms:
         printed = show(expr)
         if "Lambda(" in printed or (expr.atoms(sp.OneMatrix) and "𝟏" not in printed):
