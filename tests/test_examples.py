@@ -16,6 +16,7 @@ EXPECTED = {
     "04_logistic_one_hidden_layer.py": (f"dZ2     = {naming.MATRIX_OUTPUT['text']} - Y", ["derivation.tex", "grads.py"]),
     "05_walkthrough_and_training.py": ("below 1e-4 after", ["walkthrough.md", "walkthrough.tex"]),
     "06_generated_code_xor.py": ("accuracy 100.0%", ["xor_grads.py"]),
+    "07_matrix_calculus.py": ("(57) ∂ log det X/∂X    = X⁻ᵀ", ["derivation.tex", "gauss_grads.py"]),
 }
 
 
@@ -31,6 +32,9 @@ def test_example_runs(name, tmp_path):
     assert run.returncode == 0, run.stderr
     assert line in run.stdout
     assert set(files) <= {p.name for p in tmp_path.iterdir()}
+    if name == "07_matrix_calculus.py":  # the Cookbook's forms, the wrong transpose caught, the code checked
+        assert "(81) ∂ xᵀAx/∂x         = (A + Aᵀ) x" in run.stdout and "should be 2 lambda W + 2 Xᵀ (X W - Y)" in run.stdout
+        assert "all gradients match" in run.stdout
     if name == "03_relu_softmax_matrix.py":  # the directional check the example prints must agree
         numbers = run.stdout.rsplit("analytic ", 1)[1].split(", finite differences ")
         assert abs(float(numbers[0]) - float(numbers[1])) < 1e-6
