@@ -906,6 +906,10 @@ class MatrixPrinter(ArrayPrinter):
                 printed += (" + " + self._operand(term)) if printed else self._print(term)
         return printed
 
+    def _print_Largest(self, expr):
+        matrix, axis = expr.args
+        return f"{self._operand(matrix)}.max(axis={int(axis)}, keepdims=True)"
+
     def _print_Transpose(self, expr):
         return f"{self._operand(expr.arg)}.T"
 

@@ -22,15 +22,18 @@ which statements a result needs is found on the symbols each uses (:func:`needed
 
 from __future__ import annotations
 
+import random
 from dataclasses import dataclass
 from functools import lru_cache
 
+import numpy as np
 import sympy as sp
 from sympy import Determinant, Identity, Inverse, MatMul, MatrixExpr, MatrixSymbol, OneMatrix, Trace, Transpose, ZeroMatrix
 from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
 
 from . import naming
-from .matrices import transposes
+from .evaluate import evaluate, probe_sizes, random_point
+from .matrices import ARGUMENT, function_body, transposes
 from .simplify import tree_size
 
 
@@ -102,6 +105,78 @@ def _reused(statements) -> list[Assignment]:
         swap = {earlier.rhs: earlier.lhs}
         statements[i + 1:] = [_rewritten(s, s.rhs.xreplace(swap)) if s.rhs.has(earlier.rhs) else s for s in statements[i + 1:]]
     return statements
+
+
+class Largest(MatrixExpr):
+    """The largest entry of each column of a matrix (``axis`` 0: a row) or of each row (``axis``
+    1: a column): the shift that keeps an exponential finite.
+
+    >>> Largest(MatrixSymbol("Z", 3, 4), 0).shape
+    (1, 4)
+    """
+
+    def __new__(cls, matrix, axis):
+        return super().__new__(cls, matrix, sp.Integer(axis))
+
+    @property
+    def shape(self):
+        matrix, axis = self.args
+        return (1, matrix.cols) if axis == 0 else (matrix.rows, 1)
+
+    def _sympystr(self, printer):
+        matrix, axis = self.args
+        return f"{('column', 'row')[int(axis)]} maxima of {printer._print(matrix)}"
+
+
+def shifted_exponentials(statements, sizes=()) -> tuple[Assignment, ...]:
+    """``statements`` with an exponential ``E = exp∘Z`` whose column sums ``S = 𝟏ᵀE`` are taken
+    (a softmax, a log-sum-exp; row sums ``E𝟏`` alike) computed from its exponent less each
+    column's largest entry ``c``: ``E = exp∘(Z − 𝟏c)``, finite for every Z, and each ``log∘S`` given
+    its ``c`` back. Done only where every other use of E and S is unchanged when a column of
+    both is scaled (``E ⊙ (𝟏 S)^∘−1``), which is checked at random values."""
+    statements = list(statements)
+    fresh = naming.fresh("c", _names(statements))
+    for i, statement in enumerate(statements):
+        if not (isinstance(statement.rhs, ElementwiseApplyFunction) and function_body(statement.rhs) == sp.exp(ARGUMENT)):
+            continue
+        E, Z = statement.lhs, statement.rhs.expr
+        sums = {0: {s.lhs for s in statements if s.rhs == MatMul(OneMatrix(1, E.rows), E)},
+                1: {s.lhs for s in statements if s.rhs == MatMul(E, OneMatrix(E.cols, 1))}}
+        axis = 0 if sums[0] else 1
+        if not sums[axis] or sums[1 - axis]:
+            continue
+        c = MatrixSymbol(next(fresh).name, *Largest(Z, axis).shape)
+        logs = {node: node + c for s in statements for node in sp.preorder_traversal(s.rhs)
+                if isinstance(node, ElementwiseApplyFunction) and function_body(node) == sp.log(ARGUMENT) and node.expr in sums[axis]}
+        rewritten = [_rewritten(s, s.rhs.xreplace(logs)) if s.lhs not in sums[axis] else s for s in statements]
+        users = [s.rhs for j, s in enumerate(rewritten) if j != i and s.lhs not in sums[axis] and s.rhs.has(E, *sums[axis])]
+        if not all(_scale_free(rhs, E, sums[axis], c, axis, sizes) for rhs in users):
+            continue
+        shift = MatMul(OneMatrix(E.rows, 1), c) if axis == 0 else MatMul(c, OneMatrix(1, E.cols))
+        rewritten[i] = _rewritten(statement, ElementwiseApplyFunction(statement.rhs.function, Z - shift))
+        rewritten.insert(i, Assignment(c, Largest(Z, axis), c.name))
+        statements = rewritten
+    return tuple(statements)
+
+
+def _scale_free(rhs, E, sums, c, axis, sizes) -> bool:
+    """Whether ``rhs`` keeps its value when each column (row, ``axis`` 1) of ``E`` and its sums
+    is multiplied by a positive number and ``c`` lowered by its log, at random values."""
+    concrete = probe_sizes(sizes)
+    point = random_point(sorted(rhs.free_symbols | {E, c} | set(sums), key=sp.default_sort_key), concrete, random.Random(0))
+    point[E] = np.abs(point[E]) + 0.5
+    for s in sums:
+        point[s] = np.abs(point[s]) + 0.5
+    scale = np.exp(np.array([[random.Random(1).uniform(-2, 2) for _ in range(point[c].shape[1])]] if axis == 0 else
+                            [[random.Random(1).uniform(-2, 2)] for _ in range(point[c].shape[0])]))
+    scaled = dict(point)
+    scaled[E] = point[E] * scale
+    for s in sums:
+        scaled[s] = point[s] * scale
+    scaled[c] = point[c] - np.log(scale)
+    with np.errstate(all="ignore"):
+        before, after = np.asarray(evaluate(rhs, point, concrete), dtype=float), np.asarray(evaluate(rhs, scaled, concrete), dtype=float)
+    return bool(np.all(np.isfinite(before)) and np.allclose(before, after, rtol=1e-9, atol=1e-12))
 
 
 def fused(statements) -> tuple[Assignment, ...]:
@@ -270,6 +345,7 @@ def program(d, text=str) -> Program:
     sizes = frozenset(graph.sizes)
     statements = simplified(forward + backward + gradients, results, sizes)
     statements = fused(hoisted(simplified(upright(statements, results), results, sizes)))
+    statements = shifted_exponentials(statements, graph.sizes)
     return Program(params=wrt, inputs=inputs, sizes=tuple(graph.sizes),
                    statements=tuple(Assignment(a.lhs, a.rhs, f"{a.equation} = {text(a.rhs)}") for a in statements),
                    loss=output, gradients=tuple(a.lhs for a in gradients))

@@ -224,6 +224,7 @@ def test_the_derivative_of_an_elementwise_step_reuses_its_value(source):
 # engine keeps 1 − σ(z) as a step of its own (its delta divides by it), so that form is left out.
 @pytest.mark.parametrize(("name", "source"), [("logistic regression", "hand"), ("logistic regression", "engine"),
                                               ("logistic regression on probabilities", "hand"),
+                                              ("softmax regression", "hand"), ("softmax regression", "engine"),
                                               ("2-layer MLP", "hand"), ("2-layer MLP", "engine")])
 def test_logits_of_800_stay_finite_where_the_primitive_is_stable(name, source):
     module = sb.compile(derived(name, source))
@@ -233,6 +234,27 @@ def test_logits_of_800_stay_finite_where_the_primitive_is_stable(name, source):
         with np.errstate(all="raise"):
             J, gradients = module.loss_and_gradients(big, inputs)
         assert np.isfinite(J) and all(np.isfinite(g).all() for g in gradients)
+
+
+def test_an_exponential_summed_over_columns_is_shifted_by_their_largest_entry_only_where_that_cancels():
+    """Softmax regression written with exp and log: the exponential is computed from the logits
+    less each column's largest, the log of its column sums given that back; an exponential also
+    used alone (here its trace) is left as written, since a shift would change its value."""
+    d = derived("softmax regression", "engine")
+    body = numpy_module(d).split("def _loss_and_gradients")[1].split("def _gradients")[0]
+    assert ".max(axis=0, keepdims=True)" in body
+    module = sb.compile(d)
+    params, inputs = point(module, np.float64)
+    W_, (X_, Y_) = params[0], inputs
+    Z = W_ @ X_
+    expected = (np.log(np.exp(Z).sum(axis=0)) - (Y_ * Z).sum(axis=0)).sum() / Z.shape[1]
+    assert np.isclose(module.loss(params, inputs), expected, rtol=1e-12)
+    k, n, m = sp.symbols("k n m", integer=True, positive=True)
+    W, X = MatrixSymbol("W", k, n), MatrixSymbol("X", n, m)
+    E = (W * X).applyfunc(sp.exp)
+    alone = sb.backprop(Trace((OneMatrix(1, k) * E).applyfunc(sp.log) * OneMatrix(m, 1)) + Trace(E * X.T * W.T), wrt=[W])
+    assert ".max(" not in numpy_module(alone)
+    assert sb.gradcheck(alone, sizes={"k": 2, "n": 3, "m": 2}).passed
 
 
 def test_logistic_loss_on_logits_equals_the_one_on_probabilities():
