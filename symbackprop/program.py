@@ -32,6 +32,7 @@ from sympy import Determinant, Identity, Inverse, MatMul, MatrixExpr, MatrixSymb
 from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
 
 from . import naming
+from .errors import InputError
 from .evaluate import evaluate, probe_sizes, random_point
 from .matrices import ARGUMENT, function_body, transposes
 from .simplify import tree_size
@@ -162,8 +163,12 @@ def shifted_exponentials(statements, sizes=()) -> tuple[Assignment, ...]:
 def _scale_free(rhs, E, sums, c, axis, sizes) -> bool:
     """Whether ``rhs`` keeps its value when each column (row, ``axis`` 1) of ``E`` and its sums
     is multiplied by a positive number and ``c`` lowered by its log, at random values."""
-    concrete = probe_sizes(sizes)
-    point = random_point(sorted(rhs.free_symbols | {E, c} | set(sums), key=sp.default_sort_key), concrete, random.Random(0))
+    try:
+        concrete = probe_sizes(sizes)
+    except InputError:  # more sizes than are probed: left as written
+        return False
+    point = random_point(sorted(rhs.free_symbols - set(sizes) | {E, c} | set(sums), key=sp.default_sort_key), concrete,
+                         random.Random(0))
     point[E] = np.abs(point[E]) + 0.5
     for s in sums:
         point[s] = np.abs(point[s]) + 0.5
