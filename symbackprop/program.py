@@ -35,6 +35,7 @@ from . import naming
 from .errors import InputError
 from .evaluate import evaluate, probe_sizes, random_point
 from .matrices import ARGUMENT, function_body, transposes
+from .primitives import sigmoid, softplus
 from .simplify import tree_size
 
 
@@ -106,6 +107,35 @@ def _reused(statements) -> list[Assignment]:
         swap = {earlier.rhs: earlier.lhs}
         statements[i + 1:] = [_rewritten(s, s.rhs.xreplace(swap)) if s.rhs.has(earlier.rhs) else s for s in statements[i + 1:]]
     return statements
+
+
+def logs_of_sigmoids(statements) -> tuple[Assignment, ...]:
+    """``statements`` with each log of a sigmoid step ``P = σ∘Z`` written on the logits: ``log∘(𝟏 − P)``
+    as ``−softplus∘Z`` and ``log∘P`` as ``−softplus∘(−Z)``, finite where P rounds to 0 or 1.
+
+    >>> Z, P, L = (MatrixSymbol(name, 3, 1) for name in "ZPL")
+    >>> steps = [Assignment(P, Z.applyfunc(sigmoid), "P"), Assignment(L, (OneMatrix(3, 1) - P).applyfunc(sp.log), "L")]
+    >>> logs_of_sigmoids(steps)[1].rhs
+    Lambda(_d, -softplus(_d)).(Z)
+    """
+    logits = {s.lhs: s.rhs.expr for s in statements
+              if isinstance(s.rhs, ElementwiseApplyFunction) and function_body(s.rhs) == sigmoid(ARGUMENT)}
+    d = sp.Dummy("d")
+    replacements = {}
+    for statement in statements:
+        for node in sp.preorder_traversal(statement.rhs):
+            if not (isinstance(node, ElementwiseApplyFunction) and function_body(node) == sp.log(ARGUMENT)):
+                continue
+            if node.expr in logits:  # log σ(Z)
+                replacements[node] = ElementwiseApplyFunction(sp.Lambda(d, -softplus(-d)), logits[node.expr])
+            elif isinstance(node.expr, sp.MatAdd) and len(node.expr.args) == 2:  # log(𝟏 − σ(Z))
+                one, minus = sorted(node.expr.args, key=lambda a: not isinstance(a, OneMatrix))
+                coefficient, (P,) = minus.as_coeff_matrices() if isinstance(minus, MatMul) else (1, [minus])
+                if isinstance(one, OneMatrix) and coefficient == -1 and P in logits:
+                    replacements[node] = ElementwiseApplyFunction(sp.Lambda(d, -softplus(d)), logits[P])
+    if not replacements:
+        return tuple(statements)
+    return tuple(_rewritten(s, s.rhs.xreplace(replacements)) for s in statements)
 
 
 class Largest(MatrixExpr):
@@ -350,7 +380,7 @@ def program(d, text=str) -> Program:
     sizes = frozenset(graph.sizes)
     statements = simplified(forward + backward + gradients, results, sizes)
     statements = fused(hoisted(simplified(upright(statements, results), results, sizes)))
-    statements = shifted_exponentials(statements, graph.sizes)
+    statements = shifted_exponentials(logs_of_sigmoids(statements), graph.sizes)
     return Program(params=wrt, inputs=inputs, sizes=tuple(graph.sizes),
                    statements=tuple(Assignment(a.lhs, a.rhs, f"{a.equation} = {text(a.rhs)}") for a in statements),
                    loss=output, gradients=tuple(a.lhs for a in gradients))

@@ -220,10 +220,11 @@ def test_the_derivative_of_an_elementwise_step_reuses_its_value(source):
     assert body.count("_sigmoid(") == 1 and f"(1 - {step})" in body  # σ'(Z) = σ(Z) ⊙ (1 − σ(Z)) from A = σ(Z)
 
 
-# ln σ(z) and ln(1 − σ(z)) are written stably when they are one elementwise function of z; the
-# engine keeps 1 − σ(z) as a step of its own (its delta divides by it), so that form is left out.
+# ln σ(z) and ln(1 − σ(z)) are written on the logits, as one elementwise function of z or as a
+# log of a sigmoid step (1 − P with P = σ(Z) a step of its own).
 @pytest.mark.parametrize(("name", "source"), [("logistic regression", "hand"), ("logistic regression", "engine"),
                                               ("logistic regression on probabilities", "hand"),
+                                              ("logistic regression on probabilities", "engine"),
                                               ("softmax regression", "hand"), ("softmax regression", "engine"),
                                               ("2-layer MLP", "hand"), ("2-layer MLP", "engine")])
 def test_logits_of_800_stay_finite_where_the_primitive_is_stable(name, source):
