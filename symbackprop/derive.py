@@ -260,6 +260,11 @@ def derive(graph: Graph, wrt: Sequence[sp.Symbol]) -> Derivation:
         if step.expr.free_symbols & active:
             active.add(step.symbol)
 
+    matrix_graph = graph.has_matrices  # (a network weight by weight has none: no step is searched)
+
+    def with_matrices(step) -> bool:
+        return matrix_graph and has_matrices(step.expr)
+
     # Local partials of every active edge of a scalar step, and who consumes what.
     values = step_values(steps)
     partials: dict[tuple[sp.Symbol, sp.Symbol], sp.Expr] = {}
@@ -267,7 +272,7 @@ def derive(graph: Graph, wrt: Sequence[sp.Symbol]) -> Derivation:
     with Progress("local partials", total=len(steps)) as bar:
         for step in steps:
             used = sorted(step.expr.free_symbols & active, key=sp.default_sort_key)
-            if not has_matrices(step.expr):
+            if not with_matrices(step):
                 for u in used:
                     partials[step.symbol, u] = local_partial(step.expr, u, values)
             for u in used:
@@ -303,7 +308,7 @@ def derive(graph: Graph, wrt: Sequence[sp.Symbol]) -> Derivation:
                 if not definition[s].free_symbols - set(graph.sizes) or naming.is_delta(definition[s]):
                     named.discard(s)  # a constant (I, 𝟏) or another delta is written out
             delta_of[s] = naming.delta(s) if s in named else definition[s]
-        if has_matrices(step.expr):
+        if with_matrices(step):
             for u, part in vjp(step.expr, delta_of[s], s, frozenset(graph.sizes)).items():
                 if u in active:
                     shares[s, u] = part

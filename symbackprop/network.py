@@ -17,6 +17,7 @@ import itertools
 import numbers
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from types import MappingProxyType
 
 import sympy as sp
@@ -127,7 +128,7 @@ class Graph:
         """The leaves: inputs, targets and parameters."""
         return self.inputs + self.targets + self.params
 
-    @property
+    @cached_property
     def has_matrices(self) -> bool:
         """Whether any variable or step of the graph is a matrix.
 

@@ -42,6 +42,7 @@ from .evaluate import evaluate, probe_sizes, random_point
 from .latex import BackpropLatexPrinter
 from .matrices import has_matrices
 from .matrices import misfit as matrix_misfit
+from .matrices import sizes as matrix_sizes
 from .matrix import MatrixDerivation, MatrixGraph
 from .network import Graph, as_expression
 from .parse import GREEK, ShapeError, parse_expr, refuse_undefined
@@ -416,8 +417,7 @@ def verify_matrix(claimed, of, wrt=None, seed: int = 0) -> MatrixVerdict:
         correct = function = of
         names = {s.name: s for s in of.free_symbols} | {s.name: s for s in of.atoms(sp.MatrixSymbol)}
         variables = sorted(set(names.values()), key=sp.default_sort_key)
-        sizes = tuple(sorted(set().union(*(sp.sympify(n).free_symbols for v in variables if isinstance(v, sp.MatrixSymbol)
-                                           for n in v.shape)), key=sp.default_sort_key))
+        sizes = matrix_sizes(of)
         names |= {s.name: s for s in sizes}
 
         def closed(expr):
