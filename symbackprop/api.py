@@ -10,17 +10,16 @@ import sympy as sp
 from . import naming
 from .derive import Derivation, derive
 from .errors import InputError
-from .matrix import MatrixGraph, matrix_backprop, matrix_mlp
-from .network import Graph, scalar_mlp
+from .network import Graph, matrix_mlp, scalar_mlp
 
 
 def mlp(layers, activation="sigmoid", loss: str = "half_sse", bias: str | None = "per_neuron",
-        form: str = "scalar") -> Graph | MatrixGraph:
+        form: str = "scalar") -> Graph:
     """A fully connected network: ``form="scalar"`` (the default) weight by weight, a graph of
     named steps z_i = Σ w a + b, a_i = g(z_i), J (:func:`~symbackprop.network.scalar_mlp`, where
     ``layers``, ``activation``, ``loss`` and ``bias`` are described); ``form="matrix"`` the same
-    network with matrices ``W_l``, ``b_l``, ``X``, ``Y`` (:func:`~symbackprop.matrix.matrix_mlp`),
-    whose derivation serves every width.
+    network as a graph of matrix steps ``Z_l = W_l A_{l-1} + b_l 𝟏ᵀ``, ``A_l = g∘Z_l`` over a batch
+    (:func:`~symbackprop.network.matrix_mlp`), whose derivation serves every width.
 
     >>> mlp([2, 2, 1]).params
     (w1, w2, w3, w4, w5, w6, b1, b2, b3)
@@ -41,8 +40,6 @@ def backprop(net_or_expr, wrt=None) -> Derivation:
     or a formula as text (read by :func:`symbackprop.parse.parse_expr`, never evaluated);
     ``wrt`` defaults to the network's parameters, or all the symbols of an expression (by name).
     ``d[p]`` is the closed form; ``d.chain(p)``, ``d.gradient(p)`` and ``d.delta(step)`` the other views.
-    A network in matrix form (``mlp(..., form="matrix")``) gives a
-    :class:`~symbackprop.matrix.MatrixDerivation` instead.
 
     >>> import sympy as sp
     >>> x, y = sp.symbols("x y")
@@ -60,10 +57,6 @@ def backprop(net_or_expr, wrt=None) -> Derivation:
     >>> backprop(sp.Trace((X*W - Y).T * (X*W - Y)), wrt=[W])[W]
     2*X.T*(X*W - Y)
     """
-    if isinstance(net_or_expr, MatrixGraph):
-        if wrt is not None:
-            raise InputError("a network in matrix form is derived for all its parameters; leave out wrt")
-        return matrix_backprop(net_or_expr)
     graph = net_or_expr if isinstance(net_or_expr, Graph) else Graph.from_expr(net_or_expr)
     return derive(graph, _check_wrt(graph, wrt))
 

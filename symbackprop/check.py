@@ -24,7 +24,6 @@ from .api import backprop
 from .compile import compile as compile_module
 from .derive import Derivation
 from .errors import InputError
-from .matrix import MatrixDerivation
 from .targets import probability_problem
 from .values import number
 
@@ -152,7 +151,7 @@ def as_module(target, sizes=None):
     matrix variables through flat vectors of their entries at concrete ``sizes``
     (:class:`FlatProgramModule`)."""
     if not hasattr(target, "loss_and_gradients"):
-        target = compile_module(target if isinstance(target, (Derivation, MatrixDerivation)) else backprop(target))
+        target = compile_module(target if isinstance(target, Derivation) else backprop(target))
     if hasattr(target, "SIZES"):
         return FlatProgramModule(target, sizes)
     if sizes is not None:

@@ -41,7 +41,6 @@ from .graph import picture
 from .latex import document_latex, gradient_latex
 from .matrices import has_matrices
 from .matrices import sizes as size_symbols
-from .matrix import MatrixDerivation, matrix_text, text_printer
 from .network import BIAS_MODES, weight_count
 from .parse import MissingShape, parse_expr
 from .primitives import ACTIVATIONS, LOSSES
@@ -266,11 +265,10 @@ def _size_option(parser) -> None:
 
 
 def _parameter(d, name: str) -> sp.Symbol:
-    known = d.graph.params if isinstance(d, MatrixDerivation) else d.wrt
-    for p in known:
+    for p in d.wrt:
         if p.name == name:
             return p
-    raise UsageError(f"{name!r} is not a parameter here; the parameters: {', '.join(p.name for p in known)}")
+    raise UsageError(f"{name!r} is not a parameter here; the parameters: {', '.join(p.name for p in d.wrt)}")
 
 
 def _emit(text: str | bytes, output: str | None, force: bool) -> None:
@@ -285,15 +283,6 @@ def run_derive(args) -> int:
     d = _derivation(args)
     if args.full and args.param:
         raise UsageError("--full shows every parameter, --param one: give one of them")
-    if isinstance(d, MatrixDerivation):
-        if args.param:
-            p = _parameter(d, args.param)
-            printer = text_printer(d)
-            print(gradient_latex(d, p) if args.format == "latex" else f"∂{printer.doprint(d.graph.output)}/∂{printer.doprint(p)} = "
-                  f"{printer.doprint(dict(d.gradients)[p])}")
-        else:
-            print(document_latex(d).rstrip("\n") if args.format == "latex" else matrix_text(d), end="\n" if args.format == "latex" else "")
-        return 0
     if args.param and d.graph.has_matrices and args.format != "latex":  # no chain rule: the delta view and the closed form
         p = _parameter(d, args.param)
         show = TextPrinter(naming.text_names(d.graph)).doprint
@@ -371,7 +360,7 @@ def run_check(args) -> int:
                              f"long; pass --directions 10 to check 10 random directions")
     values = read_values(args.values) if args.values else None
     d = _derivation(args)
-    if not isinstance(d, MatrixDerivation) and d.graph.has_matrices:
+    if d.graph.has_matrices:
         return _check_matrices(d, args, values)
     if args.size:
         raise UsageError("--size gives the sizes of matrices (--shape); this function has none")
@@ -387,14 +376,11 @@ def run_check(args) -> int:
             raise UsageError(f"the values file {args.values} lacks {', '.join(missing)}")
         for group, names in (("params", module.PARAMETERS), ("inputs", module.INPUTS), ("targets", module.TARGETS)):
             given[group] = np.array([number(values[same_name(n)], n) for n in names], dtype=float)
-        if not isinstance(d, MatrixDerivation):
-            given_values(d.graph, values)  # unknown names, and targets the loss cannot take, named as walkthrough does
+        given_values(d.graph, values)  # unknown names, and targets the loss cannot take, named as walkthrough does
     try:
         report = gradcheck(module, **given, eps=args.eps, atol=args.atol, rtol=args.rtol,
                            directions=args.directions, seed=args.seed)
     except UndefinedPoint:
-        if isinstance(d, MatrixDerivation):
-            raise
         pass_values(d, given_values(d.graph, values))  # names the step, the variables and their values
         raise
     print(report)

@@ -36,19 +36,8 @@ from . import program as program_
 from . import targets as target_rules
 from .derive import Derivation
 from .errors import InputError
-from .layers import LayerBlocks, block, layer_blocks, softmax_columns
+from .layers import BlockTextPrinter, LayerBlocks, block, layer_blocks, matmul, softmax_columns, transpose
 from .matrices import ARGUMENT, function_body
-from .matrix import (
-    BATCH,
-    MatrixDerivation,
-    MatrixTextPrinter,
-    activation_value,
-    loss_scale,
-    loss_value,
-    matmul,
-    text_printer,
-    transpose,
-)
 from .primitives import sigmoid, sinc_derivative, softmax, softplus
 from .progress import Progress
 from .templates_ import render
@@ -185,12 +174,9 @@ class FloatPrinter(_CodePrinter, PythonCodePrinter):
 
 
 class ArrayPrinter(_CodePrinter, NumPyPrinter):
-    """A batch, on NumPy arrays; σ goes through the module's in-place ``_sigmoid``. With
-    ``product_order`` set to a variable of the generated code, matrix products are written
-    ``np.matmul(a, b, order=<variable>)``: the memory order of their result is chosen at run time."""
+    """A batch, on NumPy arrays; σ goes through the module's in-place ``_sigmoid``."""
 
     exp, log, log1p, cos, abs, pow = "np.exp", "np.log", "np.log1p", "np.cos", "np.abs", "np.power"
-    product_order: str | None = None
     per_sample: set | None = None  # where known: the symbols holding one value per sample (arrays)
 
     def _module_format(self, fqn, register=True):
@@ -243,18 +229,10 @@ class ArrayPrinter(_CodePrinter, NumPyPrinter):
         return f"np.heaviside({self._print(expr.args[0])}, {self._print(at_zero)})"
 
     def _print_matmul(self, expr):
-        if self.product_order:
-            return "np.matmul(%s, %s, order=%s)" % (*map(self._print, expr.args), self.product_order)
         return " @ ".join(self.parenthesize(a, PRECEDENCE["Mul"], strict=False) for a in expr.args)
 
     def _print_transpose(self, expr):
         return "%s.T" % self.parenthesize(expr.args[0], 1000, strict=True)
-
-    def _print_rowsum(self, expr):
-        return "%s.sum(axis=1, keepdims=True)" % self.parenthesize(expr.args[0], 1000, strict=True)
-
-    def _print_colsum(self, expr):
-        return "%s.sum(axis=0, keepdims=True)" % self.parenthesize(expr.args[0], 1000, strict=True)
 
 
 # Functions that neither NumPy nor math computes → what their code would need.
@@ -460,7 +438,7 @@ def _affine_lines(Z, weights, previous, bias, printer: ArrayPrinter, text=str) -
 def _activation_lines(A, activation, printer: ArrayPrinter, text=None) -> list[tuple[str, str]]:
     """``A = g(Z)`` on a block; a softmax together with the log-sum-exp of each column of its
     logits, which the loss takes. ``text`` spells the comment (matrix notation by default)."""
-    text = text or MatrixTextPrinter().doprint
+    text = text or BlockTextPrinter().doprint
     name, comment = printer._print(A), f"{text(A)} = {text(activation)}"
     if isinstance(activation, softmax_columns):
         (logits,) = activation.logits
@@ -492,8 +470,8 @@ def _layer_batch(d: Derivation, printer: ArrayPrinter, blocks: LayerBlocks) -> d
     dZ = {layer: sp.Symbol(f"dZ_{layer}") for layer in range(1, last + 1)}
     printer.names.update({s: s.name for s in (X, Y, *A.values(), *Z.values(), *W.values(), *dZ.values())})
     # The output block is the network's output matrix: Ŷ in the comments, Yhat in the code.
-    printer.names[A[last]] = naming.fresh_one(naming.MATRIX_OUTPUT["code"], set(printer.names.values())).name
-    text = MatrixTextPrinter({A[last]: naming.MATRIX_OUTPUT["text"]}, upstream={Y, *dZ.values()}).doprint
+    printer.names[A[last]] = naming.fresh_one(naming.OUTPUT_MATRIX[naming.OUTPUT_ASCII], set(printer.names.values())).name
+    text = BlockTextPrinter({A[last]: naming.OUTPUT_MATRIX[naming.OUTPUT_TEXT]}, upstream={Y, *dZ.values()}).doprint
     printer.logsumexp.update({(Z[layer],): f"lse_{layer}" for layer in Z})
     printer.definitions.update({A[layer]: blocks.activation[layer - 1] for layer in Z})
 
@@ -550,21 +528,19 @@ def _names(symbols, names, shown=None) -> dict:
                 unpack=", ".join(code) + ("," if len(code) == 1 else ""))
 
 
-def _probability_rules(names, code=None) -> dict:
+def _probability_rules(code=()) -> dict:
     """What a module whose loss needs probability targets checks them with, as Python literals:
-    the rules' words, the tolerance of the sum, the targets' names and their sum in words; and
-    (``code``: their names in the code) the cheap test of one sample's floats."""
-    rules = dict(sum=repr(target_rules.SUM_RULE), sign=repr(target_rules.SIGN_RULE), tolerance=repr(target_rules.tolerance(len(names))),
-                 names=repr(target_rules.sum_text(names)), tuple=_tuple(map(repr, names)))
+    the rules' words and the tolerance of the sum per target; and (``code``: the targets' names
+    in the code of one sample) the cheap test of one sample's floats."""
+    rules = dict(sum=repr(target_rules.SUM_RULE), sign=repr(target_rules.SIGN_RULE), tolerance=repr(target_rules.TOLERANCE),
+                 shown=repr(target_rules.NAMES_SHOWN))
     if code:
-        rules["sample"] = f"not abs({' + '.join(code)} - 1.0) <= _TARGET_SUM_TOLERANCE or min(targets) < 0.0"
+        rules["sample"] = f"not abs({' + '.join(code)} - 1.0) <= {target_rules.tolerance(len(code))!r} or min(targets) < 0.0"
     return rules
 
 
-def numpy_module(d: Derivation | MatrixDerivation) -> str:
+def numpy_module(d: Derivation) -> str:
     """The source of a standalone NumPy module computing the loss and gradients of ``d``."""
-    if isinstance(d, MatrixDerivation):
-        return numpy_matrix_module(d)
     if d.graph.has_matrices:
         return _numpy_program_module(d)
     graph = d.graph
@@ -599,7 +575,7 @@ def numpy_module(d: Derivation | MatrixDerivation) -> str:
         targets=_names(graph.targets, names),
         outputs=_names(graph.outputs, names, naming.ascii_names(graph)),
         softmax=bool(logsumexp),
-        probability_targets=_probability_rules([t.name for t in graph.targets], [names[t] for t in graph.targets])
+        probability_targets=_probability_rules([names[t] for t in graph.targets])
         if graph.fused else None,
         # A sample of floats takes the fast path; rows of a batch, ints or arrays go through _general.
         fast_check=" or type(inputs[0]) is not float" if inputs else "",
@@ -608,71 +584,6 @@ def numpy_module(d: Derivation | MatrixDerivation) -> str:
                              dict(params=[names[p] for p in d.wrt], inputs=[names[v] for v in inputs],
                                   targets=[names[t] for t in graph.targets])),
         batch=batch,
-    )
-
-
-def numpy_matrix_module(d: MatrixDerivation) -> str:
-    """The source of a standalone NumPy module for a matrix-form derivation: matrix products in
-    the memory order of the weights, in-place updates where they save an array, float32 or
-    float64, any batch size."""
-    graph = d.graph
-    text = text_printer(d).doprint  # comments in matrix notation, with the output Ŷ
-    names = naming.matrix_names(graph, "code")  # the output Yhat
-    concrete = {sp.Symbol(f"n_{l}", positive=True, integer=True): n for l, n in enumerate(graph.sizes)}
-    definitions, logsumexp, forward = {}, {}, []
-    printer = ArrayPrinter(names, definitions, logsumexp)  # its tables fill as the steps are read
-    printer.product_order = "order"  # the memory order _check chose for the batch's arrays
-    for step in graph.steps[:-1]:
-        if step.op == "affine":
-            forward += _affine_lines(step.symbol, *step.args, printer, text)
-            continue
-        if step.op == "softmax":
-            logits = step.args[0]
-            logsumexp[(logits,)] = naming.code_identifier(f"lse_{names[logits]}", set(names.values()))
-            definitions[step.symbol] = softmax_columns(logits)
-        else:
-            definitions[step.symbol] = activation_value(*step.args)
-        forward += _activation_lines(step.symbol, definitions[step.symbol], printer, text)
-
-    name, Y, A_out = graph.steps[-1].args
-    per_sample_loss = loss_value(name, Y, A_out)
-    scaled_loss = loss_scale(name, graph) * per_sample_loss
-    loss: list = []
-    arrays = set(graph.shapes) | {symbol for symbol, _ in d.deltas}
-    summed = _batch_sum(printer, scaled_loss.xreplace(concrete), arrays, loss, dot="np.vdot", text=text)
-    loss.append((f"J = the mean over the batch of Σ over the outputs of {text(per_sample_loss)}", f"J = ({summed})*inv_m"))
-
-    backward = []
-    for i, (delta, formula) in enumerate(d.deltas):  # in code the sizes are numbers
-        backward += _product_lines(delta, formula.xreplace(concrete), printer, f"{text(delta)} = {text(formula)}")
-        if i == 0:
-            backward.append(("", f"{names[delta]} *= inv_m"))
-    # The first delta already carries the mean's 1/m, so each gradient's own /m is dropped.
-    gradients = [(f"d{text(p)} = {text(expr)}", f"d{names[p]} = {printer.code(expr * BATCH)}") for p, expr in d.gradients]
-
-    gradient_names = ", ".join(f"d{names[p]}" for p in graph.params)
-    output = names[A_out]
-    sizes = graph.sizes
-    shapes = [tuple(int(v.xreplace(concrete)) for v in graph.shapes[p]) for p in graph.params]
-    # The parameters whose memory order decides the batch's: matrices (a vector is in both orders).
-    fortran = " and ".join(f"arrays[{i}].flags.f_contiguous" for i, shape in enumerate(shapes) if min(shape) > 1)
-    return render(
-        "numpy_matrix_module.py.j2",
-        version=__version__,
-        description=graph.description,
-        loss_equation=f"J = (1/m) Σ over the batch and the outputs of {text(scaled_loss)}",
-        parameters=_tuple(repr(p.name) for p in graph.params),
-        shapes=_tuple(str(shape) for shape in shapes),
-        fortran_check=fortran,
-        n_inputs=sizes[0], n_outputs=sizes[-1],
-        probability_targets=None if graph.fused is None else _probability_rules([f"y{i}" for i in range(1, sizes[-1] + 1)]),
-        unpack=", ".join(names[p] for p in graph.params),
-        forward=forward, outputs_forward=_needed(forward, output),
-        loss_forward=_needed(forward, " ".join(statement for _, statement in loss)), loss=loss,
-        backward=backward, gradients=gradients, gradient_names=gradient_names,
-        gradients_alone=_needed(forward + loss[:-1] + backward + gradients, gradient_names),
-        output=output,
-        sigmoid="_sigmoid(" in str(forward + loss + backward), softmax=bool(logsumexp),
     )
 
 
@@ -980,6 +891,13 @@ class MatrixPrinter(ArrayPrinter):
             return f"_log_det({self._print(matrix)}, {str(matrix)!r})"
         return super()._print_log(expr)
 
+    def _print_ColumnSoftmax(self, expr):
+        return f"_softmax({self._print(expr.logits)})"
+
+    def _print_LogSoftmax(self, expr):  # ln softmax(Z) = Z − ln Σ exp(Z), column by column
+        logits = self._print(expr.args[0])
+        return f"({logits} - _logsumexp({logits}, axis=0))"
+
     def _print_ElementwiseApplyFunction(self, node):
         body, matrix = function_body(node), node.expr
         if body == sp.log(ARGUMENT) and isinstance(matrix, MatMul):  # ln(1ᵀ exp(Z)), ln(exp(Z) 1): log-sum-exp
@@ -1008,13 +926,16 @@ class MatrixPrinter(ArrayPrinter):
         return self._print(body)
 
 
-def _code_names(p: program_.Program) -> dict:
-    """Python names for the program's symbols: variables, sizes and steps keep their names, made
-    fresh identifiers by :func:`naming.code_identifier`; the output is ``J``."""
+def _code_names(p: program_.Program, graph) -> dict:
+    """Python names for the program's symbols, made fresh identifiers by :func:`naming.code_identifier`:
+    variables, sizes and steps as :func:`naming.ascii_names` spells them (a network's output
+    ``Yhat``), the output ``J``."""
     taken: set[str] = set()
+    spelled = naming.ascii_names(graph)
     names = {s: naming.code_identifier(s.name, taken) for s in p.params + p.inputs + p.sizes}
     for statement in p.statements:
-        names[statement.lhs] = "J" if statement.lhs == p.loss else naming.code_identifier(statement.lhs.name, taken)
+        lhs = statement.lhs
+        names[lhs] = "J" if lhs == p.loss else naming.code_identifier(spelled.get(lhs, lhs.name), taken)
     return names
 
 
@@ -1035,7 +956,7 @@ def _numpy_program_module(d) -> str:
     if unread:
         raise InputError(f"the size {unread[0]} is the number of rows or columns of no variable, so the code cannot read it "
                          "from the arrays: give it a number")
-    names = _code_names(p)
+    names = _code_names(p, d.graph)
     printer = MatrixPrinter(names, sizes=p.sizes)
     check_generable([s.rhs for s in p.statements], [printer])  # a function NumPy lacks, inside an elementwise step too
 
@@ -1055,6 +976,14 @@ def _numpy_program_module(d) -> str:
     with_gradients = lines(p.for_gradients())
     source_of = " ".join(code for _, code in with_gradients)
     variables = p.params + p.inputs
+    graph = d.graph
+    network = None
+    if graph.inputs and graph.targets and p.inputs == graph.inputs + graph.targets:  # a network: samples in rows
+        (output,) = p.outputs
+        text = printer_for(d).doprint
+        network = dict(inputs=str(graph.inputs[0].rows), outputs=str(graph.targets[0].rows), output=text(output),
+                       output_code=names[output])
+        forward = lines(p.for_outputs())
     return render(
         "numpy_program_module.py.j2",
         version=__version__,
@@ -1068,6 +997,9 @@ def _numpy_program_module(d) -> str:
         loss=lines(p.for_loss()),
         loss_and_gradients=with_gradients,
         gradients_alone=lines(p.for_gradients(with_loss=False)),
+        network=network, forward=forward if network else (),
+        probability_targets=_probability_rules() if network and graph.fused else None,
         gradient_names=", ".join(names[g] for g in p.gradients),
         uses_math="math." in source_of, sigmoid="_sigmoid(" in source_of, log_det="_log_det(" in source_of, logsumexp="_logsumexp(" in source_of,
+        column_softmax="_softmax(" in source_of,
     )

@@ -19,10 +19,9 @@ import types
 
 from .codegen import numpy_module
 from .derive import Derivation
-from .matrix import MatrixDerivation
 
 
-def compile(d: Derivation | MatrixDerivation, name: str = "symbackprop_generated") -> types.ModuleType:
+def compile(d: Derivation, name: str = "symbackprop_generated") -> types.ModuleType:
     """Generate the NumPy module of ``d`` and execute it as a module object.
 
     Its source is registered with :mod:`linecache`, so ``inspect.getsource`` and tracebacks show

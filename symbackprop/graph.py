@@ -30,10 +30,9 @@ from .api import backprop
 from .derive import Derivation
 from .errors import InputError, MissingTool, ToolError
 from .files import write_file
-from .matrix import MatrixDerivation, MatrixGraph
 from .network import Graph
 from .text import printer_for, shape_note
-from .walkthrough import MATRIX_SHOWN, given_values, matrix_walkthrough, pass_values, refuse_matrix_form, value_at
+from .walkthrough import MATRIX_SHOWN, given_values, matrix_walkthrough, pass_values, value_at
 
 MAX_NODES = 150
 FORMULA_WIDTH = 40
@@ -101,8 +100,6 @@ def picture(target, values: Mapping | None = None, max_nodes: int = MAX_NODES, s
     derivation) shows on each node its formula, its shape and its delta or gradient in the delta
     view, and with ``values`` (matrices as nested lists; symbolic sizes in ``sizes``) their
     numbers too (:func:`matrix_picture`)."""
-    if isinstance(target, (MatrixDerivation, MatrixGraph)):
-        refuse_matrix_form("picture")
     graph = target.graph if isinstance(target, Derivation) else target if isinstance(target, Graph) else Graph.from_expr(target)
     if graph.has_matrices:
         return matrix_picture(target if isinstance(target, Derivation) else backprop(graph), max_nodes, values, sizes)

@@ -26,7 +26,6 @@ from .derive import LATEX_DISPLAYS, Chain, Derivation
 from .errors import InputError, MissingTool, ToolError
 from .files import write_file
 from .matrices import is_matrix
-from .matrix import MatrixDerivation, forward_formulas, loss_scale, loss_value, matmul, textbook_factors
 from .simplify import tree_size
 from .templates_ import render
 from .text import (
@@ -176,36 +175,7 @@ def text(s: str) -> str:
     return naming.latex_text(s)
 
 
-class MatrixLatexPrinter(BackpropLatexPrinter):
-    r"""Matrix formulas: ``\odot`` for elementwise products, juxtaposition for matrix ones
-    (``matmul``), ``X^{T}``, ``\sum_{\text{batch}}`` and ``\frac{1}{m}``; with ``upstream``
-    (:func:`naming.matrix_upstream`) a product's upstream factor comes first.
-
-    >>> from symbackprop.matrix import matmul, transpose
-    >>> A, W, G = sp.symbols("A_1 W_2 dZ_2")
-    >>> print(MatrixLatexPrinter(upstream={G}).doprint(A*(1 - A)*matmul(transpose(W), G)))
-    \left(W_{2}^{T} dZ_{2}\right) \odot A_{1} \odot \left(1 - A_{1}\right)
-    """
-
-    def __init__(self, names=None, upstream=(), **settings):
-        super().__init__(names, **settings)
-        self.upstream = frozenset(upstream)
-
-    def _print_Mul(self, expr):
-        numerator, denominator = sp.fraction(expr)
-        if denominator != 1:
-            return r"\frac{1}{%s} %s" % (self._print(denominator), self._print(numerator))
-        coefficient, rest = expr.as_coeff_Mul()
-        factors = textbook_factors(rest, self.upstream)
-        printed = [r"\left(%s\right)" % self._print(f) if len(factors) > 1 and isinstance(f, matmul) else self.factor(f)
-                   for f in factors]
-        head = "" if coefficient == 1 else ("-" if coefficient == -1 else self._print(coefficient) + " ")
-        return head + r" \odot ".join(printed)
-
-
 def printer_for(d) -> BackpropLatexPrinter:
-    if isinstance(d, MatrixDerivation):
-        return MatrixLatexPrinter(naming.matrix_names(d.graph, "latex"), naming.matrix_upstream(d.graph))
     return BackpropLatexPrinter(naming.latex_names(d.graph))
 
 
@@ -354,15 +324,9 @@ def gradient_rows(d: Derivation, p: sp.Symbol, closed: bool = True, printer=None
 
 
 def gradient_latex(d, p: sp.Symbol | str, closed: bool = True) -> str:
-    r"""One gradient as a chain of equalities: ``\frac{\partial J}{\partial p} = … = … = …``
-    (for a matrix-form derivation: the gradient in matrix notation); ``p`` a symbol or its name."""
+    r"""One gradient as a chain of equalities: ``\frac{\partial J}{\partial p} = … = … = …``;
+    ``p`` a symbol or its name."""
     printer = printer_for(d)
-    if isinstance(d, MatrixDerivation):
-        gradients = {str(q): (q, e) for q, e in d.gradients}
-        if str(p) not in gradients:
-            raise InputError(f"{p} is not a parameter of this derivation ({naming.listing(gradients)})")
-        q, gradient = gradients[str(p)]
-        return f"{partial(printer, d.graph.output, q)} = {printer.doprint(gradient)}"
     p = d.symbol(p)
     rows = gradient_rows(d, p, closed, printer, chain=not d.graph.has_matrices)
     return " ".join([partial(printer, d.graph.output, p), *(f"{op} {term}" for op, term in rows)])
@@ -384,8 +348,7 @@ def summary_latex(d) -> str:
     """
     printer = printer_for(d)
     rows = delta_lines(d, printer)
-    gradients = d.gradients if isinstance(d, MatrixDerivation) else [(p, d.gradient(p)) for p in d.wrt]
-    rows += [(partial(printer, d.graph.output, p), printer._print(gradient)) for p, gradient in gradients]
+    rows += [(partial(printer, d.graph.output, p), printer._print(d.gradient(p))) for p in d.wrt]
     body = r" \\ ".join(f"{lhs} &= {rhs}" for lhs, rhs in rows)
     return r"$$\begin{aligned} %s \end{aligned}$$" % body
 
@@ -393,8 +356,6 @@ def summary_latex(d) -> str:
 def document_latex(d, title: str | None = None) -> str:
     """The whole derivation as a LaTeX document: notation, forward pass, loss, backward pass layer
     by layer, every gradient, and the gradient-descent update (compiles with pdflatex)."""
-    if isinstance(d, MatrixDerivation):
-        return _matrix_document(d, title)
     if d.graph.has_matrices:
         return _matrix_steps_document(d, title)
     graph = d.graph
@@ -460,26 +421,6 @@ def _inline_list(printer: BackpropLatexPrinter, symbols) -> str:
     the source has a line for every 12 of them)."""
     printed = ["$%s$" % printer._print(s) for s in symbols]
     return ",\n".join(", ".join(printed[i:i + 12]) for i in range(0, len(printed), 12))
-
-
-def _matrix_document(d: MatrixDerivation, title: str | None) -> str:
-    graph = d.graph
-    printer = printer_for(d)
-    forward = [(printer._print(symbol), formula) for symbol, formula in
-               forward_formulas(graph, printer._print, r"%s + %s \mathbf{1}^{T}", r"\operatorname{softmax}\left(%s\right)")]
-    name, Y, A = graph.steps[-1].args
-    loss = [("J", r"\frac{1}{m} \sum_{\text{batch}} \sum_{\text{outputs}} %s" % printer._print(loss_scale(name, graph) * loss_value(name, Y, A)))]
-    shapes = [(printer._print(s), r"%s \times %s" % tuple(printer._print(v) for v in shape)) for s, shape in graph.shapes.items()]
-    return render(
-        "derivation_matrix.tex.j2",
-        title=text(title or f"Backpropagation through {graph.description}"),
-        shapes=shapes, sizes=", ".join(map(str, graph.sizes)), output=printer._print(naming.matrix_output(graph)),
-        forward=forward, loss=loss,
-        backward=[(printer._print(s), printer._print(e)) for s, e in d.deltas],
-        gradients=[(partial(printer, graph.output, p), printer._print(e)) for p, e in d.gradients],
-        updates=[printer._print(p) for p, _ in d.gradients],
-        fused=graph.fused is not None,
-    )
 
 
 def _matrix_steps_document(d: Derivation, title: str | None = None) -> str:
@@ -587,4 +528,4 @@ def chain_latex(chain: Chain) -> str:
 
 
 # Jupyter shows derivations and chains with these (the engine never imports the printers).
-LATEX_DISPLAYS.update({Chain: chain_latex, Derivation: summary_latex, MatrixDerivation: summary_latex})
+LATEX_DISPLAYS.update({Chain: chain_latex, Derivation: summary_latex})

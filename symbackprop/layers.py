@@ -20,10 +20,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import sympy as sp
+from sympy.printing.precedence import PRECEDENCE
 
 from . import naming
 from .derive import Derivation
 from .primitives import ACTIVATIONS
+from .text import TextPrinter
 
 
 class softmax_columns(sp.Function):
@@ -35,6 +37,56 @@ class softmax_columns(sp.Function):
     @property
     def logits(self) -> tuple:
         return self.args
+
+
+class matmul(sp.Function):
+    """The matrix product of two blocks (not commutative, unlike the elementwise ``*``)."""
+
+    nargs = 2
+
+
+class transpose(sp.Function):
+    """The transpose of a block."""
+
+    nargs = 1
+
+
+class BlockTextPrinter(TextPrinter):
+    """Block formulas as text: ⊙ for elementwise products, juxtaposition for matrix ones; with
+    ``upstream`` a product's factor that holds one of those symbols (a delta, the targets) comes first.
+
+    >>> A, W, G = sp.symbols("A_1 W_2 dZ_2")
+    >>> BlockTextPrinter(upstream={G}).doprint(A*(1 - A)*matmul(transpose(W), G))
+    '(W_2ᵀ dZ_2) ⊙ A_1 ⊙ (1 - A_1)'
+    """
+
+    def __init__(self, names=None, settings=None, upstream=()):
+        super().__init__(names, settings)
+        self.upstream = frozenset(upstream)
+
+    def _print_Mul(self, expr):
+        numerator, denominator = sp.fraction(expr)
+        if denominator != 1:
+            return (f"{self.parenthesize(numerator, PRECEDENCE['Mul'], strict=True)} / "
+                    f"{self.parenthesize(denominator, PRECEDENCE['Mul'])}")
+        coefficient, rest = expr.as_coeff_Mul()
+        factors = sorted(sp.Mul.make_args(rest), key=lambda f: 0 if f.free_symbols & self.upstream else 1)
+        factors = [self.parenthesize(f, PRECEDENCE["Mul"], strict=True) if not isinstance(f, matmul) else f"({self._print(f)})"
+                   for f in factors]
+        head = "" if coefficient == 1 else ("-" if coefficient == -1 else self._print(coefficient) + "·")
+        return head + " ⊙ ".join(factors) if len(factors) > 1 or not head else head + factors[0]
+
+    def _print_matmul(self, expr):
+        return " ".join(self.parenthesize(a, PRECEDENCE["Mul"], strict=True) for a in expr.args)
+
+    def _print_transpose(self, expr):
+        return self.parenthesize(expr.args[0], 1000, strict=True) + "ᵀ"
+
+    def _print_Heaviside(self, expr):
+        return f"1[{self._print(expr.args[0])} > 0]"
+
+    def _print_softmax_columns(self, expr):
+        return f"softmax({self._print(expr.args[0])}), column by column"
 
 
 def block(name: str, layer: int | None = None) -> sp.Symbol:

@@ -27,13 +27,14 @@ from sympy.matrices.expressions.matexpr import MatrixElement, MatrixExpr
 
 from . import naming
 from .errors import InputError
+from .primitives import ColumnSoftmax
 from .simplify import tree_size
 
 # Matrices with no arguments to differentiate: they are constants or variables of a graph.
 LEAVES = (sp.MatrixSymbol, sp.Identity, sp.OneMatrix, sp.ZeroMatrix)
 # Matrix operations with a vector-Jacobian rule (symbackprop.rules); any other is refused here.
 OPERATIONS = (sp.MatMul, sp.MatAdd, sp.Transpose, sp.Inverse, sp.MatPow, sp.HadamardProduct, sp.HadamardPower,
-              ElementwiseApplyFunction)
+              ElementwiseApplyFunction, ColumnSoftmax)
 # Scalars made of a matrix.
 REDUCTIONS = (sp.Trace, sp.Determinant)
 

@@ -11,21 +11,19 @@ a network's output (one)       ``a3``      ŷ         yhat        \\hat{y}      
 output k of several            ``a4``      ŷ2        yhat2       \\hat{y}_{2}        yhat2
 δ of neuron i's pre-activation ``delta_i`` δ_i       delta_i     \\delta_{i}         delta_i
 δ of any other step s          ``delta_s`` δ_<s>     delta_<s>   \\delta_{<s>}       delta_<s>
-matrix form: the output        ``A_2``     Ŷ         Yhat        \\hat{Y}            Yhat
+a batch of outputs (matrix)    ``A_2``     Ŷ         Yhat        \\hat{Y}            Yhat
 =============================  ==========  ========  ==========  =================  ==========
 
 where ``<s>`` is the step as that output spells it (δ_ŷ / delta_yhat for the output, δ_v3 /
 delta_v3 for a step of an expression). Any other symbol is shown by its name (``w_{1}`` in
 LaTeX, ``z_1`` for a step in code). Every such name is read back by :func:`accepted_names`.
-In matrix form (:func:`matrix_names`) the output matrix is Ŷ, every other matrix keeps the
-textbook's name (``W_1``, ``Z_1``, ``A_1``, ``dZ_1``; LaTeX ``W_{1}``, ``dZ_{1}``).
+A network in matrix form keeps the textbook's names for its other matrices (``W_1``, ``Z_1``,
+``A_1``; LaTeX ``W_{1}``), its deltas ``δ_Z_1``.
 
 Order, as a course writes it: the terms of a sum by their weight's index (w9 before w10), then
 the bias (:func:`term_key`); the factors of a product after its number: the upstream part
 (deltas, upstream first, and factors holding a delta), the loss's derivative (a factor holding a
-target), weights and biases, then the local derivative kept whole (:func:`factor_key`). In matrix
-form: ``W A + b``, and a delta's upstream factor (``W_2ᵀ dZ_2``, ``Ŷ − Y``) before the local
-derivative kept whole (:func:`matrix_factor_key`).
+target), weights and biases, then the local derivative kept whole (:func:`factor_key`).
 
 >>> weight(3), pre_activation(2), activation(2), delta(pre_activation(2))
 (w3, z2, a2, delta_2)
@@ -40,8 +38,6 @@ import re
 import unicodedata
 
 import sympy as sp
-
-from .errors import InputError
 
 INPUT = "x"
 TARGET = "y"
@@ -140,6 +136,12 @@ def fresh_one(name: str, taken: set[str]) -> sp.Symbol:
 
 
 OUTPUT_TEXT, OUTPUT_ASCII, OUTPUT_LATEX = "ŷ", "yhat", r"\hat{y}"
+OUTPUT_MATRIX = {OUTPUT_TEXT: "Ŷ", OUTPUT_ASCII: "Yhat", OUTPUT_LATEX: r"\hat{Y}"}  # a batch of outputs, one per column
+
+
+def _output(name: str, symbol) -> str:
+    """A network's output spelled ``name`` (ŷ, yhat, \\hat{y}), a capital for a matrix of outputs (Ŷ)."""
+    return OUTPUT_MATRIX[name] if isinstance(symbol, sp.MatrixSymbol) else name
 DELTA_TEXT = "δ_"
 
 
@@ -183,7 +185,7 @@ def _names(graph, output, delta_of, plain) -> dict[sp.Symbol, str]:
     the neuron's number for a pre-activation and the step's own spelling for any other step."""
     names = {s: plain(s.name) for s in graph.variables}
     names.update({step.symbol: plain(step.symbol.name) for step in graph.steps})
-    names.update({s: output(k) for s, k in _outputs(graph).items()})
+    names.update({s: output(k, s) for s, k in _outputs(graph).items()})
     for step in graph.steps:
         symbol = delta(step.symbol)
         rest = symbol.name[len(DELTA):]
@@ -200,7 +202,7 @@ def text_names(graph) -> dict[sp.Symbol, str]:
     >>> names[sp.Symbol("a3")], names[delta(sp.Symbol("z1"))], names[delta(sp.Symbol("a3"))]
     ('ŷ', 'δ_1', 'δ_ŷ')
     """
-    return _names(graph, lambda k: OUTPUT_TEXT + k, lambda shown: DELTA_TEXT + shown, str)
+    return _names(graph, lambda k, s: _output(OUTPUT_TEXT, s) + k, lambda shown: DELTA_TEXT + shown, str)
 
 
 def ascii_names(graph) -> dict[sp.Symbol, str]:
@@ -211,7 +213,7 @@ def ascii_names(graph) -> dict[sp.Symbol, str]:
     >>> names[sp.Symbol("a2")], names[delta(sp.Symbol("z2"))], names[delta(sp.Symbol("a1"))]
     ('yhat2', 'delta_2', 'delta_yhat1')
     """
-    return _names(graph, lambda k: OUTPUT_ASCII + k, lambda shown: DELTA + shown, str)
+    return _names(graph, lambda k, s: _output(OUTPUT_ASCII, s) + k, lambda shown: DELTA + shown, str)
 
 
 _LATEX_TEXT_ESCAPES = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
@@ -306,7 +308,8 @@ def latex_names(graph) -> dict[sp.Symbol, str]:
     >>> names[sp.Symbol("a1")], names[sp.Symbol("w2")], names[delta(sp.Symbol("z1"))]
     ('\\\\hat{y}', 'w_{2}', '\\\\delta_{1}')
     """
-    return _names(graph, lambda k: OUTPUT_LATEX + (f"_{{{k}}}" if k else ""), lambda shown: rf"\delta_{{{shown}}}", latex_name)
+    return _names(graph, lambda k, s: _output(OUTPUT_LATEX, s) + (f"_{{{k}}}" if k else ""), lambda shown: rf"\delta_{{{shown}}}",
+                  latex_name)
 
 
 def accepted_names(graph, deltas=()) -> dict[str, sp.Symbol]:
@@ -332,11 +335,12 @@ def accepted_names(graph, deltas=()) -> dict[str, sp.Symbol]:
             names.setdefault(GREEK_LETTERS[stem] + index, symbol)
     outputs = _outputs(graph)
     for s, k in outputs.items():
-        spelled = [OUTPUT_TEXT + k, OUTPUT_ASCII + k, "y_hat" + k]
+        text, ascii_, underscored = _output(OUTPUT_TEXT, s), _output(OUTPUT_ASCII, s), _output(OUTPUT_ASCII, s).replace("hat", "_hat")
+        spelled = [text + k, ascii_ + k, underscored + k]
         if k:
-            spelled += [OUTPUT_TEXT + "_" + k, OUTPUT_ASCII + "_" + k, "y_hat_" + k]
+            spelled += [text + "_" + k, ascii_ + "_" + k, underscored + "_" + k]
         else:
-            spelled += [OUTPUT_TEXT + "1", OUTPUT_ASCII + "1", "y_hat1"]
+            spelled += [text + "1", ascii_ + "1", underscored + "1"]
         aliases[s] += spelled
         for name in spelled:
             names.setdefault(name, s)
@@ -564,88 +568,14 @@ def code_names(graph) -> dict[sp.Symbol, str]:
     outputs = _outputs(graph)
     for step in graph.steps:
         s = step.symbol
-        names[s] = "J" if s == graph.output else code_identifier(OUTPUT_ASCII + outputs[s] if s in outputs else _stepped(s.name), taken)
+        names[s] = "J" if s == graph.output else code_identifier(_output(OUTPUT_ASCII, s) + outputs[s] if s in outputs else _stepped(s.name),
+                                                                 taken)
     spelled = ascii_names(graph)
     for step in graph.steps:
         names[delta(step.symbol)] = code_identifier(spelled[delta(step.symbol)], taken)
     for p in graph.variables:
         names[gradient_symbol(p)] = code_identifier(f"dJ_d{names[p]}", taken)
     return names
-
-
-# ------------------------------------------------------------------------------------------
-# Networks in matrix form: matrices named as in the textbook (X, Y, W_1, b_1, Z_1, A_1, dZ_1),
-# the output matrix Ŷ.
-
-MATRIX_OUTPUT = {"text": "Ŷ", "ascii": "Yhat", "latex": r"\hat{Y}", "code": "Yhat"}
-MATRIX_DELTA = "d"  # dZ_2 stands for ∂L/∂Z_2, L the loss summed over the batch
-
-
-def matrix_delta(symbol: sp.Symbol) -> sp.Symbol:
-    """The symbol of ∂L/∂``symbol`` in matrix form.
-
-    >>> matrix_delta(sp.Symbol("Z_2"))
-    dZ_2
-    """
-    return sp.Symbol(MATRIX_DELTA + symbol.name)
-
-
-def matrix_output(graph) -> sp.Symbol:
-    """The matrix a network in matrix form predicts: the one its loss compares with the targets
-    (``A_L`` of the last layer)."""
-    return graph.steps[-1].args[2]
-
-
-def _latex_symbol(name: str) -> str:
-    """A matrix's name in LaTeX: as SymPy writes it (``dZ_{1}``) when plain, else escaped text."""
-    return sp.latex(sp.Symbol(name)) if is_plain_name(name) else latex_name(name)
-
-
-def matrix_names(graph, style: str = "text") -> dict[sp.Symbol, str]:
-    """The names of a matrix-form network's matrices and deltas in ``style`` (``"text"``,
-    ``"ascii"``, ``"latex"`` or ``"code"``): the output matrix is ``Ŷ`` / ``Yhat`` /
-    ``\\hat{Y}`` / ``Yhat`` (its delta, where one is named, ``dŶ`` …), every other one its own
-    name (LaTeX: ``W_{1}``, ``dZ_{2}``); in code every name is a fresh identifier.
-
-    >>> from symbackprop import mlp
-    >>> net = mlp([2, 3, 1], form="matrix")
-    >>> [matrix_names(net, style)[sp.Symbol("A_2")] for style in ("text", "ascii", "latex", "code")]
-    ['Ŷ', 'Yhat', '\\\\hat{Y}', 'Yhat']
-    >>> matrix_names(net)[sp.Symbol("A_1")], matrix_names(net, "latex")[sp.Symbol("dZ_1")]
-    ('A_1', 'dZ_{1}')
-    """
-    if style not in MATRIX_OUTPUT:
-        raise InputError(f"unknown style {style!r}; known styles: {', '.join(MATRIX_OUTPUT)}")
-    output = matrix_output(graph)
-    symbols = [*graph.shapes, *(s.symbol for s in graph.steps)]
-    symbols += [matrix_delta(s) for s in symbols]
-    plain = _latex_symbol if style == "latex" else str
-    names = {s: plain(s.name) for s in symbols if s != output and s != matrix_delta(output)}
-    names[output] = MATRIX_OUTPUT[style]
-    names[matrix_delta(output)] = MATRIX_DELTA + MATRIX_OUTPUT[style]
-    if style == "code":  # the output's names first, so that they stay Yhat, dYhat where free
-        taken: set[str] = set()
-        order = [output, matrix_delta(output)] + [s for s in names if s not in (output, matrix_delta(output))]
-        names = {s: code_identifier(names[s], taken) for s in order}
-    return names
-
-
-def matrix_upstream(graph) -> frozenset:
-    """The symbols a delta of a matrix-form network flows from: the targets (through the loss's
-    derivative) and the deltas (``dZ_2`` in ``W_2ᵀ dZ_2``); see :func:`matrix_factor_key`."""
-    return frozenset(graph.targets) | {matrix_delta(s.symbol) for s in graph.steps}
-
-
-def matrix_factor_key(factor, upstream) -> int:
-    """Sort key of a factor of a matrix-form product in textbook order: the upstream factor (one
-    holding a symbol of ``upstream``: ``W_2ᵀ dZ_2``, ``Ŷ − Y``) first, then the local derivative,
-    its factors kept in their order.
-
-    >>> A, Y = sp.symbols("A_2 Y")
-    >>> sorted([A, 1 - A, A - Y], key=lambda f: matrix_factor_key(f, {Y}))
-    [A_2 - Y, A_2, 1 - A_2]
-    """
-    return 0 if factor.free_symbols & set(upstream) else 1
 
 
 def gradient_symbol(variable: sp.Symbol) -> sp.Symbol:

@@ -24,7 +24,7 @@ import sympy as sp
 
 from . import naming
 from .errors import InputError
-from .matrices import LEAVES, has_matrices, is_matrix, normalised, shared_transposes, sizes
+from .matrices import LEAVES, elementwise, has_matrices, is_matrix, normalised, product, shared_transposes, sizes
 from .parse import parse_expr, refuse_undefined
 from .primitives import ACTIVATIONS, FUSED_DELTAS, LOSSES
 from .simplify import recognize_activations, substitute
@@ -391,6 +391,60 @@ def scalar_mlp(layers: Sequence[int], activation="sigmoid", loss: str = "half_ss
     names = activations[0] if len(set(activations)) == 1 else ", ".join(activations)
     description = f"the {'-'.join(map(str, layers))} network, {names}, loss {loss}, bias {bias or 'none'}"
     return Graph(tuple(steps), inputs, targets, tuple(weights + biases), fused, description, layers=tuple(built))
+
+
+BATCH = sp.Symbol("m", positive=True, integer=True)  # samples in a batch of the matrix form: its columns
+
+
+def matrix_mlp(layers: Sequence[int], activation="sigmoid", loss: str = "half_sse", bias: str | None = "per_neuron") -> Graph:
+    """The network of :func:`scalar_mlp` in matrix form, a graph of matrix steps for a batch of
+    ``m`` samples, one per column: ``Z_l = W_l A_{l-1} + b_l 𝟏ᵀ``, ``A_l = g∘Z_l`` (a softmax
+    column by column), and the loss J, the mean over the batch of each sample's loss. ``X`` is
+    ``A_0``, ``Y`` the targets; layer l has ``n_l`` units, a symbol, so that one derivation serves
+    every width (the sizes given are checked and named in the description). ``bias`` is
+    ``"per_neuron"`` (a column ``b_l``), ``"per_layer"`` (one number ``b_l``) or None.
+
+    >>> net = matrix_mlp([784, 128, 10], activation=["relu", "softmax"], loss="cross_entropy")
+    >>> [f"{s.symbol} = {s.expr}" for s in net.steps][:2]
+    ['Z_1 = W_1*X + b_1*1', 'A_1 = Lambda(_d, relu(_d)).(Z_1)']
+    >>> net.params, dict(net.fused)
+    ((W_1, b_1, W_2, b_2), {Z_2: 1/m*(A_2 - Y)})
+    """
+    sizes = _check_layers(layers)
+    activations = _check_activations(activation, sizes)
+    _check_loss(loss, activations[-1])
+    if not isinstance(bias, (str, type(None))) or bias not in BIAS_MODES:
+        raise InputError(f"unknown bias mode {naming.clipped(bias)!r}; use one of: {', '.join(map(repr, BIAS_MODES))}")
+    units = [sp.Symbol(f"n_{l}", positive=True, integer=True) for l in range(len(sizes))]
+    X, Y = sp.MatrixSymbol("X", units[0], BATCH), sp.MatrixSymbol("Y", units[-1], BATCH)
+    t = sp.Dummy("t")
+    steps, params, previous = [], [], X
+    for layer, name in enumerate(activations, start=1):
+        rows = units[layer]
+        W = sp.MatrixSymbol(f"W_{layer}", rows, units[layer - 1])
+        Z, A = sp.MatrixSymbol(f"Z_{layer}", rows, BATCH), sp.MatrixSymbol(f"A_{layer}", rows, BATCH)
+        params.append(W)
+        affine = W * previous
+        if bias == "per_neuron":
+            params.append(sp.MatrixSymbol(f"b_{layer}", rows, 1))
+            affine = affine + params[-1] * sp.OneMatrix(1, BATCH)
+        elif bias == "per_layer":
+            params.append(sp.Symbol(f"b_{layer}"))
+            affine = affine + product(params[-1], sp.OneMatrix(rows, BATCH))
+        steps.append(Step(Z, affine, "pre_activation", layer))
+        value = ACTIVATIONS[name](Z) if name == "softmax" else elementwise(ACTIVATIONS[name](t), {t: Z})
+        steps.append(Step(A, value, "activation", layer))
+        previous = A
+    y, a = sp.symbols("y a")
+    each = elementwise(LOSSES[loss]((y,), (a,)).rewrite(sp.exp) / (units[-1] if loss == "mse" else 1), {y: Y, a: previous})
+    J = normalised(sp.OneMatrix(1, units[-1]) * each * sp.OneMatrix(BATCH, 1) / BATCH)
+    steps.append(Step(naming.loss(), J, "loss"))
+    rule = FUSED_DELTAS.get((activations[-1], loss))
+    fused = {steps[-3].symbol: product(1 / BATCH, rule(previous, Y))} if rule else {}
+    names = activations[0] if len(set(activations)) == 1 else ", ".join(activations)
+    description = f"the {'-'.join(map(str, sizes))} network in matrix form, {names}, loss {loss}, bias {bias or 'none'}"
+    params = [p for p in params if is_matrix(p)] + [p for p in params if not is_matrix(p)]
+    return Graph(tuple(steps), (X,), (Y,), tuple(params), fused, description, (*units, BATCH))
 
 
 def _check_layers(layers) -> tuple[int, ...]:

@@ -18,12 +18,14 @@ from __future__ import annotations
 import sympy as sp
 from mpmath.libmp import prec_to_dps
 from sympy.core.function import ArgumentIndexError
+from sympy.matrices.expressions.matexpr import MatrixExpr
 
 from .errors import InputError
 
 __all__ = [
     "ACTIVATIONS",
     "LOSSES",
+    "ColumnSoftmax",
     "binary_cross_entropy",
     "cross_entropy",
     "leaky_relu",
@@ -216,6 +218,8 @@ class softmax(_Primitive):
     """
 
     def __new__(cls, k, *zs, **kwargs):
+        if isinstance(k, MatrixExpr) and not zs:
+            return ColumnSoftmax(k)
         if not zs or isinstance(k, (list, tuple)):
             raise InputError("softmax takes the index k and the logits: softmax(k, z1, …, zn) is component k of the "
                              "softmax of z1 … zn (k from 1 to n)")
@@ -257,6 +261,53 @@ class softmax(_Primitive):
         zs = [printer._print(z) for z in self.logits]
         lse = "%s.reduce(%s(%s))" % (np("numpy.logaddexp"), np("numpy.broadcast_arrays"), ", ".join(zs))
         return "%s(%s - %s)" % (np("numpy.exp"), zs[self.index - 1], lse)
+
+
+class ColumnSoftmax(MatrixExpr):
+    r"""The softmax of each column of a matrix Z (one column per sample): ``exp∘Z`` with each
+    column divided by its sum. Its vector-Jacobian rule: G ↦ A ⊙ (G − 𝟏 𝟏ᵀ(A ⊙ G)), A the
+    softmax; its stable form, in generated code, subtracts each column's largest entry first,
+    and ``log∘softmax(Z)`` is computed as Z less each column's log-sum-exp.
+
+    >>> Z = sp.MatrixSymbol("Z", 2, 1)
+    >>> softmax(Z), softmax(Z).shape
+    (softmax(Z), (2, 1))
+    >>> softmax(Z).as_explicit()[0]
+    exp(Z[0, 0])/(exp(Z[0, 0]) + exp(Z[1, 0]))
+    """
+
+    def __new__(cls, logits):
+        logits = sp.sympify(logits)
+        if not isinstance(logits, MatrixExpr):
+            raise InputError(f"softmax(Z) takes a matrix of logits, one column per sample, got {logits}")
+        return super().__new__(cls, logits)
+
+    @property
+    def logits(self):
+        return self.args[0]
+
+    @property
+    def shape(self):
+        return self.logits.shape
+
+    def _entry(self, i, j, **kwargs):
+        Z = self.logits
+        if not Z.rows.is_Integer:
+            k = sp.Dummy("k", integer=True)
+            return sp.exp(Z[i, j]) / sp.Sum(sp.exp(Z[k, j]), (k, 0, Z.rows - 1))
+        return sp.exp(Z[i, j]) / sp.Add(*[sp.exp(Z[k, j]) for k in range(Z.rows)])
+
+    def vjp(self, G, value):
+        """The share of ∂J/∂Z given G = ∂J/∂A, ``value`` the softmax A (its step's symbol)."""
+        rows = self.logits.rows
+        column_sums = sp.MatMul(sp.OneMatrix(rows, 1), sp.OneMatrix(1, rows), sp.HadamardProduct(value, G))
+        return (sp.HadamardProduct(value, G - column_sums),)
+
+    def _sympystr(self, printer):
+        return f"softmax({printer._print(self.logits)})"
+
+    def _latex(self, printer, exp=None):
+        return _power(r"\operatorname{softmax}\left(%s\right)" % printer._print(self.logits), exp)
 
 
 class logsumexp(_Primitive):

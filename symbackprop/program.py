@@ -35,7 +35,7 @@ from . import naming
 from .errors import InputError
 from .evaluate import evaluate, probe_sizes, random_point
 from .matrices import ARGUMENT, function_body, transposes
-from .primitives import sigmoid, softplus
+from .primitives import ColumnSoftmax, sigmoid, softplus
 from .simplify import tree_size
 
 
@@ -55,7 +55,8 @@ class Program:
 
     ``params`` are the variables differentiated (in the order of ``wrt``), ``inputs`` the other
     variables, ``sizes`` the dimension symbols (read from the arrays at run time), ``loss`` the
-    output symbol and ``gradients`` the symbols holding ∂loss/∂param, one per param.
+    output symbol, ``gradients`` the symbols holding ∂loss/∂param, one per param, and ``outputs``
+    what a network predicts (its last activations; the loss itself for a function).
     """
 
     params: tuple
@@ -64,6 +65,11 @@ class Program:
     statements: tuple[Assignment, ...]
     loss: sp.Symbol
     gradients: tuple
+    outputs: tuple
+
+    def for_outputs(self) -> tuple[Assignment, ...]:
+        """The statements the outputs need."""
+        return needed(self.statements, set(self.outputs))
 
     def for_loss(self) -> tuple[Assignment, ...]:
         """The statements the loss alone needs."""
@@ -109,24 +115,28 @@ def _reused(statements) -> list[Assignment]:
     return statements
 
 
-def logs_of_sigmoids(statements) -> tuple[Assignment, ...]:
+def logs_on_logits(statements) -> tuple[Assignment, ...]:
     """``statements`` with each log of a sigmoid step ``P = σ∘Z`` written on the logits: ``log∘(𝟏 − P)``
-    as ``−softplus∘Z`` and ``log∘P`` as ``−softplus∘(−Z)``, finite where P rounds to 0 or 1.
+    as ``−softplus∘Z`` and ``log∘P`` as ``−softplus∘(−Z)``, finite where P rounds to 0 or 1; and
+    each log of a softmax step ``P = softmax(Z)`` as :class:`LogSoftmax` of Z.
 
     >>> Z, P, L = (MatrixSymbol(name, 3, 1) for name in "ZPL")
     >>> steps = [Assignment(P, Z.applyfunc(sigmoid), "P"), Assignment(L, (OneMatrix(3, 1) - P).applyfunc(sp.log), "L")]
-    >>> logs_of_sigmoids(steps)[1].rhs
+    >>> logs_on_logits(steps)[1].rhs
     Lambda(_d, -softplus(_d)).(Z)
     """
     logits = {s.lhs: s.rhs.expr for s in statements
               if isinstance(s.rhs, ElementwiseApplyFunction) and function_body(s.rhs) == sigmoid(ARGUMENT)}
+    softmaxes = {s.lhs: s.rhs for s in statements if isinstance(s.rhs, ColumnSoftmax)}
     d = sp.Dummy("d")
     replacements = {}
     for statement in statements:
         for node in sp.preorder_traversal(statement.rhs):
             if not (isinstance(node, ElementwiseApplyFunction) and function_body(node) == sp.log(ARGUMENT)):
                 continue
-            if node.expr in logits:  # log σ(Z)
+            if node.expr in softmaxes:  # log softmax(Z)
+                replacements[node] = LogSoftmax(softmaxes[node.expr].logits)
+            elif node.expr in logits:  # log σ(Z)
                 replacements[node] = ElementwiseApplyFunction(sp.Lambda(d, -softplus(-d)), logits[node.expr])
             elif isinstance(node.expr, sp.MatAdd) and len(node.expr.args) == 2:  # log(𝟏 − σ(Z))
                 one, minus = sorted(node.expr.args, key=lambda a: not isinstance(a, OneMatrix))
@@ -136,6 +146,22 @@ def logs_of_sigmoids(statements) -> tuple[Assignment, ...]:
     if not replacements:
         return tuple(statements)
     return tuple(_rewritten(s, s.rhs.xreplace(replacements)) for s in statements)
+
+
+class LogSoftmax(MatrixExpr):
+    """``log∘softmax(Z)``, the log of each column's softmax: computed as Z less each column's
+    log-sum-exp, finite where the softmax rounds to 0.
+
+    >>> LogSoftmax(MatrixSymbol("Z", 3, 4))
+    log(softmax(Z))
+    """
+
+    @property
+    def shape(self):
+        return self.args[0].shape
+
+    def _sympystr(self, printer):
+        return f"log(softmax({printer._print(self.args[0])}))"
 
 
 class Largest(MatrixExpr):
@@ -376,11 +402,11 @@ def program(d, text=str) -> Program:
     forward = [Assignment(step.symbol, step.expr, text(step.symbol)) for step in graph.steps]
     backward = [Assignment(delta, expr, text(delta)) for delta, expr in d.deltas]
     gradients = [Assignment(naming.gradient_symbol(p), d.gradient(p), f"∂{text(output)}/∂{text(p)}") for p in wrt]
-    results = {output} | {a.lhs for a in gradients}
+    results = {output, *graph.outputs} | {a.lhs for a in gradients}
     sizes = frozenset(graph.sizes)
-    statements = simplified(forward + backward + gradients, results, sizes)
+    statements = simplified([*logs_on_logits(forward), *backward, *gradients], results, sizes)  # a softmax's logits kept
     statements = fused(hoisted(simplified(upright(statements, results), results, sizes)))
-    statements = shifted_exponentials(logs_of_sigmoids(statements), graph.sizes)
+    statements = shifted_exponentials(logs_on_logits(statements), graph.sizes)
     return Program(params=wrt, inputs=inputs, sizes=tuple(graph.sizes),
                    statements=tuple(Assignment(a.lhs, a.rhs, f"{a.equation} = {text(a.rhs)}") for a in statements),
-                   loss=output, gradients=tuple(a.lhs for a in gradients))
+                   loss=output, gradients=tuple(a.lhs for a in gradients), outputs=graph.outputs)

@@ -21,6 +21,7 @@ from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
 
 from .errors import InputError
 from .matrices import elementwise, is_matrix, product, total
+from .primitives import ColumnSoftmax
 from .simplify import local_partial
 
 
@@ -95,6 +96,7 @@ RULES = {
                                                      for i in range(len(expr.args))),
     sp.HadamardPower: _hadamard_power,
     ElementwiseApplyFunction: _elementwise_function,
+    ColumnSoftmax: lambda expr, G, value: expr.vjp(G, value),
 }
 
 

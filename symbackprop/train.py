@@ -16,7 +16,6 @@ import numpy as np
 
 from .compile import compile as compile_module
 from .derive import Derivation
-from .matrix import MatrixDerivation
 
 
 def train(model, params, inputs, targets, learning_rate: float, epochs: int):
@@ -35,7 +34,7 @@ def train(model, params, inputs, targets, learning_rate: float, epochs: int):
     >>> (module.forward(params, X) > 0.5).ravel().tolist(), losses[-1] < 0.05
     ([False, False, False, True], True)
     """
-    if isinstance(model, (Derivation, MatrixDerivation)):
+    if isinstance(model, Derivation):
         model = compile_module(model)
     if not hasattr(model, "loss_and_gradients"):
         raise TypeError(f"model must be a derivation or a generated module, got {type(model).__name__}")

@@ -43,7 +43,6 @@ from .latex import BackpropLatexPrinter
 from .matrices import has_matrices
 from .matrices import misfit as matrix_misfit
 from .matrices import sizes as matrix_sizes
-from .matrix import MatrixDerivation, MatrixGraph
 from .network import Graph, as_expression
 from .parse import GREEK, ShapeError, parse_expr, refuse_undefined
 from .simplify import recognize_activations, tree_size
@@ -291,8 +290,6 @@ def verify(claimed, of, wrt=None, seed: int = 0, shapes=None) -> Verdict | Chain
     Where ``expr`` holds matrices, a claim (text in the same names, or a SymPy expression) is
     checked for its shape and then by value at random points (:func:`verify_matrix`).
     """
-    if isinstance(of, (MatrixDerivation, MatrixGraph)):
-        raise InputError('verify does not support matrix-form derivations yet; use form="scalar"')
     if isinstance(of, (Graph, Derivation)):
         d = of if isinstance(of, Derivation) else backprop(of)
     else:

@@ -33,7 +33,6 @@ from .errors import InputError
 from .evaluate import evaluate
 from .latex import DOCUMENT_LINE, TITLE_WIDTH, BackpropLatexPrinter, partial, pdflatex, product_rows, side_by_side, text, width_of
 from .matrices import is_matrix
-from .matrix import MatrixDerivation, MatrixGraph
 from .naming import latex_names
 from .simplify import tree_size
 from .targets import probability_problem
@@ -206,11 +205,6 @@ def _given(value) -> str:
     return repr(value).removesuffix(".0") if isinstance(value, float) else str(value)
 
 
-def refuse_matrix_form(what: str):
-    """The one-line refusal of a matrix-form derivation by ``what`` (picture, walkthrough, …)."""
-    raise InputError(f'{what} does not support matrix-form derivations yet; use form="scalar"')
-
-
 def given_values(graph, values: Mapping, exact: bool = False) -> dict:
     """Every variable of ``graph`` → its number from ``values`` (keyed by symbol or name);
     unknown names, missing variables and values that are not numbers are named in the error, and
@@ -267,8 +261,6 @@ def walkthrough(d: Derivation, values: Mapping, learning_rate=0.5, exact: bool =
     and take one gradient-descent step of size ``learning_rate``. A derivation with matrix steps
     takes each matrix as nested lists (or an array) and, where its sizes are symbolic, their
     values in ``sizes`` (``{"n": 3}``); see :func:`matrix_walkthrough`."""
-    if isinstance(d, (MatrixDerivation, MatrixGraph)):
-        refuse_matrix_form("walkthrough")
     if d.graph.has_matrices:
         if exact:
             raise InputError("exact values are for derivations without matrices; a matrix walkthrough is computed in float64")
