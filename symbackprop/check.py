@@ -146,42 +146,51 @@ class GradcheckReport:
 
 
 def as_module(target, sizes=None):
-    """A generated module from a module, a derivation, a network or an expression; a matrix-form
-    module is seen through one flat parameter vector (:class:`FlatMatrixModule`), a module of
-    matrix variables through flat vectors of their entries at concrete ``sizes``
-    (:class:`FlatProgramModule`)."""
+    """A generated module from a module, a derivation, a network or an expression; a network in
+    matrix form is seen through one flat parameter vector at its layer sizes
+    (:class:`FlatMatrixModule`), a module of matrix variables through flat vectors of their
+    entries at concrete ``sizes`` (:class:`FlatProgramModule`)."""
     if not hasattr(target, "loss_and_gradients"):
         target = compile_module(target if isinstance(target, Derivation) else backprop(target))
+    if hasattr(target, "LAYER_SIZES"):
+        return FlatMatrixModule(target, sizes)
     if hasattr(target, "SIZES"):
         return FlatProgramModule(target, sizes)
     if sizes is not None:
         raise InputError("sizes are for functions of matrices; this one has none")
-    return FlatMatrixModule(target) if hasattr(target, "SHAPES") else target
+    return target
 
 
 MAX_CHECKED = 10**6  # parameters, inputs and targets of a matrix-form network a check holds
 
 
 class FlatMatrixModule:
-    """A matrix-form module with the interface of a per-weight one: one flat parameter vector
-    (entries named like ``W_1[0, 2]``), and one sample given as a row of inputs."""
+    """The module of a network in matrix form with the interface of a per-weight one, at its
+    layer sizes (``LAYER_SIZES``, or ``sizes`` by name): one flat parameter vector (entries named
+    like ``W_1[0, 2]``), and one sample given as a row of inputs."""
 
-    def __init__(self, module):
-        count = sum(rows * columns for rows, columns in module.SHAPES) + module.N_INPUTS + module.N_OUTPUTS
+    def __init__(self, module, sizes=None):
+        widths = dict(module.LAYER_SIZES) | {str(name): value for name, value in (sizes or {}).items()}
+        unknown = sorted(set(widths) - set(module.LAYER_SIZES))
+        if unknown:
+            raise InputError(f"unknown size {unknown[0]}: the layer sizes of this network are {naming.listing(list(module.LAYER_SIZES))}")
+        self.shapes = [tuple(widths.get(size, size) for size in module.SHAPES[name]) for name in module.PARAMETERS]
+        inputs, outputs = (widths[module.SHAPES[name][0]] for name in module.INPUTS)
+        count = sum(int(np.prod(shape)) for shape in self.shapes) + inputs + outputs
         if count > MAX_CHECKED:
             raise InputError(f"a check holds every parameter, input and target by name, at most {MAX_CHECKED:,}, and this "
                              f"network has {count:,}: check a narrower one (the matrix form's formulas hold for every width)")
         self.module = module
-        self.PARAMETERS = tuple(f"{name}[{i}, {j}]" for name, (rows, columns) in zip(module.PARAMETERS, module.SHAPES)
-                                for i in range(rows) for j in range(columns))
-        self.INPUTS = tuple(f"x{i + 1}" for i in range(module.N_INPUTS))
-        self.TARGETS = tuple(f"y{i + 1}" for i in range(module.N_OUTPUTS))
+        self.PARAMETERS = tuple(f"{name}[{', '.join(map(str, index))}]" if index else name
+                                for name, shape in zip(module.PARAMETERS, self.shapes) for index in np.ndindex(*shape))
+        self.INPUTS = tuple(f"x{i + 1}" for i in range(inputs))
+        self.TARGETS = tuple(f"y{i + 1}" for i in range(outputs))
         self.PROBABILITY_TARGETS = module.PROBABILITY_TARGETS
-        self._offsets = np.cumsum([rows * columns for rows, columns in module.SHAPES])[:-1]
+        self._offsets = np.cumsum([int(np.prod(shape)) for shape in self.shapes])[:-1]
 
     def _arrays(self, theta):
         pieces = np.split(np.asarray(theta, dtype=float), self._offsets)
-        return [piece.reshape(shape) for piece, shape in zip(pieces, self.module.SHAPES)]
+        return [piece.reshape(shape) for piece, shape in zip(pieces, self.shapes)]
 
     def loss(self, theta, inputs, targets):
         return self.module.loss(self._arrays(theta), np.atleast_2d(inputs), np.atleast_2d(targets))

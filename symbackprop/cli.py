@@ -41,7 +41,7 @@ from .graph import picture
 from .latex import document_latex, gradient_latex
 from .matrices import has_matrices
 from .matrices import sizes as size_symbols
-from .network import BIAS_MODES, weight_count
+from .network import BIAS_MODES, Graph, weight_count
 from .parse import MissingShape, parse_expr
 from .primitives import ACTIVATIONS, LOSSES
 from .text import TextPrinter, derivation_text, gradient_lines
@@ -99,7 +99,6 @@ class UsageError(Exception):
 
 LARGE_NETWORK = 2000  # parameters: above this, a network weight by weight takes long; say so at once
 FORMS = ("scalar", "matrix")
-MATRIX_COMMANDS = ("derive", "codegen", "check")  # the commands that take --form matrix
 
 
 class _Parser(argparse.ArgumentParser):
@@ -140,13 +139,9 @@ def _network_options(parser, command: str) -> None:
                        help=f"one name, or one per non-input layer, e.g. relu,softmax ({', '.join(ACTIVATIONS)})")
     group.add_argument("--loss", default="half_sse", help=f"{', '.join(LOSSES)} (default half_sse)")
     group.add_argument("--bias", default="per_neuron", help="per_neuron, per_layer or none (default per_neuron)")
-    if command in MATRIX_COMMANDS:
-        form_help = ("scalar: one symbol per weight; matrix: W_l, b_l, X, Y, for any width in milliseconds "
-                     f"(default scalar; a network of more than {LARGE_NETWORK} parameters needs the choice made)")
-    else:
-        form_help = (f"scalar only here: one symbol per weight (a network of more than {LARGE_NETWORK} parameters "
-                     "needs --form scalar to go on)")
-    group.add_argument("--form", choices=FORMS, help=form_help)
+    group.add_argument("--form", choices=FORMS,
+                       help="scalar: one symbol per weight; matrix: W_l, b_l, X, Y, for any width in milliseconds "
+                            f"(default scalar; a network of more than {LARGE_NETWORK} parameters needs the choice made)")
     group = parser.add_argument_group("or an expression")
     group.add_argument("--expr", help='a formula, e.g. "x*sigmoid(y)" or "trace(X^T*X)" (read safely, never evaluated)')
     group.add_argument("--wrt", help="the symbols to differentiate with respect to, e.g. x,y (default: all)")
@@ -176,9 +171,6 @@ def parameter_count(sizes, bias) -> int:
 def _network(args):
     """The network or expression the options describe."""
     form = getattr(args, "form", None)
-    if form == "matrix" and args.command not in MATRIX_COMMANDS:
-        raise UsageError(f"{args.command} does not support the matrix form yet (it works weight by weight); "
-                         f"--form matrix works with {', '.join(MATRIX_COMMANDS)}")
     if args.expr is not None and args.layers is not None:
         raise UsageError("give either --layers or --expr, not both")
     if args.expr is not None:
@@ -200,9 +192,8 @@ def _network(args):
         raise UsageError("give a network (--layers 2,2,1) or an expression (--expr \"...\")")
     sizes, bias, count = _sizes(args)
     if form is None and count > LARGE_NETWORK:
-        faster = "--form matrix to derive it in matrix form (milliseconds), or " if args.command in MATRIX_COMMANDS else ""
         raise UsageError(f"the {args.layers.replace(',', '-')} network has {count} parameters: weight by weight this takes "
-                         f"long; pass {faster}--form scalar to go on anyway")
+                         f"long; pass --form matrix to derive it in matrix form (milliseconds), or --form scalar to go on anyway")
     activation = args.activation.split(",") if "," in args.activation else args.activation
     return mlp(sizes, activation=activation, loss=args.loss, bias=bias, form=form or "scalar")
 
@@ -360,11 +351,11 @@ def run_check(args) -> int:
                              f"long; pass --directions 10 to check 10 random directions")
     values = read_values(args.values) if args.values else None
     d = _derivation(args)
-    if d.graph.has_matrices:
+    if d.graph.has_matrices and not d.graph.is_network:  # a function of matrices
         return _check_matrices(d, args, values)
-    if args.size:
+    if args.size and not d.graph.has_matrices:
         raise UsageError("--size gives the sizes of matrices (--shape); this function has none")
-    module = as_module(compile_module(d))
+    module = as_module(compile_module(d), sizes=_sizes_given(args))
     given = {}
     if values is not None:
         names = {same_name(n): n for n in module.INPUTS + module.TARGETS + module.PARAMETERS}
@@ -376,11 +367,14 @@ def run_check(args) -> int:
             raise UsageError(f"the values file {args.values} lacks {', '.join(missing)}")
         for group, names in (("params", module.PARAMETERS), ("inputs", module.INPUTS), ("targets", module.TARGETS)):
             given[group] = np.array([number(values[same_name(n)], n) for n in names], dtype=float)
-        given_values(d.graph, values)  # unknown names, and targets the loss cannot take, named as walkthrough does
+        if not d.graph.has_matrices:
+            given_values(d.graph, values)  # unknown names, and targets the loss cannot take, named as walkthrough does
     try:
         report = gradcheck(module, **given, eps=args.eps, atol=args.atol, rtol=args.rtol,
                            directions=args.directions, seed=args.seed)
     except UndefinedPoint:
+        if d.graph.has_matrices:
+            raise
         pass_values(d, given_values(d.graph, values))  # names the step, the variables and their values
         raise
     print(report)
@@ -427,7 +421,7 @@ def run_verify(args) -> int:
 def run_graph(args) -> int:
     _output(args)
     target = _network(args)
-    matrices = has_matrices(target)
+    matrices = target.has_matrices if isinstance(target, Graph) else has_matrices(target)
     if args.values is None and not matrices:
         raise UsageError("the following arguments are required: --values (a matrix expression may be drawn without values)")
     if args.size and not matrices:

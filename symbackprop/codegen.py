@@ -736,6 +736,9 @@ class MatrixPrinter(ArrayPrinter):
             return self.numbers._print(expr)
         return super()._print(expr, **kwargs)
 
+    def _print_Heaviside(self, expr):  # an array of the argument's type, not a boolean one that numbers make int64
+        return f"np.heaviside({self._print(expr.args[0])}, {self._print(sp.Float(_at_zero(expr)))})"
+
     def _print_Symbol(self, expr):
         return self.names[expr]
 
@@ -978,11 +981,12 @@ def _numpy_program_module(d) -> str:
     variables = p.params + p.inputs
     graph = d.graph
     network = None
-    if graph.inputs and graph.targets and p.inputs == graph.inputs + graph.targets:  # a network: samples in rows
+    if graph.is_network and p.inputs == graph.inputs + graph.targets:  # all its parameters derived: samples in rows
         (output,) = p.outputs
         text = printer_for(d).doprint
         network = dict(inputs=str(graph.inputs[0].rows), outputs=str(graph.targets[0].rows), output=text(output),
-                       output_code=names[output])
+                       output_code=names[output],
+                       layer_sizes="{%s}" % ", ".join(f"{s.name!r}: {n}" for s, n in graph.given_sizes.items()))
         forward = lines(p.for_outputs())
     return render(
         "numpy_program_module.py.j2",

@@ -225,8 +225,8 @@ def matrix_picture(d: Derivation, max_nodes: int = MAX_NODES, values: Mapping | 
             "shape=box, style=filled, fillcolor=lightyellow" if symbol in d.wrt else "shape=ellipse")
         return f"  {_quote(text(symbol))} [label={_quote(chr(10).join(lines))}, {kind}];".replace("\n", "\\n")
 
-    formula = naming.clipped(text(graph.closed_steps()[graph.output]), 2 * FORMULA_WIDTH)
-    title = f"{output} = {formula}: " + ("values forward, deltas and gradients backward" if numbers else "shapes, and deltas in the delta view")
+    subject = graph.description if graph.is_network else f"{output} = {naming.clipped(text(graph.loss), 2 * FORMULA_WIDTH)}"
+    title = f"{subject}: " + ("values forward, deltas and gradients backward" if numbers else "shapes, and deltas in the delta view")
     lines = [f"digraph {_quote('backpropagation')} {{", "  rankdir=LR;", '  node [fontname="Helvetica", fontsize=10];',
              '  edge [fontname="Helvetica", fontsize=9];', f"  label={_quote(title)};"]
     lines += [node(v) for v in graph.variables]

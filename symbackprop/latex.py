@@ -439,11 +439,11 @@ def _matrix_steps_document(d: Derivation, title: str | None = None) -> str:
 
     long_closed = [p for p in d.wrt if short_closed_form(d, p) is None or broken_rows(printer, d[p]) is None]
     sizes = graph.sizes
-    formula = r"%s = %s" % (printer._print(output), printer._print(graph.closed_steps()[output]))
+    formula = r"%s = %s" % (printer._print(output), printer._print(graph.loss))
+    subject = text(graph.description) if graph.is_network else "$%s$" % (formula if len(formula) <= TITLE_WIDTH else printer._print(output))
     return render(
         "derivation_matrix_steps.tex.j2",
-        title=text(title) if title else text("Backpropagation through ") + "$%s$" % (
-            formula if len(formula) <= TITLE_WIDTH else printer._print(output)),
+        title=text(title) if title else text("Backpropagation through ") + subject,
         output=printer._print(output),
         sizes=", ".join("$%s$" % printer._print(s) for s in sizes),
         variables=[(printer._print(v), shape(v) or r"\text{scalar}") for v in graph.variables],

@@ -328,8 +328,11 @@ def accepted_names(graph, deltas=()) -> dict[str, sp.Symbol]:
     """
     names = {s.name: s for s in graph.variables} | {s.symbol.name: s.symbol for s in graph.steps}
     aliases: dict[sp.Symbol, list[str]] = {s: [s.name] for s in names.values()}
-    for symbol in list(names.values()):  # as LaTeX and generated code spell them: w_5, z_3, v_2; λ for lambda
+    for symbol in list(names.values()):  # as LaTeX and generated code spell them: w_5, z_3, v_2; W1 for W_1; λ for lambda
         names.setdefault(_stepped(symbol.name), symbol)
+        if _unstepped(symbol.name) != symbol.name:
+            names.setdefault(_unstepped(symbol.name), symbol)
+            aliases[symbol].append(_unstepped(symbol.name))
         stem, index = _split_index(symbol.name)
         if stem in GREEK_LETTERS:
             names.setdefault(GREEK_LETTERS[stem] + index, symbol)
@@ -346,10 +349,11 @@ def accepted_names(graph, deltas=()) -> dict[str, sp.Symbol]:
             names.setdefault(name, s)
     if len(graph.targets) == 1:
         names.setdefault(TARGET, graph.targets[0])
+    spellings = {s.name: spelled for s, spelled in aliases.items()}  # a matrix step's delta names it by name
     for symbol in deltas:
         step = delta_step(symbol)
         shown = [symbol.name[len(DELTA):]] if step.name != symbol.name[len(DELTA):] else []
-        for name in shown + aliases.get(step, [step.name]):
+        for name in shown + spellings.get(step.name, [step.name]):
             for prefix in (DELTA, DELTA_TEXT, DELTA_TEXT[0], DELTA.rstrip("_")):
                 names.setdefault(prefix + name, symbol)
     return names
@@ -496,8 +500,8 @@ def ascii_text(text: str) -> str:
 # the function that holds the variable: every builtin is reserved, so none can be shadowed.
 BUILTINS = frozenset(name for name in dir(builtins) if not name.startswith("_"))
 RESERVED = frozenset({"np", "math", "forward", "loss", "loss_and_gradients", "gradients", "PARAMETERS", "INPUTS",
-                      "TARGETS", "OUTPUTS", "SHAPES", "N_INPUTS", "N_OUTPUTS", "PROBABILITY_TARGETS", "params", "inputs",
-                      "targets", "function", "want", "rows", "n", "inv_n", "inv_m", "order", "J"}) | BUILTINS
+                      "TARGETS", "OUTPUTS", "SHAPES", "SIZES", "LAYER_SIZES", "PROBABILITY_TARGETS", "params", "inputs",
+                      "targets", "function", "want", "rows", "n", "inv_n", "order", "J"}) | BUILTINS
 
 # Characters that end a line for some reader of the source (Python's tokenizer ends one at \n
 # and \r only; str.splitlines and editors also at these), or that source must not hold raw.
@@ -550,6 +554,12 @@ def _stepped(name: str) -> str:
     """``z12`` → ``z_12``: a step's number set off, as in the math."""
     stem, index = _split_index(name)
     return f"{stem}_{index}" if stem and index and not stem.endswith("_") else name
+
+
+def _unstepped(name: str) -> str:
+    """``W_12`` → ``W12``: a matrix's number run on, as one types it (the inverse of :func:`_stepped`)."""
+    stem, index = _split_index(name)
+    return stem[:-1] + index if index and stem.endswith("_") and len(stem) > 1 else name
 
 
 def code_names(graph) -> dict[sp.Symbol, str]:

@@ -88,7 +88,8 @@ class Graph:
 
     ``fused`` maps a step to its delta ∂J/∂step where a rule collapses the chain further than the
     generic sweep would (softmax + cross-entropy); ``description`` says in words what it computes;
-    ``sizes`` are the symbols that stand for sizes of its matrices (``n`` of an n×m ``X``);
+    ``sizes`` are the symbols that stand for sizes of its matrices (``n`` of an n×m ``X``),
+    ``given_sizes`` the numbers given for some of them (a network's layer widths);
     ``layers`` the layers of a network as it was built (:class:`Layer`), first to last.
     A step or variable with a matrix value has a ``MatrixSymbol`` of that shape as its symbol.
     """
@@ -101,10 +102,12 @@ class Graph:
     description: str = ""
     sizes: tuple[sp.Symbol, ...] = ()
     layers: tuple[Layer, ...] = ()
+    given_sizes: Mapping[sp.Symbol, int] = field(default_factory=dict, hash=False)
     _closed: dict = field(default_factory=dict, init=False, repr=False, compare=False, hash=False)
 
     def __post_init__(self):
         object.__setattr__(self, "fused", MappingProxyType(dict(self.fused)))
+        object.__setattr__(self, "given_sizes", MappingProxyType(dict(self.given_sizes)))
         if not self.steps:
             raise InputError("a graph needs at least one step")
         known = set(self.variables) | set(self.sizes)
@@ -127,6 +130,15 @@ class Graph:
     def variables(self) -> tuple[sp.Symbol, ...]:
         """The leaves: inputs, targets and parameters."""
         return self.inputs + self.targets + self.params
+
+    @property
+    def is_network(self) -> bool:
+        """Whether the graph is a network, with inputs and targets, not a function of its variables.
+
+        >>> scalar_mlp([1, 1]).is_network, Graph.from_expr("x*y").is_network
+        (True, False)
+        """
+        return bool(self.inputs and self.targets)
 
     @cached_property
     def has_matrices(self) -> bool:
@@ -402,7 +414,8 @@ def matrix_mlp(layers: Sequence[int], activation="sigmoid", loss: str = "half_ss
     column by column), and the loss J, the mean over the batch of each sample's loss. ``X`` is
     ``A_0``, ``Y`` the targets; layer l has ``n_l`` units, a symbol, so that one derivation serves
     every width (the sizes given are checked and named in the description). ``bias`` is
-    ``"per_neuron"`` (a column ``b_l``), ``"per_layer"`` (one number ``b_l``) or None.
+    ``"per_neuron"`` (a column ``b_l``), ``"per_layer"`` (one number ``b_l``) or None. The
+    widths given are kept as the graph's ``given_sizes``, where numbers are needed.
 
     >>> net = matrix_mlp([784, 128, 10], activation=["relu", "softmax"], loss="cross_entropy")
     >>> [f"{s.symbol} = {s.expr}" for s in net.steps][:2]
@@ -443,8 +456,7 @@ def matrix_mlp(layers: Sequence[int], activation="sigmoid", loss: str = "half_ss
     fused = {steps[-3].symbol: product(1 / BATCH, rule(previous, Y))} if rule else {}
     names = activations[0] if len(set(activations)) == 1 else ", ".join(activations)
     description = f"the {'-'.join(map(str, sizes))} network in matrix form, {names}, loss {loss}, bias {bias or 'none'}"
-    params = [p for p in params if is_matrix(p)] + [p for p in params if not is_matrix(p)]
-    return Graph(tuple(steps), (X,), (Y,), tuple(params), fused, description, (*units, BATCH))
+    return Graph(tuple(steps), (X,), (Y,), tuple(params), fused, description, (*units, BATCH), given_sizes=dict(zip(units, sizes)))
 
 
 def _check_layers(layers) -> tuple[int, ...]:

@@ -39,12 +39,20 @@ def _matmul(expr, G, value):
     for position, arg in enumerate(expr.args):
         if not is_matrix(arg):
             others = sp.Mul(*[a for k, a in enumerate(expr.args) if k != position and not is_matrix(a)])
-            shares.append(product(others, sp.Trace(product(G.T, *factors))) if arg.free_symbols else None)
+            shares.append(product(others, _inner(G, factors)) if arg.free_symbols else None)
             continue
         left, right = factors[:i], factors[i + 1:]
         shares.append(product(coeff, *[f.T for f in reversed(left)], G, *[f.T for f in reversed(right)]))
         i += 1
     return tuple(shares)
+
+
+def _inner(G, factors):
+    """⟨G, F₁ ⋯ F_k⟩ = tr(Gᵀ F₁ ⋯ F_k); the sum of G's entries, 𝟏ᵀG𝟏, where the product is 𝟏 (a
+    number times a ones matrix: a bias shared by a layer)."""
+    if len(factors) == 1 and isinstance(factors[0], sp.OneMatrix):
+        return sp.Trace(product(sp.OneMatrix(1, G.rows), G, sp.OneMatrix(G.cols, 1)))
+    return sp.Trace(product(G.T, *factors))
 
 
 def _matpow(expr, G, value):

@@ -154,16 +154,19 @@ def _untransposed(factor):
 def matrix_product_parts(expr: sp.MatMul) -> tuple:
     """A matrix product as ``(sign, numerator, matrices, denominator)``: its scalar coefficient
     split into a sign, a numerator (1 when none) and a denominator (1 when none), then its
-    matrix factors in order. A printer writes ``-numerator matrices / denominator``.
+    matrix factors in order. A printer writes ``-numerator matrices / denominator``. The sign of
+    a multiple of one sum goes into the sum: −2 (Y − Ŷ) is 2 (Ŷ − Y).
 
     >>> n = sp.Symbol("n", integer=True, positive=True)
-    >>> S, x = sp.MatrixSymbol("S", n, n), sp.MatrixSymbol("x", n, 1)
-    >>> matrix_product_parts(-S*x/2)
-    (-1, 1, [S, x], 2)
+    >>> S, x, y = sp.MatrixSymbol("S", n, n), sp.MatrixSymbol("x", n, 1), sp.MatrixSymbol("y", n, 1)
+    >>> matrix_product_parts(-S*x/2), matrix_product_parts(sp.MatMul(-2, x - y))
+    ((-1, 1, [S, x], 2), (1, 2, [-x + y], 1))
     """
     coefficient, matrices = expr.as_coeff_matrices()
     sign = -1 if coefficient.could_extract_minus_sign() else 1
     numerator, denominator = sp.fraction(sign * coefficient)
+    if sign < 0 and len(matrices) == 1 and isinstance(matrices[0], sp.MatAdd):
+        sign, matrices = 1, [sp.MatAdd(*[-term for term in matrices[0].args])]
     return sign, numerator, list(matrices), denominator
 
 
@@ -237,7 +240,7 @@ class MatrixNotation:
         return printed if denominator == 1 else self._over(printed, denominator)
 
     def _over(self, printed: str, denominator) -> str:
-        return f"{printed} / {self.parenthesize(denominator, PRECEDENCE['Mul'], strict=True)}"
+        return f"{printed} / {self.parenthesize(denominator, PRECEDENCE['Mul'])}"  # m n_2 in parentheses
 
     def _print_MatAdd(self, expr):
         inner = transposed_sum(expr)
@@ -393,8 +396,12 @@ class _ElementwiseBody:
             return printer._elementwise_reciprocal(self._factor(expr.base, power=True))
         if isinstance(expr, sp.Function) and len(expr.args) == 1:
             return printer._elementwise(type(expr), self._print(expr.args[0]))
-        entry = sp.Symbol(printer._print(self.matrix))  # any other form: as SymPy prints it, the matrix for its variable
-        return printer._print(expr.xreplace({self.variable: entry}))
+        entry = sp.Dummy("entry")  # any other form: as SymPy prints it, the matrix printed for its variable
+        printer.names[entry] = printer._print(self.matrix)
+        try:
+            return printer._print(expr.xreplace({self.variable: entry}))
+        finally:
+            del printer.names[entry]
 
     def _factor(self, expr, power=False) -> str:
         printed = self._print(expr)
@@ -606,7 +613,7 @@ def _matrix_derivation_text(d: Derivation) -> str:
         ("Closed forms", [(_partial(output, p, printer), closed(p), "") for p in d.wrt]),
     ]
     return render("derivation_matrix.txt.j2",
-                  title=f"Backpropagation through {show(output)} = {show(graph.closed_steps()[output])}",
+                  title=f"Backpropagation through {graph.description if graph.is_network else show(output) + ' = ' + show(graph.loss)}",
                   variables_heading="Variables" + (f" (sizes {', '.join(map(show, sizes))})" if sizes else ""),
                   variables=[(show(v), shape_note(v) or "scalar") for v in graph.variables],
                   sections=sections)

@@ -465,6 +465,7 @@ def _shape_problem(claim, wanted, p) -> str | None:
 def _compare(claim, claim_closed, correct, function, variables, sizes, seed, p, graph) -> MatrixVerdict:
     """Compare ``claim_closed`` with ``correct`` at random points where ``function`` is defined."""
     concrete = probe_sizes(sizes)
+    concrete |= {size: number for size, number in (graph.given_sizes if graph is not None else {}).items() if size in concrete}  # a network's widths
     rng = random.Random(seed)
     where = ", ".join(f"{s} = {v}" for s, v in concrete.items())
     agreed = 0

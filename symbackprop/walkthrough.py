@@ -312,18 +312,19 @@ def walkthrough(d: Derivation, values: Mapping, learning_rate=0.5, exact: bool =
 # ------------------------------------------------------------------------------------------
 # Matrices: values are float64 arrays while computed, nested tuples of floats once recorded.
 
-def concrete_sizes(graph, sizes: Mapping | None) -> dict:
-    """Each size symbol of ``graph`` → its value from ``sizes`` (by symbol or by name); a size
-    left out, unknown or not a positive whole number is a one-line :class:`InputError`.
+def concrete_sizes(graph, sizes: Mapping | None, values: Mapping | None = None) -> dict:
+    """Each size symbol of ``graph`` → its value from ``sizes`` (by symbol or by name), else from
+    the graph's ``given_sizes`` (a network's widths), else from the shape of a matrix in
+    ``values``; a size left out, unknown or not a positive whole number is a one-line :class:`InputError`.
 
     >>> from symbackprop import backprop
     >>> n = sp.Symbol("n", integer=True, positive=True)
     >>> concrete_sizes(backprop(sp.Trace(sp.MatrixSymbol("X", n, n))).graph, {"n": 3})
     {n: 3}
     """
-    symbols = tuple(getattr(graph, "sizes", ()))
+    symbols = graph.sizes
     by_name = {s.name: s for s in symbols}
-    given = {}
+    given = dict(graph.given_sizes)
     for key, value in (sizes or {}).items():
         name = key.name if isinstance(key, sp.Symbol) else str(key)
         if name not in by_name:
@@ -331,6 +332,12 @@ def concrete_sizes(graph, sizes: Mapping | None) -> dict:
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
             raise InputError(f"the size {name} must be a positive whole number, got {value!r}")
         given[by_name[name]] = int(value)
+    for variable in graph.variables:
+        value = (values or {}).get(variable, (values or {}).get(variable.name))
+        if is_matrix(variable) and value is not None and np.ndim(value) == 2:
+            for size, number in zip(variable.shape, np.shape(value)):
+                if size in symbols and size not in given and number >= 1:
+                    given[size] = int(number)
     missing = [s.name for s in symbols if s not in given]
     if missing:
         raise InputError(f"the sizes {', '.join(missing)} are symbolic: give them, e.g. sizes={{{', '.join(f'{m!r}: 3' for m in missing)}}}")
@@ -389,7 +396,8 @@ def matrix_walkthrough(d: Derivation, values: Mapping, learning_rate=0.5, sizes:
     """The walkthrough of a derivation with matrix steps, in float64: every step, named delta
     and gradient at ``values`` (each matrix as nested lists), then one gradient-descent step.
     Matrices are kept as nested tuples; the documents print them entry by entry up to
-    :data:`MATRIX_SHOWN` rows and columns. Symbolic sizes take their values from ``sizes``.
+    :data:`MATRIX_SHOWN` rows and columns. Symbolic sizes take their values from ``sizes``, else
+    from the shapes of the matrices given (:func:`concrete_sizes`).
 
     >>> from symbackprop import backprop
     >>> n = sp.Symbol("n", integer=True, positive=True)
@@ -399,7 +407,7 @@ def matrix_walkthrough(d: Derivation, values: Mapping, learning_rate=0.5, sizes:
     (30.0, ((2.0, 4.0), (6.0, 8.0)), ((0.5, 1.0), (1.5, 2.0)))
     """
     graph = d.graph
-    size_values = concrete_sizes(graph, sizes)
+    size_values = concrete_sizes(graph, sizes, values)
     given = _given_matrices(graph, values, size_values)
     rate = float(number(learning_rate, "the learning rate", False))
     table = dict(given)
@@ -538,9 +546,9 @@ def _document_parts(w: Walkthrough, digits: int) -> dict:
     updates = [(printer.doprint(p), number.plain(given[p]), rate, number.plain(g), number(new))
                for (p, g), (_, new) in zip(w.gradients, w.updates)]
     return dict(
-        title="A worked example: " + ("" if matrices else graph.description),
-        # a matrix expression is named by its formula, in LaTeX math after the title's text
-        title_formula=f"{printer.doprint(graph.output)} = {printer.doprint(graph.closed_steps()[graph.output])}" if matrices else None,
+        title="A worked example: " + (graph.description if graph.is_network or not matrices else ""),
+        # a function of matrices is named by its formula, in LaTeX math after the title's text
+        title_formula=None if graph.is_network or not matrices else f"{printer.doprint(graph.output)} = {printer.doprint(graph.loss)}",
         given=[(names[s], number(v)) for s, v in w.given],
         learning_rate=number(w.learning_rate),
         forward=[row(*r) for r in w.forward[:-1]],

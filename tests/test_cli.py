@@ -13,9 +13,8 @@ from oracles import needs_graphviz
 import symbackprop as sb
 from symbackprop import cli, naming
 from symbackprop.errors import InputError
-from symbackprop.matrix import text_printer
 from symbackprop.parse import parse_expr
-from symbackprop.text import derivation_text
+from symbackprop.text import TextPrinter, derivation_text
 
 MAZUR = {"x1": 0.05, "x2": 0.10, "y1": 0.01, "y2": 0.99, "w1": 0.15, "w2": 0.20, "w3": 0.25, "w4": 0.30,
          "w5": 0.40, "w6": 0.45, "w7": 0.50, "w8": 0.55, "b1": 0.35, "b2": 0.60}
@@ -62,13 +61,15 @@ MNIST = ["--layers", "784,128,10", "--activation", "relu,softmax", "--loss", "cr
 
 def test_the_matrix_form_on_the_command_line(run, tmp_path):
     d = sb.backprop(sb.mlp([784, 128, 10], activation=["relu", "softmax"], loss="cross_entropy", form="matrix"))
-    printer = text_printer(d)
+    printer = TextPrinter(naming.text_names(d.graph))
     code, out, _ = run("derive", *MNIST, "--form", "matrix")
-    assert code == 0
+    assert code == 0 and out == derivation_text(d)
     for symbol, formula in d.deltas:
-        assert f"  {printer.doprint(symbol)} = {printer.doprint(formula)}\n" in out
-    for p, formula in d.gradients:
-        assert f"  ∂J/∂{p} = {printer.doprint(formula)}\n" in out
+        assert f"  {printer.doprint(symbol)} = {printer.doprint(formula)}   ({symbol.rows}×{symbol.cols})\n" in out
+    for p in d.wrt:
+        assert f"  ∂J/∂{p} = {printer.doprint(d.gradient(p))}   ({p.rows}×{p.cols})\n" in out
+    code, out, _ = run("derive", *MNIST, "--form", "matrix", "--param", "W_1")
+    assert code == 0 and out.startswith(f"∂J/∂W_1 = {printer.doprint(d.gradient('W_1'))}\n")
     code, out, _ = run("derive", *MNIST, "--form", "matrix", "--format", "latex")
     assert code == 0 and out == sb.document_latex(d).rstrip("\n") + "\n"
     code, out, _ = run("derive", *MNIST, "--form", "matrix", "--param", "W_1", "--format", "latex")
@@ -80,7 +81,9 @@ def test_the_matrix_form_on_the_command_line(run, tmp_path):
     spec = importlib.util.spec_from_file_location("g", tmp_path / "g.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    assert module.SHAPES == ((128, 784), (128, 1), (10, 128), (10, 1))
+    assert module.LAYER_SIZES == {"n_0": 784, "n_1": 128, "n_2": 10}
+    assert module.SHAPES == {"W_1": ("n_1", "n_0"), "b_1": ("n_1", 1), "W_2": ("n_2", "n_1"), "b_2": ("n_2", 1),
+                             "X": ("n_0", "m"), "Y": ("n_2", "m")}
     assert sb.gradcheck(module, directions=3, seed=4).passed  # the generated gradients are right
 
     code, out, _ = run("check", "--layers", "3,4,2", "--activation", "tanh,softmax", "--loss", "cross_entropy", "--form", "matrix")

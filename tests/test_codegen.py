@@ -370,7 +370,8 @@ def test_modules_for_softmax_cross_entropy_refuse_targets_that_are_not_probabili
     if form == "scalar":
         params = RNG.uniform(-1, 1, len(module.PARAMETERS)).tolist()
     else:
-        params = [RNG.uniform(-1, 1, shape) for shape in module.SHAPES]
+        params = [RNG.uniform(-1, 1, [module.LAYER_SIZES.get(size, size) for size in module.SHAPES[name]])
+                  for name in module.PARAMETERS]
     good = np.array([[0.2, 0.3, 0.5], [0.1, 0.1, 0.8]])
     X = RNG.uniform(-1, 1, (2, 2))
     bad_cases = [

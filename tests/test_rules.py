@@ -6,6 +6,7 @@ import sympy as sp
 
 import symbackprop as sb
 from symbackprop.errors import InputError
+from symbackprop.primitives import ColumnSoftmax
 from symbackprop.rules import RULES, vjp
 
 X = sp.MatrixSymbol("X", 2, 2)
@@ -29,6 +30,7 @@ CASES = {
     "HadamardPower exponent": (sp.Trace(A * sp.HadamardPower(X, s)), s),
     "ElementwiseApplyFunction": (sp.Trace(A * X.applyfunc(sp.sin)), X),
     "library primitive": (sp.Trace(A * X.applyfunc(sb.sigmoid)), X),
+    "ColumnSoftmax": (sp.Trace(B.T * sb.softmax(X * B)), X),
 }
 
 
@@ -51,6 +53,10 @@ def explicit(expr):
             return args[0].applyfunc(lambda e: e ** args[1])
         if type(node).__name__ == "ElementwiseApplyFunction":
             return args[1].applyfunc(node.function)
+        if isinstance(node, ColumnSoftmax):  # each column: exp, divided by the column's sum
+            exponentials = args[0].applyfunc(sp.exp)
+            return sp.Matrix(exponentials.rows, exponentials.cols,
+                             lambda i, j: exponentials[i, j] / sum(exponentials[:, j]))
         if isinstance(node, sp.Trace):
             return args[0].trace()
         if isinstance(node, sp.Determinant):
