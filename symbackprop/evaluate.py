@@ -2,7 +2,7 @@
 random points at small concrete sizes where such expressions are defined.
 
 One branch per class (``MatMul``, ``MatAdd``, ``Transpose``, ``Inverse``, ``MatPow``, ``Trace``,
-``Determinant``, ``HadamardProduct``, ``HadamardPower``, ``ElementwiseApplyFunction``,
+``Determinant``, ``HadamardProduct``, ``HadamardPower``, ``ElementwiseApplyFunction``, the column softmax,
 ``Identity``, ``OneMatrix``, ``ZeroMatrix``) and one for every scalar expression, so that two
 forms of one gradient (``A*x + A.T*x`` and ``(A + A.T)*x``) can be compared by value. Scalar
 functions (the library's activations included) are evaluated by SymPy, entry by entry.
@@ -27,6 +27,7 @@ from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
 
 from . import naming
 from .errors import InputError
+from .primitives import ColumnSoftmax
 
 SIZES = (2, 3, 4, 5, 6, 7)  # the concrete sizes given to size symbols, one each, in order
 SHIFT = 1.0  # a square matrix is drawn as SHIFT·I plus small entries: invertible, determinant > 0
@@ -115,6 +116,8 @@ class _Evaluator:
             function, argument = expr.function, self.value(expr.expr)
             (variable,) = function.variables
             return np.vectorize(lambda entry: self._scalar(function.expr, {variable: entry}), otypes=[float])(argument)
+        if isinstance(expr, ColumnSoftmax):
+            return ColumnSoftmax.of(self.value(expr.logits))
         if isinstance(expr, sp.Identity):
             return np.eye(self.size(expr.rows))
         if isinstance(expr, sp.OneMatrix):

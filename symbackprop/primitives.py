@@ -15,6 +15,7 @@ stay small and never overflow), LaTeX (``_latex``) and a numerically stable NumP
 
 from __future__ import annotations
 
+import numpy as np
 import sympy as sp
 from mpmath.libmp import prec_to_dps
 from sympy.core.function import ArgumentIndexError
@@ -302,6 +303,17 @@ class ColumnSoftmax(MatrixExpr):
         rows = self.logits.rows
         column_sums = sp.MatMul(sp.OneMatrix(rows, 1), sp.OneMatrix(1, rows), sp.HadamardProduct(value, G))
         return (sp.HadamardProduct(value, G - column_sums),)
+
+    @staticmethod
+    def of(logits):
+        """The softmax of each column of the array ``logits``, shifted by the column's largest
+        entry: every exponential at most 1 and every sum at least 1.
+
+        >>> ColumnSoftmax.of(np.array([[800.0], [0.0]])).ravel().tolist()
+        [1.0, 0.0]
+        """
+        exponentials = np.exp(logits - logits.max(axis=0, keepdims=True))
+        return exponentials / exponentials.sum(axis=0, keepdims=True)
 
     def _sympystr(self, printer):
         return f"softmax({printer._print(self.logits)})"

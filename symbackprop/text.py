@@ -396,7 +396,7 @@ class _ElementwiseBody:
             return printer._elementwise_reciprocal(self._factor(expr.base, power=True))
         if isinstance(expr, sp.Function) and len(expr.args) == 1:
             return printer._elementwise(type(expr), self._print(expr.args[0]))
-        entry = sp.Dummy("entry")  # any other form: as SymPy prints it, the matrix printed for its variable
+        entry = sp.Symbol("entry of the matrix")  # any other form: as SymPy prints it, the matrix printed for its variable
         printer.names[entry] = printer._print(self.matrix)
         try:
             return printer._print(expr.xreplace({self.variable: entry}))
@@ -423,8 +423,25 @@ class TextPrinter(MatrixNotation, TextbookOrder, StrPrinter):
         super().__init__(settings)
         self.names = dict(names or {})
 
+    def doprint(self, expr) -> str:
+        """``expr`` as text; in a formula with matrices, numbers and scalars are multiplied side by
+        side as its matrices are (``2 (Ŷ - Y) / (m n_2)``), elsewhere with ``*``."""
+        self.mul_separator = " " if has_matrices(expr) else "*"
+        return super().doprint(expr)
+
     def _print_Symbol(self, expr):
         return self.names.get(expr) or naming.display(expr)
+
+    def _print_Mul(self, expr, **kwargs):
+        if self.mul_separator == "*":
+            return super()._print_Mul(expr, **kwargs)
+        coefficient, rest = expr.as_coeff_Mul()
+        numerator, denominator = sp.fraction(abs(coefficient) * rest)
+        factors = [self.parenthesize(f, PRECEDENCE["Mul"], strict=False) for f in sp.Mul.make_args(numerator) if f != 1]
+        printed = " ".join(factors) or "1"
+        if denominator != 1:
+            printed += f"/{self.parenthesize(denominator, PRECEDENCE['Mul'])}"
+        return ("-" if coefficient < 0 else "") + printed
 
 
 def printer_for(target) -> TextPrinter:

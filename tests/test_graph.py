@@ -151,12 +151,15 @@ def test_a_point_outside_the_domain_names_the_variable_and_the_step(values, wher
         picture(sp.log(x) * y, values)
 
 
-def test_matrix_form_is_refused_in_one_line():
+def test_a_network_in_matrix_form_is_drawn_with_its_shapes_and_at_values_with_its_numbers():
     d = sb.backprop(sb.mlp([2, 2, 1], form="matrix"))
-    for target in (d, d.graph):
-        with pytest.raises(InputError) as error:
-            picture(target, {})
-        assert str(error.value) == 'picture does not support matrix-form derivations yet; use form="scalar"'
+    drawing = picture(d)
+    assert "the 2-2-1 network in matrix form" in drawing.dot and "n_1×m" in drawing.dot and "δ_Z_1" in drawing.dot
+    values = {"X": [[0.5, -1.0], [2.0, 0.25]], "Y": [[1.0, 0.0]], "W_1": [[0.1, 0.2], [0.3, -0.4]], "b_1": [[0.1], [0.2]],
+              "W_2": [[0.7, -0.8]], "b_2": [[0.1]]}
+    module = sb.compile(d)
+    J = module.loss([np.array(values[name]) for name in module.PARAMETERS], np.array(values["X"]).T, np.array(values["Y"]).T)
+    assert f"{J:.4g}" in picture(d, values).dot
 
 
 def test_without_graphviz_dot_files_are_written_and_other_formats_say_how_to_install(tmp_path, monkeypatch):
@@ -238,8 +241,7 @@ def test_a_graph_of_matrix_steps_at_values_shows_their_numbers():
         assert np.array_equal(np.array(json.loads(shown)), gradient), name
     assert "value " + json.dumps(values["X"]) in nodes["X"]
     assert f"value {np.sum(residual**2):.4g}" in nodes["f"]
-    with pytest.raises(InputError, match="sizes k, m, n are symbolic"):
-        picture(LEAST_SQUARES, values)
+    assert picture(LEAST_SQUARES, values).dot == picture(LEAST_SQUARES, values, sizes={"n": 3, "m": 2, "k": 1}).dot  # sizes read
 
 
 @needs_graphviz

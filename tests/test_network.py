@@ -79,7 +79,7 @@ def test_bad_networks_are_refused_with_a_clear_message(kwargs, message):
     ({"layers": [2, 1], "bias": ["per_neuron"]}, "unknown bias mode"),
     ({"layers": [2, 1], "bias": 0}, "unknown bias mode"),
     ({"layers": [2, 1], "form": "tensor"}, "unknown form 'tensor'"),
-    ({"layers": [2, 1], "form": "matrix", "bias": "per_layer"}, "bias='per_neuron'"),
+    ({"layers": [2, 1], "form": "matrix", "bias": "per_row"}, "unknown bias mode 'per_row'"),
     ({"layers": [2, 1], "form": "matrix", "activation": "sigmod"}, "unknown activation 'sigmod'"),
 ])
 def test_every_bad_option_is_an_input_error_in_one_line(kwargs, message):

@@ -35,7 +35,7 @@ def hand(steps, wrt, deltas, gradients):
     sizes = set().union(*(v.shape[0].free_symbols | v.shape[1].free_symbols for v in variables if isinstance(v, sp.MatrixExpr)))
     graph = types.SimpleNamespace(steps=tuple(steps), variables=tuple(sorted(variables, key=lambda v: v.name)),
                                   output=steps[-1].symbol, outputs=(steps[-1].symbol,), sizes=tuple(sorted(sizes, key=lambda s: s.name)),
-                                  has_matrices=True, description="", inputs=(), targets=())
+                                  has_matrices=True, description="", inputs=(), targets=(), is_network=False)
     return types.SimpleNamespace(graph=graph, wrt=tuple(wrt), deltas=tuple(deltas), gradient=gradients.__getitem__)
 
 

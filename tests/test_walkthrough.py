@@ -158,19 +158,33 @@ def test_one_and_seventeen_digits_are_printed(mazur):
     assert float(loss_line.rstrip("$").rsplit("= ", 1)[1]) == mazur.loss  # 17 digits give the float back exactly
 
 
-def test_matrix_form_is_refused_in_one_line():
-    d = sb.backprop(sb.mlp([2, 2, 1], form="matrix"))
-    with pytest.raises(InputError) as error:
-        sb.walkthrough(d, {})
-    assert str(error.value) == 'walkthrough does not support matrix-form derivations yet; use form="scalar"'
+MATRIX_NETWORK = {"X": [[0.5, -1.0, 2.0], [1.0, 0.25, -0.5]], "Y": [[1.0, 0.0, 1.0]],
+                  "W_1": [[0.1, 0.2], [0.3, -0.4]], "b_1": [[0.1], [0.2]], "W_2": [[0.7, -0.8]], "b_2": [[0.1]]}
 
 
-def test_matrix_form_is_refused_by_verify_in_one_line():
-    d = sb.backprop(sb.mlp([2, 2, 1], form="matrix"))
+def test_the_walkthrough_of_a_network_in_matrix_form_has_the_numbers_of_its_generated_code():
+    d = sb.backprop(sb.mlp([2, 2, 1], activation=["tanh", "sigmoid"], loss="bce", form="matrix"))
+    w = sb.walkthrough(d, MATRIX_NETWORK, learning_rate=0.5)  # the batch size m is read from X
+    module = sb.compile(d)
+    params = [np.array(MATRIX_NETWORK[name]) for name in module.PARAMETERS]
+    inputs, targets = np.array(MATRIX_NETWORK["X"]).T, np.array(MATRIX_NETWORK["Y"]).T  # one row per sample
+    J, gradients = module.loss_and_gradients(params, inputs, targets)
+    assert w.loss == pytest.approx(J, rel=1e-12)
+    for (p, got), expected in zip(w.gradients, gradients):
+        np.testing.assert_allclose(got, expected, rtol=1e-12)
+    for (p, new), old, g in zip(w.updates, params, gradients):
+        np.testing.assert_allclose(new, old - 0.5 * g, rtol=1e-12)
+    markdown = sb.walkthrough_markdown(w)
+    assert markdown.startswith("# A worked example: the 2-2-1 network in matrix form") and r"\hat{Y}" in markdown
+
+
+def test_a_hand_derivation_of_a_network_in_matrix_form_is_verified():
+    d = sb.backprop(sb.mlp([2, 3, 2], activation=["relu", "softmax"], loss="cross_entropy", form="matrix"))
     for target in (d, d.graph):
-        with pytest.raises(InputError) as error:
-            sb.verify("W_1", target, wrt="W_1")
-        assert str(error.value) == 'verify does not support matrix-form derivations yet; use form="scalar"'
+        assert sb.verify("(Ŷ - Y)*A_1^T/m", target, wrt="W_2")
+        assert sb.verify("delta_Z_2*A_1.T", target, wrt="W_2")
+        verdict = sb.verify("(Ŷ - Y)*A_1^T", target, wrt="W_2")  # the mean's 1/m forgotten
+        assert not verdict and "n_0 = 2, n_1 = 3, n_2 = 2" in str(verdict)  # checked at the network's widths
 
 
 def test_a_notebook_shows_the_walkthrough_as_markdown(mazur):
@@ -350,10 +364,13 @@ def test_a_gaussian_walkthrough_agrees_with_finite_differences():
 def test_a_matrix_walkthrough_needs_its_sizes_and_matrices_of_their_shapes():
     d = sb.backprop(LEAST_SQUARES, wrt=[W])
     values = {"X": XV, "W": WV, "Y": YV}
-    for sizes, message in [(None, "sizes k, m, n are symbolic"), ({"n": 3, "m": 2, "k": 2, "q": 1}, "'q' is not a size"),
-                           ({"n": 3, "m": 2, "k": 0}, "positive whole number")]:
+    read = sb.walkthrough(d, values)  # the sizes read from the matrices given
+    assert read.gradients == sb.walkthrough(d, values, sizes={"n": 3, "m": 2, "k": 2}).gradients
+    for sizes, values_given, message in [
+            ({"n": 3, "m": 2, "k": 2, "q": 1}, values, "'q' is not a size"), ({"n": 3, "m": 2, "k": 0}, values, "positive whole number"),
+            (None, {"X": XV, "W": WV[0].tolist()}, "sizes k are symbolic")]:  # k only in W, given flat
         with pytest.raises(InputError) as error:
-            sb.walkthrough(d, values, sizes=sizes)
+            sb.walkthrough(d, values_given, sizes=sizes)
         assert message in str(error.value) and "\n" not in str(error.value)
     with pytest.raises(InputError, match="the value of X must be 3×2, got shape 2×3"):
         sb.walkthrough(d, {**values, "X": XV.T}, sizes={"n": 3, "m": 2, "k": 2})
