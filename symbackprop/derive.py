@@ -151,8 +151,10 @@ class Derivation:
         >>> backprop(mlp([1, 1])).symbol("yhat")
         a1
         """
-        if isinstance(name, (sp.Symbol, sp.MatrixSymbol)):
+        if isinstance(name, sp.MatrixSymbol) or isinstance(name, sp.Symbol) and not self.graph.has_matrices:
             return name
+        if isinstance(name, sp.Symbol):  # W_1 written as a Symbol, where W_1 is a matrix
+            name = name.name
         if not isinstance(name, str):
             raise InputError(f"expected a name or a SymPy symbol, got {type(name).__name__}")
         name = naming.typed(name)
