@@ -30,6 +30,7 @@ from .api import backprop
 from .derive import Derivation
 from .errors import InputError, MissingTool, ToolError
 from .files import write_file
+from .matrices import shape_text
 from .network import Graph
 from .text import printer_for, shape_note
 from .walkthrough import MATRIX_SHOWN, given_values, matrix_walkthrough, pass_values, value_at
@@ -177,7 +178,7 @@ def _matrix_formatted(value) -> str:
     if not isinstance(value, tuple):
         return _formatted(value)
     if len(value) > MATRIX_SHOWN or len(value[0]) > MATRIX_SHOWN:
-        return f"({len(value)}×{len(value[0])} matrix)"
+        return f"({shape_text((len(value), len(value[0])))} matrix)"
     return "[" + ", ".join("[" + ", ".join(_formatted(v) for v in row) + "]" for row in value) + "]"
 
 

@@ -44,11 +44,10 @@ from collections.abc import Iterable, Mapping
 import sympy as sp
 from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
 from sympy.matrices.expressions.matexpr import MatrixExpr
-from sympy.printing.pretty.pretty_symbology import greek_unicode
 
 from . import naming
 from .errors import InputError
-from .matrices import is_matrix, scalar_of
+from .matrices import is_matrix, scalar_of, shape_text
 from .primitives import leaky_relu, relu, sigmoid, sinc_derivative, softmax, softplus
 from .simplify import min_max_of, undefined_part
 from .values import LARGEST, SMALLEST
@@ -78,7 +77,7 @@ SPELLINGS = {"sinc'(": "sinc_derivative(", "·": "*", "×": "*", "⋅": "*", "�
 MATRIX_SPELLINGS = {"⁻ᵀ": ".T**(-1)", "(.)": "%", "ᵀ": ".T", "^(∘": "**~(",
                     "^∘": "**~", ".^": "**~", "∘": "%", "⊙": "%", ".*": "%", "𝟏": "ones()", "𝟙": "ones()"}
 # A Greek letter and its name, both ways (λ and lambda): a symbol named one way is read the other way too.
-GREEK = {letter: name for name, letter in greek_unicode.items()} | {name: letter for name, letter in greek_unicode.items()}
+GREEK = naming.GREEK_LETTERS | {letter: name for name, letter in naming.GREEK_LETTERS.items()}  # lambda ↔ λ
 MAX_LENGTH = 2000  # characters of formula
 MAX_POWER_DIGITS = 1000  # a number raised to a number with a larger result is refused, not computed
 MAX_DIGITS = 50  # digits of one number
@@ -467,11 +466,11 @@ class _Unsized:
     def sized(self, rows, cols) -> sp.MatrixExpr:
         if self.kind == "identity":
             if rows != cols:
-                raise ShapeError(f"I stands beside a {_shape_of(rows, cols)} matrix: an identity is square")
+                raise ShapeError(f"I stands beside a {shape_text((rows, cols))} matrix: an identity is square")
             matrix = sp.Identity(rows)
         elif (self.tail is not None and self.tail.cols != cols) or (self.head is not None and self.head.rows != rows):
             raise ShapeError(f"{self} {naming.clipped(self.tail if self.tail is not None else self.head, 40)} stands beside "
-                             f"a {_shape_of(rows, cols)} matrix: the shapes differ")
+                             f"a {shape_text((rows, cols))} matrix: the shapes differ")
         elif self.tail is not None:
             matrix = sp.MatMul(sp.OneMatrix(rows, 1), self.tail).doit(deep=False)
         elif self.head is not None:
@@ -485,12 +484,8 @@ def _transposed(matrix):
     return None if matrix is None else matrix.T
 
 
-def _shape_of(rows, cols) -> str:
-    return f"{rows}×{cols}"
-
-
 def _shape(expr) -> str:
-    return _shape_of(*expr.shape) if isinstance(expr, sp.MatrixExpr) else "scalar"
+    return shape_text(expr.shape) if isinstance(expr, sp.MatrixExpr) else "scalar"
 
 
 def _named(expr) -> str:

@@ -40,7 +40,7 @@ from .derive import Derivation, Factor
 from .errors import InputError
 from .evaluate import evaluate, probe_sizes, random_point
 from .latex import BackpropLatexPrinter
-from .matrices import has_matrices
+from .matrices import has_matrices, shape_text
 from .matrices import misfit as matrix_misfit
 from .matrices import sizes as matrix_sizes
 from .network import Graph, as_expression
@@ -455,10 +455,10 @@ def _shape_problem(claim, wanted, p) -> str | None:
     wanted = tuple(wanted) if wanted is not None else None
     if got == wanted or {got, wanted} <= {None, (1, 1)}:
         return None
-    shown = "a scalar" if got is None else "×".join(map(str, got))
+    shown = "a scalar" if got is None else shape_text(got)
     if wanted is None:
         return f"its shape: it is {shown}, but " + (f"∂J/∂{p} is a scalar, as {p} is" if p is not None else "should be a scalar")
-    wanted = "×".join(map(str, wanted))
+    wanted = shape_text(wanted)
     return f"its shape: it is {shown}, but " + (f"∂J/∂{p} has the shape of {p}, {wanted}" if p is not None else f"should be {wanted}")
 
 
@@ -495,7 +495,7 @@ def _compare(claim, claim_closed, correct, function, variables, sizes, seed, p, 
 def _difference(got, right, where: str) -> str:
     """Where a claimed value and the correct one differ most, in words."""
     if got.shape != right.shape:
-        return f"its value is {got.shape[0]}×{got.shape[1]}, but should be {right.shape[0]}×{right.shape[1]}"
+        return f"its value is {shape_text(got.shape)}, but should be {shape_text(right.shape)}"
     i, j = np.unravel_index(int(np.argmax(np.abs(got - right))), right.shape)
     at = f"with {where} and" if where else "at"
     return (f"its value: {at} random values of the variables, entry ({i + 1}, {j + 1}) is {got[i, j]:.6g}, "
