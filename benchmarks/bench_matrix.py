@@ -2,16 +2,21 @@
 generated gradient code against hand-written NumPy backprop, jax.jit(jax.grad), PyTorch autograd
 and HIPS autograd (each when installed), in one run.
 
-Every configuration of batch (64, 512), dtype (float64, float32), hidden activation and thread
-count (1, 2: one worker process each, since BLAS fixes its threads at import) is timed with
-interleaved rounds (medians). The generated module's gradients() computes what the hand-written
-code and jax.grad compute, the gradients alone; its loss_and_gradients() is timed beside it. It
-gets the hand-written code's arrays (each W_l as the transposed view of the hand-written
-(inputs, outputs) matrix: the same memory), and once more C-ordered copies of them. Each implementation's gradient is checked against the hand-written
-one before it is timed. Also: forward-only time (grad/fwd), the peak memory of one gradient call
-(tracemalloc, which sees NumPy's allocations), and derivation + code generation time by width.
+The generated module is that of mlp(form="matrix"): PARAMETERS W_1, b_1, W_2, b_2, W_l of shape
+(n_l, n_{l-1}) and b_l of shape (n_l, 1), gradients(params, inputs, targets) with inputs
+(batch, 784) and targets (batch, 10), one row per sample. Every configuration of batch (64, 512),
+dtype (float64, float32), hidden activation and thread count (1, 2: one worker process each,
+since BLAS fixes its threads at import) is timed with interleaved rounds (medians). The module's
+gradients() computes what the hand-written code and jax.grad compute, the gradients alone; its
+loss_and_gradients() is timed beside it, and so are its generated statements alone (_gradients on
+arguments checked once: what the per-call checks of shapes, finiteness and targets cost is the
+difference). It gets the hand-written code's arrays (each W_l as the transposed view of the
+hand-written (inputs, outputs) matrix: the same memory), and once more C-ordered copies of them.
+Each implementation's gradient is checked against the hand-written one before it is timed. Also:
+forward-only time (grad/fwd), the peak memory of one gradient call (tracemalloc, which sees
+NumPy's allocations), and derivation + code generation time by width.
 
-Run:  python benchmarks/bench_matrix.py            (about 15 minutes on 2 cores)
+Run:  python benchmarks/bench_matrix.py            (about 10 minutes on 2 cores)
       pip install -e '.[bench]' adds the peers (JAX; PyTorch and autograd install the same way)
 """
 
@@ -99,7 +104,9 @@ def worker(threads: int, repeats: int) -> dict:
         # "C order" copies them into the other memory order, as a user creating W_l fresh would.
         ours = [hand[0].T, hand[1][:, None], hand[2].T, hand[3][:, None]]
         ours_c = [np.ascontiguousarray(p) for p in ours]
+        checked = module._check(ours, module._columns(X, Y))  # the arguments as the steps take them
         grads = {"generated": lambda: module.gradients(ours, X, Y),
+                 "generated steps": lambda: module._gradients(*checked),
                  "generated, with the loss": lambda: module.loss_and_gradients(ours, X, Y)[1],
                  "generated, C order": lambda: module.gradients(ours_c, X, Y),
                  "hand-written NumPy": lambda: hand_grad(*hand, X, Y, act)}
@@ -148,7 +155,8 @@ def worker(threads: int, repeats: int) -> dict:
             error = max(float(np.max(np.abs(g - r))) for g, r in zip(as_hand(call()), reference))
             if not error <= tolerance * scale:
                 print(f"{name} disagrees with the hand-written gradient ({error:.2e}); not timed", file=sys.stderr)
-                del grads[name], forwards[name]
+                del grads[name]
+                forwards.pop(name, None)
         # Short rounds (5 ms per candidate), many of them: drift on the shared machine hits all alike.
         timed = race({("grad", k): v for k, v in grads.items()} | {("fwd", k): v for k, v in forwards.items()},
                      repeats, target=0.005)
@@ -194,6 +202,18 @@ def derivation_times() -> list[tuple[int, float]]:
     return rows
 
 
+def cpu_model() -> str:
+    """The processor's model name as the kernel reports it (Linux), else what platform knows."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    import platform
+    return platform.processor() or "unknown"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--threads", type=int, nargs="+", default=[1, 2])
@@ -205,21 +225,23 @@ def main() -> None:
         return
     runs = [json.loads(subprocess.run([sys.executable, __file__, "--worker", str(t), "--repeats", str(args.repeats)],
                                       capture_output=True, text=True, check=True).stdout) for t in args.threads]
-    print("Versions: " + ", ".join(f"{k} {v}" for k, v in runs[0]["versions"].items()) + "\n")
+    print(f"CPU: {cpu_model()}, {os.cpu_count()} logical CPUs; Python {sys.version.split()[0]}; versions: "
+          + ", ".join(f"{k} {v}" for k, v in runs[0]["versions"].items()) + "\n")
     print("| threads | hidden | dtype | batch | generated | hand NumPy | × hand | fastest peer | × fastest peer | "
-          "generated with the loss (× hand) | generated, C order (× hand) | grad/fwd (generated, hand) | "
+          "generated steps alone (× hand) | generated with the loss (× hand) | generated, C order (× hand) | "
+          "grad/fwd (generated, hand) | "
           "peak memory (generated, hand) |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for run in runs:
         for r in run["results"]:
             grad, fwd = r["grad"], r["fwd"]
             ours, hand = grad["generated"], grad["hand-written NumPy"]
-            ours_c, ours_loss = grad["generated, C order"], grad["generated, with the loss"]
+            ours_c, ours_loss, steps = grad["generated, C order"], grad["generated, with the loss"], grad["generated steps"]
             peers = {k: v for k, v in grad.items() if not k.startswith("generated")}
             best = min(peers, key=peers.get)
             print(f"| {r['threads']} | {r['act']} | {r['dtype']} | {r['batch']} | {ours * 1e6:.0f} µs | {hand * 1e6:.0f} µs | "
                   f"{ours / hand:.2f}× | {best} {peers[best] * 1e6:.0f} µs | {ours / peers[best]:.2f}× | "
-                  f"{ours_loss * 1e6:.0f} µs ({ours_loss / hand:.2f}×) | {ours_c * 1e6:.0f} µs ({ours_c / hand:.2f}×) | "
+                  f"{steps * 1e6:.0f} µs ({steps / hand:.2f}×) | {ours_loss * 1e6:.0f} µs ({ours_loss / hand:.2f}×) | {ours_c * 1e6:.0f} µs ({ours_c / hand:.2f}×) | "
                   f"{ours / fwd['generated']:.2f}, {hand / fwd['hand-written NumPy']:.2f} | "
                   f"{r['memory']['generated'] / 2**20:.2f} MiB, {r['memory']['hand-written NumPy'] / 2**20:.2f} MiB |")
     print("\nDerivation + code generation, 784-w-10 (symbolic sizes: the same work for every width):\n")
