@@ -607,6 +607,11 @@ def _stable_logs(body: sp.Expr) -> sp.Expr:
     return body.replace(lambda e: isinstance(e, sp.log), rewrite)
 
 
+def _is_step(factor) -> bool:
+    """Whether ``factor`` is H∘(Z), the step function with H(0) = 0, entry by entry."""
+    return isinstance(factor, ElementwiseApplyFunction) and function_body(factor) == sp.Heaviside(ARGUMENT, 0)
+
+
 def _ones_times(term):
     """c when ``term`` is c times a ones matrix (1 for the ones matrix itself), else None."""
     if isinstance(term, OneMatrix):
@@ -722,10 +727,14 @@ class MatrixPrinter(ArrayPrinter):
     >>> printer = MatrixPrinter({A: "A", b: "b", n: "n"})
     >>> printer.code(2 * A.I * b), printer.code(sp.Trace(A.T * A)), printer.code(sp.log(sp.det(A)))
     ('2*np.linalg.solve(A, b)', 'np.vdot(A, A)', "_log_det(A, 'A')")
+
+    With ``product_order`` ("F" for a batch given one sample per row, whose arrays of samples as
+    columns are then Fortran-ordered), a product of two matrices computes its result in that order.
     """
 
-    def __init__(self, names, definitions=None, elementwise=None, sizes=()):
+    def __init__(self, names, definitions=None, elementwise=None, sizes=(), product_order=None):
         super().__init__(names, definitions or {}, {})
+        self.product_order = product_order  # the memory order of each product's result, where one is chosen
         self.elementwise = elementwise or {}
         self.sizes = frozenset(sizes)
         self.numbers = FloatPrinter(names, {}, {})  # a function of sizes alone: a Python float, which keeps float32 float32
@@ -794,6 +803,8 @@ class MatrixPrinter(ArrayPrinter):
                 return f"np.linalg.solve({self._print(matrix.T)}, {self._print(transposed)}).T"
         if len(factors) > 2:  # the cheapest order of the products, chosen at run time from the shapes
             return "np.linalg.multi_dot([%s])" % ", ".join(self._print(f) for f in factors)
+        if self.product_order:
+            return f"np.matmul({self._print(first)}, {self._print(last)}, order={self.product_order!r})"
         return " @ ".join(self._operand(f) for f in factors)
 
     def _group(self, factors: list, inner: bool = False) -> str:
@@ -854,8 +865,14 @@ class MatrixPrinter(ArrayPrinter):
         if full:
             factors = full + [_unbroadcast(f) for f in factors if _is_broadcast(f)]
         coefficient = sp.Mul(*[f for f in factors if not isinstance(f, sp.MatrixExpr)])
-        product = " * ".join(self._operand(f) for f in factors if isinstance(f, sp.MatrixExpr))
+        matrices = [f for f in factors if isinstance(f, sp.MatrixExpr)]
+        product = " * ".join(self._mask(f) if len(matrices) > 1 and _is_step(f) else self._operand(f) for f in matrices)
         return product if coefficient == 1 else self._scaled(coefficient, _parenthesized(product))
+
+    def _mask(self, step) -> str:
+        """The step function H∘(Z) (ReLU's derivative) beside other factors: the boolean mask Z > 0,
+        which multiplies as 0 and 1 in the other factors' type, cheaper than np.heaviside."""
+        return f"({self._print(step.expr)} > 0)"
 
     def _print_HadamardPower(self, expr):
         base, exponent = expr.args
@@ -959,8 +976,10 @@ def _numpy_program_module(d) -> str:
     if unread:
         raise InputError(f"the size {unread[0]} is the number of rows or columns of no variable, so the code cannot read it "
                          "from the arrays: give it a number")
-    names = _code_names(p, d.graph)
-    printer = MatrixPrinter(names, sizes=p.sizes)
+    graph = d.graph
+    network = graph.is_network and p.inputs == graph.inputs + graph.targets  # all its parameters derived: a batch in rows
+    names = _code_names(p, graph)
+    printer = MatrixPrinter(names, sizes=p.sizes, product_order="F" if network else None)
     check_generable([s.rhs for s in p.statements], [printer])  # a function NumPy lacks, inside an elementwise step too
 
     def lines(statements) -> list[tuple[str, str]]:
@@ -976,32 +995,25 @@ def _numpy_program_module(d) -> str:
                 printer.elementwise[statement.rhs.expr, function_body(statement.rhs)] = statement.lhs
         return out
 
-    with_gradients = lines(p.for_gradients())
-    source_of = " ".join(code for _, code in with_gradients)
+    functions = dict(loss=lines(p.for_loss()), loss_and_gradients=lines(p.for_gradients()),
+                     gradients_alone=lines(p.for_gradients(with_loss=False)), forward=lines(p.for_outputs()) if network else ())
+    source_of = " ".join(code for group in functions.values() for _, code in group)
     variables = p.params + p.inputs
-    graph = d.graph
-    network = None
-    if graph.is_network and p.inputs == graph.inputs + graph.targets:  # all its parameters derived: samples in rows
-        (output,) = p.outputs
-        text = printer_for(d).doprint
-        network = dict(inputs=str(graph.inputs[0].rows), outputs=str(graph.targets[0].rows), output=text(output),
-                       output_code=names[output],
-                       layer_sizes="{%s}" % ", ".join(f"{s.name!r}: {n}" for s, n in graph.given_sizes.items()))
-        forward = lines(p.for_outputs())
+    shown = printer_for(d).doprint
     return render(
         "numpy_program_module.py.j2",
         version=__version__,
-        description=getattr(d.graph, "description", "") or plain(p.loss),
+        description=graph.description or plain(p.loss),
         loss_equation=next(s.equation for s in p.statements if s.lhs == p.loss),
         parameters=_tuple(repr(v.name) for v in p.params),
         inputs=_tuple(repr(v.name) for v in p.inputs),
         shapes="{%s}" % ", ".join(f"{v.name!r}: {_shape_literal(v)}" for v in variables),
         sizes=_tuple(repr(s.name) for s in p.sizes),
         arguments=", ".join([names[v] for v in variables] + [names[s] for s in p.sizes] + ["_dtype"]),
-        loss=lines(p.for_loss()),
-        loss_and_gradients=with_gradients,
-        gradients_alone=lines(p.for_gradients(with_loss=False)),
-        network=network, forward=forward if network else (),
+        **functions,
+        network=dict(inputs=str(graph.inputs[0].rows), outputs=str(graph.targets[0].rows), output=shown(p.outputs[0]),
+                     output_code=names[p.outputs[0]],
+                     layer_sizes="{%s}" % ", ".join(f"{s.name!r}: {n}" for s, n in graph.given_sizes.items())) if network else None,
         probability_targets=_probability_rules() if network and graph.fused else None,
         gradient_names=", ".join(names[g] for g in p.gradients),
         uses_math="math." in source_of, sigmoid="_sigmoid(" in source_of, log_det="_log_det(" in source_of, logsumexp="_logsumexp(" in source_of,
