@@ -413,9 +413,9 @@ def matrix_mlp(layers: Sequence[int], activation="sigmoid", loss: str = "half_ss
     ``m`` samples, one per column: ``Z_l = W_l A_{l-1} + b_l 𝟏ᵀ``, ``A_l = g∘Z_l`` (a softmax
     column by column), and the loss J, the mean over the batch of each sample's loss. ``X`` is
     ``A_0``, ``Y`` the targets; layer l has ``n_l`` units, a symbol, so that one derivation serves
-    every width (the sizes given are checked and named in the description). ``bias`` is
-    ``"per_neuron"`` (a column ``b_l``), ``"per_layer"`` (one number ``b_l``) or None. The
-    widths given are kept as the graph's ``given_sizes``, where numbers are needed.
+    every width (the widths given are checked, named in the description and kept as the graph's
+    ``given_sizes`` for where numbers are needed). ``bias`` is ``"per_neuron"`` (a column
+    ``b_l``), ``"per_layer"`` (one number ``b_l``) or None.
 
     >>> net = matrix_mlp([784, 128, 10], activation=["relu", "softmax"], loss="cross_entropy")
     >>> [f"{s.symbol} = {s.expr}" for s in net.steps][:2]
@@ -448,7 +448,7 @@ def matrix_mlp(layers: Sequence[int], activation="sigmoid", loss: str = "half_ss
         value = ACTIVATIONS[name](Z) if name == "softmax" else elementwise(ACTIVATIONS[name](t), {t: Z})
         steps.append(Step(A, value, "activation", layer))
         previous = A
-    y, a = sp.symbols("y a")
+    y, a = sp.symbols("y a")  # one output's loss, entry by entry (mse's mean over the outputs: 1/n_L each)
     each = elementwise(LOSSES[loss]((y,), (a,)).rewrite(sp.exp) / (units[-1] if loss == "mse" else 1), {y: Y, a: previous})
     J = normalised(sp.OneMatrix(1, units[-1]) * each * sp.OneMatrix(BATCH, 1) / BATCH)
     steps.append(Step(naming.loss(), J, "loss"))
