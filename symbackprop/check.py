@@ -25,7 +25,7 @@ from .compile import compile as compile_module
 from .derive import Derivation
 from .errors import InputError
 from .targets import probability_problem
-from .values import number
+from .values import number, sizes_given
 
 
 @dataclass(frozen=True)
@@ -170,10 +170,7 @@ class FlatMatrixModule:
     like ``W_1[0, 2]``), and one sample given as a row of inputs."""
 
     def __init__(self, module, sizes=None):
-        widths = dict(module.LAYER_SIZES) | {str(name): value for name, value in (sizes or {}).items()}
-        unknown = sorted(set(widths) - set(module.LAYER_SIZES))
-        if unknown:
-            raise InputError(f"unknown size {unknown[0]}: the layer sizes of this network are {naming.listing(list(module.LAYER_SIZES))}")
+        widths = dict(module.LAYER_SIZES) | sizes_given(sizes, module.LAYER_SIZES, "this network's layers")
         self.shapes = [tuple(widths.get(size, size) for size in module.SHAPES[name]) for name in module.PARAMETERS]
         inputs, outputs = (widths[module.SHAPES[name][0]] for name in module.INPUTS)
         count = sum(int(np.prod(shape)) for shape in self.shapes) + inputs + outputs
@@ -215,13 +212,7 @@ class FlatProgramModule:
     PROBABILITY_TARGETS = False
 
     def __init__(self, module, sizes=None):
-        given = {str(name): value for name, value in (sizes or {}).items()}
-        unknown = sorted(set(given) - set(module.SIZES))
-        if unknown:
-            raise InputError(f"unknown size {unknown[0]}: the sizes of this function are {naming.listing(list(module.SIZES)) or 'none'}")
-        for name, value in given.items():
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-                raise InputError(f"size {name} must be a whole number >= 1, got {value!r}")
+        given = sizes_given(sizes, module.SIZES, "this function")
         defaults = iter(DEFAULT_SIZES + tuple(range(DEFAULT_SIZES[-1] + 1, DEFAULT_SIZES[-1] + 1 + len(module.SIZES))))
         self.sizes = {name: int(given[name]) if name in given else next(defaults) for name in module.SIZES}
         self.module = module

@@ -34,6 +34,28 @@ MAX_FILE_BYTES = 16 * 2**20  # a values file larger than this is refused before 
 MAX_DIGITS = 100  # significant digits of one value (float64 holds 17)
 
 
+def sizes_given(sizes, known, where: str) -> dict[str, int]:
+    """The sizes a person gave (a mapping from a size symbol or its name to a whole number >= 1),
+    by name; a name not among ``known`` (the sizes of ``where``) or any other value is refused.
+
+    >>> sizes_given({sp.Symbol("n"): 3}, ["m", "n"], "this function")
+    {'n': 3}
+    >>> sizes_given({"k": 2}, ["m", "n"], "this function")
+    Traceback (most recent call last):
+    ...
+    symbackprop.errors.InputError: unknown size k: the sizes of this function are m, n
+    """
+    given = {}
+    for key, value in (sizes or {}).items():
+        name = key.name if isinstance(key, sp.Symbol) else str(key)
+        if name not in known:
+            raise InputError(f"unknown size {name}: the sizes of {where} are {naming.listing(list(known)) or 'none'}")
+        if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+            raise InputError(f"size {name} must be a whole number >= 1, got {value!r}")
+        given[name] = int(value)
+    return given
+
+
 def number(value, name: str, exact: bool = False):
     """``value`` as a float, or with ``exact`` as a SymPy rational read from its decimal digits
     (0.1 is 1/10, not the binary fraction nearest to it); anything but a finite real number

@@ -38,7 +38,7 @@ from .simplify import tree_size
 from .targets import probability_problem
 from .templates_ import render
 from .text import CHAIN_PATHS, CHAINS_PER_LAYER, chain_parameters, plain
-from .values import number, same_name
+from .values import number, same_name, sizes_given
 
 FORMULA_WIDTH = 60  # characters of a formula quoted in an error message
 MATRIX_SHOWN = 4  # a matrix value is printed entry by entry up to this many rows and columns
@@ -324,14 +324,7 @@ def concrete_sizes(graph, sizes: Mapping | None, values: Mapping | None = None) 
     """
     symbols = graph.sizes
     by_name = {s.name: s for s in symbols}
-    given = dict(graph.given_sizes)
-    for key, value in (sizes or {}).items():
-        name = key.name if isinstance(key, sp.Symbol) else str(key)
-        if name not in by_name:
-            raise InputError(f"{name!r} is not a size of {graph.description}; its sizes: {naming.listing(by_name) or 'none'}")
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-            raise InputError(f"the size {name} must be a positive whole number, got {value!r}")
-        given[by_name[name]] = int(value)
+    given = dict(graph.given_sizes) | {by_name[name]: value for name, value in sizes_given(sizes, by_name, graph.description).items()}
     for variable in graph.variables:
         value = (values or {}).get(variable, (values or {}).get(variable.name))
         if is_matrix(variable) and value is not None and np.ndim(value) == 2:

@@ -367,7 +367,7 @@ def test_a_matrix_walkthrough_needs_its_sizes_and_matrices_of_their_shapes():
     read = sb.walkthrough(d, values)  # the sizes read from the matrices given
     assert read.gradients == sb.walkthrough(d, values, sizes={"n": 3, "m": 2, "k": 2}).gradients
     for sizes, values_given, message in [
-            ({"n": 3, "m": 2, "k": 2, "q": 1}, values, "'q' is not a size"), ({"n": 3, "m": 2, "k": 0}, values, "positive whole number"),
+            ({"n": 3, "m": 2, "k": 2, "q": 1}, values, "unknown size q"), ({"n": 3, "m": 2, "k": 0}, values, "whole number >= 1"),
             (None, {"X": XV, "W": WV[0].tolist()}, "sizes k are symbolic")]:  # k only in W, given flat
         with pytest.raises(InputError) as error:
             sb.walkthrough(d, values_given, sizes=sizes)
