@@ -23,6 +23,7 @@ import unicodedata
 from decimal import Decimal
 from pathlib import Path
 
+import numpy as np
 import sympy as sp
 
 from . import naming
@@ -190,17 +191,33 @@ def read_values(path: str | Path, matrices: bool = False) -> dict[str, Decimal |
         raise InputError(f"the values file {path} must hold a JSON object of names and numbers, like {{\"x1\": 0.5}}")
     for name, value in values.items():
         if matrices and isinstance(value, list):
-            _matrix_entries(value, name)
+            matrix(value, name)
         else:
             number(value, name)
     return values
 
 
-def _matrix_entries(value: list, name: str) -> None:
-    """Refuse a matrix value that is not a list of numbers or of rows of numbers."""
-    rows = value if value and all(isinstance(row, list) for row in value) else [value]
-    if not value or any(not row or len(row) != len(rows[0]) for row in rows):
+def matrix(value, name: str) -> np.ndarray:
+    """``value`` as a float64 array: an array of numbers, or a list of rows of numbers (a list of
+    numbers for a column or a row: one dimension), each entry one :func:`number` accepts.
+
+    >>> matrix([[1, 2], [3, 4.5]], "X").tolist()
+    [[1.0, 2.0], [3.0, 4.5]]
+    >>> matrix([[1, True]], "X")
+    Traceback (most recent call last):
+    ...
+    symbackprop.errors.InputError: the value of X[0, 1] must be a number, got a boolean (true)
+    """
+    if isinstance(value, np.ndarray) and value.dtype.kind in "fiu" and value.ndim in (1, 2):
+        bad = ~np.isfinite(value) | (np.abs(value) > LARGEST) if value.dtype.kind == "f" else np.zeros(value.shape, bool)
+        if bad.any():
+            index = tuple(int(i) for i in np.argwhere(bad)[0])
+            number(value[index].item(), f"{name}[{', '.join(map(str, index))}]")  # says what is wrong with it
+        return value.astype(float)
+    rows = list(value) if isinstance(value, (list, tuple, np.ndarray)) else None
+    flat = rows is not None and not any(isinstance(row, (list, tuple, np.ndarray)) for row in rows)
+    table = [rows] if flat else rows
+    if not rows or any(not isinstance(row, (list, tuple, np.ndarray)) or not len(row) or len(row) != len(table[0]) for row in table):
         raise InputError(f"the value of {name} must be a matrix: rows of numbers, each row as long as the others")
-    for i, row in enumerate(rows):
-        for j, entry in enumerate(row):
-            number(entry, f"{name}[{i}, {j}]")
+    entries = [[float(number(entry, f"{name}[{i}, {j}]")) for j, entry in enumerate(row)] for i, row in enumerate(table)]
+    return np.array(entries[0] if flat else entries)

@@ -32,13 +32,13 @@ from .derive import Derivation
 from .errors import InputError
 from .evaluate import evaluate
 from .latex import DOCUMENT_LINE, TITLE_WIDTH, BackpropLatexPrinter, partial, pdflatex, product_rows, side_by_side, text, width_of
-from .matrices import is_matrix
+from .matrices import is_matrix, shape_text
 from .naming import latex_names
 from .simplify import tree_size
 from .targets import probability_problem
 from .templates_ import render
 from .text import CHAIN_PATHS, CHAINS_PER_LAYER, chain_parameters, plain
-from .values import number, same_name, sizes_given
+from .values import matrix, number, same_name, sizes_given
 
 FORMULA_WIDTH = 60  # characters of a formula quoted in an error message
 MATRIX_SHOWN = 4  # a matrix value is printed entry by entry up to this many rows and columns
@@ -325,16 +325,26 @@ def concrete_sizes(graph, sizes: Mapping | None, values: Mapping | None = None) 
     symbols = graph.sizes
     by_name = {s.name: s for s in symbols}
     given = dict(graph.given_sizes) | {by_name[name]: value for name, value in sizes_given(sizes, by_name, graph.description).items()}
-    for variable in graph.variables:
+    for variable in filter(is_matrix, graph.variables):
         value = (values or {}).get(variable, (values or {}).get(variable.name))
-        if is_matrix(variable) and value is not None and np.ndim(value) == 2:
-            for size, number in zip(variable.shape, np.shape(value)):
-                if size in symbols and size not in given and number >= 1:
-                    given[size] = int(number)
+        if value is not None and _rows_and_columns(value) is not None:
+            for size, count in zip(variable.shape, _rows_and_columns(value)):
+                if size in symbols and size not in given and count >= 1:
+                    given[size] = count
     missing = [s.name for s in symbols if s not in given]
     if missing:
         raise InputError(f"the sizes {', '.join(missing)} are symbolic: give them, e.g. sizes={{{', '.join(f'{m!r}: 3' for m in missing)}}}")
     return given
+
+
+def _rows_and_columns(value) -> tuple[int, int] | None:
+    """The shape of a matrix given as an array or as rows of numbers; None for anything else
+    (a flat list, a number, ragged rows: :func:`values.matrix` names what is wrong with it)."""
+    try:
+        shape = np.shape(value)
+    except ValueError:  # ragged rows
+        return None
+    return shape if len(shape) == 2 else None
 
 
 def _dimension(size, sizes: Mapping) -> int:
@@ -355,16 +365,11 @@ def _given_matrices(graph, values: Mapping, sizes: Mapping) -> dict:
             given[variable] = float(number(value, name, False))
             continue
         shape = tuple(_dimension(size, sizes) for size in variable.shape)
-        try:
-            array = np.array(value, dtype=float)
-        except (TypeError, ValueError):
-            raise InputError(f"the value of {name} must be a {shape[0]}×{shape[1]} matrix of numbers (nested lists)") from None
+        array = matrix(value, name)
         if array.ndim < 2 and array.size == shape[0] * shape[1] and 1 in shape:
             array = array.reshape(shape)  # a flat list for a column or a row
         if array.shape != shape:
-            raise InputError(f"the value of {name} must be {shape[0]}×{shape[1]}, got shape {'×'.join(map(str, array.shape)) or 'scalar'}")
-        if not np.isfinite(array).all():
-            raise InputError(f"the value of {name} has an entry that is not a finite number")
+            raise InputError(f"the value of {name} must be {shape_text(shape)}, got shape {shape_text(array.shape)}")
         given[variable] = array
     missing = [v.name for v in graph.variables if v not in given]
     if missing:
