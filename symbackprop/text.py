@@ -110,14 +110,20 @@ _SUPERSCRIPTS = str.maketrans("0123456789-", "⁰¹²³⁴⁵⁶⁷⁸⁹⁻")
 
 
 def matrix_terms(expr: sp.MatAdd) -> list:
-    """The terms of a matrix sum led by a positive one (``x - μ``, not ``-μ + x``).
+    """The terms of a matrix sum in textbook order, led by a positive one (``x - μ``, not
+    ``-μ + x``): a term broadcast by a ones matrix (a bias, ``b 𝟏ᵀ``) after the others, as the
+    bias comes after the weights.
 
-    >>> n = sp.Symbol("n", integer=True, positive=True)
+    >>> n, m = sp.symbols("n m", integer=True, positive=True)
     >>> x, mu = sp.MatrixSymbol("x", n, 1), sp.MatrixSymbol("mu", n, 1)
-    >>> matrix_terms(x - mu)
-    [x, -mu]
+    >>> W, X, b = sp.MatrixSymbol("W", n, n), sp.MatrixSymbol("X", n, m), sp.MatrixSymbol("b", n, 1)
+    >>> matrix_terms(x - mu), matrix_terms(b * sp.OneMatrix(1, m) + W * X)
+    ([x, -mu], [W*X, b*1])
     """
-    return _led_by_positive(list(expr.args))
+    def broadcast(term) -> bool:
+        return isinstance(term, sp.OneMatrix) or isinstance(term, sp.MatMul) and any(isinstance(f, sp.OneMatrix) for f in term.args)
+
+    return _led_by_positive(sorted(expr.args, key=broadcast))
 
 
 def transposed_sum(expr: sp.MatAdd):

@@ -38,7 +38,7 @@ from . import naming
 from .api import backprop
 from .derive import Derivation, Factor
 from .errors import InputError
-from .evaluate import evaluate, probe_sizes, random_point
+from .evaluate import evaluate, random_point
 from .latex import BackpropLatexPrinter
 from .matrices import has_matrices, shape_text
 from .matrices import misfit as matrix_misfit
@@ -463,13 +463,13 @@ def _shape_problem(claim, wanted, p) -> str | None:
 
 
 def _compare(claim, claim_closed, correct, function, variables, sizes, seed, p, graph) -> MatrixVerdict:
-    """Compare ``claim_closed`` with ``correct`` at random points where ``function`` is defined."""
-    concrete = probe_sizes(sizes)
-    concrete |= {size: number for size, number in (graph.given_sizes if graph is not None else {}).items() if size in concrete}  # a network's widths
+    """Compare ``claim_closed`` with ``correct`` at random points where ``function`` is defined,
+    each at its own sizes (:func:`_probe_sizes`)."""
+    given = {size: number for size, number in (graph.given_sizes if graph is not None else {}).items() if size in sizes}
     rng = random.Random(seed)
-    where = ", ".join(f"{s} = {v}" for s, v in concrete.items())
-    agreed = 0
-    for _ in range(MATRIX_TRIES):
+    used: list[dict] = []
+    for attempt in range(MATRIX_TRIES):
+        concrete = _probe_sizes(sizes, given, attempt)
         point = random_point(variables, concrete, rng)
         if not np.all(np.isfinite(evaluate(function, point, concrete))):
             continue
@@ -481,15 +481,39 @@ def _compare(claim, claim_closed, correct, function, variables, sizes, seed, p, 
             got, right = got.reshape(1, 1), right.reshape(1, 1)
         scale = max(1.0, float(np.max(np.abs(right))))
         if got.shape != right.shape or not np.all(np.abs(got - right) <= MATRIX_TOLERANCE * scale):
-            return MatrixVerdict(False, claim, correct, "at a random point", _difference(got, right, where), p, concrete,
-                                 point, got, right, graph)
-        agreed += 1
-        if agreed == MATRIX_PROBES:
+            return MatrixVerdict(False, claim, correct, "at a random point", _difference(got, right, _sizes_text([concrete])), p,
+                                 concrete, point, got, right, graph)
+        used.append(concrete)
+        if len(used) == MATRIX_PROBES:
             break
-    if not agreed:
+    if not used:
         raise InputError(f"found no point where the function is defined in {MATRIX_TRIES} random tries: cannot decide the claim")
-    at = f" with {where}" if where else ""
-    return MatrixVerdict(True, claim, correct, f"numerically, at {agreed} random points{at}", None, p, concrete, graph=graph)
+    where = _sizes_text(used)
+    return MatrixVerdict(True, claim, correct, f"numerically, at {len(used)} random points" + (f" with {where}" if where else ""),
+                         None, p, used[0], graph=graph)
+
+
+def _probe_sizes(sizes, given: Mapping, attempt: int) -> dict:
+    """Numbers for ``sizes``: those ``given`` (a network's widths) as they are, the others each a
+    different small number that none of the given ones is, and other numbers at each ``attempt``,
+    so that no claim passes by a size being equal to another (m = n_2) or to a number.
+
+    >>> m, n, k = sp.symbols("m n k")
+    >>> _probe_sizes([k, m, n], {n: 3}, 0), _probe_sizes([k, m, n], {n: 3}, 1)
+    ({k: 2, m: 4, n: 3}, {k: 4, m: 5, n: 3})
+    """
+    free = [size for size in sizes if size not in given]
+    pool = [number for number in range(2, 2 + len(free) + len(given) + attempt + 1) if number not in given.values()]
+    return {size: given[size] if size in given else pool[attempt + free.index(size)] for size in sizes}
+
+
+def _sizes_text(points: list[dict]) -> str:
+    """The sizes of the points checked: ``n = 3, m = 4`` (``m ∈ {4, 5, 6}`` where they differ)."""
+    if not points:
+        return ""
+    values = {size: sorted({point[size] for point in points}) for size in points[0]}
+    return ", ".join(f"{size} = {numbers[0]}" if len(numbers) == 1 else f"{size} ∈ {{{', '.join(map(str, numbers))}}}"
+                     for size, numbers in values.items())
 
 
 def _difference(got, right, where: str) -> str:

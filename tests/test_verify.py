@@ -329,3 +329,11 @@ def test_a_gaussian_likelihood_as_users_write_it():
     assert sb.verify("S^-T/2 - S^-T*(v - mu)*(v - mu)^T*S^-T/2", nll, wrt="S", shapes=shapes)
     assert sb.verify("-(S^-1 + S^-T)*(v - mu)/2", nll, wrt="mu", shapes=shapes)
     assert not sb.verify("-S^-1*(v - mu)", nll, wrt="mu", shapes=shapes)  # only for a symmetric S
+
+
+@pytest.mark.parametrize("wrong", ["(Ŷ - Y) A_1ᵀ / n_2", "(Ŷ - Y) A_1ᵀ / 5", "(Ŷ - Y) A_1ᵀ / (n_0 + n_1)"])
+def test_a_matrix_claim_cannot_pass_by_a_size_equal_to_another(wrong):
+    # The network has 5 outputs and 2 + 3 inputs and hidden units: m is never 5, and differs at each point.
+    net = sb.mlp([2, 3, 5], activation=["tanh", "softmax"], loss="cross_entropy", form="matrix")
+    assert sb.verify("(Ŷ - Y) A_1ᵀ / m", net, wrt="W_2")
+    assert not sb.verify(wrong, net, wrt="W_2")
