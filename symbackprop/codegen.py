@@ -977,7 +977,10 @@ def _numpy_program_module(d) -> str:
         raise InputError(f"the size {unread[0]} is the number of rows or columns of no variable, so the code cannot read it "
                          "from the arrays: give it a number")
     graph = d.graph
-    network = graph.is_network and p.inputs == graph.inputs + graph.targets  # all its parameters derived: a batch in rows
+    network = graph.is_network  # a batch given one sample per row
+    if network and set(p.params) != set(graph.params):
+        raise InputError(f"the code of {graph.description} is generated for all its parameters (its interface takes them all): "
+                         f"derive it without wrt")
     names = _code_names(p, graph)
     printer = MatrixPrinter(names, sizes=p.sizes, product_order="F" if network else None)
     check_generable([s.rhs for s in p.statements], [printer])  # a function NumPy lacks, inside an elementwise step too

@@ -374,6 +374,12 @@ def _given_matrices(graph, values: Mapping, sizes: Mapping) -> dict:
     missing = [v.name for v in graph.variables if v not in given]
     if missing:
         raise InputError(f"values are missing for {', '.join(missing)}")
+    for target in graph.targets if graph.fused else ():  # the fused delta (Ŷ − Y)/m holds for probability vectors only
+        columns = given[target].T
+        for j, column in enumerate(columns):
+            problem = probability_problem([f"y{k}" for k in range(1, len(column) + 1)], column)
+            if problem is not None:
+                raise InputError(problem.replace("; ", f"; sample {j + 1} (column {j}): ", 1) if len(columns) > 1 else problem)
     return given
 
 

@@ -627,3 +627,41 @@ def test_training_lowers_the_loss_on_xor_like_data():
     for p, m in zip(three, manual, strict=True):
         assert p.dtype == np.float32
         np.testing.assert_allclose(p, m, rtol=1e-4, atol=1e-6)
+
+
+BAD_CALLS = {
+    "targets None": (lambda P, X, Y: (P, X, None), ValueError, "targets must be an array of numbers, one row per sample; got None"),
+    "inputs None": (lambda P, X, Y: (P, None, Y), ValueError, "inputs must hold numbers; got an array of object"),
+    "ragged inputs": (lambda P, X, Y: (P, [[1.0, 2.0, 3.0], [1.0]], Y), ValueError, "inputs must be an array of numbers, one row "
+                      "per sample; got rows of different lengths"),
+    "ragged weights": (lambda P, X, Y: ([[[1.0], [1.0, 2.0]], *P[1:]], X, Y), ValueError, "parameter W_1 must be an array of "
+                       "numbers; got rows of different lengths"),
+    "a bias None": (lambda P, X, Y: ([P[0], None, *P[2:]], X, Y), ValueError, "parameter b_1 must hold numbers; got an array of object"),
+    "params as a dict": (lambda P, X, Y: (dict(zip("abcd", P)), X, Y), TypeError, "params and inputs are sequences of arrays"),
+}
+
+
+@pytest.mark.parametrize("name", BAD_CALLS)
+def test_a_call_with_values_that_are_not_arrays_of_numbers_is_one_clear_line(name, relu_softmax):
+    module, params, X, Y = relu_softmax
+    arguments, kind, message = BAD_CALLS[name]
+    for call in (module.loss, module.loss_and_gradients, module.gradients):
+        with pytest.raises(kind) as error:
+            call(*arguments(params, X, Y))
+        assert str(error.value).startswith(message) and "\n" not in str(error.value)
+
+
+def test_a_scalar_bias_that_is_not_finite_is_named_without_an_index():
+    module = matrix_module({"layers": [2, 3, 1], "bias": "per_layer"})
+    params = random_params(module, [2, 3, 1], seed=3)
+    X, Y = data({"layers": [2, 3, 1]}, 3)
+    with pytest.raises(ValueError, match=r"^parameter b_1 is not finite: nan$"):
+        module.loss([params[0], float("nan"), *params[2:]], X, Y)
+
+
+def test_code_for_some_parameters_of_a_network_in_matrix_form_is_refused_in_one_line():
+    d = sb.backprop(sb.mlp([3, 4, 2], **RELU_SOFTMAX, form="matrix"), wrt=["W_2"])
+    assert sb.verify("δ_Z_2 A_1ᵀ", d, wrt="W_2")  # the derivation itself is there
+    for output in (sb.numpy_module, sb.compile, sb.gradcheck):
+        with pytest.raises(InputError, match="is generated for all its parameters .*: derive it without wrt$"):
+            output(d)

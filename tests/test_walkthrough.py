@@ -428,3 +428,13 @@ def test_matrix_walkthrough_gradients_agree_with_finite_differences(name):
     assert w.loss == pytest.approx(loss(values[p].ravel()), rel=1e-12)
     assert np.allclose(np.ravel(dict(w.gradients)[p]), central_differences(loss, values[p].ravel()), rtol=1e-6, atol=1e-7)
     assert "pmatrix" in sb.walkthrough_markdown(w)
+
+
+def test_a_network_in_matrix_form_refuses_targets_that_are_not_probabilities_after_a_softmax():
+    d = sb.backprop(sb.mlp([2, 2, 2], activation=["tanh", "softmax"], loss="cross_entropy", form="matrix"))
+    values = MATRIX_NETWORK | {"W_2": [[0.5, -0.6], [0.7, 0.8]], "b_2": [[0.0], [0.0]], "Y": [[2.0, 0.0, 1.0], [0.0, 1.0, 0.0]]}
+    for show in (sb.walkthrough, sb.picture):
+        with pytest.raises(InputError, match=r"sum to 1 \(a probability vector\); sample 1 \(column 0\): y1 \+ y2 = 2$"):
+            show(d, values)
+    values["Y"] = [[1.0, 0.0, 0.25], [0.0, 1.0, 0.75]]
+    assert sb.walkthrough(d, values).loss > 0
