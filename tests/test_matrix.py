@@ -632,10 +632,10 @@ def test_training_lowers_the_loss_on_xor_like_data():
 BAD_CALLS = {
     "targets None": (lambda P, X, Y: (P, X, None), ValueError, "targets must be an array of numbers, one row per sample; got None"),
     "inputs None": (lambda P, X, Y: (P, None, Y), ValueError, "inputs must hold numbers; got an array of object"),
-    "ragged inputs": (lambda P, X, Y: (P, [[1.0, 2.0, 3.0], [1.0]], Y), ValueError, "inputs must be an array of numbers, one row "
-                      "per sample; got rows of different lengths"),
-    "ragged weights": (lambda P, X, Y: ([[[1.0], [1.0, 2.0]], *P[1:]], X, Y), ValueError, "parameter W_1 must be an array of "
-                       "numbers; got rows of different lengths"),
+    "ragged inputs": (lambda P, X, Y: (P, [[1.0, 2.0, 3.0], [1.0]], Y), ValueError,
+                      "inputs must be an array of numbers, one row per sample; got rows of different lengths"),
+    "ragged weights": (lambda P, X, Y: ([[[1.0], [1.0, 2.0]], *P[1:]], X, Y), ValueError,
+                       "parameter W_1 must be an array of numbers; got rows of different lengths"),
     "a bias None": (lambda P, X, Y: ([P[0], None, *P[2:]], X, Y), ValueError, "parameter b_1 must hold numbers; got an array of object"),
     "params as a dict": (lambda P, X, Y: (dict(zip("abcd", P)), X, Y), TypeError, "params and inputs are sequences of arrays"),
 }
