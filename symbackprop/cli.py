@@ -35,7 +35,7 @@ from .check import EPS_RANGE, MAX_DIRECTIONS, UndefinedPoint, as_module, gradche
 from .codegen import numpy_module
 from .compile import compile as compile_module
 from .derive import Derivation
-from .errors import SymbackpropError, ToolError
+from .errors import InputError, SymbackpropError, ToolError
 from .files import check_file_name, needs_writing, write_file
 from .graph import picture
 from .latex import document_latex, gradient_latex
@@ -256,9 +256,13 @@ def _size_option(parser) -> None:
 
 
 def _parameter(d, name: str) -> sp.Symbol:
-    for p in d.wrt:
-        if p.name == name:
-            return p
+    """The parameter ``name`` stands for, by any name the library prints for it (W1 for W_1)."""
+    try:
+        p = d.symbol(name)
+    except InputError:
+        p = None
+    if p in d.wrt:
+        return p
     raise UsageError(f"{name!r} is not a parameter here; the parameters: {', '.join(p.name for p in d.wrt)}")
 
 

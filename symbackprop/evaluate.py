@@ -37,7 +37,8 @@ def evaluate(expr: sp.Basic, values: Mapping[sp.Basic, object], sizes: Mapping[s
     """The value of ``expr`` (a float, or a 2-D float array for a matrix) where every symbol and
     ``MatrixSymbol`` has its value in ``values``; ``sizes`` gives the size symbols of
     ``Identity(n)`` and ``OneMatrix(n, 1)`` (those of a ``MatrixSymbol`` come from its value).
-    A value that is not a real number (log of a negative number) is NaN.
+    A value that is not a real number (log of a negative number) is NaN, one beyond float64
+    infinite, without a floating-point warning: the callers look at what comes out.
 
     >>> import sympy as sp
     >>> x = sp.Symbol("x")
@@ -45,7 +46,8 @@ def evaluate(expr: sp.Basic, values: Mapping[sp.Basic, object], sizes: Mapping[s
     array([[3.],
            [3.]])
     """
-    return _Evaluator(values, sizes or {}).value(expr)
+    with np.errstate(all="ignore"):
+        return _Evaluator(values, sizes or {}).value(expr)
 
 
 class _Evaluator:

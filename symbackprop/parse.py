@@ -48,7 +48,7 @@ from sympy.matrices.expressions.matexpr import MatrixExpr
 from . import naming
 from .errors import InputError
 from .matrices import is_matrix, scalar_of, shape_text
-from .primitives import leaky_relu, relu, sigmoid, sinc_derivative, softmax, softplus
+from .primitives import ColumnSoftmax, leaky_relu, relu, sigmoid, sinc_derivative, softmax, softplus
 from .simplify import min_max_of, undefined_part
 from .values import LARGEST, SMALLEST
 
@@ -810,17 +810,26 @@ class _Reader:
         return sp.log(determinant) if kind == "logdet" else determinant
 
     def _elementwise(self, name: str, function, arguments):
-        """``function`` of a matrix, entry by entry: ``σ(Z)``; of a 1×1 matrix, the scalar it holds."""
-        if len(arguments) != 1:
-            raise ParseError(f"{name}() of a matrix takes one argument, got {len(arguments)}")
-        (matrix,) = arguments
+        """``function`` of a matrix, entry by entry: ``σ(Z)``, with any further arguments numbers
+        (``leaky_relu(Z, 1/100)``, ``Heaviside(Z, 0)``); ``softmax(Z)`` column by column; of a 1×1
+        matrix, the scalar it holds."""
+        matrix, *rest = arguments
+        if any(is_matrix(a) or isinstance(a, _Unsized) for a in rest):
+            raise ParseError(f"{name}() of a matrix takes the matrix first, then numbers: got {len(arguments)} matrices")
         if isinstance(matrix, _Unsized):
             raise ParseError(f"the size of {matrix} cannot be told from the formula: write {matrix.spelled}")
+        if function is softmax and not rest:
+            return ColumnSoftmax(matrix)
+        if isinstance(function, sp.Lambda) and rest:
+            raise ParseError(f"{name}() of a matrix takes one argument, got {len(arguments)}")
         if matrix.shape == (1, 1):
-            return _bounded(function(scalar_of(matrix)))
+            return _bounded(function(scalar_of(matrix), *rest))
         if not isinstance(function, sp.Lambda):
             variable = sp.Dummy("d")
-            function = sp.Lambda(variable, function(variable))
+            try:
+                function = sp.Lambda(variable, function(variable, *rest))
+            except (TypeError, ValueError):
+                raise ParseError(f"{name}() was given {len(arguments)} arguments") from None
         return ElementwiseApplyFunction(function, matrix)
 
 

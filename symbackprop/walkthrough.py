@@ -333,7 +333,9 @@ def concrete_sizes(graph, sizes: Mapping | None, values: Mapping | None = None) 
                     given[size] = count
     missing = [s.name for s in symbols if s not in given]
     if missing:
-        raise InputError(f"the sizes {', '.join(missing)} are symbolic: give them, e.g. sizes={{{', '.join(f'{m!r}: 3' for m in missing)}}}")
+        example = ", ".join(f"{m!r}: 3" for m in missing)
+        raise InputError(f"the sizes {', '.join(missing)} are symbolic and no matrix given has them: give them, e.g. "
+                         f"sizes={{{example}}} (--size {' --size '.join(f'{m}=3' for m in missing)} on the command line)")
     return given
 
 
@@ -369,7 +371,8 @@ def _given_matrices(graph, values: Mapping, sizes: Mapping) -> dict:
         if array.ndim < 2 and array.size == shape[0] * shape[1] and 1 in shape:
             array = array.reshape(shape)  # a flat list for a column or a row
         if array.shape != shape:
-            raise InputError(f"the value of {name} must be {shape_text(shape)}, got shape {shape_text(array.shape)}")
+            wanted = shape_text(shape) if variable.shape == shape else f"{shape_text(variable.shape)} = {shape_text(shape)}"
+            raise InputError(f"the value of {name} must be {wanted}, got shape {shape_text(array.shape)}")
         given[variable] = array
     missing = [v.name for v in graph.variables if v not in given]
     if missing:

@@ -665,3 +665,16 @@ def test_code_for_some_parameters_of_a_network_in_matrix_form_is_refused_in_one_
     for output in (sb.numpy_module, sb.compile, sb.gradcheck):
         with pytest.raises(InputError, match="is generated for all its parameters .*: derive it without wrt$"):
             output(d)
+
+
+@pytest.mark.parametrize("spec", [dict(layers=[3, 4, 2], **RELU_SOFTMAX),
+                                  dict(layers=[3, 4, 2], activation=["leaky_relu", "sigmoid"], loss="bce"),
+                                  dict(layers=[2, 3, 2], activation=["softplus", "softmax"], bias="per_layer")],
+                         ids=["relu/softmax", "leaky_relu/sigmoid", "softplus/softmax per_layer"])
+def test_every_gradient_the_text_prints_is_accepted_back_by_verify(spec):
+    d = sb.backprop(sb.mlp(**spec, form="matrix"))
+    lines = [line for line in derivation_text(d).splitlines() if line.startswith("  ∂J/∂")]
+    assert len(lines) == 2 * len(d.wrt)  # the delta form and the closed form of each
+    for line in lines:
+        lhs, rhs = line.split(" = ", 1)
+        assert sb.verify(rhs.rsplit("   (", 1)[0], d, wrt=lhs.strip().removeprefix("∂J/∂")), line

@@ -372,7 +372,7 @@ def test_a_matrix_walkthrough_needs_its_sizes_and_matrices_of_their_shapes():
         with pytest.raises(InputError) as error:
             sb.walkthrough(d, values_given, sizes=sizes)
         assert message in str(error.value) and "\n" not in str(error.value)
-    with pytest.raises(InputError, match="the value of X must be 3×2, got shape 2×3"):
+    with pytest.raises(InputError, match="the value of X must be n×m = 3×2, got shape 2×3"):
         sb.walkthrough(d, {**values, "X": XV.T}, sizes={"n": 3, "m": 2, "k": 2})
     with pytest.raises(InputError, match="computed in float64"):
         sb.walkthrough(d, values, sizes={"n": 3, "m": 2, "k": 2}, exact=True)
