@@ -290,10 +290,12 @@ def check_point(module, params=None, inputs=None, targets=None, seed: int = 0):
     :data:`RANGES` in turn until the loss and its gradient are defined and finite there."""
     given = [None if v is None else given_array(v, names, group, rows=group != "params") for v, names, group in
              ((params, module.PARAMETERS, "params"), (inputs, module.INPUTS, "inputs"), (targets, module.TARGETS, "targets"))]
-    if given[2] is not None and getattr(module, "PROBABILITY_TARGETS", False) and given[2].shape == (len(module.TARGETS),):
-        problem = probability_problem(module.TARGETS, given[2])
-        if problem:
-            raise InputError(problem)
+    if given[2] is not None and getattr(module, "PROBABILITY_TARGETS", False):
+        rows = np.atleast_2d(given[2])
+        for i, row in enumerate(rows):
+            problem = probability_problem(module.TARGETS, row)
+            if problem:
+                raise InputError(problem.replace("; ", f"; row {i}: ", 1) if len(rows) > 1 else problem)
     drawing = any(g is None for g in given)
     attempt = 0
     for low, high in RANGES if drawing else RANGES[:1]:
@@ -308,6 +310,11 @@ def check_point(module, params=None, inputs=None, targets=None, seed: int = 0):
         raise UndefinedPoint(f"{what} or its gradient is not defined (or not finite) at the given values; choose others")
     raise InputError(f"no random point inside the function's domain was found ({what} or its gradient was undefined "
                      "or not finite at every one tried); give the values to check at (--values)")
+
+
+def _sample_names(names, values) -> list[str]:
+    """``names`` for one sample's values; for a batch, each with its row (``x1[0]``, ``x2[0]``, ``x1[1]`` …)."""
+    return list(names) if np.ndim(values) < 2 else [f"{name}[{row}]" for row in range(len(values)) for name in names]
 
 
 def given_array(value, names, group: str = "values", rows: bool = True) -> np.ndarray:
@@ -445,7 +452,7 @@ def gradcheck(target, params=None, inputs=None, targets=None, *, eps: float = 1e
         elif expected == 0 and numeric == 0:
             status = "zero"
         rows.append(Row(name, expected, numeric, error, error / max(abs(numeric), 1e-300), status))
-    point = tuple((group, tuple(zip(names, map(float, values)))) for group, names, values in
+    point = tuple((group, tuple(zip(_sample_names(names, values), map(float, np.ravel(values))))) for group, names, values in
                   (("inputs", module.INPUTS, inputs), ("targets", module.TARGETS, targets),
                    ("parameters", module.PARAMETERS, params)) if len(names))
     return GradcheckReport(tuple(rows), eps, atol, rtol, point)

@@ -256,3 +256,13 @@ def test_a_wrong_matrix_gradient_is_caught_and_named():
 def test_sizes_are_checked(target, sizes, message):
     with pytest.raises(InputError, match=f"^{message}$"):
         sb.gradcheck(target, sizes=sizes)
+
+
+@pytest.mark.parametrize("form", ["scalar", "matrix"])
+def test_a_batch_is_checked_and_its_targets_held_to_the_loss_row_by_row(form):
+    d = sb.backprop(sb.mlp([3, 2], activation="softmax", loss="cross_entropy", form=form))
+    inputs, targets = [[0.1, 0.2, 0.3], [0.3, 0.2, -0.1]], [[1.0, 0.0], [0.25, 0.75]]
+    report = sb.gradcheck(d, inputs=inputs, targets=targets)
+    assert report.passed and "x1[1] = 0.3" in report.point_text()
+    with pytest.raises(InputError, match=r"sum to 1 \(a probability vector\); row 1: y1 \+ y2 = 1.1$"):
+        sb.gradcheck(d, inputs=inputs, targets=[[1.0, 0.0], [0.5, 0.6]])
