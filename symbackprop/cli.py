@@ -39,13 +39,13 @@ from .errors import InputError, SymbackpropError, ToolError
 from .files import check_file_name, needs_writing, write_file
 from .graph import picture
 from .latex import document_latex, gradient_latex
-from .matrices import has_matrices
+from .matrices import has_matrices, shape_text
 from .matrices import sizes as size_symbols
 from .network import BIAS_MODES, Graph, weight_count
 from .parse import MissingShape, parse_expr
 from .primitives import ACTIVATIONS, LOSSES
 from .text import TextPrinter, derivation_text, gradient_lines
-from .values import number, read_values, same_name
+from .values import matrix, number, read_values, same_name
 from .verify import verify
 from .walkthrough import given_values, pass_values, walkthrough, walkthrough_latex, walkthrough_markdown, walkthrough_pdf
 
@@ -353,15 +353,17 @@ def run_check(args) -> int:
         if count > LARGE_NETWORK:
             raise UsageError(f"the {args.layers.replace(',', '-')} network has {count} parameters: checking each one takes "
                              f"long; pass --directions 10 to check 10 random directions")
-    values = read_values(args.values) if args.values else None
     d = _derivation(args)
+    values = read_values(args.values, matrices=d.graph.has_matrices) if args.values else None
     if d.graph.has_matrices and not d.graph.is_network:  # a function of matrices
         return _check_matrices(d, args, values)
     if args.size and not d.graph.has_matrices:
         raise UsageError("--size gives the sizes of matrices (--shape); this function has none")
     module = as_module(compile_module(d), sizes=_sizes_given(args))
     given = {}
-    if values is not None:
+    if values is not None and any(isinstance(value, list) for value in values.values()):
+        given = _matrices_given(values, d.graph, module, args.values)
+    elif values is not None:
         names = {same_name(n): n for n in module.INPUTS + module.TARGETS + module.PARAMETERS}
         unknown = [name for name in values if name not in names]
         if unknown:
@@ -383,6 +385,28 @@ def run_check(args) -> int:
         raise
     print(report)
     return 0 if report.passed and not report.checked_nothing else 1
+
+
+def _matrices_given(values: dict, graph, module, path: str) -> dict:
+    """The point of a check of a network in matrix form from a values file of whole matrices, as
+    the walkthrough takes them: the parameters' entries in one vector, and X and Y (one column
+    per sample) as rows of inputs and targets."""
+    by_name = {same_name(v.name): v for v in graph.variables}
+    unknown = [name for name in values if same_name(name) not in by_name]
+    if unknown:
+        raise UsageError(f"{unknown[0]!r} is not a variable of {graph.description}; its variables: {naming.listing(list(by_name))}")
+    missing = [v.name for key, v in by_name.items() if key not in {same_name(name) for name in values}]
+    if missing:
+        raise UsageError(f"the values file {path} lacks {', '.join(missing)}")
+    given = {by_name[same_name(name)]: value for name, value in values.items()}
+    arrays = {v: matrix(value, v.name) if isinstance(value, list) else np.array(float(number(value, v.name))) for v, value in given.items()}
+    for p, shape in zip(graph.params, module.shapes):
+        if arrays[p].shape != shape and arrays[p].size == int(np.prod(shape)) and 1 in shape:
+            arrays[p] = arrays[p].reshape(shape)  # a flat list for a column
+        if arrays[p].shape != shape:
+            raise UsageError(f"the value of {p.name} must be {shape_text(shape)} at these layer sizes, got {shape_text(arrays[p].shape)}")
+    X, Y = (np.atleast_2d(arrays[v].T if arrays[v].ndim == 2 else arrays[v]) for v in graph.inputs + graph.targets)
+    return dict(params=np.concatenate([np.ravel(arrays[p]) for p in graph.params]), inputs=X, targets=Y)
 
 
 def _check_matrices(d, args, values) -> int:

@@ -568,3 +568,16 @@ def test_graph_of_a_function_of_matrices_at_values(run, tmp_path):
     argv = ["--expr", "logdet(S) + a^T*inv(S)*a", "--shape", "S=n,n", "--shape", "a=n,1", "--values", "s.json"]
     code, out, err = run("graph", *argv, "--size", "n=2")
     assert code == 0 and out.startswith("digraph"), err
+
+
+def test_check_of_a_network_in_matrix_form_takes_the_matrices_the_walkthrough_takes(run, tmp_path):
+    values = {"X": [[0.5, -1.0], [1.0, 0.25], [0.3, 0.2]], "Y": [[1.0, 0.0], [0.0, 1.0]], "W_1": [[0.1, 0.2, 0.3], [0.3, -0.4, 0.1]],
+              "b_1": [[0.1], [0.2]], "W_2": [[0.7, -0.8], [0.2, 0.1]], "b_2": [0.1, 0.0]}  # a column as a flat list
+    network = ["--layers", "3,2,2", "--activation", "tanh,softmax", "--loss", "cross_entropy", "--form", "matrix"]
+    (tmp_path / "m.json").write_text(json.dumps(values))
+    code, out, _ = run("check", *network, "--values", "m.json")
+    assert code == 0 and "all gradients match: 14 pass, 0 fail" in out and "x1[1] = -1" in out  # X's second column: sample 1
+    assert run("walkthrough", *network, "--values", "m.json")[0] == 0
+    (tmp_path / "m.json").write_text(json.dumps(values | {"W_1": [[0.1, 0.2], [0.3, -0.4]]}))
+    code, out, err = run("check", *network, "--values", "m.json")
+    assert code == 2 and out == "" and err.strip().endswith("the value of W_1 must be 2×3 at these layer sizes, got 2×2")
