@@ -45,6 +45,7 @@ from .text import (
 
 TITLE_WIDTH = 60  # characters of LaTeX source of a formula in a title (inline math cannot break)
 DOCUMENT_LINE = 110  # printed characters (measured by width_of) that fit on one line of an A4 page, with the left side
+MATRIX_LINE = DOCUMENT_LINE - 34  # the same beside a column of shapes (n_1 × n_0)
 
 
 class MatrixLatexNotation(MatrixNotation):
@@ -435,9 +436,9 @@ def _matrix_steps_document(d: Derivation, title: str | None = None) -> str:
         return printer._shape(symbol.shape) if is_matrix(symbol) else ""
 
     def rows(expr):
-        return broken_rows(printer, expr) or _left_out("too wide for a line")
+        return broken_rows(printer, expr, MATRIX_LINE) or _left_out("too wide for a line")
 
-    long_closed = [p for p in d.wrt if short_closed_form(d, p) is None or broken_rows(printer, d[p]) is None]
+    long_closed = [p for p in d.wrt if short_closed_form(d, p) is None or broken_rows(printer, d[p], MATRIX_LINE) is None]
     sizes = graph.sizes
     formula = r"%s = %s" % (printer._print(output), printer._print(graph.loss))
     subject = text(graph.description) if graph.is_network else "$%s$" % (formula if len(formula) <= TITLE_WIDTH else printer._print(output))
@@ -449,7 +450,7 @@ def _matrix_steps_document(d: Derivation, title: str | None = None) -> str:
         variables=[(printer._print(v), shape(v) or r"\text{scalar}") for v in graph.variables],
         forward=[(printer._print(s.symbol), rows(s.expr), shape(s.symbol)) for s in graph.steps],
         backward=[(printer._print(s), rows(e), shape(s)) for s, e in d.deltas],
-        gradients=[(partial(printer, output, p), gradient_rows(d, p, p not in long_closed, printer, DOCUMENT_LINE, chain=False), shape(p))
+        gradients=[(partial(printer, output, p), gradient_rows(d, p, p not in long_closed, printer, MATRIX_LINE, chain=False), shape(p))
                    for p in d.wrt],
         long_closed=len(long_closed),
         closed_form_nodes=CLOSED_FORM_NODES,

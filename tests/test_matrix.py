@@ -678,3 +678,15 @@ def test_every_gradient_the_text_prints_is_accepted_back_by_verify(spec):
     for line in lines:
         lhs, rhs = line.split(" = ", 1)
         assert sb.verify(rhs.rsplit("   (", 1)[0], d, wrt=lhs.strip().removeprefix("∂J/∂")), line
+
+
+@needs_pdflatex
+@pytest.mark.parametrize("spec", [dict(layers=[3, 4, 2], **RELU_SOFTMAX), dict(layers=[784, 128, 10], **RELU_SOFTMAX),
+                                  dict(layers=[3, 4, 4, 2], activation=["tanh", "relu", "sigmoid"], loss="bce")],
+                         ids=["3-4-2", "784-128-10", "3-4-4-2"])
+def test_the_document_of_a_network_in_matrix_form_fits_the_page(spec, tmp_path):
+    (tmp_path / "d.tex").write_text(sb.document_latex(sb.backprop(sb.mlp(**spec, form="matrix"))), encoding="utf-8")
+    subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error", "d.tex"], cwd=tmp_path, capture_output=True,
+                   check=True, timeout=120)
+    log = (tmp_path / "d.log").read_text(encoding="utf-8", errors="replace")
+    assert "Overfull \\hbox" not in log
