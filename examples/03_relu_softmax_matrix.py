@@ -3,7 +3,7 @@
 Samples are the m columns of X. The forward pass Z_l = W_l A_(l-1) + b_l 𝟏ᵀ, A_l = g(Z_l) (the
 output A_3 reads Ŷ), the loss J the mean cross-entropy over the batch, and the backward pass with
 δ_V = ∂J/∂V: δ_Z_3 = (Ŷ − Y) / m, δ_Z_l = (W_(l+1)ᵀ δ_Z_(l+1)) ⊙ g'(Z_l) (for ReLU the step
-function Heaviside(Z_l, 0)), ∂J/∂W_l = δ_Z_l A_(l-1)ᵀ, ∂J/∂b_l = δ_Z_l 𝟏, for every width at once;
+function 1[Z_l > 0]), ∂J/∂W_l = δ_Z_l A_(l-1)ᵀ, ∂J/∂b_l = δ_Z_l 𝟏, for every width at once;
 then the generated NumPy module, checked on a random batch.
 """
 

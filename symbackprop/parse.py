@@ -551,6 +551,18 @@ class _Reader:
             return CONSTANTS[name]
         return sp.Symbol(name)
 
+    def _Subscript(self, node):
+        """``1[u > 0]``, the indicator the library prints for the step function: Heaviside(u, 0)."""
+        condition = node.slice
+        if not (isinstance(node.value, ast.Constant) and node.value.value == 1 and isinstance(condition, ast.Compare)
+                and len(condition.ops) == 1 and isinstance(condition.ops[0], ast.Gt)
+                and isinstance(condition.comparators[0], ast.Constant) and condition.comparators[0].value == 0):
+            raise ParseError(f"{_describe(node)} is not allowed in a formula (an indicator is written 1[u > 0])")
+        argument = self.read(condition.left)
+        if is_matrix(argument) or isinstance(argument, _Unsized):
+            return self._elementwise("1[… > 0]", sp.Heaviside, [argument, sp.S.Zero])
+        return sp.Heaviside(argument, 0)
+
     def _Attribute(self, node):
         if node.attr != "T":
             raise ParseError(f"{_describe(node)} is not allowed in a formula")

@@ -438,6 +438,12 @@ class TextPrinter(MatrixNotation, TextbookOrder, StrPrinter):
     def _print_Symbol(self, expr):
         return self.names.get(expr) or naming.display(expr)
 
+    def _print_Heaviside(self, expr):
+        """The step function with H(0) = 0 (ReLU's derivative) as its indicator ``1[z > 0]``."""
+        if len(expr.args) == 2 and expr.args[1] == 0:
+            return f"1[{self._print(expr.args[0])} > 0]"
+        return super()._print_Function(expr)
+
     def _print_Mul(self, expr, **kwargs):
         if self.mul_separator == "*":
             return super()._print_Mul(expr, **kwargs)

@@ -10,7 +10,7 @@ EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 EXPECTED = {
     "01_chain_rule_two_inputs.py": ("at x = 3, y = -4: f = 1.5456, ∂f/∂x = 2.0596, ∂f/∂y = 1.5922", ["graph.dot", "gradients.tex"]),
     "02_two_sigmoid_neurons_bce.py": ("chain rule for ∂J/∂w2: 2 factor(s) wrong", ["derivation.tex"]),
-    "03_relu_softmax_matrix.py": ("δ_Z_2 = (W_3ᵀ δ_Z_3) ⊙ Heaviside(Z_2, 0)", ["derivation.tex", "grads.py"]),
+    "03_relu_softmax_matrix.py": ("δ_Z_2 = (W_3ᵀ δ_Z_3) ⊙ 1[Z_2 > 0]", ["derivation.tex", "grads.py"]),
     "04_logistic_one_hidden_layer.py": ("δ_Z_2    = (Ŷ - Y) / m ", ["derivation.tex", "grads.py"]),
     "05_walkthrough_and_training.py": ("below 1e-4 after", ["walkthrough.md", "walkthrough.tex"]),
     "06_generated_code_xor.py": ("accuracy 100.0%", ["xor_grads.py"]),

@@ -72,18 +72,18 @@ def printed(net):
 def test_textbook_formulas_of_the_784_128_10_relu_softmax_network():
     net = sb.mlp([784, 128, 10], **RELU_SOFTMAX, form="matrix")
     d, deltas, gradients = printed(net)
-    assert deltas == [("δ_Z_2", "(Ŷ - Y) / m"), ("δ_Z_1", "(W_2ᵀ δ_Z_2) ⊙ Heaviside(Z_1, 0)")]
+    assert deltas == [("δ_Z_2", "(Ŷ - Y) / m"), ("δ_Z_1", "(W_2ᵀ δ_Z_2) ⊙ 1[Z_1 > 0]")]
     assert gradients == [("W_1", "δ_Z_1 Xᵀ"), ("b_1", "δ_Z_1 𝟏"), ("W_2", "δ_Z_2 A_1ᵀ"), ("b_2", "δ_Z_2 𝟏")]
     text = derivation_text(d)
     for line in ("Z_1 = W_1 X + b_1 𝟏ᵀ   (n_1×m)", "Ŷ = softmax(Z_2)   (n_2×m)", "δ_Z_2 = (Ŷ - Y) / m   (n_2×m)",
-                 "δ_Z_1 = (W_2ᵀ δ_Z_2) ⊙ Heaviside(Z_1, 0)   (n_1×m)", "∂J/∂W_1 = δ_Z_1 Xᵀ   (n_1×n_0)",
+                 "δ_Z_1 = (W_2ᵀ δ_Z_2) ⊙ 1[Z_1 > 0]   (n_1×m)", "∂J/∂W_1 = δ_Z_1 Xᵀ   (n_1×n_0)",
                  "∂J/∂b_1 = δ_Z_1 𝟏   (n_1×1)", "∂J/∂W_2 = δ_Z_2 A_1ᵀ   (n_2×n_1)"):
         assert f"\n  {line}\n" in text
     assert net.sizes == tuple(sp.Symbol(n, positive=True, integer=True) for n in ("n_0", "n_1", "n_2", "m"))
 
 
 @pytest.mark.parametrize("hidden, derivative", [("tanh", "(𝟏_{n_1×m} - A_1^∘2)"), ("sigmoid", "(𝟏_{n_1×m} - A_1) ⊙ A_1"),
-                                                ("relu", "Heaviside(Z_1, 0)")])
+                                                ("relu", "1[Z_1 > 0]")])
 def test_sigmoid_and_binary_cross_entropy_collapse_to_yhat_minus_y(hidden, derivative):
     net = sb.mlp([2, 4, 1], activation=[hidden, "sigmoid"], loss="bce", form="matrix")
     _, deltas, gradients = printed(net)

@@ -18,6 +18,11 @@ TWO_OUTPUTS = sb.mlp([2, 2, 2])  # outputs a3, a4
 ONE_OUTPUT = sb.mlp([4, 2, 1])  # output a3; z3 = w9 a1 + w10 a2 + b3
 
 
+def in_sympy(printed: str) -> str:
+    """Printed text as SymPy's parser reads it: δ_3 as delta_3, the indicator 1[u > 0] as Heaviside(u, 0)."""
+    return re.sub(r"1\[([^\[\]]+?) > 0\]", r"Heaviside(\1, 0)", printed).replace("δ_", "delta_")
+
+
 def delta_of(step: str) -> sp.Symbol:
     return naming.delta(sp.Symbol(step))
 
@@ -160,12 +165,12 @@ def test_every_product_of_a_network_comes_in_textbook_order_with_its_value_uncha
         printed = plain(formula)
         names = {naming.display(s): s for s in formula.free_symbols}
         functions = {f: getattr(sb, f) for f in ("sigmoid", "relu", "leaky_relu", "softplus", "softmax")}
-        reread = sp.parse_expr(printed.replace("δ_", "delta_"), local_dict={n.replace("δ_", "delta_"): s for n, s in names.items()} | functions)
+        reread = sp.parse_expr(in_sympy(printed), local_dict={n.replace("δ_", "delta_"): s for n, s in names.items()} | functions)
         assert sp.simplify(reread - formula) == 0, (symbol, printed)  # the value is unchanged
         if not formula.is_Mul or not formula.as_coeff_Mul()[0].is_Integer or any(
                 f.is_Pow and f.exp.could_extract_minus_sign() for f in formula.args):
             continue  # fractions and decimals are left to SymPy's printer
-        factors = [sp.parse_expr(f.replace("δ_", "delta_"), local_dict={n.replace("δ_", "delta_"): s for n, s in names.items()} | functions)
+        factors = [sp.parse_expr(in_sympy(f), local_dict={n.replace("δ_", "delta_"): s for n, s in names.items()} | functions)
                    for f in _top_level_factors(printed.lstrip("-"))]
         ranks = [rank(f) for f in factors if not f.is_Number]
         assert ranks == sorted(ranks), (symbol, printed)
@@ -184,7 +189,7 @@ def test_the_printers_keep_non_network_expressions_equal_to_themselves(expr):
     for p in d.wrt:
         for formula in (d.gradient(p), d[p]):
             printed = plain(d.closed(formula))
-            assert sp.simplify(sp.sympify(printed, locals={**names, "sigmoid": sb.sigmoid, "relu": sb.relu,
+            assert sp.simplify(sp.sympify(in_sympy(printed), locals={**names, "sigmoid": sb.sigmoid, "relu": sb.relu,
                                                           "leaky_relu": sb.leaky_relu, "softplus": sb.softplus,
                                                           "softmax": sb.softmax}) - d.closed(formula)) == 0
 
@@ -194,7 +199,7 @@ def test_textbook_order_changes_no_value_in_any_network():
         graph = network(name)
         for step in graph.steps:
             text = plain(step.expr)
-            reread = sp.sympify(text, locals={s.name: s for s in step.expr.free_symbols} | {
+            reread = sp.sympify(in_sympy(text), locals={s.name: s for s in step.expr.free_symbols} | {
                 f: getattr(sb, f) for f in ("sigmoid", "relu", "leaky_relu", "softplus", "softmax", "tanh")} | {
                 "binary_cross_entropy": sb.binary_cross_entropy, "cross_entropy": sb.cross_entropy})
             assert sp.simplify(reread - step.expr) == 0, (name, text)
