@@ -20,7 +20,6 @@ from oracles import central_differences
 import symbackprop as sb
 from symbackprop import naming
 from symbackprop.errors import InputError
-from symbackprop.layers import layer_blocks
 from symbackprop.parse import FUNCTIONS, parse_expr
 
 RNG = np.random.default_rng(2024)
@@ -71,12 +70,33 @@ def test_a_batch_gives_the_mean_loss_and_its_gradient(compiled):
     np.testing.assert_allclose(outputs[2], module.forward(theta.tolist(), X[2].tolist()), rtol=1e-12)
 
 
-def test_networks_use_layer_blocks_in_batches():
-    coupled = "2-2-2 tanh/softmax half_sse"  # each output's delta mixes all outputs: per-neuron code
+def test_networks_batch_layer_by_layer_in_their_matrix_form():
     for name in NETWORKS:
-        assert (layer_blocks(sb.backprop(network(name))) is None) == (name == coupled), name
+        source = sb.numpy_module(sb.backprop(network(name)))
+        batch = source[source.index("def _batch_values"):source.index("def _is_finite")]
+        assert "layer by layer in matrix form" in batch and "W_1 = _theta[0:" in batch, name
+        assert "# δ_Z_" in batch or "# ∂J/∂W_1 = ((W_2ᵀ δ_Z_2)" in batch, name  # deltas in matrix notation
+        assert "z1 = " not in batch and "delta_1 = " not in batch, name  # no neuron-by-neuron line
     source = sb.numpy_module(sb.backprop(sb.mlp([2, 2, 2], bias="per_layer")))
-    assert "Z_1 = W_1 @ X" in source and "dW_1 = dZ_1 @ X.T" in source
+    assert "# Z_1 = W_1 X + b_1 𝟏" in source or "# A_1 = σ(b_1 𝟏_{n_1×m} + W_1 X)" in source
+    assert "dJ_dW_1 = delta_Z_1 @ X.T" in source
+    graph = sb.mlp([2, 2, 1])  # derived for some parameters only: neuron by neuron
+    some = sb.numpy_module(sb.backprop(graph, wrt=graph.params[:3]))
+    assert "one array per neuron" in some and "W_1 = _theta" not in some
+
+
+def test_a_batch_takes_the_parameters_in_the_order_derived():
+    graph = sb.mlp([2, 3, 2], activation=["tanh", "softmax"], loss="cross_entropy")
+    wrt = list(reversed(graph.params))
+    module = sb.compile(sb.backprop(graph, wrt=wrt))
+    assert module.PARAMETERS == tuple(p.name for p in wrt)
+    theta, X, Y = sample_data(graph, batch=6)
+    J, gradients = module.loss_and_gradients(theta, X, Y)
+    per_sample = [module.loss_and_gradients(theta.tolist(), x.tolist(), y.tolist()) for x, y in zip(X, Y)]
+    assert J == pytest.approx(np.mean([j for j, _ in per_sample]), rel=1e-12)
+    np.testing.assert_allclose(gradients, np.mean([g for _, g in per_sample], axis=0), rtol=1e-10, atol=1e-13)
+    numeric = central_differences(lambda th: module.loss(th, X, Y), theta)
+    np.testing.assert_allclose(gradients, numeric, rtol=1e-6, atol=1e-8)
 
 
 def test_expressions_batch_neuron_by_neuron_over_their_inputs():
