@@ -416,7 +416,7 @@ def _column_batch(d: Derivation, printer: ArrayPrinter, inputs) -> dict:
     start = [("", f"{_names(d.wrt, names)['unpack']} = params")] if d.wrt else []
     start += [("", f"{_names(inputs, names)['unpack'] or '_'} = inputs"), ("", "n = inputs.shape[1]")]
     return dict(
-        kind="one array per neuron", constants=[], start=start, targets=_names(graph.targets, names)["unpack"] or "_",
+        kind="one array per neuron", constants=[], start=start, targets=[("", f"{_names(graph.targets, names)['unpack'] or '_'} = targets")],
         forward=forward, loss=loss, backward=backward, gradients=gradients,
         outputs="np.stack(%s, axis=1)" % _tuple(printer.code(graph.steps[-1].expr) if s == graph.output else names[s] for s in graph.outputs),
         gradient_vector="np.array([%s]) * inv_n" % ", ".join(names[naming.gradient_symbol(p)] for p in d.wrt), uses=dict(logsumexp=False, column_softmax=False))
@@ -532,7 +532,9 @@ def _matrix_batch(sizes: tuple, activations: tuple, loss: str, bias: str | None,
         vector += "[_POSITION]"
     return dict(
         kind="layer by layer in matrix form, one column per sample", constants=constants, start=start,
-        forward=forward, outputs=f"{names[p.outputs[0]]}.T", targets=names[Y], loss=loss_lines,
+        forward=forward, outputs=f"{names[p.outputs[0]]}.T", loss=loss_lines,
+        # Y in the order of the arrays the steps compute (a row per output), which entrywise operations read fastest
+        targets=[("", f"{names[Y]} = np.ascontiguousarray(targets)")],
         backward=backward, gradients=gradients, gradient_vector=vector,
         uses=dict(column_softmax="_softmax(" in code, logsumexp="_logsumexp(" in code),
     )
