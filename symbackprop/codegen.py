@@ -456,6 +456,48 @@ def _statement_lines(statements, names: dict, printer: MatrixPrinter) -> list[tu
     return out
 
 
+def _flat_parameters(sizes: tuple, params: tuple, names: dict, order: tuple) -> tuple[list, list, str]:
+    """How a batch of the per-weight network reads its matrix parameters from the flat vector
+    (weights layer by layer, each ``W_l`` row-major, then the biases: a column ``b_l`` each, or a
+    number), and writes their gradients back into one: the module's constants, the lines that
+    unpack, and the gradient vector. ``order``: where each parameter in that canonical order sits
+    among PARAMETERS."""
+    count = len(order)
+    canonical = order != tuple(range(count))
+    unpack = [("the parameters as matrices, from the flat vector",
+               "_theta = np.asarray(params)" + ("[_CANONICAL]" if canonical else ""))]
+    by_name = {v.name: v for v in params}
+    offset, weights, biases = 0, [], []
+    for layer in range(1, len(sizes)):
+        W, size = by_name[f"W_{layer}"], sizes[layer] * sizes[layer - 1]
+        unpack.append(("", f"{names[W]} = _theta[{offset}:{offset + size}].reshape({sizes[layer]}, {sizes[layer - 1]})"))
+        weights.append(f"{names[naming.gradient_symbol(W)]}.ravel()")
+        offset += size
+    for layer in range(1, len(sizes)):
+        b = by_name.get(f"b_{layer}")
+        if b is None:
+            continue
+        gradient = names[naming.gradient_symbol(b)]
+        if isinstance(b, sp.MatrixExpr):  # per neuron: a column
+            unpack.append(("", f"{names[b]} = _theta[{offset}:{offset + sizes[layer]}].reshape({sizes[layer]}, 1)"))
+            biases.append(f"{gradient}.ravel()")
+            offset += sizes[layer]
+        else:  # per layer: a number
+            unpack.append(("", f"{names[b]} = _theta[{offset}]"))
+            biases.append(f"({gradient},)")
+            offset += 1
+    vector = "np.concatenate([%s])" % ", ".join(weights + biases)
+    if not canonical:
+        return [], unpack, vector
+    position = [0] * count
+    for k, i in enumerate(order):
+        position[i] = k
+    constants = [("# The parameters in their places in the network: weights layer by layer, then biases.",
+                  f"_CANONICAL = np.array({_tuple(map(str, order))})"),
+                 ("# Where each of PARAMETERS sits among them.", f"_POSITION = np.array({_tuple(map(str, position))})")]
+    return constants, unpack, vector + "[_POSITION]"
+
+
 @lru_cache(maxsize=64)
 def _matrix_batch(sizes: tuple, activations: tuple, loss: str, bias: str | None, order: tuple) -> dict:
     """A batch of the per-weight network ``(sizes, activations, loss, bias)`` computed layer by
@@ -468,7 +510,6 @@ def _matrix_batch(sizes: tuple, activations: tuple, loss: str, bias: str | None,
     p = program_.program(d, text=printer_for(d).doprint)
     names = _code_names(p, d.graph)
     printer = MatrixPrinter(names, sizes=p.sizes)
-    printer.elementwise = {}
     check_generable([s.rhs for s in p.statements], [printer])
     emitted: set = set()
 
@@ -486,31 +527,7 @@ def _matrix_batch(sizes: tuple, activations: tuple, loss: str, bias: str | None,
         backward = segment([s for s in rest if s.lhs not in p.gradients])
         gradients = segment([s for s in rest if s.lhs in p.gradients])
 
-    # The flat vector holds the weights layer by layer (each W_l row-major), then the biases.
-    count = len(order)
-    canonical = order != tuple(range(count))
-    source = "np.asarray(params)[_CANONICAL]" if canonical else "np.asarray(params)"
-    unpack = [("the parameters as matrices, from the flat vector", f"_theta = {source}")]
-    offset, by_name = 0, {v.name: v for v in p.params}
-    weights, biases = [], []
-    for layer in range(1, len(sizes)):
-        rows, cols = sizes[layer], sizes[layer - 1]
-        unpack.append(("", f"{names[by_name[f'W_{layer}']]} = _theta[{offset}:{offset + rows * cols}].reshape({rows}, {cols})"))
-        weights.append(f"{names[naming.gradient_symbol(by_name[f'W_{layer}'])]}.ravel()")
-        offset += rows * cols
-    for layer in range(1, len(sizes)):
-        b = by_name.get(f"b_{layer}")
-        if b is None:
-            continue
-        gradient = names[naming.gradient_symbol(b)]
-        if isinstance(b, sp.MatrixExpr):
-            unpack.append(("", f"{names[b]} = _theta[{offset}:{offset + sizes[layer]}].reshape({sizes[layer]}, 1)"))
-            biases.append(f"{gradient}.ravel()")
-            offset += sizes[layer]
-        else:
-            unpack.append(("", f"{names[b]} = _theta[{offset}]"))
-            biases.append(f"({gradient},)")
-            offset += 1
+    constants, unpack, vector = _flat_parameters(sizes, p.params, names, order)
     X, Y = d.graph.inputs[0], d.graph.targets[0]
     start = [*unpack, ("", f"{names[X]} = inputs")]
     code = " ".join(line for _, line in forward + loss_lines + backward + gradients)
@@ -520,16 +537,6 @@ def _matrix_batch(sizes: tuple, activations: tuple, loss: str, bias: str | None,
         start.append(("", f"{names[BATCH]} = {names[X]}.shape[1]"))
     if "_dtype" in identifiers:
         start.append(("", f"_dtype = {names[X]}.dtype"))
-    vector = "np.concatenate([%s])" % ", ".join(weights + biases)
-    position = [0] * count
-    for k, i in enumerate(order):
-        position[i] = k
-    constants = []
-    if canonical:
-        constants = [("# The parameters in their places in the network: weights layer by layer, then biases.",
-                      f"_CANONICAL = np.array({_tuple(map(str, order))})"),
-                     ("# Where each of PARAMETERS sits among them.", f"_POSITION = np.array({_tuple(map(str, position))})")]
-        vector += "[_POSITION]"
     return dict(
         kind="layer by layer in matrix form, one column per sample", constants=constants, start=start,
         forward=forward, outputs=f"{names[p.outputs[0]]}.T", loss=loss_lines,
