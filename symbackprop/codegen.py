@@ -3,9 +3,10 @@
 The module imports NumPy only. It computes every step once, under its own name (``z_2``,
 ``a_2``, ``delta_2``, ``dJ_dw5``), with the equation as a comment above it, so its size is
 linear in the network. One sample (a list, tuple or 1-D array) runs on plain Python floats;
-a batch (an array of shape ``(batch, n_inputs)``) runs vectorised, layer by layer on blocks
-where the network has layers (:mod:`symbackprop.layers`), neuron by neuron otherwise; its loss is
-the mean over the batch and its gradients those of that mean.
+a batch (an array of shape ``(batch, n_inputs)``) runs vectorised: a network that
+:func:`~symbackprop.mlp` built, derived for all its parameters, layer by layer as the program of
+its matrix form (``Z_1 = W_1 X + b_1 𝟏ᵀ``, ``δ_Z_1``, one column per sample), anything else neuron
+by neuron; its loss is the mean over the batch and its gradients those of that mean.
 
 One sample uses ``math``, a batch ``numpy``; a function NumPy lacks but ``math`` has (erf, erfc,
 gamma, loggamma) runs elementwise through ``math`` on a batch. A function neither has (erfinv,
@@ -20,7 +21,9 @@ True
 
 from __future__ import annotations
 
+import itertools
 import re
+from functools import lru_cache
 
 import sympy as sp
 from sympy import Determinant, HadamardPower, HadamardProduct, Inverse, MatAdd, MatMul, OneMatrix, Transpose
@@ -34,11 +37,11 @@ from sympy.printing.pycode import PythonCodePrinter
 from . import __version__, naming
 from . import program as program_
 from . import targets as target_rules
-from .derive import Derivation
+from .derive import Derivation, derive
 from .errors import InputError
-from .layers import BlockTextPrinter, LayerBlocks, block, layer_blocks, matmul, softmax_columns, transpose
 from .matrices import ARGUMENT, function_body
-from .primitives import sigmoid, sinc_derivative, softmax, softplus
+from .network import BATCH, matrix_mlp, scalar_mlp
+from .primitives import LOSSES, sigmoid, sinc_derivative, softmax, softplus
 from .progress import Progress
 from .templates_ import render
 from .text import plain, positive_first, printer_for
@@ -84,9 +87,6 @@ class _CodePrinter:
             else:
                 printed += " + " + self.parenthesize(term, PRECEDENCE["Add"], strict=True)
         return printed
-
-    def _print_softmax_columns(self, expr):
-        return self._print_softmax(expr)
 
     def _print_softmax(self, expr):
         return "%s(%s - %s)" % (self.exp, self._print(expr.logits[expr.index - 1]), self.logsumexp[expr.logits])
@@ -227,12 +227,6 @@ class ArrayPrinter(_CodePrinter, NumPyPrinter):
         if at_zero == 0:
             return f"({self._print(expr.args[0])} > 0)"  # a boolean array: multiplies as 0 and 1
         return f"np.heaviside({self._print(expr.args[0])}, {self._print(at_zero)})"
-
-    def _print_matmul(self, expr):
-        return " @ ".join(self.parenthesize(a, PRECEDENCE["Mul"], strict=False) for a in expr.args)
-
-    def _print_transpose(self, expr):
-        return "%s.T" % self.parenthesize(expr.args[0], 1000, strict=True)
 
 
 # Functions that neither NumPy nor math computes → what their code would need.
@@ -406,7 +400,7 @@ def _column_batch(d: Derivation, printer: ArrayPrinter, inputs) -> dict:
     printer.per_sample = per_sample
     text = printer_for(d).doprint
     forward = _forward_lines(graph, printer, "_logsumexp_arrays")
-    loss: list = []
+    loss: list = [("", "inv_n = 1.0 / n")]
     mean = _batch_sum(printer, graph.steps[-1].expr, per_sample, loss, text=text)
     loss.append((_comment(graph.output, graph.steps[-1].expr, text), f"J = ({mean})*inv_n"))
     backward = []
@@ -419,98 +413,138 @@ def _column_batch(d: Derivation, printer: ArrayPrinter, inputs) -> dict:
     backward += [(_comment(s, e, text), f"{names[s]} = {printer.code(e)}") for s, e in d.deltas]
     gradients = [(f"Σ over the batch of ∂{text(output)}/∂{text(p)} = {text(d.gradient(p))}",
                   f"{names[naming.gradient_symbol(p)]} = {_batch_sum(printer, d.gradient(p), per_sample, [], text=text)}") for p in d.wrt]
+    start = [("", f"{_names(d.wrt, names)['unpack']} = params")] if d.wrt else []
+    start += [("", f"{_names(inputs, names)['unpack'] or '_'} = inputs"), ("", "n = inputs.shape[1]")]
     return dict(
-        inputs=_names(inputs, names)["unpack"] or "_", targets=_names(graph.targets, names)["unpack"] or "_",
+        kind="one array per neuron", constants=[], start=start, targets=[("", f"{_names(graph.targets, names)['unpack'] or '_'} = targets")],
         forward=forward, loss=loss, backward=backward, gradients=gradients,
         outputs="np.stack(%s, axis=1)" % _tuple(printer.code(graph.steps[-1].expr) if s == graph.output else names[s] for s in graph.outputs),
-        gradient_vector="np.array([%s])" % ", ".join(names[naming.gradient_symbol(p)] for p in d.wrt))
+        gradient_vector="np.array([%s]) * inv_n" % ", ".join(names[naming.gradient_symbol(p)] for p in d.wrt), uses=dict(logsumexp=False, column_softmax=False))
 
 
-def _affine_lines(Z, weights, previous, bias, printer: ArrayPrinter, text=str) -> list[tuple[str, str]]:
-    """``Z = W A + b`` on blocks, the bias (a symbol, or a name of the code) added in place (one
-    array less); ``text`` spells the comment."""
-    name = printer._print(Z)
-    comment = f"{text(Z)} = {text(weights)} {text(previous)}" + ("" if bias is None else f" + {text(bias)}")
-    lines = [(comment, f"{name} = {printer.code(matmul(weights, previous))}")]
-    return lines + ([("", f"{name} += {printer._print(bias) if isinstance(bias, sp.Basic) else bias}")] if bias is not None else [])
+def _network_spec(d: Derivation) -> tuple | None:
+    """``(layer sizes, activations, loss, bias)`` of the network :func:`~symbackprop.mlp` built
+    weight by weight that ``d`` was derived for, for all its parameters; None for any other
+    derivation (some parameters only, a graph that is not exactly such a network)."""
+    graph = d.graph
+    if not graph.layers or set(d.wrt) != set(graph.params):
+        return None
+    sizes = (len(graph.inputs), *(len(layer.activations) for layer in graph.layers))
+    activations = tuple(layer.activation for layer in graph.layers)
+    outputs = graph.layers[-1].activations
+    losses = [name for name, loss in LOSSES.items() if loss(graph.targets, outputs) == graph.steps[-1].expr]
+    biases = [b for layer in graph.layers for b in layer.biases]
+    modes = [None] if all(b == 0 for b in biases) else ["per_neuron", "per_layer"] if len(set(biases)) == len(biases) else ["per_layer"]
+    for loss, bias in itertools.product(losses, modes):  # the same network rebuilt: its steps and parameters alike
+        try:
+            rebuilt = scalar_mlp(sizes, activations, loss, bias)
+        except InputError:
+            continue
+        if rebuilt.steps == graph.steps and rebuilt.params == graph.params:
+            return sizes, activations, loss, bias
+    return None
 
 
-def _activation_lines(A, activation, printer: ArrayPrinter, text=None) -> list[tuple[str, str]]:
-    """``A = g(Z)`` on a block; a softmax together with the log-sum-exp of each column of its
-    logits, which the loss takes. ``text`` spells the comment (matrix notation by default)."""
-    text = text or BlockTextPrinter().doprint
-    name, comment = printer._print(A), f"{text(A)} = {text(activation)}"
-    if isinstance(activation, softmax_columns):
-        (logits,) = activation.logits
-        lse = printer.logsumexp[activation.logits]
-        return [(f"{comment}; with it the log-sum-exp of each column, for the loss",
-                 f"{name}, {lse} = _softmax_columns({printer._print(logits)})")]
-    return [(comment, f"{name} = {printer.code(activation)}")]
+def _statement_lines(statements, names: dict, printer: MatrixPrinter) -> list[tuple[str, str]]:
+    """Statements of a program as ``(equation, code)`` lines; an elementwise step computed by one
+    of them is reused by those after it (``printer.elementwise``, kept from call to call)."""
+    out = []
+    for statement in statements:
+        out.append((statement.equation, f"{names[statement.lhs]} = {printer.code(statement.rhs)}"))
+        if isinstance(statement.rhs, ElementwiseApplyFunction):
+            printer.elementwise[statement.rhs.expr, function_body(statement.rhs)] = statement.lhs
+    return out
 
 
-def _product_lines(target, expr: sp.Expr, printer: ArrayPrinter, comment: str) -> list[tuple[str, str]]:
-    """``target = expr``; a matrix product times elementwise factors (``local ⊙ (Wᵀ dZ)``) is
-    computed as the product, then multiplied by each factor in place."""
-    factors = sp.Mul.make_args(expr)
-    products = [f for f in factors if isinstance(f, matmul)]
-    target = printer._print(target)
-    if len(products) != 1 or len(factors) == 1:
-        return [(comment, f"{target} = {printer.code(expr)}")]
-    return [(comment, f"{target} = {printer.code(products[0])}")] + [
-        ("", f"{target} *= {printer.code(f)}") for f in factors if f is not products[0]]
+def _flat_parameters(sizes: tuple, params: tuple, names: dict, order: tuple) -> tuple[list, list, str]:
+    """How a batch of the per-weight network reads its matrix parameters from the flat vector
+    (weights layer by layer, each ``W_l`` row-major, then the biases: a column ``b_l`` each, or a
+    number), and writes their gradients back into one: the module's constants, the lines that
+    unpack, and the gradient vector. ``order``: where each parameter in that canonical order sits
+    among PARAMETERS."""
+    count = len(order)
+    canonical = order != tuple(range(count))
+    unpack = [("the parameters as matrices, from the flat vector",
+               "_theta = np.asarray(params)" + ("[_CANONICAL]" if canonical else ""))]
+    by_name = {v.name: v for v in params}
+    offset, weights, biases = 0, [], []
+    for layer in range(1, len(sizes)):
+        W, size = by_name[f"W_{layer}"], sizes[layer] * sizes[layer - 1]
+        unpack.append(("", f"{names[W]} = _theta[{offset}:{offset + size}].reshape({sizes[layer]}, {sizes[layer - 1]})"))
+        weights.append(f"{names[naming.gradient_symbol(W)]}.ravel()")
+        offset += size
+    for layer in range(1, len(sizes)):
+        b = by_name.get(f"b_{layer}")
+        if b is None:
+            continue
+        gradient = names[naming.gradient_symbol(b)]
+        if isinstance(b, sp.MatrixExpr):  # per neuron: a column
+            unpack.append(("", f"{names[b]} = _theta[{offset}:{offset + sizes[layer]}].reshape({sizes[layer]}, 1)"))
+            biases.append(f"{gradient}.ravel()")
+            offset += sizes[layer]
+        else:  # per layer: a number
+            unpack.append(("", f"{names[b]} = _theta[{offset}]"))
+            biases.append(f"({gradient},)")
+            offset += 1
+    vector = "np.concatenate([%s])" % ", ".join(weights + biases)
+    if not canonical:
+        return [], unpack, vector
+    position = [0] * count
+    for k, i in enumerate(order):
+        position[i] = k
+    constants = [("# The parameters in their places in the network: weights layer by layer, then biases.",
+                  f"_CANONICAL = np.array({_tuple(map(str, order))})"),
+                 ("# Where each of PARAMETERS sits among them.", f"_POSITION = np.array({_tuple(map(str, position))})")]
+    return constants, unpack, vector + "[_POSITION]"
 
 
-def _layer_batch(d: Derivation, printer: ArrayPrinter, blocks: LayerBlocks) -> dict:
-    """A batch computed layer by layer on blocks of shape (neurons, batch): Z = W A + b, …"""
-    last = len(blocks.weights)
-    X, Y = block("X"), block("Y")
-    A = {0: X, **{layer: block("A", layer) for layer in range(1, last + 1)}}
-    Z = {layer: block("Z", layer) for layer in range(1, last + 1)}
-    W = {layer: sp.Symbol(f"W_{layer}") for layer in range(1, last + 1)}
-    dZ = {layer: sp.Symbol(f"dZ_{layer}") for layer in range(1, last + 1)}
-    printer.names.update({s: s.name for s in (X, Y, *A.values(), *Z.values(), *W.values(), *dZ.values())})
-    # The output block is the network's output matrix: Ŷ in the comments, Yhat in the code.
-    printer.names[A[last]] = naming.fresh_one(naming.OUTPUT_MATRIX[naming.OUTPUT_ASCII], set(printer.names.values())).name
-    text = BlockTextPrinter({A[last]: naming.OUTPUT_MATRIX[naming.OUTPUT_TEXT]}, upstream={Y, *dZ.values()}).doprint
-    printer.logsumexp.update({(Z[layer],): f"lse_{layer}" for layer in Z})
-    printer.definitions.update({A[layer]: blocks.activation[layer - 1] for layer in Z})
+@lru_cache(maxsize=64)
+def _matrix_batch(sizes: tuple, activations: tuple, loss: str, bias: str | None, order: tuple) -> dict:
+    """A batch of the per-weight network ``(sizes, activations, loss, bias)`` computed layer by
+    layer in its matrix form (:func:`~symbackprop.network.matrix_mlp`, one column per sample):
+    the statements of the program of its derivation, printed by :class:`MatrixPrinter`, between
+    the flat parameter vector (``order``: where each canonical parameter sits in it) and the
+    gradient vector in the same order."""
+    graph = matrix_mlp(sizes, activations, loss, bias)
+    d = derive(graph, graph.params)
+    p = program_.program(d, text=printer_for(d).doprint)
+    names = _code_names(p, d.graph)
+    printer = MatrixPrinter(names, sizes=p.sizes)
+    check_generable([s.rhs for s in p.statements], [printer])
+    emitted: set = set()
 
-    def matrix(m) -> str:
-        return "np.array([%s])" % ", ".join("[%s]" % ", ".join(printer.code(e) for e in row) for row in m.tolist())
+    def segment(statements) -> list[tuple[str, str]]:
+        fresh = [s for s in statements if s.lhs not in emitted]
+        emitted.update(s.lhs for s in fresh)
+        return _statement_lines(fresh, names, printer)
 
-    forward = []
-    for layer in range(1, last + 1):
-        forward.append((f"layer {layer}: the weights and biases as blocks", f"{W[layer]} = {matrix(blocks.weights[layer - 1])}"))
-        bias = None if blocks.biases[layer - 1].is_zero_matrix else f"b_{layer}"
-        if bias:
-            forward.append(("", f"{bias} = {matrix(blocks.biases[layer - 1])}"))
-        forward += _affine_lines(Z[layer], W[layer], A[layer - 1], bias, printer)
-        forward += _activation_lines(A[layer], blocks.activation[layer - 1], printer, text)
+    forward, loss_lines = segment(p.for_outputs()), segment(p.for_loss())
+    rest = [s for s in p.for_gradients() if s.lhs not in emitted]
+    used_by_deltas = {symbol for s in rest if s.lhs not in p.gradients for symbol in s.rhs.free_symbols}
+    if used_by_deltas & set(p.gradients):  # a delta written with a gradient: all in the program's order
+        backward, gradients = segment(rest), []
+    else:
+        backward = segment([s for s in rest if s.lhs not in p.gradients])
+        gradients = segment([s for s in rest if s.lhs in p.gradients])
 
-    loss: list = []
-    mean = _batch_sum(printer, blocks.loss, {X, Y, *A.values(), *Z.values()}, loss, dot="np.vdot", text=text)
-    loss.append((f"J = the mean over the batch of Σ over the outputs of {text(blocks.loss)}", f"J = ({mean})*inv_n"))
-
-    backward = [(f"{dZ[last]} = {text(blocks.output_delta)}", f"{dZ[last]} = {printer.code(blocks.output_delta)}")]
-    for layer in range(last - 1, 0, -1):
-        expr = blocks.hidden_delta[layer - 1] * matmul(transpose(W[layer + 1]), dZ[layer + 1])
-        backward += _product_lines(dZ[layer], expr, printer, f"{dZ[layer]} = {text(expr)}")
-
-    # Each entry of the layers' dW and db belongs to one parameter; a parameter used in several
-    # places (a bias shared by a layer) gets the sum of its entries.
-    index = {p: i for i, p in enumerate(d.wrt)}
-    gradients, parts, owners = [], [], []
-    for layer in range(1, last + 1):
-        gradients.append(("dW = dZ a_previous^T", f"dW_{layer} = {printer.code(matmul(dZ[layer], transpose(A[layer - 1])))}"))
-        parts.append(f"dW_{layer}.ravel()")
-        owners += [index[p] for p in blocks.weights[layer - 1]]
-        if not blocks.biases[layer - 1].is_zero_matrix:
-            gradients.append(("db = Σ over the batch of dZ", f"db_{layer} = dZ_{layer}.sum(axis=1)"))
-            parts.append(f"db_{layer}")
-            owners += [index[p] for p in blocks.biases[layer - 1]]
-    vector = "np.bincount(_GRADIENT_OWNER, weights=np.concatenate([%s]), minlength=%d)" % (", ".join(parts), len(d.wrt))
-    return dict(inputs="X", targets="Y", forward=forward, outputs=f"{printer.names[A[last]]}.T", loss=loss, backward=backward,
-                gradients=gradients, gradient_vector=vector, owner=_tuple(map(str, owners)))
+    constants, unpack, vector = _flat_parameters(sizes, p.params, names, order)
+    X, Y = d.graph.inputs[0], d.graph.targets[0]
+    start = [*unpack, ("", f"{names[X]} = inputs")]
+    code = " ".join(line for _, line in forward + loss_lines + backward + gradients)
+    identifiers = set(_IDENTIFIER.findall(code))
+    start += [("", f"{names[s]} = {int(n)}") for s, n in d.graph.given_sizes.items() if names[s] in identifiers]
+    if names[BATCH] in identifiers:
+        start.append(("", f"{names[BATCH]} = {names[X]}.shape[1]"))
+    if "_dtype" in identifiers:
+        start.append(("", f"_dtype = {names[X]}.dtype"))
+    return dict(
+        kind="layer by layer in matrix form, one column per sample", constants=constants, start=start,
+        forward=forward, outputs=f"{names[p.outputs[0]]}.T", loss=loss_lines,
+        # Y in the order of the arrays the steps compute (a row per output), which entrywise operations read fastest
+        targets=[("", f"{names[Y]} = np.ascontiguousarray(targets)")],
+        backward=backward, gradients=gradients, gradient_vector=vector,
+        uses=dict(column_softmax="_softmax(" in code, logsumexp="_logsumexp(" in code),
+    )
 
 
 def _tuple(items) -> str:
@@ -560,8 +594,9 @@ def numpy_module(d: Derivation) -> str:
                     [floats, arrays])
     try:
         sample = _sample(d, floats)
-        blocks = layer_blocks(d)
-        batch = _column_batch(d, arrays, inputs) if blocks is None else _layer_batch(d, arrays, blocks)
+        spec = _network_spec(d)
+        order = () if spec is None else tuple(d.wrt.index(p) for p in graph.params)
+        batch = _column_batch(d, arrays, inputs) if spec is None else _matrix_batch(*spec, order)
     except PrintMethodNotImplementedError as error:  # what check_generable cannot foresee: not a function
         what = str(error).split("\n", 1)[0].rsplit(": ", 1)[-1].strip("<>").removeprefix("class ").strip("'").rsplit(".", 1)[-1]
         raise InputError(f"{what} cannot be written as NumPy code: code generation of {what} is not supported") from None

@@ -20,7 +20,6 @@ from oracles import central_differences
 import symbackprop as sb
 from symbackprop import naming
 from symbackprop.errors import InputError
-from symbackprop.layers import layer_blocks
 from symbackprop.parse import FUNCTIONS, parse_expr
 
 RNG = np.random.default_rng(2024)
@@ -71,12 +70,36 @@ def test_a_batch_gives_the_mean_loss_and_its_gradient(compiled):
     np.testing.assert_allclose(outputs[2], module.forward(theta.tolist(), X[2].tolist()), rtol=1e-12)
 
 
-def test_networks_use_layer_blocks_in_batches():
-    coupled = "2-2-2 tanh/softmax half_sse"  # each output's delta mixes all outputs: per-neuron code
-    for name in NETWORKS:
-        assert (layer_blocks(sb.backprop(network(name))) is None) == (name == coupled), name
+def test_networks_batch_layer_by_layer_in_their_matrix_form():
+    """A network's batch runs the statements of the matrix form's module, equations included;
+    a derivation for some parameters only runs neuron by neuron."""
+    for name, spec in NETWORKS.items():
+        source = sb.numpy_module(sb.backprop(network(name)))
+        batch = source[source.index("def _batch_values"):source.index("def _is_finite")].splitlines()
+        matrix = sb.numpy_module(sb.backprop(sb.mlp(**spec, form="matrix")))
+        body = matrix[matrix.index("def _loss_and_gradients"):matrix.index("def _gradients")].splitlines()[1:]
+        statements = [line for line in body if line and "_dtype.type(" not in line and "return" not in line]  # scalar gradients: float64 here
+        assert statements and all(line in batch for line in statements), name
+        assert not any(line.lstrip().startswith(("z_1 =", "delta_1 =", "a_1 =")) for line in batch), name  # nothing per neuron
     source = sb.numpy_module(sb.backprop(sb.mlp([2, 2, 2], bias="per_layer")))
-    assert "Z_1 = W_1 @ X" in source and "dW_1 = dZ_1 @ X.T" in source
+    assert "    # ∂J/∂W_1 = δ_Z_1 Xᵀ\n    dJ_dW_1 = delta_Z_1 @ X.T\n" in source
+    graph = sb.mlp([2, 2, 1])
+    some = sb.numpy_module(sb.backprop(graph, wrt=graph.params[:3]))
+    assert "one array per neuron" in some and "delta_Z_1" not in some and "    z_1 = " in some
+
+
+def test_a_batch_takes_the_parameters_in_the_order_derived():
+    graph = sb.mlp([2, 3, 2], activation=["tanh", "softmax"], loss="cross_entropy")
+    wrt = list(reversed(graph.params))
+    module = sb.compile(sb.backprop(graph, wrt=wrt))
+    assert module.PARAMETERS == tuple(p.name for p in wrt)
+    theta, X, Y = sample_data(graph, batch=6)
+    J, gradients = module.loss_and_gradients(theta, X, Y)
+    per_sample = [module.loss_and_gradients(theta.tolist(), x.tolist(), y.tolist()) for x, y in zip(X, Y)]
+    assert J == pytest.approx(np.mean([j for j, _ in per_sample]), rel=1e-12)
+    np.testing.assert_allclose(gradients, np.mean([g for _, g in per_sample], axis=0), rtol=1e-10, atol=1e-13)
+    numeric = central_differences(lambda th: module.loss(th, X, Y), theta)
+    np.testing.assert_allclose(gradients, numeric, rtol=1e-6, atol=1e-8)
 
 
 def test_expressions_batch_neuron_by_neuron_over_their_inputs():
