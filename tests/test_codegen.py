@@ -82,7 +82,7 @@ def test_networks_batch_layer_by_layer_in_their_matrix_form():
         assert statements and all(line in batch for line in statements), name
         assert not any(line.lstrip().startswith(("z_1 =", "delta_1 =", "a_1 =")) for line in batch), name  # nothing per neuron
     source = sb.numpy_module(sb.backprop(sb.mlp([2, 2, 2], bias="per_layer")))
-    assert "    # ∂J/∂W_1 = δ_Z_1 Xᵀ\n    dJ_dW_1 = delta_Z_1 @ X.T\n" in source
+    assert "    # ∂J/∂W_1 = δ_Z_1 Xᵀ\n    dJ_dW_1 = np.matmul(delta_Z_1, X.T, order='F')\n" in source
     graph = sb.mlp([2, 2, 1])
     some = sb.numpy_module(sb.backprop(graph, wrt=graph.params[:3]))
     assert "one array per neuron" in some and "delta_Z_1" not in some and "    z_1 = " in some
