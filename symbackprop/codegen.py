@@ -509,7 +509,7 @@ def _matrix_batch(sizes: tuple, activations: tuple, loss: str, bias: str | None,
     d = derive(graph, graph.params)
     p = program_.program(d, text=printer_for(d).doprint)
     names = _code_names(p, d.graph)
-    printer = MatrixPrinter(names, sizes=p.sizes, product_order="F")  # X is the transposed view of the rows given
+    printer = MatrixPrinter(names, sizes=p.sizes)
     check_generable([s.rhs for s in p.statements], [printer])
     emitted: set = set()
 
