@@ -21,7 +21,6 @@ True
 
 from __future__ import annotations
 
-import itertools
 import re
 from functools import lru_cache
 
@@ -40,8 +39,8 @@ from . import targets as target_rules
 from .derive import Derivation, derive
 from .errors import InputError
 from .matrices import ARGUMENT, function_body
-from .network import BATCH, matrix_mlp, scalar_mlp
-from .primitives import LOSSES, sigmoid, sinc_derivative, softmax, softplus
+from .network import BATCH, NetworkSpec, matrix_mlp
+from .primitives import sigmoid, sinc_derivative, softmax, softplus
 from .progress import Progress
 from .templates_ import render
 from .text import plain, positive_first, printer_for
@@ -422,29 +421,6 @@ def _column_batch(d: Derivation, printer: ArrayPrinter, inputs) -> dict:
         gradient_vector="np.array([%s]) * inv_n" % ", ".join(names[naming.gradient_symbol(p)] for p in d.wrt), uses=dict(logsumexp=False, column_softmax=False))
 
 
-def _network_spec(d: Derivation) -> tuple | None:
-    """``(layer sizes, activations, loss, bias)`` of the network :func:`~symbackprop.mlp` built
-    weight by weight that ``d`` was derived for, for all its parameters; None for any other
-    derivation (some parameters only, a graph that is not exactly such a network)."""
-    graph = d.graph
-    if not graph.layers or set(d.wrt) != set(graph.params):
-        return None
-    sizes = (len(graph.inputs), *(len(layer.activations) for layer in graph.layers))
-    activations = tuple(layer.activation for layer in graph.layers)
-    outputs = graph.layers[-1].activations
-    losses = [name for name, loss in LOSSES.items() if loss(graph.targets, outputs) == graph.steps[-1].expr]
-    biases = [b for layer in graph.layers for b in layer.biases]
-    modes = [None] if all(b == 0 for b in biases) else ["per_neuron", "per_layer"] if len(set(biases)) == len(biases) else ["per_layer"]
-    for loss, bias in itertools.product(losses, modes):  # the same network rebuilt: its steps and parameters alike
-        try:
-            rebuilt = scalar_mlp(sizes, activations, loss, bias)
-        except InputError:
-            continue
-        if rebuilt.steps == graph.steps and rebuilt.params == graph.params:
-            return sizes, activations, loss, bias
-    return None
-
-
 def _statement_lines(statements, names: dict, printer: MatrixPrinter) -> list[tuple[str, str]]:
     """Statements of a program as ``(equation, code)`` lines; an elementwise step computed by one
     of them is reused by those after it (``printer.elementwise``, kept from call to call)."""
@@ -499,13 +475,13 @@ def _flat_parameters(sizes: tuple, params: tuple, names: dict, order: tuple) -> 
 
 
 @lru_cache(maxsize=64)
-def _matrix_batch(sizes: tuple, activations: tuple, loss: str, bias: str | None, order: tuple) -> dict:
-    """A batch of the per-weight network ``(sizes, activations, loss, bias)`` computed layer by
-    layer in its matrix form (:func:`~symbackprop.network.matrix_mlp`, one column per sample):
+def _matrix_batch(spec: NetworkSpec, order: tuple) -> dict:
+    """A batch of the per-weight network ``spec`` computed layer by layer in its matrix form
+    (:func:`~symbackprop.network.matrix_mlp`, one column per sample):
     the statements of the program of its derivation, printed by :class:`MatrixPrinter`, between
     the flat parameter vector (``order``: where each canonical parameter sits in it) and the
     gradient vector in the same order."""
-    graph = matrix_mlp(sizes, activations, loss, bias)
+    graph = matrix_mlp(spec.sizes, spec.activations, spec.loss, spec.bias)
     d = derive(graph, graph.params)
     p = program_.program(d, text=printer_for(d).doprint)
     names = _code_names(p, d.graph)
@@ -527,7 +503,7 @@ def _matrix_batch(sizes: tuple, activations: tuple, loss: str, bias: str | None,
         backward = segment([s for s in rest if s.lhs not in p.gradients])
         gradients = segment([s for s in rest if s.lhs in p.gradients])
 
-    constants, unpack, vector = _flat_parameters(sizes, p.params, names, order)
+    constants, unpack, vector = _flat_parameters(spec.sizes, p.params, names, order)
     X, Y = d.graph.inputs[0], d.graph.targets[0]
     start = [*unpack, ("", f"{names[X]} = inputs")]
     code = " ".join(line for _, line in forward + loss_lines + backward + gradients)
@@ -594,9 +570,9 @@ def numpy_module(d: Derivation) -> str:
                     [floats, arrays])
     try:
         sample = _sample(d, floats)
-        spec = _network_spec(d)
-        order = () if spec is None else tuple(d.wrt.index(p) for p in graph.params)
-        batch = _column_batch(d, arrays, inputs) if spec is None else _matrix_batch(*spec, order)
+        layered = graph.spec is not None and set(d.wrt) == set(graph.params)  # a network of mlp(), all its parameters derived
+        order = tuple(d.wrt.index(p) for p in graph.params) if layered else ()
+        batch = _matrix_batch(graph.spec, order) if layered else _column_batch(d, arrays, inputs)
     except PrintMethodNotImplementedError as error:  # what check_generable cannot foresee: not a function
         what = str(error).split("\n", 1)[0].rsplit(": ", 1)[-1].strip("<>").removeprefix("class ").strip("'").rsplit(".", 1)[-1]
         raise InputError(f"{what} cannot be written as NumPy code: code generation of {what} is not supported") from None

@@ -83,6 +83,21 @@ class Layer:
 
 
 @dataclass(frozen=True)
+class NetworkSpec:
+    """How :func:`symbackprop.mlp` built a network: its layer sizes, one activation per
+    non-input layer, its loss and its bias mode; the same network in either form.
+
+    >>> scalar_mlp([2, 1], loss="bce").spec
+    NetworkSpec(sizes=(2, 1), activations=('sigmoid',), loss='bce', bias='per_neuron')
+    """
+
+    sizes: tuple[int, ...]
+    activations: tuple[str, ...]
+    loss: str
+    bias: str | None
+
+
+@dataclass(frozen=True)
 class Graph:
     """A straight-line program of named SymPy steps, the input of :func:`symbackprop.backprop`.
 
@@ -90,7 +105,8 @@ class Graph:
     generic sweep would (softmax + cross-entropy); ``description`` says in words what it computes;
     ``sizes`` are the symbols that stand for sizes of its matrices (``n`` of an n×m ``X``),
     ``given_sizes`` the numbers given for some of them (a network's layer widths);
-    ``layers`` the layers of a network as it was built (:class:`Layer`), first to last.
+    ``layers`` the layers of a network as it was built (:class:`Layer`), first to last, and
+    ``spec`` how :func:`symbackprop.mlp` built it (:class:`NetworkSpec`; None for any other graph).
     A step or variable with a matrix value has a ``MatrixSymbol`` of that shape as its symbol.
     """
 
@@ -103,6 +119,7 @@ class Graph:
     sizes: tuple[sp.Symbol, ...] = ()
     layers: tuple[Layer, ...] = ()
     given_sizes: Mapping[sp.Symbol, int] = field(default_factory=dict, hash=False)
+    spec: NetworkSpec | None = None
     _closed: dict = field(default_factory=dict, init=False, repr=False, compare=False, hash=False)
 
     def __post_init__(self):
@@ -402,7 +419,8 @@ def scalar_mlp(layers: Sequence[int], activation="sigmoid", loss: str = "half_ss
     fused = {z: rule(a, y) for z, a, y in zip(zs, previous, targets)} if rule else {}
     names = activations[0] if len(set(activations)) == 1 else ", ".join(activations)
     description = f"the {'-'.join(map(str, layers))} network, {names}, loss {loss}, bias {bias or 'none'}"
-    return Graph(tuple(steps), inputs, targets, tuple(weights + biases), fused, description, layers=tuple(built))
+    return Graph(tuple(steps), inputs, targets, tuple(weights + biases), fused, description, layers=tuple(built),
+                 spec=NetworkSpec(layers, activations, loss, bias))
 
 
 BATCH = sp.Symbol("m", positive=True, integer=True)  # samples in a batch of the matrix form: its columns
@@ -456,7 +474,8 @@ def matrix_mlp(layers: Sequence[int], activation="sigmoid", loss: str = "half_ss
     fused = {steps[-3].symbol: product(1 / BATCH, rule(previous, Y))} if rule else {}
     names = activations[0] if len(set(activations)) == 1 else ", ".join(activations)
     description = f"the {'-'.join(map(str, sizes))} network in matrix form, {names}, loss {loss}, bias {bias or 'none'}"
-    return Graph(tuple(steps), (X,), (Y,), tuple(params), fused, description, (*units, BATCH), given_sizes=dict(zip(units, sizes)))
+    return Graph(tuple(steps), (X,), (Y,), tuple(params), fused, description, (*units, BATCH), given_sizes=dict(zip(units, sizes)),
+                 spec=NetworkSpec(sizes, activations, loss, bias))
 
 
 def _check_layers(layers) -> tuple[int, ...]:
