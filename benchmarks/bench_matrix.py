@@ -202,18 +202,6 @@ def derivation_times() -> list[tuple[int, float]]:
     return rows
 
 
-def cpu_model() -> str:
-    """The processor's model name as the kernel reports it (Linux), else what platform knows."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    import platform
-    return platform.processor() or "unknown"
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--threads", type=int, nargs="+", default=[1, 2])
@@ -223,6 +211,9 @@ def main() -> None:
     if args.worker is not None:
         print(json.dumps(worker(args.worker, args.repeats)))
         return
+    sys.path.insert(0, str(HERE))
+    from timing import cpu_model
+
     runs = [json.loads(subprocess.run([sys.executable, __file__, "--worker", str(t), "--repeats", str(args.repeats)],
                                       capture_output=True, text=True, check=True).stdout) for t in args.threads]
     print(f"CPU: {cpu_model()}, {os.cpu_count()} logical CPUs; Python {sys.version.split()[0]}; versions: "

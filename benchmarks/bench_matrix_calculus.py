@@ -26,7 +26,6 @@ for _variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 os.environ["XLA_FLAGS"] = "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
 
 import argparse
-import platform
 import statistics
 import sys
 import time
@@ -39,7 +38,7 @@ sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent / "tests"))
 
 import test_program as cases
-from timing import race
+from timing import cpu_model, race
 
 import symbackprop as sb
 from symbackprop.codegen import numpy_module
@@ -213,16 +212,6 @@ def speed_rows(repeats: int) -> list[tuple]:
             times = race(candidates, repeats=repeats)
             rows.append((name, np.dtype(dtype).name, times))
     return rows
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def main():

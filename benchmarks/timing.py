@@ -1,8 +1,10 @@
 """Interleaved timing shared by the benchmarks: medians of repeats in shuffled order."""
 
+import platform
 import random
 import statistics
 import timeit
+from pathlib import Path
 
 
 def race(candidates: dict, repeats: int = 21, target: float = 0.05) -> dict:
@@ -23,3 +25,14 @@ def race(candidates: dict, repeats: int = 21, target: float = 0.05) -> dict:
         for name in order:
             times[name].append(timeit.timeit(candidates[name], number=numbers[name]) / numbers[name])
     return {name: statistics.median(values) for name, values in times.items()}
+
+
+def cpu_model() -> str:
+    """The processor's model name as the kernel reports it (Linux), else what platform knows."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
