@@ -306,14 +306,12 @@ class ColumnSoftmax(MatrixExpr):
 
     @staticmethod
     def of(logits):
-        """The softmax of each column of the array ``logits``, shifted by the column's largest
-        entry: every exponential at most 1 and every sum at least 1.
+        """The softmax of each column of the array ``logits``, in its stable form (:func:`_softmax`).
 
         >>> ColumnSoftmax.of(np.array([[800.0], [0.0]])).ravel().tolist()
         [1.0, 0.0]
         """
-        exponentials = np.exp(logits - logits.max(axis=0, keepdims=True))
-        return exponentials / exponentials.sum(axis=0, keepdims=True)
+        return _softmax(np.asarray(logits, dtype=float))
 
     def _sympystr(self, printer):
         return f"softmax({printer._print(self.logits)})"
@@ -544,6 +542,39 @@ class sinc_derivative(_Primitive):
         where, small = np("numpy.where"), f"{np('numpy.abs')}({u}) < {self.small!r}"
         safe = f"{where}({small}, 1.0, {u})"  # both branches are computed: no 0/0 in either
         return f"{where}({small}, {printer._print(self.series(self.args[0]))}, ({np('numpy.cos')}({safe}) - {np('numpy.sinc')}({safe}/{np('numpy.pi')}))/{safe})"
+
+
+# ------------------------------------------------------------------ stable forms on arrays ----
+# The one copy of each array form that must stay finite: every generated module that calls one
+# carries its source (:data:`ARRAY_FORMS`), and the library's own evaluation uses them too.
+
+def _sigmoid(z):
+    """σ(z) = 1/(1 + exp(−z)) on one new array. Where z < −709, exp(−z) overflows to inf and
+    1/(1 + inf) = 0 is σ(z) correctly rounded, so that overflow alone is silenced."""
+    s = np.negative(z)
+    with np.errstate(over="ignore"):
+        np.exp(s, out=s)
+    s += 1.0
+    return np.divide(1.0, s, out=s)
+
+
+def _logsumexp(z, axis):
+    """ln Σ exp(z) along ``axis`` (kept as an axis of length 1), shifted by the largest entry:
+    every exp is at most 1 and every sum at least 1."""
+    top = z.max(axis=axis, keepdims=True)
+    return np.log(np.exp(z - top).sum(axis=axis, keepdims=True)) + top
+
+
+def _softmax(z):
+    """The softmax of each column of z, shifted by the column's largest entry: every exp is at
+    most 1 and every sum at least 1."""
+    a = np.exp(z - z.max(axis=0, keepdims=True))
+    a /= a.sum(axis=0, keepdims=True)
+    return a
+
+
+# The name a generated module calls each by → the function (its source is written into the module).
+ARRAY_FORMS = {form.__name__: form for form in (_sigmoid, _logsumexp, _softmax)}
 
 
 def _identity(z):

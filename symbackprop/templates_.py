@@ -10,11 +10,13 @@ t
 
 from __future__ import annotations
 
+import inspect
 from pathlib import Path
 
 import jinja2
 
 from . import naming
+from .primitives import ARRAY_FORMS
 
 _PACKAGE = Path(__file__).resolve().parent
 
@@ -28,6 +30,8 @@ _ENVIRONMENT = jinja2.Environment(
 )
 # Text of the user's (names, formulas) in a comment or docstring of generated code.
 _ENVIRONMENT.filters["source_comment"] = naming.source_comment
+# The stable forms on arrays, written into every generated module that calls them.
+_ENVIRONMENT.globals["array_forms"] = {name: inspect.getsource(form).rstrip("\n") for name, form in ARRAY_FORMS.items()}
 
 
 def render(name: str, **context) -> str:
