@@ -40,7 +40,7 @@ from .derive import Derivation, derive
 from .errors import InputError
 from .matrices import ARGUMENT, function_body
 from .network import BATCH, NetworkSpec, matrix_mlp
-from .primitives import sigmoid, sinc_derivative, softmax, softplus
+from .primitives import binary_cross_entropy, cross_entropy, logsumexp, sigmoid, sinc_derivative, softmax, softplus
 from .progress import Progress
 from .templates_ import render
 from .text import plain, positive_first, printer_for
@@ -107,6 +107,15 @@ class _CodePrinter:
         if stable is not None:
             return stable
         return "(-%s*%s(%s))" % (self.parenthesize(y, 50), self.log, self._print(p))
+
+    def on_logits(self, expr) -> sp.Expr:
+        """``expr`` as this printer computes it: each loss term on the logits behind its output
+        where its primitive has such a form (what the code of ``expr`` reads, for dead code)."""
+        def stable(loss):
+            y, value = loss.args
+            form = type(loss).on_logits(y, self._behind(value))
+            return loss if form is None else form
+        return expr.replace(lambda node: isinstance(node, (binary_cross_entropy, cross_entropy)), stable)
 
     def _on_logits(self, loss) -> str | None:
         """A loss term written on the logits of the activation behind its output (σ(z), softmax),
@@ -306,23 +315,39 @@ def _batch_sum(printer: ArrayPrinter, expr: sp.Expr, per_sample: set, lines: lis
     return " + ".join(terms)
 
 
-def _forward_lines(graph, printer: _CodePrinter, helper: str) -> list[tuple[str, str]]:
-    """One line per step but the loss; a step with a softmax (the loss included) first gets the
-    log-sum-exp of its logits, once for each set of logits."""
+def _forward_lines(graph, printer: _CodePrinter, helper: str, results=None) -> list[tuple[str, str]]:
+    """One line per step but the loss, or (with ``results``, expressions) per step they need; a
+    step with a softmax first gets the log-sum-exp of its logits, once for each set of logits (the
+    loss's too, without ``results``)."""
+    needed = _needed_steps(graph, results) if results is not None else {s.symbol for s in graph.steps[:-1]}
+    used = [s.expr for s in graph.steps if s.symbol in needed] + list(results if results is not None else [graph.steps[-1].expr])
+    wanted = {logits for expr in used for logits in _softmax_logits(expr)} | {lse.args for expr in used for lse in expr.atoms(logsumexp)}
     lines = []
     seen: set = set()
     text = printer_for(graph).doprint
     with Progress("code for the forward pass", total=len(graph.steps)) as bar:
         for step in graph.steps:
             for logits in _softmax_logits(step.expr):
-                if logits not in seen:
+                if logits in wanted and logits not in seen:
                     seen.add(logits)
                     args = ", ".join(printer.code(z) for z in logits)
                     lines.append(("log-sum-exp of the softmax logits", f"{printer.logsumexp[logits]} = {helper}({args})"))
-            if step is not graph.steps[-1]:
+            if step.symbol in needed:
                 lines.append((_comment(step.symbol, step.expr, text), f"{printer.names[step.symbol]} = {printer.code(step.expr)}"))
             bar.advance()
     return lines
+
+
+def _needed_steps(graph, results) -> set:
+    """The steps that the expressions ``results`` need, directly or through other steps: dead
+    code removed on symbols."""
+    live = set().union(*(sp.sympify(r).free_symbols for r in results))
+    needed = set()
+    for step in reversed(graph.steps):
+        if step.symbol in live:
+            needed.add(step.symbol)
+            live |= step.expr.free_symbols
+    return needed
 
 
 def _softmax_logits(expr) -> list[tuple]:
@@ -334,22 +359,6 @@ def _softmax_logits(expr) -> list[tuple]:
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
-def _needed(lines: list[tuple[str, str]], result: str) -> list[tuple[str, str]]:
-    """The lines that ``result`` needs, directly or through other lines (the rest is dropped);
-    a value of a tuple assignment that nothing needs is assigned to ``_``."""
-    live = set(_IDENTIFIER.findall(result))
-    kept = []
-    for comment, statement in reversed(lines):
-        targets, code = statement.split("=", 1)
-        names = _IDENTIFIER.findall(targets)
-        if live.intersection(names):
-            if "," in targets:
-                targets = ", ".join(name if name in live else "_" for name in names) + " "
-            kept.append((comment, targets + "=" + code))
-            live |= set(_IDENTIFIER.findall(code))
-    return kept[::-1]
-
-
 def _sample(d: Derivation, printer: FloatPrinter) -> dict:
     """One sample on Python floats: every step, delta and gradient of the delta view, in order."""
     graph, names = d.graph, printer.names
@@ -358,11 +367,12 @@ def _sample(d: Derivation, printer: FloatPrinter) -> dict:
     text = printer_for(d).doprint
     forward = _forward_lines(graph, printer, "_logsumexp_floats")
     loss = printer.code(last.expr)
-    with_loss = forward + [("", f"J = {loss}")]  # an expression's output is its loss step
+    outputs = [s for s in graph.outputs if s != graph.output]
+    outputs_forward = _forward_lines(graph, printer, "_logsumexp_floats", outputs or [last.expr])
     return dict(
         forward=forward,
-        outputs_forward=_needed(with_loss, _names(graph.outputs, names)["code"]),
-        loss_forward=_needed(forward, loss),
+        outputs_forward=outputs_forward + ([] if outputs else [("", f"J = {loss}")]),  # an expression's output is its loss
+        loss_forward=_forward_lines(graph, printer, "_logsumexp_floats", [printer.on_logits(last.expr)]),
         loss=(_comment(last.symbol, last.expr, text), loss),
         backward=[(_comment(s, e, text), f"{names[s]} = {printer.code(e)}") for s, e in d.deltas],
         gradients=[(f"∂{text(graph.output)}/∂{text(p)} = {text(d.gradient(p))}", f"{g} = {printer.code(d.gradient(p))}")
@@ -557,15 +567,15 @@ def numpy_module(d: Derivation) -> str:
     names = naming.code_names(graph)
     inputs = graph.inputs + tuple(v for v in graph.variables if v not in d.wrt and v not in graph.inputs + graph.targets)
     definitions = {step.symbol: step.expr for step in graph.steps}
-    logsumexp = {}
+    lse_names = {}  # the logits of each softmax → the name of their log-sum-exp
     for step in graph.steps:
         for logits in _softmax_logits(step.expr):
-            if logits not in logsumexp:
-                taken = set(names.values()) | set(logsumexp.values())
-                logsumexp[logits] = naming.fresh_one("lse_" + names.get(logits[0], "z"), taken).name
+            if logits not in lse_names:
+                taken = set(names.values()) | set(lse_names.values())
+                lse_names[logits] = naming.fresh_one("lse_" + names.get(logits[0], "z"), taken).name
 
-    floats = FloatPrinter(dict(names), definitions, dict(logsumexp))
-    arrays = ArrayPrinter(dict(names), dict(definitions), dict(logsumexp))
+    floats = FloatPrinter(dict(names), definitions, dict(lse_names))
+    arrays = ArrayPrinter(dict(names), dict(definitions), dict(lse_names))
     check_generable([step.expr for step in graph.steps] + [e for _, e in d.deltas] + [d.gradient(p) for p in d.wrt],
                     [floats, arrays])
     try:
@@ -585,7 +595,7 @@ def numpy_module(d: Derivation) -> str:
         inputs=_names(inputs, names),
         targets=_names(graph.targets, names),
         outputs=_names(graph.outputs, names, naming.ascii_names(graph)),
-        softmax=bool(logsumexp),
+        softmax=bool(lse_names),
         probability_targets=_probability_rules([names[t] for t in graph.targets])
         if graph.fused else None,
         # A sample of floats takes the fast path; rows of a batch, ints or arrays go through _general.
