@@ -304,6 +304,11 @@ class MatrixNotation:
             return self._power(self.parenthesize(expr.base, PRECEDENCE["Pow"], strict=False), expr.exp)
         return super()._print_Pow(expr, *args, **kwargs)
 
+    def doprint(self, expr) -> str:
+        if isinstance(expr, sp.Trace) and is_one_by_one(expr.arg):  # a number already, standing alone: no parentheses
+            expr = expr.arg
+        return super().doprint(expr)
+
     def _print_Trace(self, expr):
         if is_one_by_one(expr.arg):  # xᵀ A x is a number already: no tr, as a textbook writes it
             return self._wrap(self._print(expr.arg))

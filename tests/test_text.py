@@ -59,7 +59,8 @@ NOTATION = [  # (expression, text, LaTeX)
     (HadamardProduct(A, Xs * B), "A ⊙ (X B)", r"A \odot \left(X B\right)"),
     (HadamardPower(Xs, 2), "X^∘2", r"X^{\circ 2}"),
     (Trace(A * Xs), "tr(A X)", r"\operatorname{tr}\left(A X\right)"),
-    (Trace(x.T * A * x), "(xᵀ A x)", r"\left(x^{T} A x\right)"),  # a 1×1 product is a number already
+    (Trace(x.T * A * x), "xᵀ A x", r"x^{T} A x"),  # a 1×1 product is a number already
+    (2 * Trace(x.T * A * x), "2 (xᵀ A x)", r"2 \left(x^{T} A x\right)"),
     (A * x / Trace(x.T * A * x), "A x / (xᵀ A x)", r"\frac{1}{\left(x^{T} A x\right)} A x"),
     (sp.log(Determinant(S)), "log det(S)", r"\log \det\left(S\right)"),
     (b * OneMatrix(1, k), "b 𝟏ᵀ", r"b \mathbf{1}^{T}"),
