@@ -464,12 +464,12 @@ def _shape_problem(claim, wanted, p) -> str | None:
 
 def _compare(claim, claim_closed, correct, function, variables, sizes, seed, p, graph) -> MatrixVerdict:
     """Compare ``claim_closed`` with ``correct`` at random points where ``function`` is defined,
-    each at its own sizes (:func:`_probe_sizes`)."""
-    given = {size: number for size, number in (graph.given_sizes if graph is not None else {}).items() if size in sizes}
+    each at its own sizes (:func:`_probe_sizes`): a derivation in symbolic sizes holds at every
+    size, a network's widths included, and a claim must too."""
     rng = random.Random(seed)
     used: list[dict] = []
     for attempt in range(MATRIX_TRIES):
-        concrete = _probe_sizes(sizes, given, attempt)
+        concrete = _probe_sizes(sizes, attempt)
         point = random_point(variables, concrete, rng)
         if not np.all(np.isfinite(evaluate(function, point, concrete))):
             continue
@@ -493,18 +493,15 @@ def _compare(claim, claim_closed, correct, function, variables, sizes, seed, p, 
                          None, p, used[0], graph=graph)
 
 
-def _probe_sizes(sizes, given: Mapping, attempt: int) -> dict:
-    """Numbers for ``sizes``: those ``given`` (a network's widths) as they are, the others each a
-    different small number that none of the given ones is, and other numbers at each ``attempt``,
-    so that no claim passes by a size being equal to another (m = n_2) or to a number.
+def _probe_sizes(sizes, attempt: int) -> dict:
+    """A different small number for each of ``sizes``, and other numbers at each ``attempt``, so
+    that no claim passes by a size being equal to another (m = n_2) or to a number.
 
     >>> m, n, k = sp.symbols("m n k")
-    >>> _probe_sizes([k, m, n], {n: 3}, 0), _probe_sizes([k, m, n], {n: 3}, 1)
-    ({k: 2, m: 4, n: 3}, {k: 4, m: 5, n: 3})
+    >>> _probe_sizes([k, m, n], 0), _probe_sizes([k, m, n], 1)
+    ({k: 2, m: 3, n: 4}, {k: 3, m: 4, n: 5})
     """
-    free = [size for size in sizes if size not in given]
-    pool = [number for number in range(2, 2 + len(free) + len(given) + attempt + 1) if number not in given.values()]
-    return {size: given[size] if size in given else pool[attempt + free.index(size)] for size in sizes}
+    return {size: 2 + attempt + i for i, size in enumerate(sizes)}
 
 
 def _sizes_text(points: list[dict]) -> str:

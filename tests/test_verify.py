@@ -331,9 +331,17 @@ def test_a_gaussian_likelihood_as_users_write_it():
     assert not sb.verify("-S^-1*(v - mu)", nll, wrt="mu", shapes=shapes)  # only for a symmetric S
 
 
-@pytest.mark.parametrize("wrong", ["(Ŷ - Y) A_1ᵀ / n_2", "(Ŷ - Y) A_1ᵀ / 5", "(Ŷ - Y) A_1ᵀ / (n_0 + n_1)"])
+@pytest.mark.parametrize("wrong", ["(Ŷ - Y) A_1ᵀ / n_2", "(Ŷ - Y) A_1ᵀ / 5", "(Ŷ - Y) A_1ᵀ / (n_0 + n_1)", "(Ŷ - Y) A_1ᵀ / (2 m)"])
 def test_a_matrix_claim_cannot_pass_by_a_size_equal_to_another(wrong):
-    # The network has 5 outputs and 2 + 3 inputs and hidden units: m is never 5, and differs at each point.
+    # Each wrong claim is right where n_2, or n_0 + n_1, equals m or 5: the derivation holds at every
+    # width, and a claim is checked at sizes all different, other than the network's own.
     net = sb.mlp([2, 3, 5], activation=["tanh", "softmax"], loss="cross_entropy", form="matrix")
     assert sb.verify("(Ŷ - Y) A_1ᵀ / m", net, wrt="W_2")
     assert not sb.verify(wrong, net, wrt="W_2")
+
+
+def test_a_matrix_claim_cannot_pass_by_a_width_of_the_network():
+    d = sb.backprop(sb.mlp([3, 2, 2], activation="relu", loss="mse", form="matrix"))  # n_1 = n_2 = 2
+    assert sb.verify("(2 (Ŷ - Y) / (m n_2) ⊙ 1[Z_2 > 0]) A_1ᵀ", d, wrt="W_2")
+    assert not sb.verify("((Ŷ - Y) / m ⊙ 1[Z_2 > 0]) A_1ᵀ", d, wrt="W_2")  # right only where n_2 = 2
+    assert not sb.verify("(2 (Ŷ - Y) / (m n_1) ⊙ 1[Z_2 > 0]) A_1ᵀ", d, wrt="W_2")  # right only where n_1 = n_2

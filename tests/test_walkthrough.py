@@ -184,7 +184,7 @@ def test_a_hand_derivation_of_a_network_in_matrix_form_is_verified():
         assert sb.verify("(Ŷ - Y)*A_1^T/m", target, wrt="W_2")
         assert sb.verify("delta_Z_2*A_1.T", target, wrt="W_2")
         verdict = sb.verify("(Ŷ - Y)*A_1^T", target, wrt="W_2")  # the mean's 1/m forgotten
-        assert not verdict and "n_0 = 2, n_1 = 3, n_2 = 2" in str(verdict)  # checked at the network's widths
+        assert not verdict and "n_0 = 2, n_1 = 3, n_2 = 4, m = 5" in str(verdict)  # at sizes all different
 
 
 def test_a_notebook_shows_the_walkthrough_as_markdown(mazur):
