@@ -39,7 +39,7 @@ from .errors import InputError, SymbackpropError, ToolError
 from .files import check_file_name, needs_writing, write_file
 from .graph import picture
 from .latex import document_latex, gradient_latex
-from .matrices import has_matrices, shape_text
+from .matrices import has_matrices, is_matrix, shape_text
 from .matrices import sizes as size_symbols
 from .network import BIAS_MODES, Graph, weight_count
 from .parse import MissingShape, parse_expr
@@ -399,14 +399,19 @@ def _matrices_given(values: dict, graph, module, path: str) -> dict:
     if missing:
         raise UsageError(f"the values file {path} lacks {', '.join(missing)}")
     given = {by_name[same_name(name)]: value for name, value in values.items()}
-    arrays = {v: matrix(value, v.name) if isinstance(value, list) else np.array(float(number(value, v.name))) for v, value in given.items()}
-    for p, shape in zip(graph.params, module.shapes):
-        if arrays[p].shape != shape and arrays[p].size == int(np.prod(shape)) and 1 in shape:
-            arrays[p] = arrays[p].reshape(shape)  # a flat list for a column
-        if arrays[p].shape != shape:
-            raise UsageError(f"the value of {p.name} must be {shape_text(shape)} at these layer sizes, got {shape_text(arrays[p].shape)}")
-    X, Y = (np.atleast_2d(arrays[v].T if arrays[v].ndim == 2 else arrays[v]) for v in graph.inputs + graph.targets)
-    return dict(params=np.concatenate([np.ravel(arrays[p]) for p in graph.params]), inputs=X, targets=Y)
+    arrays = {v: matrix(value, v.name) if is_matrix(v) else np.array(float(number(value, v.name))) for v, value in given.items()}
+    X, Y = (arrays[v] if arrays[v].ndim == 2 else arrays[v].reshape(-1, 1) for v in graph.inputs + graph.targets)  # a flat list: one sample
+    wanted = {**dict(zip(graph.params, module.shapes)), graph.inputs[0]: (len(module.INPUTS), X.shape[1]),
+              graph.targets[0]: (len(module.TARGETS), X.shape[1])}
+    arrays |= {graph.inputs[0]: X, graph.targets[0]: Y}
+    for v, shape in wanted.items():
+        if arrays[v].shape != shape and arrays[v].size == int(np.prod(shape)) and 1 in shape:
+            arrays[v] = arrays[v].reshape(shape)  # a flat list for a column
+        if arrays[v].shape != shape:
+            shown = shape_text(shape) if v in graph.params else f"{shape_text(v.shape)} = {shape_text(shape)} (one column per sample)"
+            raise UsageError(f"the value of {v.name} must be {shown} at these layer sizes, got {shape_text(arrays[v].shape) or 'a number'}")
+    return dict(params=np.concatenate([np.ravel(arrays[p]) for p in graph.params]), inputs=arrays[graph.inputs[0]].T,
+                targets=arrays[graph.targets[0]].T)
 
 
 def _check_matrices(d, args, values) -> int:

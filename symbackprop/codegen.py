@@ -1012,8 +1012,8 @@ def _numpy_program_module(d) -> str:
         out = []
         for statement in statements:
             code = printer.code(statement.rhs)
-            if statement.lhs in p.gradients and not isinstance(statement.lhs, sp.MatrixExpr):
-                code = f"_dtype.type({code})"  # the gradient of a scalar, in the arrays' type
+            if (statement.lhs in p.gradients or statement.lhs == p.loss) and not isinstance(statement.lhs, sp.MatrixExpr):
+                code = f"_dtype.type({code})"  # a scalar (the loss, a scalar's gradient) in the arrays' type
             out.append((statement.equation, f"{names[statement.lhs]} = {code}"))
             if isinstance(statement.rhs, ElementwiseApplyFunction):
                 printer.elementwise[statement.rhs.expr, function_body(statement.rhs)] = statement.lhs

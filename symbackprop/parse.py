@@ -554,7 +554,8 @@ class _Reader:
     def _Subscript(self, node):
         """``1[u > 0]``, the indicator the library prints for the step function: Heaviside(u, 0)."""
         condition = node.slice
-        if not (isinstance(node.value, ast.Constant) and node.value.value == 1 and isinstance(condition, ast.Compare)
+        if not (isinstance(node.value, ast.Constant) and type(node.value.value) is int and node.value.value == 1
+                and isinstance(condition, ast.Compare)
                 and len(condition.ops) == 1 and isinstance(condition.ops[0], ast.Gt)
                 and isinstance(condition.comparators[0], ast.Constant) and condition.comparators[0].value == 0):
             raise ParseError(f"{_describe(node)} is not allowed in a formula (an indicator is written 1[u > 0])")

@@ -81,7 +81,7 @@ def number(value, name: str, exact: bool = False):
         raise InputError(f"the value of {name} must be a finite number, got {_shown(value)}")
     if math.isinf(approximate):
         raise InputError(f"the value of {name} is beyond float64's range (|x| <= 1.8e308), got {_shown(value)}")
-    if approximate == 0 and value != 0:
+    if approximate == 0 and value != 0 and not getattr(value, "is_zero", False):  # SymPy's Float(0.0) != 0
         raise InputError(f"the value of {name} is too small for float64 (it would read as 0), got {_shown(value)}")
     if isinstance(value, Decimal) and value.is_finite() and len(value.as_tuple().digits) > MAX_DIGITS:
         raise InputError(f"the value of {name} has {len(value.as_tuple().digits)} digits; at most {MAX_DIGITS} are read")
@@ -208,8 +208,14 @@ def matrix(value, name: str) -> np.ndarray:
     ...
     symbackprop.errors.InputError: the value of X[0, 1] must be a number, got a boolean (true)
     """
+    if isinstance(value, sp.MatrixBase):
+        value = value.tolist()
+    elif isinstance(value, np.ndarray):
+        value = np.asarray(value)  # an np.matrix as an array
     if isinstance(value, np.ndarray) and value.dtype.kind in "fiu" and value.ndim in (1, 2):
-        bad = ~np.isfinite(value) | (np.abs(value) > LARGEST) if value.dtype.kind == "f" else np.zeros(value.shape, bool)
+        bad = ~np.isfinite(value) if value.dtype.kind == "f" else np.zeros(value.shape, bool)
+        if value.dtype.kind == "f" and value.dtype.itemsize > 8:  # long double: beyond float64's range too
+            bad |= np.abs(value) > LARGEST
         if bad.any():
             index = tuple(int(i) for i in np.argwhere(bad)[0])
             number(value[index].item(), f"{name}[{', '.join(map(str, index))}]")  # says what is wrong with it

@@ -630,8 +630,9 @@ def test_training_lowers_the_loss_on_xor_like_data():
 
 
 BAD_CALLS = {
-    "targets None": (lambda P, X, Y: (P, X, None), ValueError, "targets must be an array of numbers, one row per sample; got None"),
-    "inputs None": (lambda P, X, Y: (P, None, Y), ValueError, "inputs must hold numbers; got an array of object"),
+    "targets None": (lambda P, X, Y: (P, X, None), TypeError, "targets must be an array of numbers, one row per sample; got NoneType"),
+    "inputs None": (lambda P, X, Y: (P, None, Y), TypeError, "inputs must be an array of numbers, one row per sample; got NoneType"),
+    "inputs as a dict": (lambda P, X, Y: (P, {"x": X}, Y), TypeError, "inputs must be an array of numbers, one row per sample; got dict"),
     "ragged inputs": (lambda P, X, Y: (P, [[1.0, 2.0, 3.0], [1.0]], Y), ValueError,
                       "inputs must be an array of numbers, one row per sample; got rows of different lengths"),
     "ragged weights": (lambda P, X, Y: ([[[1.0], [1.0, 2.0]], *P[1:]], X, Y), ValueError,
