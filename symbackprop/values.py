@@ -81,7 +81,7 @@ def number(value, name: str, exact: bool = False):
         raise InputError(f"the value of {name} must be a finite number, got {_shown(value)}")
     if math.isinf(approximate):
         raise InputError(f"the value of {name} is beyond float64's range (|x| <= 1.8e308), got {_shown(value)}")
-    if approximate == 0 and value != 0 and not getattr(value, "is_zero", False):  # SymPy's Float(0.0) != 0
+    if approximate == 0 and value != 0 and not (isinstance(value, sp.Basic) and value.is_zero):  # SymPy's Float(0.0) != 0
         raise InputError(f"the value of {name} is too small for float64 (it would read as 0), got {_shown(value)}")
     if isinstance(value, Decimal) and value.is_finite() and len(value.as_tuple().digits) > MAX_DIGITS:
         raise InputError(f"the value of {name} has {len(value.as_tuple().digits)} digits; at most {MAX_DIGITS} are read")
