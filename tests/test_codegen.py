@@ -765,3 +765,16 @@ def test_matrix_modules_are_deterministic_pass_ruff_and_run_without_sympy(tmp_pa
               "print(grads.PARAMETERS, grads.SHAPES['S'], dw.shape, dS.shape)\n")
     out = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, capture_output=True, text=True, check=True).stdout
     assert out.strip() == "('w', 'S') ('n', 'n') (2, 1) (3, 3)"
+
+
+@pytest.mark.parametrize("call, kind, message", [
+    (lambda m, th: m.loss(th, np.empty((0, 2)), np.empty((0, 1))), ValueError, "inputs must hold at least one row (one sample); got an empty batch"),
+    (lambda m, th: m.loss(th, [[1.0, 2.0], [1.0]], [[1.0], [1.0]]), ValueError, "inputs must be numbers, one sample as a list or a batch of rows of one length"),
+    (lambda m, th: m.loss({"w1": 1.0}, [[1.0, 2.0]], [[1.0]]), TypeError, "params must be numbers, one sample as a list or a batch of rows; got dict"),
+    (lambda m, th: m.loss(th, [[1.0, 2.0]], [["a"]]), ValueError, "targets must be numbers, one sample as a list or a batch of rows of one length"),
+], ids=["empty batch", "ragged rows", "params as a dict", "text targets"])
+def test_a_per_weight_module_names_values_that_are_not_a_batch_of_numbers_in_one_line(call, kind, message):
+    module = sb.compile(sb.backprop(sb.mlp([2, 2, 1])))
+    with pytest.raises(kind) as error:
+        call(module, np.zeros(len(module.PARAMETERS)))
+    assert str(error.value) == message
