@@ -28,6 +28,7 @@ import numpy as np
 import sympy as sp
 
 from . import naming
+from .api import backprop
 from .derive import Derivation
 from .errors import InputError
 from .evaluate import evaluate
@@ -256,11 +257,14 @@ def pass_values(d: Derivation, given: Mapping, exact: bool = False, approximate:
     return table
 
 
-def walkthrough(d: Derivation, values: Mapping, learning_rate=0.5, exact: bool = False, sizes: Mapping | None = None) -> Walkthrough:
-    """Evaluate ``d`` at ``values`` (by symbol or by name: every input, target and parameter)
-    and take one gradient-descent step of size ``learning_rate``. A derivation with matrix steps
-    takes each matrix as nested lists (or an array) and, where its sizes are symbolic, their
-    values in ``sizes`` (``{"n": 3}``); see :func:`matrix_walkthrough`."""
+def walkthrough(d, values: Mapping, learning_rate=0.5, exact: bool = False, sizes: Mapping | None = None) -> Walkthrough:
+    """Evaluate the derivation ``d`` (or of a network or expression, derived here) at ``values``
+    (by symbol or by name: every input, target and parameter) and take one gradient-descent step
+    of size ``learning_rate``. A derivation with matrix steps takes each matrix as nested lists
+    (or an array) and, where its sizes are symbolic, their values in ``sizes`` (``{"n": 3}``) or
+    from the matrices' shapes; see :func:`matrix_walkthrough`."""
+    if not isinstance(d, Derivation):
+        d = backprop(d)
     if d.graph.has_matrices:
         if exact:
             raise InputError("exact values are for derivations without matrices; a matrix walkthrough is computed in float64")

@@ -438,3 +438,10 @@ def test_a_network_in_matrix_form_refuses_targets_that_are_not_probabilities_aft
             show(d, values)
     values["Y"] = [[1.0, 0.0, 0.25], [0.0, 1.0, 0.75]]
     assert sb.walkthrough(d, values).loss > 0
+
+
+def test_a_network_or_an_expression_is_derived_for_its_walkthrough():
+    net = sb.mlp([1, 1])
+    values = {"x1": 1.0, "y1": 0.0, "w1": 0.5, "b1": 0.1}
+    assert sb.walkthrough(net, values).gradients == sb.walkthrough(sb.backprop(net), values).gradients
+    assert sb.walkthrough("x*y", {"x": 2, "y": 3}).loss == 6
