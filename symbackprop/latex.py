@@ -38,6 +38,7 @@ from .text import (
     is_one_by_one,
     matrix_product_parts,
     matrix_terms,
+    negative,
     positive_first,
     short_chain,
     short_closed_form,
@@ -245,7 +246,7 @@ def broken_rows(printer: BackpropLatexPrinter, expr: sp.Expr, width: int | None 
         return None
     rows: list[list] = []
     for term in (matrix_terms(expr) if isinstance(expr, sp.MatAdd) else positive_first(expr)):
-        sign, body = ("-", printer._print(-term)) if term.could_extract_minus_sign() else ("+", printer._print(term))
+        sign, body = ("-", printer._print(-term)) if negative(term) else ("+", printer._print(term))
         if width_of(body) + 2 > width:
             return None
         if rows and width_of(rows[-1][1]) + width_of(body) + 3 <= width:

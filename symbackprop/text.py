@@ -34,9 +34,23 @@ def positive_first(expr: sp.Add) -> list:
     return _led_by_positive(list(expr.as_ordered_terms()))
 
 
+def negative(term) -> bool:
+    """Whether a term of a sum prints with a minus sign: ``-b``, ``-𝟏 Z / n`` (a matrix product
+    whose coefficient is negative, which SymPy's own test misses when it is a fraction).
+
+    >>> n = sp.Symbol("n", positive=True)
+    >>> Z = sp.MatrixSymbol("Z", n, n)
+    >>> negative(-Z / n), negative(Z / n), negative(-sp.Symbol("b"))
+    (True, False, True)
+    """
+    if isinstance(term, sp.MatMul):
+        return term.as_coeff_matrices()[0].could_extract_minus_sign()
+    return term.could_extract_minus_sign()
+
+
 def _led_by_positive(terms: list) -> list:
-    positive = next((t for t in terms if not t.could_extract_minus_sign()), None)
-    if positive is not None and terms[0].could_extract_minus_sign():
+    positive = next((t for t in terms if not negative(t)), None)
+    if positive is not None and negative(terms[0]):
         terms.remove(positive)
         terms.insert(0, positive)
     return terms
@@ -255,7 +269,7 @@ class MatrixNotation:
         terms = matrix_terms(expr)
         printed = self._print(terms[0])
         for term in terms[1:]:
-            printed += f" - {self._print(-term)}" if term.could_extract_minus_sign() else f" + {self._print(term)}"
+            printed += f" - {self._print(-term)}" if negative(term) else f" + {self._print(term)}"
         return printed
 
     def _transposed(self, base: str) -> str:
@@ -391,7 +405,7 @@ class _ElementwiseBody:
             terms = _led_by_positive(list(expr.as_ordered_terms()))
             printed = self._print(terms[0])
             for term in terms[1:]:
-                printed += f" - {self._print(-term)}" if term.could_extract_minus_sign() else f" + {self._print(term)}"
+                printed += f" - {self._print(-term)}" if negative(term) else f" + {self._print(term)}"
             return printed
         if expr.is_Mul:
             coefficient, rest = expr.as_coeff_Mul()

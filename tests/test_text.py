@@ -133,3 +133,11 @@ def test_a_matrix_derivation_has_no_chain_view():
     d = sb.backprop(LEAST_SQUARES, wrt=[W])
     with pytest.raises(InputError, match="no chain view"):
         derivation_text(d, show_chain=W)
+
+
+def test_a_matrix_term_with_a_negative_fraction_is_subtracted():
+    n, m = sp.symbols("n m", positive=True, integer=True)
+    Z = sp.MatrixSymbol("Z", n, m)
+    centred = Z - OneMatrix(n, 1) * OneMatrix(1, n) * Z / n  # Z less each column's mean
+    assert TextPrinter().doprint(centred) == "Z - 𝟏_{n×n} Z / n"
+    assert BackpropLatexPrinter().doprint(centred) == r"Z - \frac{1}{n} \mathbf{1}_{n \times n} Z"
