@@ -178,16 +178,13 @@ class FlatMatrixModule:
             raise InputError(f"a check holds every parameter, input and target by name, at most {MAX_CHECKED:,}, and this "
                              f"network has {count:,}: check a narrower one (the matrix form's formulas hold for every width)")
         self.module = module
-        self.PARAMETERS = tuple(f"{name}[{', '.join(map(str, index))}]" if index else name
-                                for name, shape in zip(module.PARAMETERS, self.shapes) for index in np.ndindex(*shape))
+        self.PARAMETERS = _entry_names(module.PARAMETERS, self.shapes)
         self.INPUTS = tuple(f"x{i + 1}" for i in range(inputs))
         self.TARGETS = tuple(f"y{i + 1}" for i in range(outputs))
         self.PROBABILITY_TARGETS = module.PROBABILITY_TARGETS
-        self._offsets = np.cumsum([int(np.prod(shape)) for shape in self.shapes])[:-1]
 
     def _arrays(self, theta):
-        pieces = np.split(np.asarray(theta, dtype=float), self._offsets)
-        return [piece.reshape(shape) for piece, shape in zip(pieces, self.shapes)]
+        return _split(theta, self.shapes)
 
     def loss(self, theta, inputs, targets):
         return self.module.loss(self._arrays(theta), np.atleast_2d(inputs), np.atleast_2d(targets))
@@ -195,6 +192,18 @@ class FlatMatrixModule:
     def loss_and_gradients(self, theta, inputs, targets):
         J, gradients = self.module.loss_and_gradients(self._arrays(theta), np.atleast_2d(inputs), np.atleast_2d(targets))
         return J, np.concatenate([g.ravel() for g in gradients])
+
+
+def _entry_names(names, shapes) -> tuple[str, ...]:
+    """The name of every entry of matrices ``names`` of ``shapes``, row by row: ``W[0, 2]``; a scalar by its own name."""
+    return tuple(f"{name}[{', '.join(map(str, index))}]" if index else name
+                 for name, shape in zip(names, shapes) for index in np.ndindex(*shape))
+
+
+def _split(flat, shapes) -> list:
+    """A flat vector of entries as arrays of ``shapes``, in order (the inverse of ravelling them)."""
+    ends = np.cumsum([int(np.prod(shape)) for shape in shapes])[:-1]
+    return [piece.reshape(shape) for piece, shape in zip(np.split(np.asarray(flat, dtype=float), ends), shapes)]
 
 
 DEFAULT_SIZES = (2, 3, 4)  # the sizes a check gives n, m, k … when none are given (in order of their names, then 5, 6, …)
@@ -221,17 +230,11 @@ class FlatProgramModule:
         if count > MAX_CHECKED:
             raise InputError(f"a check holds every parameter and input by name, at most {MAX_CHECKED:,}, and these sizes "
                              f"give {count:,}: check smaller sizes")
-        self.PARAMETERS = self._entries(module.PARAMETERS)
-        self.INPUTS = self._entries(module.INPUTS)
-
-    def _entries(self, names) -> tuple[str, ...]:
-        return tuple(f"{name}[{', '.join(map(str, index))}]" if index else name
-                     for name in names for index in np.ndindex(*self.shapes[name]))
+        self.PARAMETERS = _entry_names(module.PARAMETERS, [self.shapes[name] for name in module.PARAMETERS])
+        self.INPUTS = _entry_names(module.INPUTS, [self.shapes[name] for name in module.INPUTS])
 
     def _arrays(self, flat, names) -> list:
-        flat = np.asarray(flat, dtype=float)
-        ends = np.cumsum([int(np.prod(self.shapes[name])) for name in names])[:-1]
-        return [piece.reshape(self.shapes[name]) for piece, name in zip(np.split(flat, ends), names)]
+        return _split(flat, [self.shapes[name] for name in names])
 
     def conditioned(self, params, inputs, high: float):
         """``params`` and ``inputs`` (flat, entries at most ``high`` in size) with each square

@@ -331,8 +331,9 @@ def concrete_sizes(graph, sizes: Mapping | None, values: Mapping | None = None) 
     given = dict(graph.given_sizes) | {by_name[name]: value for name, value in sizes_given(sizes, by_name, graph.description).items()}
     for variable in filter(is_matrix, graph.variables):
         value = (values or {}).get(variable, (values or {}).get(variable.name))
-        if value is not None and _rows_and_columns(value) is not None:
-            for size, count in zip(variable.shape, _rows_and_columns(value)):
+        shape = None if value is None else _rows_and_columns(value)
+        if shape is not None:
+            for size, count in zip(variable.shape, shape):
                 if size in symbols and size not in given and count >= 1:
                     given[size] = count
     missing = [s.name for s in symbols if s not in given]

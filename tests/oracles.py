@@ -126,12 +126,9 @@ def evaluate(expr, values, sizes=None):
     3.0
     """
     sizes = {sp.sympify(k): int(v) for k, v in (sizes or {}).items()}
-    memo = {}
-
+    @cache  # each node once: the walk follows the DAG
     def ev(e):
-        if e not in memo:
-            memo[e] = branch(e)
-        return memo[e]
+        return branch(e)
 
     def matmul(e):
         coefficient, product = 1.0, None
@@ -288,12 +285,9 @@ def explicit(expr, entries, sizes):
     ``entries``, each node made explicit (SymPy's ``doit`` leaves HadamardPower and OneMatrix
     products unevaluated, so each class is written out here); a scalar comes back as a scalar."""
     sizes = {sp.sympify(k): int(v) for k, v in (sizes or {}).items()}
-    memo = {}
-
+    @cache  # each node once: the walk follows the DAG
     def ex(e):
-        if e not in memo:
-            memo[e] = branch(e)
-        return memo[e]
+        return branch(e)
 
     def as_scalar(v):
         if isinstance(v, sp.MatrixBase):
